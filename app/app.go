@@ -1,0 +1,138 @@
+// Package app wires Keysmith together: it opens the store, builds the
+// verifier, the domain service and the HTTP server from a Config, and runs
+// them until asked to stop. cmd/keysmith only turns flags into a Config, and
+// end-to-end tests use this same wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/httpapi"
+	"github.com/keysmith/keysmith/store"
+	"github.com/keysmith/keysmith/verify"
+)
+
+// Config is everything that can be set about a Keysmith server. The zero
+// value of each field means its default.
+type Config struct {
+	Addr string // listen address; default 127.0.0.1:8080
+	DB   string // SQLite file path or postgres:// URL; default keysmith.db
+
+	// UsageFlushInterval is how often batched last-use records are written.
+	UsageFlushInterval time.Duration // default 1 s
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration // default 30 s
+
+	Now keysmith.Clock // default keysmith.SystemClock
+	Log *slog.Logger   // default slog.Default()
+}
+
+// Defaults for Config.
+const (
+	DefaultAddr = "127.0.0.1:8080"
+	DefaultDB   = "keysmith.db"
+)
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.DB == "" {
+		c.DB = DefaultDB
+	}
+	if c.UsageFlushInterval == 0 {
+		c.UsageFlushInterval = time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = keysmith.SystemClock
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// App is a wired Keysmith server.
+type App struct {
+	Config   Config
+	Store    *store.DB
+	Verifier *verify.Verifier
+	Service  *keysmith.Service
+	HTTP     *httpapi.Server
+}
+
+// Open connects to the database (migrating it) and wires the parts.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	cfg.setDefaults()
+	db, err := store.Open(ctx, cfg.DB, store.Options{Now: cfg.Now, Logger: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
+	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log})
+	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v}
+	return &App{
+		Config:   cfg,
+		Store:    db,
+		Verifier: v,
+		Service:  svc,
+		HTTP:     &httpapi.Server{Service: svc, Verifier: v, Log: cfg.Log, Ready: db.Ping},
+	}, nil
+}
+
+// Close closes the database. Call it after Serve has returned.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Serve answers HTTP on ln until ctx ends. Then it stops accepting, lets
+// in-flight requests finish (up to ShutdownTimeout), writes the pending
+// last-use records, and returns nil.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.HTTP.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Config.Log.Handler(), slog.LevelWarn),
+	}
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Verifier.Run(flushCtx, a.Config.UsageFlushInterval) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.Config.Log.Info("keysmith listening", "addr", "http://"+ln.Addr().String(), "db", a.Store.Engine())
+
+	var err error
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		a.Config.Log.Info("shutting down: draining in-flight requests")
+		sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+		if e := <-serveErr; !errors.Is(e, http.ErrServerClosed) && err == nil {
+			err = e
+		}
+	}
+	stopFlush() // the flusher writes what is pending, then returns
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	a.Config.Log.Info("stopped")
+	return nil
+}

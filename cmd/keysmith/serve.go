@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/app"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("serve", stderr)
+	var cfg app.Config
+	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
+	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file path or postgres:// URL")
+	logFormat := fs.String("log-format", "text", "log format: json or text")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg.Log = log
+
+	a, err := app.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	// The first start on an empty database creates the first admin. A
+	// database with users answers Conflict and nothing is changed.
+	u, _, secret, err := a.Service.Bootstrap(ctx, "admin@localhost")
+	switch keysmith.ErrorCode(err) {
+	case "":
+		log.Info("created the first super admin", "user_id", u.ID, "email", u.Email)
+		printFirstToken(stdout, u.Email, secret, "http://"+cfg.Addr)
+	case keysmith.CodeConflict:
+	default:
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --addr)", cfg.Addr, err)
+	}
+	return a.Serve(ctx, ln)
+}
+
+// printFirstToken shows the first admin's token on the terminal, never in the
+// structured log, which may be shipped elsewhere.
+func printFirstToken(w io.Writer, email string, secret keysmith.Secret, url string) {
+	fmt.Fprintf(w, `
+Keysmith created the first super admin, %s, with this API token.
+It is shown once and stored only as a hash: save it now.
+
+    %s
+
+Try it:
+    curl -s -H "Authorization: Bearer %s" %s/v1/tokens
+
+`, email, secret.Reveal(), secret.Reveal(), url)
+}
+
+func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("init", stderr)
+	dsn := fs.String("db", app.DefaultDB, "SQLite file path or postgres:// URL")
+	email := fs.String("email", "", "e-mail address of the first super admin (required)")
+	asJSON := fs.Bool("json", false, "print {\"user_id\", \"token\"} as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		fmt.Fprintln(stderr, "keysmith init: --email is required")
+		return errUsage
+	}
+	log, _ := newLogger(stderr, "text", "warn")
+	a, err := app.Open(ctx, app.Config{DB: *dsn, Log: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	u, _, secret, err := a.Service.Bootstrap(ctx, *email)
+	if err != nil {
+		if keysmith.ErrorCode(err) == keysmith.CodeConflict {
+			return fmt.Errorf("%s has users already; nothing was changed. Sign in with an existing admin token instead", *dsn)
+		}
+		return fmt.Errorf("%s", keysmith.ErrorMessage(err))
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"user_id": u.ID, "token": secret.Reveal()})
+	}
+	fmt.Fprintf(stdout, "Created super admin %s (%s).\nAPI token (shown once, save it now):\n\n    %s\n\n", u.Email, u.ID, secret.Reveal())
+	return nil
+}

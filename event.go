@@ -1,0 +1,94 @@
+package keysmith
+
+import (
+	"context"
+	"time"
+)
+
+// EventType names a kind of system-log event, as "<resource>.<verb>".
+type EventType string
+
+// The event types recorded so far. Each store method that changes a credential
+// or a principal records its event in the same transaction as the change.
+const (
+	EventUserCreated     EventType = "user.created"
+	EventAPITokenCreated EventType = "api_token.created"
+	EventAPITokenRevoked EventType = "api_token.revoked"
+)
+
+// eventMessages are the human messages of the event types.
+var eventMessages = map[EventType]string{
+	EventUserCreated:     "User created",
+	EventAPITokenCreated: "API token created",
+	EventAPITokenRevoked: "API token revoked",
+}
+
+// Message returns the human message of the event type.
+func (t EventType) Message() string {
+	if m, ok := eventMessages[t]; ok {
+		return m
+	}
+	return string(t)
+}
+
+// Ref names something an event is about, or who caused it.
+type Ref struct {
+	Type        string `json:"type"` // "user", "api_token", "system", ...
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+}
+
+// SystemActor is the actor of events Keysmith causes by itself (bootstrap,
+// expiry, pruning).
+var SystemActor = Ref{Type: "system", ID: "keysmith", DisplayName: "Keysmith"}
+
+// Event is one entry of the system log. It never holds a secret nor a hash of
+// one. Hash chains the log: it covers the previous event's hash and this
+// event's canonical encoding, so a changed, removed or reordered row shows.
+type Event struct {
+	Seq       int64          `json:"seq"`
+	ID        string         `json:"id"`
+	Time      time.Time      `json:"time"`
+	Type      EventType      `json:"type"`
+	Message   string         `json:"message"`
+	Actor     Ref            `json:"actor"`
+	Targets   []Ref          `json:"targets"`
+	ClientIP  string         `json:"client_ip"`
+	UserAgent string         `json:"user_agent"`
+	RequestID string         `json:"request_id"`
+	Outcome   string         `json:"outcome"`
+	Details   map[string]any `json:"details"`
+	PrevHash  string         `json:"-"`
+	Hash      string         `json:"-"`
+}
+
+// Audit is the request-scoped context of a change: who made it, from where.
+// The HTTP layer puts it into the request's context once; the store reads it
+// when it records the event of a change.
+type Audit struct {
+	Actor     Ref
+	ClientIP  string
+	UserAgent string
+	RequestID string
+}
+
+type auditKey struct{}
+
+// WithAudit returns ctx carrying a.
+func WithAudit(ctx context.Context, a Audit) context.Context {
+	return context.WithValue(ctx, auditKey{}, a)
+}
+
+// AuditFrom returns the Audit in ctx; without one the actor is the system.
+func AuditFrom(ctx context.Context) Audit {
+	if a, ok := ctx.Value(auditKey{}).(Audit); ok {
+		return a
+	}
+	return Audit{Actor: SystemActor}
+}
+
+// UserRef is how a user appears in events.
+func UserRef(u *User) Ref { return Ref{Type: "user", ID: u.ID, DisplayName: u.Email} }
+
+// TokenRef is how an API token appears in events.
+func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }

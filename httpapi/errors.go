@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/keysmith/keysmith"
+)
+
+// statusOf is the one table from domain error codes to HTTP statuses and the
+// error names clients see. Anything else is a 500 "server_error".
+var statusOf = map[keysmith.Code]struct {
+	status int
+	name   string
+}{
+	keysmith.CodeInvalid:      {http.StatusBadRequest, "invalid_request"},
+	keysmith.CodeUnauthorized: {http.StatusUnauthorized, "unauthorized"},
+	keysmith.CodeForbidden:    {http.StatusForbidden, "forbidden"},
+	keysmith.CodeNotFound:     {http.StatusNotFound, "not_found"},
+	keysmith.CodeConflict:     {http.StatusConflict, "conflict"},
+	keysmith.CodeRateLimited:  {http.StatusTooManyRequests, "rate_limited"},
+}
+
+// httpError is an error that only the transport knows about (a body too large,
+// a wrong media type): it carries its own status and name.
+type httpError struct {
+	status  int
+	name    string
+	message string
+}
+
+func (e *httpError) Error() string { return e.message }
+
+// errorBody is every error response: an OAuth-style pair, which RFC 6749
+// clients and humans can both read.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// writeError answers err. Internal errors are logged with their cause and
+// answered with a generic message, so no internals reach the client.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var body errorBody
+	status := http.StatusInternalServerError
+	if he, ok := err.(*httpError); ok {
+		status, body = he.status, errorBody{he.name, he.message}
+	} else if m, ok := statusOf[keysmith.ErrorCode(err)]; ok {
+		status, body = m.status, errorBody{m.name, keysmith.ErrorMessage(err)}
+	} else {
+		body = errorBody{"server_error", keysmith.ErrorMessage(err)}
+		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+			"request_id", requestID(r.Context()), "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="keysmith", error="invalid_token"`)
+	}
+	writeJSON(w, status, body)
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":"server_error","error_description":"encoding the response failed"}`, http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,162 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/verify"
+)
+
+type requestIDKey struct{}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// middleware gives every request an id, a panic guard, an audit context and
+// an access-log line. The verify endpoint is logged at debug level: it is
+// called once per request to the customer's API.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = keysmith.WithAudit(ctx, keysmith.Audit{
+			Actor: keysmith.Ref{Type: "anonymous"}, ClientIP: clientIP(r),
+			UserAgent: truncateString(r.UserAgent(), 256), RequestID: id,
+		})
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.Log.ErrorContext(ctx, "panic in handler", "panic", p, "request_id", id)
+				if !rec.wrote {
+					s.writeError(rec, r, keysmith.Errorf(keysmith.CodeInternal, "panic"))
+				}
+			}
+			level := slog.LevelInfo
+			if r.URL.Path == "/v1/verify" || r.URL.Path == "/healthz" {
+				level = slog.LevelDebug
+			}
+			if s.Log.Enabled(ctx, level) {
+				s.Log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+					"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id,
+					"client_ip", clientIP(r))
+			}
+		}()
+		next.ServeHTTP(rec, r.WithContext(ctx))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func truncateString(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// clientIP is the address the request came from.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusRecorder) WriteHeader(status int) {
+	if !w.wrote {
+		w.status, w.wrote = status, true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// authed authenticates the caller by a Bearer API token, answering 401 for a
+// missing, malformed, unknown, expired or revoked token or an inactive owner.
+// The principal's user is as the verifier knows them now: a role change or a
+// deactivation applies to the next request.
+func (s *Server) authed(h authedHandler) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		raw, ok := bearer(r)
+		if !ok {
+			return keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
+		}
+		res, err := s.Verifier.VerifyAPIToken(r.Context(), raw, clientIP(r))
+		if err != nil {
+			return err
+		}
+		if !res.Valid() {
+			return keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
+		}
+		p := keysmith.Principal{User: res.Owner, Token: res.Token}
+		a := keysmith.AuditFrom(r.Context())
+		a.Actor = keysmith.UserRef(p.User)
+		return h(w, r.WithContext(keysmith.WithAudit(r.Context(), a)), p)
+	})
+}
+
+func unauthorizedMessage(c verify.Code) string {
+	switch c {
+	case verify.Malformed:
+		return "the API token is malformed; check that it was copied whole"
+	case verify.Expired:
+		return "the API token has expired; create a new one"
+	case verify.Revoked:
+		return "the API token has been revoked"
+	case verify.OwnerInactive:
+		return "the API token's owner is deactivated"
+	}
+	return "the API token is not known"
+}
+
+// bearer extracts the token of an Authorization: Bearer header.
+func bearer(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}

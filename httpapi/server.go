@@ -1,0 +1,75 @@
+// Package httpapi is Keysmith's HTTP surface: routes, middleware, request
+// decoding and the mapping of domain errors to responses. Handlers are thin:
+// decode, call the domain service (or the verifier), encode.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/verify"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	Service  *keysmith.Service
+	Verifier *verify.Verifier
+	Log      *slog.Logger
+	// Ready reports whether the server can serve: nil when the database
+	// answers.
+	Ready func(ctx context.Context) error
+}
+
+// handler is an endpoint that returns its error instead of writing it, so
+// that error writing and logging happen in one place.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// authedHandler is an endpoint that needs an authenticated caller.
+type authedHandler func(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error
+
+// Handler returns the routes, wrapped in the common middleware.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /readyz", s.handle(s.readyz))
+
+	mux.Handle("POST /v1/verify", s.handle(s.verify))
+
+	mux.Handle("POST /v1/tokens", s.authed(s.createToken))
+	mux.Handle("GET /v1/tokens", s.authed(s.listTokens))
+	mux.Handle("GET /v1/tokens/{id}", s.authed(s.getToken))
+	mux.Handle("DELETE /v1/tokens/{id}", s.authed(s.revokeToken))
+
+	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", r.Method, r.URL.Path)
+	}))
+	return s.middleware(mux)
+}
+
+// handle adapts a handler: it writes the returned error.
+func (s *Server) handle(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Ready(ctx); err != nil {
+		s.Log.WarnContext(ctx, "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	return nil
+}

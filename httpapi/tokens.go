@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// tokenJSON is an API token as the API shows it. Token (the secret) is set
+// only in the response that creates it.
+type tokenJSON struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Token      string     `json:"token,omitempty"`
+	Type       string     `json:"type"`
+	Status     string     `json:"status"`
+	OwnerID    string     `json:"owner_id"`
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	LastUsedIP string     `json:"last_used_ip,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy  string     `json:"revoked_by,omitempty"`
+}
+
+func (s *Server) tokenJSON(t *keysmith.Token) tokenJSON {
+	return tokenJSON{
+		ID: t.ID, Name: t.Name, Type: string(t.Type), Status: string(t.Status(s.Service.Now())),
+		OwnerID: t.OwnerID, CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, ExpiresAt: t.ExpiresAt,
+		LastUsedAt: t.LastUsedAt, LastUsedIP: t.LastUsedIP, RevokedAt: t.RevokedAt, RevokedBy: t.RevokedBy,
+	}
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		Name      string     `json:"name"`
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	t, secret, err := s.Service.CreateToken(r.Context(), p, keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt})
+	if err != nil {
+		return err
+	}
+	out := s.tokenJSON(t)
+	out.Token = secret.Reveal()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", "/v1/tokens/"+t.ID)
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	f := keysmith.TokenFilter{Cursor: r.URL.Query().Get("cursor")}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
+		}
+		f.Limit = n
+	}
+	ts, next, err := s.Service.FindTokens(r.Context(), p, f)
+	if err != nil {
+		return err
+	}
+	items := make([]tokenJSON, len(ts))
+	for i, t := range ts {
+		items[i] = s.tokenJSON(t)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) getToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	t, err := s.Service.FindTokenByID(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.tokenJSON(t))
+	return nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	if _, err := s.Service.RevokeToken(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,43 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+)
+
+// verifyResponse is the answer to a gateway. Fields beyond valid and code are
+// present only when the token is known.
+type verifyResponse struct {
+	Valid     bool       `json:"valid"`
+	Code      string     `json:"code"`
+	TokenID   string     `json:"token_id,omitempty"`
+	OwnerID   string     `json:"owner_id,omitempty"`
+	Type      string     `json:"type,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// verify answers whether a presented credential is good. It needs no caller
+// authentication: holding the token is the proof, and the answer reveals
+// nothing about other tokens.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Token string `json:"token"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.Verifier.VerifyAPIToken(r.Context(), req.Token, clientIP(r))
+	if err != nil {
+		return err
+	}
+	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code)}
+	if res.Token != nil {
+		out.TokenID = res.Token.ID
+		if out.Valid {
+			out.OwnerID, out.Type, out.ExpiresAt = res.Token.OwnerID, string(res.Token.Type), res.Token.ExpiresAt
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

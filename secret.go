@@ -1,0 +1,98 @@
+package keysmith
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"hash/crc32"
+	"log/slog"
+)
+
+// Secret holds a credential between its generation and the one response that
+// shows it. It never prints itself: fmt, %v, %#v and slog all see a placeholder.
+// Call Reveal exactly where the secret is handed to its owner.
+type Secret struct{ s string }
+
+// NewSecret wraps a plaintext credential.
+func NewSecret(s string) Secret { return Secret{s} }
+
+// Reveal returns the plaintext.
+func (s Secret) Reveal() string { return s.s }
+
+// String redacts.
+func (Secret) String() string { return "[REDACTED]" }
+
+// GoString redacts.
+func (Secret) GoString() string { return "[REDACTED]" }
+
+// LogValue redacts.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+
+// Hash is the SHA-256 digest of a credential: the only form in which Keysmith
+// stores one. The inputs are high-entropy machine-generated strings, so a fast
+// hash is enough and a slow one would only cost throughput on the hot path.
+type Hash [32]byte
+
+// HashOf returns the SHA-256 digest of s.
+func HashOf(s string) Hash { return sha256.Sum256([]byte(s)) }
+
+// String returns the digest in hex, the form the store keeps.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// Equal compares two digests in constant time.
+func (h Hash) Equal(o Hash) bool { return subtle.ConstantTimeCompare(h[:], o[:]) == 1 }
+
+// ParseHash reads a hex digest written by Hash.String.
+func ParseHash(s string) (Hash, bool) {
+	var h Hash
+	if hex.DecodedLen(len(s)) != len(h) {
+		return h, false
+	}
+	_, err := hex.Decode(h[:], []byte(s))
+	return h, err == nil
+}
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomBase62 returns n characters drawn uniformly from base62 with
+// crypto/rand, by rejection sampling (bytes ≥ 248 are dropped so that every
+// character is equally likely).
+func randomBase62(n int) string {
+	out := make([]byte, 0, n)
+	buf := make([]byte, n+n/4+8)
+	for len(out) < n {
+		rand.Read(buf) // never returns an error (Go ≥ 1.24 crashes instead)
+		for _, b := range buf {
+			if b < 248 && len(out) < n {
+				out = append(out, base62[b%62])
+			}
+		}
+	}
+	return string(out)
+}
+
+// base62Checksum encodes the CRC-32 of s as 6 base62 characters (62^6 > 2^32).
+func base62Checksum(s string) string {
+	c := crc32.ChecksumIEEE([]byte(s))
+	var out [6]byte
+	for i := 5; i >= 0; i-- {
+		out[i] = base62[c%62]
+		c /= 62
+	}
+	return string(out[:])
+}
+
+func isBase62(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewID returns a fresh identifier: prefix, "_", 16 base62 characters (95
+// bits), so ids are unguessable and say what they name.
+func NewID(prefix string) string { return prefix + "_" + randomBase62(16) }

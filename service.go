@@ -1,0 +1,132 @@
+package keysmith
+
+import (
+	"context"
+	"time"
+)
+
+// Principal is who is calling: the user, and the token they authenticated
+// with (nil for a session). Permissions are always those of User as loaded for
+// this request, never a copy stored with the token.
+type Principal struct {
+	User  *User
+	Token *Token
+}
+
+// UsageSource reports token uses seen by this process but not yet written to
+// the store, so that reads show them without waiting for the next flush.
+type UsageSource interface {
+	PendingUse(tokenID string) (TokenUse, bool)
+}
+
+// Service carries out the operations of Keysmith: it validates input, checks
+// the caller's permissions, generates secrets, and calls the store. Transports
+// (HTTP, CLI) decode, call one method, and encode.
+type Service struct {
+	Store Store
+	Now   Clock
+	Usage UsageSource // optional
+}
+
+// Bootstrap creates the first super admin and one API token for them.
+// CodeConflict if the database has users already.
+func (s *Service) Bootstrap(ctx context.Context, email string) (*User, *Token, Secret, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	now := s.Now()
+	u := &User{ID: NewID("usr"), Email: email, Name: "Administrator", Role: RoleSuperAdmin,
+		Type: UserPerson, Status: UserActive, CreatedAt: now, UpdatedAt: now}
+	secret, hash := NewAPITokenSecret()
+	t := &Token{ID: NewID("tok"), Name: "bootstrap", Type: TokenUser, OwnerID: u.ID, CreatedAt: now, CreatedBy: u.ID}
+	if err := s.Store.Bootstrap(ctx, u, t, hash); err != nil {
+		return nil, nil, Secret{}, err
+	}
+	return u, t, secret, nil
+}
+
+// CreateToken creates an API token for the caller and returns it with its
+// secret, which exists nowhere else from then on.
+func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenInput) (*Token, Secret, error) {
+	if !CanCreateTokens(p.User) {
+		return nil, Secret{}, Errorf(CodeForbidden, "role %s may not create API tokens", p.User.Role)
+	}
+	now := s.Now()
+	if err := in.Validate(now); err != nil {
+		return nil, Secret{}, err
+	}
+	typ := TokenUser
+	if p.User.Type == UserService {
+		typ = TokenService
+	}
+	secret, hash := NewAPITokenSecret()
+	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: p.User.ID,
+		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt)}
+	if err := s.Store.CreateToken(ctx, t, hash); err != nil {
+		return nil, Secret{}, err
+	}
+	return t, secret, nil
+}
+
+// FindTokenByID returns a token the caller may see. A token they may not see
+// is CodeNotFound, so ids of other users' tokens cannot be probed.
+func (s *Service) FindTokenByID(ctx context.Context, p Principal, id string) (*Token, error) {
+	t, err := s.Store.FindTokenByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanSeeToken(p.User, t) {
+		return nil, Errorf(CodeNotFound, "token %q not found", id)
+	}
+	s.overlayUse(t)
+	return t, nil
+}
+
+// FindTokens lists the tokens the caller may see.
+func (s *Service) FindTokens(ctx context.Context, p Principal, f TokenFilter) ([]*Token, string, error) {
+	if f.Limit < 0 || f.Limit > MaxPageSize {
+		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	}
+	if !CanSeeAllTokens(p.User) {
+		f.OwnerID = p.User.ID
+	}
+	ts, next, err := s.Store.FindTokens(ctx, f)
+	for _, t := range ts {
+		s.overlayUse(t)
+	}
+	return ts, next, err
+}
+
+// RevokeToken revokes a token the caller may revoke. From the moment this
+// returns, every replica rejects the token.
+func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) (*Token, error) {
+	t, err := s.FindTokenByID(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanRevokeToken(p.User, t) {
+		return nil, Errorf(CodeForbidden, "role %s may not revoke other users' tokens", p.User.Role)
+	}
+	return s.Store.RevokeToken(ctx, id, p.User.ID)
+}
+
+// overlayUse shows a use that is newer than the stored one.
+func (s *Service) overlayUse(t *Token) {
+	if s.Usage == nil {
+		return
+	}
+	if u, ok := s.Usage.PendingUse(t.ID); ok && (t.LastUsedAt == nil || u.At.After(*t.LastUsedAt)) {
+		at := u.At
+		t.LastUsedAt, t.LastUsedIP = &at, u.IP
+	}
+}
+
+// truncate drops what storage cannot keep, so a value reads back as written.
+func truncate(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC().Truncate(time.Microsecond)
+	return &v
+}

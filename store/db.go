@@ -1,0 +1,302 @@
+// Package store keeps Keysmith's records in SQLite (the zero-configuration
+// default) or PostgreSQL (for several replicas), over database/sql with one set
+// of queries for both. The engines differ only in small dialect files: driver
+// and DSN, error codes, the lock that serialises the system log, and how other
+// replicas are told about changes.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a Keysmith store. It implements keysmith.Store.
+type DB struct {
+	sql     *sql.DB
+	dialect dialect
+	now     keysmith.Clock
+	log     *slog.Logger
+
+	mu   sync.RWMutex
+	subs []func(keysmith.Change)
+
+	stopListen context.CancelFunc
+	listenDone chan struct{}
+}
+
+var _ keysmith.Store = (*DB)(nil)
+
+// Options tune a store; the zero value is fine.
+type Options struct {
+	Now    keysmith.Clock // default keysmith.SystemClock
+	Logger *slog.Logger   // default slog.Default()
+}
+
+// Open connects to the database named by dsn and brings its schema up to
+// date. A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
+// anything else is an SQLite file path (an optional sqlite: prefix is
+// stripped), created on first use.
+func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	if opt.Now == nil {
+		opt.Now = keysmith.SystemClock
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	var d dialect
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		d = &postgresDialect{dsn: dsn}
+	} else {
+		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")}
+	}
+	sdb, err := d.open()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
+	}
+	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger}
+	if err := db.sql.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", d.name(), err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	db.stopListen, db.listenDone = cancel, make(chan struct{})
+	go func() {
+		defer close(db.listenDone)
+		d.listen(lctx, db.log, db.publish)
+	}()
+	return db, nil
+}
+
+// Engine names the database engine: "sqlite" or "postgres".
+func (db *DB) Engine() string { return db.dialect.name() }
+
+// SQL exposes the connection pool, for tests that inspect or tamper with rows.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Close stops listening for changes and closes the connection pool.
+func (db *DB) Close() error {
+	db.stopListen()
+	<-db.listenDone
+	return db.sql.Close()
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+// Subscribe registers f to be called after every committed change.
+func (db *DB) Subscribe(f func(keysmith.Change)) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.subs = append(db.subs, f)
+}
+
+func (db *DB) publish(c keysmith.Change) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	for _, f := range db.subs {
+		f(c)
+	}
+}
+
+// migrate applies the embedded migrations that the database lacks, each in its
+// own transaction, and records each version. It is idempotent, and replicas
+// starting together are serialised by the dialect's migration lock.
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	unlock, err := db.dialect.lockMigrations(ctx, db.sql)
+	if err != nil {
+		return fmt.Errorf("lock for migrations: %w", err)
+	}
+	defer unlock()
+	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var current int64
+	if err := db.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", base)
+		}
+		if version <= current {
+			continue
+		}
+		text, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		applied := true
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			// Another process may have applied it since we looked.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n > 0 {
+				applied = false
+				return err
+			}
+			for _, stmt := range splitStatements(string(text)) {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%w\nin statement:\n%s", err, stmt)
+				}
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				version, base, micros(db.now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", base, err)
+		}
+		if !applied {
+			continue
+		}
+		db.log.Info("applied migration", "version", version, "name", base, "engine", db.dialect.name())
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied migration.
+func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := db.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// splitStatements splits a migration at semicolons that end a line, dropping
+// comment-only lines. Migrations are written so that this is enough.
+func splitStatements(text string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// txn is one write transaction: the events it records and the changes it
+// publishes once it has committed.
+type txn struct {
+	*sql.Tx
+	db      *DB
+	ctx     context.Context
+	changes []keysmith.Change
+}
+
+// write runs f in a transaction. When f succeeds the transaction commits and
+// the changes f noted are published; otherwise it rolls back and nothing is
+// published or recorded.
+func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
+	var changes []keysmith.Change
+	err := db.tx(ctx, func(stx *sql.Tx) error {
+		tx := &txn{Tx: stx, db: db, ctx: ctx}
+		if err := f(tx); err != nil {
+			return err
+		}
+		for _, c := range tx.changes {
+			if err := db.dialect.notify(ctx, stx, c); err != nil {
+				return err
+			}
+		}
+		changes = tx.changes
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		db.publish(c)
+	}
+	return nil
+}
+
+// changed notes that a record changed, for caches to drop it after commit.
+func (tx *txn) changed(kind keysmith.ChangeKind, id string) {
+	tx.changes = append(tx.changes, keysmith.Change{Kind: kind, ID: id})
+}
+
+func (db *DB) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return db.mapError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return db.mapError(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// mapError turns driver errors into domain errors by their codes.
+func (db *DB) mapError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case keysmith.ErrorCode(err) != keysmith.CodeInternal:
+		return err
+	case errors.Is(err, sql.ErrNoRows):
+		return &keysmith.Error{Code: keysmith.CodeNotFound, Message: "not found", Err: err}
+	case db.dialect.isUniqueViolation(err):
+		return &keysmith.Error{Code: keysmith.CodeConflict, Message: "already exists", Err: err}
+	}
+	return err
+}
+
+// micros is how times are stored.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(*t), Valid: true}
+}
+
+func timePtr(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}

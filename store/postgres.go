@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/keysmith/keysmith"
+)
+
+// postgresDialect is the engine for several replicas. Changes reach the other
+// replicas by NOTIFY on one channel, sent inside the changing transaction so
+// that it is delivered exactly when the change commits.
+type postgresDialect struct{ dsn string }
+
+const (
+	changeChannel = "keysmith_changes"
+	// Advisory lock keys; arbitrary but fixed.
+	migrationLockKey = 7_362_001
+	logLockKey       = 7_362_002
+)
+
+func (d *postgresDialect) name() string { return "postgres" }
+
+func (d *postgresDialect) open() (*sql.DB, error) {
+	db, err := sql.Open("pgx", d.dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
+func (d *postgresDialect) isUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+func (d *postgresDialect) lockMigrations(ctx context.Context, db *sql.DB) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, migrationLockKey)
+		conn.Close()
+	}, nil
+}
+
+func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, logLockKey)
+	return err
+}
+
+func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, string(c.Kind)+":"+c.ID)
+	return err
+}
+
+// listen holds one connection in LISTEN and publishes what arrives. After a
+// lost connection it reconnects with backoff and publishes ChangeAll, because
+// notifications sent while it was away are gone.
+func (d *postgresDialect) listen(ctx context.Context, log *slog.Logger, publish func(keysmith.Change)) {
+	backoff := 100 * time.Millisecond
+	for first := true; ctx.Err() == nil; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		}
+		conn, err := pgx.Connect(ctx, d.dsn)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("change listener cannot connect; caches expire entries by age until it can", "err", err)
+			}
+			continue
+		}
+		if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
+			conn.Close(context.Background())
+			continue
+		}
+		if !first {
+			publish(keysmith.Change{Kind: keysmith.ChangeAll})
+			log.Info("change listener reconnected")
+		}
+		backoff = 100 * time.Millisecond
+		for {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("change listener lost its connection", "err", err)
+				}
+				break
+			}
+			kind, id, _ := strings.Cut(n.Payload, ":")
+			publish(keysmith.Change{Kind: keysmith.ChangeKind(kind), ID: id})
+		}
+		conn.Close(context.Background())
+	}
+}
