@@ -1,0 +1,145 @@
+// Package apptest starts real Keysmith servers for tests: the same wiring as
+// "keysmith serve" (package app), on a fresh database, listening on
+// 127.0.0.1:0, with a JSON client for its API.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith/app"
+	"github.com/keysmith/keysmith/internal/testclock"
+)
+
+// Server is a running Keysmith server.
+type Server struct {
+	App   *app.App
+	URL   string
+	Clock *testclock.Clock
+	// AdminToken is the API token of the first super admin.
+	AdminToken string
+	AdminID    string
+	t          testing.TB
+	client     *http.Client
+}
+
+// Start opens a server on dsn with a manual clock, bootstraps the first super
+// admin (admin@localhost) and stops the server when the test ends. cfg may
+// set anything but DB, Addr and Now.
+func Start(t testing.TB, dsn string, cfg app.Config) *Server {
+	t.Helper()
+	clock := testclock.New()
+	cfg.DB, cfg.Now = dsn, clock.Now
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.UsageFlushInterval == 0 {
+		cfg.UsageFlushInterval = 50 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open app: %v", err)
+	}
+	u, _, secret, err := a.Service.Bootstrap(ctx, "admin@localhost")
+	if err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		a.Close()
+	})
+	return &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
+		AdminToken: secret.Reveal(), AdminID: u.ID, t: t, client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// Response is a decoded API answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any // the JSON object answered, if any
+	Raw    []byte
+}
+
+// Do sends a request with an optional Bearer token and body (marshalled to
+// JSON unless it is already a string or []byte) and decodes the answer.
+func (s *Server) Do(method, path, token string, body any) Response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.Send(req)
+}
+
+// Send sends a prepared request and decodes the answer.
+func (s *Server) Send(req *http.Request) Response {
+	s.t.Helper()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(bytes.TrimSpace(raw)) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			s.t.Fatalf("%s %s: answer is not JSON: %v\n%s", req.Method, req.URL.Path, err, raw)
+		}
+	}
+	return r
+}
+
+// Want fails the test unless the response has the status.
+func (r Response) Want(t testing.TB, status int) Response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Raw)
+	}
+	return r
+}
+
+// String returns a string field of the body ("" if absent).
+func (r Response) String(field string) string {
+	s, _ := r.Body[field].(string)
+	return s
+}
