@@ -5,20 +5,34 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 )
 
 // Secret holds a credential between its generation and the one response that
-// shows it. It never prints itself: fmt, %v, %#v and slog all see a placeholder.
+// shows it. It never prints itself: fmt (every verb), slog and encoding/json
+// all see a placeholder. The plaintext sits behind a pointer because fmt
+// prints a struct it cannot call methods on (one held in an unexported field)
+// by reflection, and a nested pointer only as its address.
 // Call Reveal exactly where the secret is handed to its owner.
-type Secret struct{ s string }
+type Secret struct{ p *string }
 
 // NewSecret wraps a plaintext credential.
-func NewSecret(s string) Secret { return Secret{s} }
+func NewSecret(s string) Secret { return Secret{&s} }
 
-// Reveal returns the plaintext.
-func (s Secret) Reveal() string { return s.s }
+// Reveal returns the plaintext ("" for the zero Secret).
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
+
+// Format redacts, whatever the verb: without it, verbs that do not use
+// String (%d, %t, %p, …) would print the fields.
+func (Secret) Format(f fmt.State, _ rune) { io.WriteString(f, "[REDACTED]") }
 
 // String redacts.
 func (Secret) String() string { return "[REDACTED]" }
