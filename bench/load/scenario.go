@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Scenario is one kind of request to measure. Keysmith gets it as it is; the
+// hello process gets the same method, path, headers and body, so both targets
+// parse the same bytes, and is only checked for a 200.
+type Scenario struct {
+	Name   string // the -scenario value and the name of Keysmith's row in the report
+	Method string
+	Path   string
+
+	// Setup creates in the running Keysmith what the requests need beyond
+	// what init made (the admin user and its token), such as an OAuth client
+	// or a zoned token, and records it in fx. It runs once, before any load,
+	// through Keysmith's API at fx.BaseURL with c, which only dials loopback.
+	// nil means nothing to set up.
+	Setup func(ctx context.Context, c *http.Client, fx *Fixture) error
+
+	// Header and Body build the request from the fixture. They run once per
+	// target, so every request of a run sends the same bytes. nil means none.
+	Header func(fx *Fixture) http.Header
+	Body   func(fx *Fixture) []byte
+
+	// Check accepts or rejects one Keysmith response. It runs on every
+	// response, inside the timed loop, so it should be cheap.
+	Check func(status int, body []byte) error
+}
+
+// Fixture is what the scenarios build their requests from. Scenarios that
+// need more (an OAuth client's id and secret, a zoned token) add fields here
+// and fill them in Setup.
+type Fixture struct {
+	BaseURL    string // Keysmith's, e.g. http://127.0.0.1:41234
+	UserID     string // the admin user made by keysmith init
+	AdminToken string // its API token; never printed
+}
+
+// scenarios is the one list of what -scenario can name. Add new ones here.
+var scenarios = []*Scenario{
+	{
+		Name:   "verify",
+		Method: http.MethodPost,
+		Path:   "/v1/verify",
+		Header: jsonHeader,
+		Body: func(fx *Fixture) []byte {
+			b, _ := json.Marshal(map[string]string{"token": fx.AdminToken}) // cannot fail for strings
+			return b
+		},
+		Check: checkBodyContains(`"valid":true`),
+	},
+}
+
+// findScenario returns the scenario called name.
+func findScenario(name string) (*Scenario, error) {
+	for _, sc := range scenarios {
+		if sc.Name == name {
+			return sc, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown scenario %q: choose one of %s", name, strings.Join(scenarioNames(), ", "))
+}
+
+// scenarioNames lists the scenarios for help and error messages.
+func scenarioNames() []string {
+	names := make([]string, 0, len(scenarios))
+	for _, sc := range scenarios {
+		names = append(names, sc.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// jsonHeader is the header of a request with a JSON body.
+func jsonHeader(*Fixture) http.Header {
+	return http.Header{"Content-Type": {"application/json"}}
+}
+
+// checkOK accepts any 200 response.
+func checkOK(status int, body []byte) error {
+	if status != http.StatusOK {
+		return statusError(status, body)
+	}
+	return nil
+}
+
+// checkBodyContains accepts a 200 response whose body contains want.
+func checkBodyContains(want string) func(int, []byte) error {
+	w := []byte(want)
+	return func(status int, body []byte) error {
+		if status != http.StatusOK {
+			return statusError(status, body)
+		}
+		if !bytes.Contains(body, w) {
+			return fmt.Errorf("status 200 without %s in the body: %s", want, clip(body))
+		}
+		return nil
+	}
+}
+
+// statusError describes an unexpected status. The body is included, clipped,
+// because Keysmith's error bodies say what was wrong.
+func statusError(status int, body []byte) error {
+	return fmt.Errorf("status %d: %s", status, clip(body))
+}
+
+// clip shortens a response body for an error message.
+func clip(body []byte) string {
+	const max = 200
+	s := strings.TrimSpace(string(body))
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
