@@ -2,21 +2,35 @@ package keysmith
 
 import "context"
 
-// Store is the persistence Keysmith needs. Implementations convert their
-// driver's errors into *Error values (CodeNotFound, CodeConflict) by error
-// code, and record each change's Event in the change's own transaction, with
-// the Audit from ctx. Every method is safe for concurrent use.
+// Store is the persistence Keysmith needs, one interface per resource.
+// Implementations convert their driver's errors into *Error values
+// (CodeNotFound, CodeConflict) by error code, and record each change's Event
+// in the change's own transaction, with the Audit from ctx. Every method is
+// safe for concurrent use.
 type Store interface {
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Subscribe registers f to be called after every committed change, from
+	// this process and (where the engine can push) from other replicas. f
+	// must not block.
+	Subscribe(f func(Change))
 
 	// Bootstrap creates the first user and their first token in one
 	// transaction. CodeConflict if any user exists already.
 	Bootstrap(ctx context.Context, u *User, t *Token, h Hash) error
 
+	UserStore
+	TokenStore
+}
+
+// UserStore keeps users.
+type UserStore interface {
 	// FindUserByID returns a user. CodeNotFound if there is none.
 	FindUserByID(ctx context.Context, id string) (*User, error)
+}
 
+// TokenStore keeps API tokens.
+type TokenStore interface {
 	// CreateToken stores a new token under its hash. CodeConflict if the id
 	// or hash exists.
 	CreateToken(ctx context.Context, t *Token, h Hash) error
@@ -35,11 +49,6 @@ type Store interface {
 	// RecordTokenUses stores a batch of last-use records. A record older than
 	// what is stored is ignored, so replicas may flush in any order.
 	RecordTokenUses(ctx context.Context, uses []TokenUse) error
-
-	// Subscribe registers f to be called after every committed change, from
-	// this process and (where the engine can push) from other replicas. f
-	// must not block.
-	Subscribe(f func(Change))
 }
 
 // ChangeKind says what kind of record a Change is about.

@@ -36,12 +36,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 
-	mux.Handle("POST /v1/verify", s.handle(s.verify))
-
-	mux.Handle("POST /v1/tokens", s.authed(s.createToken))
-	mux.Handle("GET /v1/tokens", s.authed(s.listTokens))
-	mux.Handle("GET /v1/tokens/{id}", s.authed(s.getToken))
-	mux.Handle("DELETE /v1/tokens/{id}", s.authed(s.revokeToken))
+	// Each resource registers its own routes, in its own file.
+	s.verifyRoutes(mux)
+	s.tokenRoutes(mux)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", r.Method, r.URL.Path)

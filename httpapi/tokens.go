@@ -34,6 +34,13 @@ func (s *Server) tokenJSON(t *keysmith.Token) tokenJSON {
 	}
 }
 
+func (s *Server) tokenRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /v1/tokens", s.authed(s.createToken))
+	mux.Handle("GET /v1/tokens", s.authed(s.listTokens))
+	mux.Handle("GET /v1/tokens/{id}", s.authed(s.getToken))
+	mux.Handle("DELETE /v1/tokens/{id}", s.authed(s.revokeToken))
+}
+
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	var req struct {
 		Name      string     `json:"name"`

@@ -16,6 +16,10 @@ type verifyResponse struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
+func (s *Server) verifyRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /v1/verify", s.handle(s.verify))
+}
+
 // verify answers whether a presented credential is good. It needs no caller
 // authentication: holding the token is the proof, and the answer reveals
 // nothing about other tokens.
