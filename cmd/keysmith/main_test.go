@@ -1,0 +1,319 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith/store"
+	"github.com/keysmith/keysmith/storetest"
+)
+
+// bin is the keysmith binary built once for these tests: they run it as a
+// user would.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keysmith-bin")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "keysmith")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var tokenRE = regexp.MustCompile(`ks_[0-9A-Za-z]{38}`)
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// server is a running keysmith serve process.
+type server struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan error
+}
+
+// startServe runs "keysmith serve" in dir with args and waits until it
+// answers /healthz.
+func startServe(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	s := &server{cmd: cmd, url: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-s.done
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(s.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keysmith serve did not become healthy; stderr:\n%s", s.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// token waits briefly for the first-start token on stdout; "" if none.
+// serve prints it before it listens, so a healthy server has written it.
+func (s *server) token() string {
+	for range 50 {
+		if m := tokenRE.FindString(s.stdout.String()); m != "" {
+			return m
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return ""
+}
+
+// stop sends SIGTERM and returns the exit error.
+func (s *server) stop(t *testing.T) error {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatalf("keysmith serve did not exit within 15 s of SIGTERM; stderr:\n%s", s.stderr.String())
+	}
+	return nil
+}
+
+func (s *server) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestServe(t *testing.T) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			dir := t.TempDir()
+			dsn := storetest.DSN(t, engine)
+			s := startServe(t, dir, nil, "--db", dsn, "--log-format", "json")
+			first := s.token()
+
+			t.Run("FirstStartPrintsOneTokenOnStdoutOnly", func(t *testing.T) {
+				if first == "" {
+					t.Fatalf("no token on stdout:\n%s", s.stdout)
+				}
+				if !strings.Contains(s.stdout.String(), "curl") {
+					t.Errorf("stdout has no curl example:\n%s", s.stdout)
+				}
+				if strings.Contains(s.stderr.String(), first) {
+					t.Errorf("the token reached the structured log")
+				}
+				for _, line := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
+					if !json.Valid([]byte(line)) {
+						t.Errorf("log line is not JSON with --log-format json: %q", line)
+					}
+				}
+			})
+
+			var id, secret string
+			t.Run("TokenWorks", func(t *testing.T) {
+				status, body := s.call(t, "POST", "/v1/tokens", first, `{"name":"from the binary test"}`)
+				if status != 201 {
+					t.Fatalf("create: %d %v", status, body)
+				}
+				id, secret = body["id"].(string), body["token"].(string)
+				if status, body := s.call(t, "POST", "/v1/verify", "", `{"token":"`+secret+`"}`); status != 200 || body["code"] != "VALID" {
+					t.Fatalf("verify: %d %v", status, body)
+				}
+			})
+
+			t.Run("SIGTERMFlushesLastUseAndExitsZero", func(t *testing.T) {
+				if err := s.stop(t); err != nil {
+					t.Fatalf("exit after SIGTERM: %v; stderr:\n%s", err, s.stderr.String())
+				}
+				db, err := store.Open(context.Background(), dsn, store.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				tok, err := db.FindTokenByID(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tok.LastUsedAt == nil {
+					t.Error("the use seen just before SIGTERM was not written at shutdown")
+				}
+			})
+
+			t.Run("RestartPrintsNoToken", func(t *testing.T) {
+				s2 := startServe(t, dir, nil, "--db", dsn)
+				if s2.token() != "" || strings.Contains(s2.stdout.String(), "ks_") {
+					t.Errorf("second start printed a token:\n%s", s2.stdout)
+				}
+				if status, _ := s2.call(t, "GET", "/v1/tokens", secret, ""); status != 200 {
+					t.Errorf("token from before the restart: status %d", status)
+				}
+				if err := s2.stop(t); err != nil {
+					t.Errorf("exit: %v", err)
+				}
+			})
+		})
+	}
+}
+
+func TestServeDefaultsToSQLiteInTheWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir, []string{"KEYSMITH_DB="})
+	if s.token() == "" {
+		t.Fatalf("no token printed:\n%s", s.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keysmith.db")); err != nil {
+		t.Errorf("keysmith.db not created in the working directory: %v", err)
+	}
+	if err := s.stop(t); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+func TestServeTakesSettingsFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "from-env.db")
+	s := startServe(t, dir, []string{"KEYSMITH_DB=" + db, "KEYSMITH_LOG_FORMAT=json"})
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("KEYSMITH_DB not honoured: %v", err)
+	}
+	s.stop(t)
+}
+
+func TestInit(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		out, err := exec.Command(bin, "init", "--db", dsn, "--email", "Ops@Example.com", "--json").Output()
+		if err != nil {
+			t.Fatalf("init: %v", err)
+		}
+		var got struct {
+			UserID string `json:"user_id"`
+			Token  string `json:"token"`
+		}
+		if err := json.Unmarshal(out, &got); err != nil || got.UserID == "" || !tokenRE.MatchString(got.Token) {
+			t.Fatalf("init --json printed %q (%v)", out, err)
+		}
+
+		cmd := exec.Command(bin, "init", "--db", dsn, "--email", "second@example.com", "--json")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err = cmd.Output()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("second init: %v, want exit status 1", err)
+		}
+		if len(out) != 0 || !strings.Contains(stderr.String(), "nothing was changed") {
+			t.Errorf("second init: stdout %q, stderr %q", out, stderr.String())
+		}
+		db, err := store.Open(context.Background(), dsn, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var users int
+		db.SQL().QueryRow(`SELECT COUNT(*) FROM users`).Scan(&users)
+		if users != 1 {
+			t.Errorf("%d users after a refused init, want 1", users)
+		}
+	})
+}
+
+func TestCommandLineMistakes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"NoCommand", nil, 2, "Usage"},
+		{"UnknownCommand", []string{"frobnicate"}, 2, "unknown command"},
+		{"InitWithoutEmail", []string{"init", "--db", "x.db"}, 2, "--email is required"},
+		{"InitBadEmail", []string{"init", "--email", "not an address"}, 1, "not a valid address"},
+		{"BadLogFormat", []string{"serve", "--log-format", "xml"}, 1, "use json or text"},
+		{"UnknownFlag", []string{"serve", "--colour"}, 2, "flag provided but not defined"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(bin, c.args...)
+			cmd.Dir = t.TempDir()
+			out, err := cmd.CombinedOutput()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != c.code {
+				t.Fatalf("exit: %v, want status %d; output:\n%s", err, c.code, out)
+			}
+			if !strings.Contains(string(out), c.says) {
+				t.Errorf("output does not say %q:\n%s", c.says, out)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
