@@ -160,7 +160,10 @@ func (db *DB) RevokeToken(ctx context.Context, id, revokedBy string) (*keysmith.
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // revoked concurrently; that revocation recorded its event
+			// Revoked concurrently; that revocation recorded its event. Answer
+			// with the token as it now is, not as read before the race.
+			t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
+			return err
 		}
 		t.RevokedAt, t.RevokedBy = &now, revokedBy
 		tx.changed(keysmith.ChangeToken, id)
