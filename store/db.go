@@ -77,12 +77,23 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
+	// Return only once the listener is in place: a change another replica
+	// commits after Open returns must reach this store's subscribers.
 	lctx, cancel := context.WithCancel(context.Background())
 	db.stopListen, db.listenDone = cancel, make(chan struct{})
+	ready := make(chan struct{})
+	markReady := sync.OnceFunc(func() { close(ready) })
 	go func() {
 		defer close(db.listenDone)
-		d.listen(lctx, db.log, db.publish)
+		defer markReady()
+		d.listen(lctx, db.log, db.publish, markReady)
 	}()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		db.Close()
+		return nil, fmt.Errorf("start change listener: %w", ctx.Err())
+	}
 	return db, nil
 }
 

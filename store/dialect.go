@@ -21,6 +21,9 @@ type dialect interface {
 	lockLog(ctx context.Context, tx *sql.Tx) error
 	// notify tells other replicas about c when tx commits.
 	notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error
-	// listen delivers other replicas' changes to publish until ctx ends.
-	listen(ctx context.Context, log *slog.Logger, publish func(keysmith.Change))
+	// listen delivers other replicas' changes to publish until ctx ends. It
+	// calls ready (which may be called again) once its first attempt to
+	// listen has succeeded or failed, so that Open returns only when changes
+	// from then on will be heard.
+	listen(ctx context.Context, log *slog.Logger, publish func(keysmith.Change), ready func())
 }

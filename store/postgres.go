@@ -72,7 +72,7 @@ func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, c keysmith.Cha
 // listen holds one connection in LISTEN and publishes what arrives. After a
 // lost connection it reconnects with backoff and publishes ChangeAll, because
 // notifications sent while it was away are gone.
-func (d *postgresDialect) listen(ctx context.Context, log *slog.Logger, publish func(keysmith.Change)) {
+func (d *postgresDialect) listen(ctx context.Context, log *slog.Logger, publish func(keysmith.Change), ready func()) {
 	backoff := 100 * time.Millisecond
 	for first := true; ctx.Err() == nil; first = false {
 		if !first {
@@ -88,12 +88,15 @@ func (d *postgresDialect) listen(ctx context.Context, log *slog.Logger, publish 
 			if ctx.Err() == nil {
 				log.Warn("change listener cannot connect; caches expire entries by age until it can", "err", err)
 			}
+			ready()
 			continue
 		}
 		if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
 			conn.Close(context.Background())
+			ready()
 			continue
 		}
+		ready()
 		if !first {
 			publish(keysmith.Change{Kind: keysmith.ChangeAll})
 			log.Info("change listener reconnected")

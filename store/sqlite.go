@@ -51,6 +51,7 @@ func (d *sqliteDialect) lockLog(context.Context, *sql.Tx) error { return nil }
 
 // One process owns an SQLite file, so there is nobody else to tell.
 func (d *sqliteDialect) notify(context.Context, *sql.Tx, keysmith.Change) error { return nil }
-func (d *sqliteDialect) listen(ctx context.Context, _ *slog.Logger, _ func(keysmith.Change)) {
+func (d *sqliteDialect) listen(ctx context.Context, _ *slog.Logger, _ func(keysmith.Change), ready func()) {
+	ready()
 	<-ctx.Done()
 }
