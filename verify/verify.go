@@ -178,6 +178,12 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 	case keysmith.CodeNotFound:
 		v.mu.Lock()
 		if v.gen == gen {
+			// A stale entry whose token is gone must go too: the negative
+			// entry is only consulted when there is none.
+			if e != nil && v.tokens[h] == e {
+				delete(v.tokens, h)
+				delete(v.ids, e.token.ID)
+			}
 			if len(v.neg) >= v.maxNeg {
 				clear(v.neg)
 			}
