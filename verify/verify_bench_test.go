@@ -1,0 +1,88 @@
+package verify_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/verify"
+)
+
+// The benchmarks run on the wall clock, as in production, with a real
+// SQLite store behind the cache; the store is only read while warming up.
+// NegativeTTL and MaxAge are long enough that no entry expires mid-run.
+
+func newBenchFixture(b *testing.B) *fixture {
+	b.Helper()
+	return newFixtureWith(b, verify.Options{Now: keysmith.SystemClock, MaxAge: time.Hour, NegativeTTL: time.Hour})
+}
+
+// BenchmarkVerifyCached is the hot path: a valid token already in memory.
+func BenchmarkVerifyCached(b *testing.B) {
+	f := newBenchFixture(b)
+	raw, _ := f.newToken(b, nil)
+	f.mustBe(b, raw, verify.Valid)
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, _ := f.v.VerifyAPIToken(f.ctx, raw, "192.0.2.1"); r.Code != verify.Valid {
+			b.Fatalf("VerifyAPIToken = %s, want %s", r.Code, verify.Valid)
+		}
+	}
+	b.StopTimer()
+	f.wantReads(b, 1, 1) // the warm-up only
+}
+
+// BenchmarkVerifyCachedParallel is the hot path under concurrency: many
+// requests for a handful of tokens.
+func BenchmarkVerifyCachedParallel(b *testing.B) {
+	f := newBenchFixture(b)
+	raws := make([]string, 8)
+	for i := range raws {
+		raws[i], _ = f.newToken(b, nil)
+		f.mustBe(b, raws[i], verify.Valid)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if r, _ := f.v.VerifyAPIToken(f.ctx, raws[i%len(raws)], "192.0.2.1"); r.Code != verify.Valid {
+				b.Errorf("VerifyAPIToken = %s, want %s", r.Code, verify.Valid)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	f.wantReads(b, int64(len(raws)), 1) // the warm-up only
+}
+
+// BenchmarkVerifyMalformed is garbage rejected by its form alone.
+func BenchmarkVerifyMalformed(b *testing.B) {
+	f := newBenchFixture(b)
+	raw, _ := f.newToken(b, nil)
+	bad := raw[:len(raw)-1] + "x" // wrong checksum, right length
+	if bad == raw {
+		bad = raw[:len(raw)-1] + "y"
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, _ := f.v.VerifyAPIToken(f.ctx, bad, "192.0.2.1"); r.Code != verify.Malformed {
+			b.Fatalf("VerifyAPIToken = %s, want %s", r.Code, verify.Malformed)
+		}
+	}
+}
+
+// BenchmarkVerifyNegativeCached is a well-formed token that does not exist,
+// presented again while it is remembered as unknown.
+func BenchmarkVerifyNegativeCached(b *testing.B) {
+	f := newBenchFixture(b)
+	raw, _ := unknownToken()
+	f.mustBe(b, raw, verify.NotFound)
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, _ := f.v.VerifyAPIToken(f.ctx, raw, "192.0.2.1"); r.Code != verify.NotFound {
+			b.Fatalf("VerifyAPIToken = %s, want %s", r.Code, verify.NotFound)
+		}
+	}
+	b.StopTimer()
+	f.wantReads(b, 1, 0) // the warm-up only
+}
