@@ -11,16 +11,28 @@ type EventType string
 // The event types recorded so far. Each store method that changes a credential
 // or a principal records its event in the same transaction as the change.
 const (
-	EventUserCreated     EventType = "user.created"
-	EventAPITokenCreated EventType = "api_token.created"
-	EventAPITokenRevoked EventType = "api_token.revoked"
+	EventUserCreated      EventType = "user.created"
+	EventAPITokenCreated  EventType = "api_token.created"
+	EventAPITokenRevoked  EventType = "api_token.revoked"
+	EventAPITokenUpdated  EventType = "api_token.updated"
+	EventAPITokenRotated  EventType = "api_token.rotated"
+	EventAgentCreated     EventType = "agent.created"
+	EventAgentActivated   EventType = "agent.activated"
+	EventAgentDeactivated EventType = "agent.deactivated"
+	EventAgentDeleted     EventType = "agent.deleted"
 )
 
 // eventMessages are the human messages of the event types.
 var eventMessages = map[EventType]string{
-	EventUserCreated:     "User created",
-	EventAPITokenCreated: "API token created",
-	EventAPITokenRevoked: "API token revoked",
+	EventUserCreated:      "User created",
+	EventAPITokenCreated:  "API token created",
+	EventAPITokenRevoked:  "API token revoked",
+	EventAPITokenUpdated:  "API token updated",
+	EventAPITokenRotated:  "API token rotated",
+	EventAgentCreated:     "Agent created",
+	EventAgentActivated:   "Agent activated",
+	EventAgentDeactivated: "Agent deactivated",
+	EventAgentDeleted:     "Agent deleted",
 }
 
 // Message returns the human message of the event type.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -14,6 +15,8 @@ type verifyResponse struct {
 	OwnerID   string     `json:"owner_id,omitempty"`
 	Type      string     `json:"type,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Meta is the token's meta object, for a valid token only.
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
 
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
@@ -39,6 +42,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		out.TokenID = res.Token.ID
 		if out.Valid {
 			out.OwnerID, out.Type, out.ExpiresAt = res.Token.OwnerID, string(res.Token.Type), res.Token.ExpiresAt
+			out.Meta = res.Token.Meta
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

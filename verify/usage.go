@@ -13,11 +13,21 @@ import (
 // Flush writes all queued uses in one transaction.
 type usage struct {
 	mu       sync.Mutex
-	pending  map[string]*entry // token id → entry with unflushed uses
-	inflight map[string]*entry // being written by the current flush
+	pending  map[string]*useState // token id → unflushed uses
+	inflight map[string]*useState // being written by the current flush
 }
 
-func (u *usage) touch(e *entry, now time.Time, ip string) {
+// state returns the use state of a token with unflushed uses, or nil.
+func (u *usage) state(tokenID string) *useState {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if e := u.pending[tokenID]; e != nil {
+		return e
+	}
+	return u.inflight[tokenID]
+}
+
+func (u *usage) touch(e *useState, now time.Time, ip string) {
 	// The address is stored before the time: a flush that reads the new
 	// time then also reads the new address.
 	if ip != "" {
@@ -35,13 +45,13 @@ func (u *usage) touch(e *entry, now time.Time, ip string) {
 	}
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {
 		u.mu.Lock()
-		u.pending[e.token.ID] = e
+		u.pending[e.tokenID] = e
 		u.mu.Unlock()
 	}
 }
 
-func (e *entry) use() keysmith.TokenUse {
-	tu := keysmith.TokenUse{TokenID: e.token.ID, At: time.UnixMicro(e.lastUsed.Load()).UTC()}
+func (e *useState) use() keysmith.TokenUse {
+	tu := keysmith.TokenUse{TokenID: e.tokenID, At: time.UnixMicro(e.lastUsed.Load()).UTC()}
 	if p := e.lastIP.Load(); p != nil {
 		tu.IP = *p
 	}
@@ -68,7 +78,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	u := &v.usage
 	u.mu.Lock()
 	batch := u.pending
-	u.pending, u.inflight = map[string]*entry{}, batch
+	u.pending, u.inflight = map[string]*useState{}, batch
 	u.mu.Unlock()
 	if len(batch) == 0 {
 		return nil

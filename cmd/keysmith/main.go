@@ -18,7 +18,8 @@ import (
 const usage = `Keysmith — the credential authority for your API.
 
 Usage:
-  keysmith serve [--addr ADDR] [--db DSN] [--log-format json|text] [--log-level LEVEL]
+  keysmith serve [--addr ADDR] [--db DSN] [--token-idle-ttl DURATION]
+                 [--log-format json|text] [--log-level LEVEL]
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith help
 

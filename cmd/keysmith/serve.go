@@ -16,6 +16,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg app.Config
 	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
 	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file path or postgres:// URL")
+	fs.DurationVar(&cfg.TokenIdleTTL, "token-idle-ttl", keysmith.DefaultIdleTTL,
+		"how long a token lives unused, renewed by every use (e.g. 720h); tokens may set their own idle_ttl")
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
