@@ -31,12 +31,15 @@ func expiredExpr(now string) string {
 
 const suspiciousExpr = `(tokens.type = 'agent' AND ` + agentActiveExpr + ` = 0)`
 
-// statusCond selects the tokens of one status at now.
-func statusCond(st keysmith.TokenStatus, now string) string {
+// statusCond selects the tokens of one status at now (a placeholder, asked
+// for only when needed: PostgreSQL refuses a parameter no expression uses).
+func statusCond(st keysmith.TokenStatus, nowArg func() string) string {
+	if st == keysmith.TokenRevoked {
+		return `tokens.revoked_at IS NOT NULL`
+	}
+	now := nowArg()
 	live := `tokens.revoked_at IS NULL AND NOT ` + expiredExpr(now)
 	switch st {
-	case keysmith.TokenRevoked:
-		return `tokens.revoked_at IS NOT NULL`
 	case keysmith.TokenExpired:
 		return `tokens.revoked_at IS NULL AND ` + expiredExpr(now)
 	case keysmith.TokenDisabled:
@@ -119,7 +122,7 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 		if now.IsZero() {
 			now = db.now()
 		}
-		where = append(where, "("+statusCond(f.Status, arg(micros(now)))+")")
+		where = append(where, "("+statusCond(f.Status, func() string { return arg(micros(now)) })+")")
 	}
 	key := sortKey[f.Sort]
 	dir, cmp := "DESC", "<"
