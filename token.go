@@ -94,6 +94,10 @@ type TokenUse struct {
 	TokenID string
 	At      time.Time
 	IP      string
+	// First is the earliest use in the batch (zero: At). Each use since was
+	// accepted within the idle TTL of the one before, so At renews the token
+	// if First came before its idle deadline.
+	First time.Time
 }
 
 // TokenFilter selects tokens for FindTokens.

@@ -1,12 +1,12 @@
 package app_test
 
 import (
-	"log/slog"
-	"os"
 	"cmp"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"

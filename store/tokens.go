@@ -186,18 +186,23 @@ func (db *DB) RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) err
 		return nil
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		// The last condition makes idle expiry final: a use at or after the
-		// stored idle deadline (one no verifier should have accepted, or one
-		// from a replica that did not know better) cannot revive the token.
+		// The last condition makes idle expiry final: a batch whose first
+		// use came at or after the stored idle deadline cannot revive the
+		// token. (The uses of a batch after its first each came within the
+		// idle TTL of the one before, or the verifier would have refused.)
 		stmt, err := tx.PrepareContext(ctx, `UPDATE tokens SET last_used_at = $1, last_used_ip = $2
 			WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)
-			AND COALESCE(last_used_at, created_at) + idle_ttl > $1`)
+			AND COALESCE(last_used_at, created_at) + idle_ttl > $4`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, u := range uses {
-			if _, err := stmt.ExecContext(ctx, micros(u.At), u.IP, u.TokenID); err != nil {
+			first := u.First
+			if first.IsZero() || first.After(u.At) {
+				first = u.At
+			}
+			if _, err := stmt.ExecContext(ctx, micros(u.At), u.IP, u.TokenID, micros(first)); err != nil {
 				return err
 			}
 		}

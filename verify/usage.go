@@ -44,6 +44,7 @@ func (u *usage) touch(e *useState, now time.Time, ip string) {
 		}
 	}
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {
+		e.first.Store(us)
 		u.mu.Lock()
 		u.pending[e.tokenID] = e
 		u.mu.Unlock()
@@ -84,17 +85,30 @@ func (v *Verifier) Flush(ctx context.Context) error {
 		return nil
 	}
 	uses := make([]keysmith.TokenUse, 0, len(batch))
+	firsts := make(map[*useState]int64, len(batch))
 	for _, e := range batch {
 		// Clear the flag before reading, so a use that lands after the read
-		// queues the entry again rather than being lost.
+		// queues the entry again rather than being lost; read first before,
+		// as such a use sets it anew.
+		first := e.first.Load()
 		e.dirty.Store(false)
-		uses = append(uses, e.use())
+		use := e.use()
+		use.First = time.UnixMicro(first).UTC()
+		uses = append(uses, use)
+		firsts[e] = first
 	}
 	err := v.store.RecordTokenUses(ctx, uses)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if err != nil {
 		for id, e := range batch {
+			// The failed batch's first use still starts the chain.
+			for f := firsts[e]; ; {
+				cur := e.first.Load()
+				if (e.dirty.Load() && cur <= f) || e.first.CompareAndSwap(cur, f) {
+					break
+				}
+			}
 			if _, ok := u.pending[id]; !ok {
 				e.dirty.Store(true)
 				u.pending[id] = e

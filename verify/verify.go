@@ -103,6 +103,10 @@ type useState struct {
 	lastUsed atomic.Int64 // unix µs of the latest use known here
 	lastIP   atomic.Pointer[string]
 	dirty    atomic.Bool // queued for the next flush
+	// first is the earliest use queued for the next flush. Every use since
+	// was accepted within the idle TTL of the one before, so the store may
+	// take the latest use as a renewal if first was within its deadline.
+	first atomic.Int64
 }
 
 type userEntry struct {
