@@ -128,6 +128,9 @@ func (s *Service) ActivateAgent(ctx context.Context, p Principal, id string) (*A
 	if err != nil {
 		return nil, nil, Secret{}, err
 	}
+	if u, err := s.Store.FindUserByID(ctx, a.OwnerID); err == nil {
+		t.Owner = TokenOwner{ID: u.ID, Email: u.Email, Role: u.Role}
+	}
 	return a, t, secret, nil
 }
 

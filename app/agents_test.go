@@ -47,6 +47,10 @@ func TestAgents(t *testing.T) {
 				t.Errorf("token of an active agent: %s %v", st, c)
 			}
 			s.Do("POST", "/v1/agents/"+id+"/activate", admin, nil).Want(t, http.StatusConflict)
+			noPlaintext(t, s, secret)
+			if o := tok["owner"].(map[string]any); o["email"] != "admin@localhost" {
+				t.Errorf("agent token's owner: %v", o)
+			}
 		})
 
 		t.Run("AgentTokenCannotBeRevokedWhileTheAgentIsActive", func(t *testing.T) {

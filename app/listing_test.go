@@ -296,6 +296,24 @@ func TestListing(t *testing.T) {
 			}
 		})
 
+		t.Run("DevelopersSeeAndCountOnlyTheirOwn", func(t *testing.T) {
+			_, devToken, devSecret := addServiceAccount(t, s, "dev@example.com")
+			r := s.Do("GET", "/v1/tokens?limit=200", devSecret, nil).Want(t, http.StatusOK)
+			if items := r.Body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != devToken {
+				t.Errorf("developer lists %s", r.Raw)
+			}
+			if sum := s.Do("GET", "/v1/tokens/summary", devSecret, nil).Want(t, http.StatusOK); sum.Body["total"] != float64(1) {
+				t.Errorf("developer's summary: %s", sum.Raw)
+			}
+			s.Do("GET", "/v1/tokens?owner="+s.AdminID, devSecret, nil).Want(t, http.StatusForbidden)
+			s.Do("PATCH", "/v1/tokens/"+off, devSecret, map[string]any{"enabled": true}).Want(t, http.StatusNotFound)
+			s.Do("POST", "/v1/tokens/"+off+"/rotate", devSecret, nil).Want(t, http.StatusNotFound)
+			s.Do("POST", "/v1/agents", devSecret, map[string]any{"name": "x", "kind": "ci"}).Want(t, http.StatusForbidden)
+			if st := get(t, s, admin, off).String("status"); st != "disabled" {
+				t.Errorf("after a developer's refused PATCH: %s", st)
+			}
+		})
+
 		t.Run("BadParametersAreRefused", func(t *testing.T) {
 			nameCursor := s.Do("GET", "/v1/tokens?sort=name&limit=1", admin, nil).Want(t, http.StatusOK).String("next_cursor")
 			for _, q := range []string{"sort=id", "order=up", "status=green", "type=robot", "stauts=expired",

@@ -71,6 +71,7 @@ func TestRotation(t *testing.T) {
 			if n := eventCount(t, s, "api_token.rotated", id); n != 1 {
 				t.Errorf("api_token.rotated events: %d, want 1", n)
 			}
+			noPlaintext(t, s, old, fresh)
 		})
 
 		t.Run("WithoutGraceTheOldSecretStopsAtOnce", func(t *testing.T) {
@@ -227,4 +228,32 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// noPlaintext fails if any secret appears in a stored row: tokens, agents
+// or the system log keep hashes only.
+func noPlaintext(t *testing.T, s *apptest.Server, secrets ...string) {
+	t.Helper()
+	for _, q := range []string{
+		`SELECT id || name || hash || COALESCE(prev_hash, '') || meta || agent_id FROM tokens`,
+		`SELECT id || name || token_id FROM agents`,
+		`SELECT data FROM events`,
+	} {
+		rows, err := s.App.Store.SQL().QueryContext(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var row string
+			if err := rows.Scan(&row); err != nil {
+				t.Fatal(err)
+			}
+			for _, sec := range secrets {
+				if strings.Contains(row, sec) || strings.Contains(row, sec[3:]) {
+					t.Errorf("a stored row holds a secret: %.60s…", row)
+				}
+			}
+		}
+		rows.Close()
+	}
 }

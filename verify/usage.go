@@ -12,6 +12,7 @@ import (
 // cache entry (and, once per flush interval per token, queues the entry), and
 // Flush writes all queued uses in one transaction.
 type usage struct {
+	flushMu  sync.Mutex // one flush at a time: when Flush returns, what came before is stored
 	mu       sync.Mutex
 	pending  map[string]*useState // token id → unflushed uses
 	inflight map[string]*useState // being written by the current flush
@@ -61,12 +62,7 @@ func (e *useState) use() keysmith.TokenUse {
 
 // PendingUse returns the latest use of a token seen here and not yet stored.
 func (v *Verifier) PendingUse(tokenID string) (keysmith.TokenUse, bool) {
-	v.usage.mu.Lock()
-	e := v.usage.pending[tokenID]
-	if e == nil {
-		e = v.usage.inflight[tokenID]
-	}
-	v.usage.mu.Unlock()
+	e := v.usage.state(tokenID)
 	if e == nil {
 		return keysmith.TokenUse{}, false
 	}
@@ -74,9 +70,12 @@ func (v *Verifier) PendingUse(tokenID string) (keysmith.TokenUse, bool) {
 }
 
 // Flush writes the queued uses to the store. On failure they stay queued for
-// the next flush.
+// the next flush. A Flush waits for one in progress, so when it returns every
+// use seen before the call is stored (or the error says why not).
 func (v *Verifier) Flush(ctx context.Context) error {
 	u := &v.usage
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
 	u.mu.Lock()
 	batch := u.pending
 	u.pending, u.inflight = map[string]*useState{}, batch
