@@ -106,6 +106,30 @@ func TestRotation(t *testing.T) {
 			}
 		})
 
+		t.Run("GetShowsTheHistory", func(t *testing.T) {
+			exp := s.Clock.Now().Add(day).Truncate(time.Second)
+			c := create(t, s, admin, map[string]any{"name": "history", "expires_at": exp.Format(time.RFC3339)})
+			id := c.String("id")
+			g := get(t, s, admin, id)
+			for _, f := range []string{"created_by", "last_used_at", "last_used_ip", "expires_at", "idle_expires_at", "revoked_at", "revoked_by"} {
+				if _, ok := g.Body[f]; !ok {
+					t.Errorf("GET lacks %q: %s", f, g.Raw)
+				}
+			}
+			if g.String("created_by") != s.AdminID || g.Body["last_used_at"] != nil || g.Body["revoked_at"] != nil ||
+				!timeField(t, g, "expires_at").Equal(exp) {
+				t.Errorf("fresh token: %s", g.Raw)
+			}
+			s.Clock.Advance(time.Minute)
+			verifyCode(t, s, c.String("token"))
+			s.Do("DELETE", "/v1/tokens/"+id, admin, nil).Want(t, http.StatusNoContent)
+			g = get(t, s, admin, id)
+			if !timeField(t, g, "last_used_at").Equal(s.Clock.Now()) || g.String("last_used_ip") != "127.0.0.1" ||
+				!timeField(t, g, "revoked_at").Equal(s.Clock.Now()) || g.String("revoked_by") != s.AdminID {
+				t.Errorf("used and revoked token: %s", g.Raw)
+			}
+		})
+
 		t.Run("BadRotationsAreRefusedAndChangeNothing", func(t *testing.T) {
 			id, secret := newToken(t, s, admin, "keep")
 			for _, body := range []string{`{"grace_seconds": -1}`, `{"grace_seconds": 86401}`, `{"grace_seconds": "1h"}`,

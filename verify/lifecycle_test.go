@@ -39,6 +39,14 @@ func TestIdleExpiryAcrossReplicas(t *testing.T) {
 	check(other, verify.Valid)
 	f.clock.Advance(time.Hour) // an hour after the last use
 	check(other, verify.Expired)
+	// Within the settling time, a flood reads the store at most once a second.
+	reads, _ := f.reads()
+	for range 3 {
+		check(other, verify.Expired)
+	}
+	if after, _ := f.reads(); after != reads {
+		t.Errorf("an expired token read the store %d times on 3 requests in the same second", after-reads)
+	}
 	check(f.v, verify.Expired)
 	f.clock.Advance(time.Minute) // past the settling time: expiry is final
 	check(f.v, verify.Expired)

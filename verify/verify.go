@@ -158,9 +158,11 @@ func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, 
 	if err != nil || e == nil {
 		return Result{Code: NotFound}, err
 	}
-	if e.idleExpired(now) && e.loadedAt.Before(e.idleDeadline().Add(idleSettle)) {
+	if e.idleExpired(now) && e.loadedAt.Before(e.idleDeadline().Add(idleSettle)) && now.Sub(e.loadedAt) >= time.Second {
 		// Another replica may have renewed the token shortly before the
-		// deadline: read it again before calling it expired.
+		// deadline: read it again (at most once a second, so a flood of
+		// requests with an expired token does not reach the database)
+		// before calling it expired.
 		if e, err = v.load(ctx, h, now, e); err != nil || e == nil {
 			return Result{Code: NotFound}, err
 		}
