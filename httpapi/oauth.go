@@ -232,7 +232,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
-	b, err := s.OAuth.JWKS()
+	b, err := s.OAuth.JWKS(r.Context())
 	if err != nil {
 		return err
 	}

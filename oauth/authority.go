@@ -58,8 +58,9 @@ type Authority struct {
 	log    *slog.Logger
 	issuer string
 
-	keys     atomic.Pointer[keySet]
-	reloadMu sync.Mutex
+	keys      atomic.Pointer[keySet]
+	keysStale atomic.Bool // a change to the keys was announced; read them again before use
+	reloadMu  sync.Mutex
 
 	mu      sync.RWMutex
 	gen     uint64
@@ -166,6 +167,7 @@ func (a *Authority) addKey(ctx context.Context, alg string, rotation bool) error
 	if err := a.store.AddSigningKey(ctx, k, now.Add(-keyRetention), rotation); err != nil {
 		return err
 	}
+	a.keysStale.Store(false)
 	return a.reloadKeys(ctx)
 }
 
@@ -278,15 +280,27 @@ func (a *Authority) invalidate(c keysmith.Change) {
 	}
 	a.mu.Unlock()
 	if c.Kind == keysmith.ChangeSigningKey || c.Kind == keysmith.ChangeAll {
+		a.keysStale.Store(true) // read again at the next use, not here: f must not block
+	}
+	if c.Kind == keysmith.ChangeAll {
 		go func() {
-			if err := a.reloadKeys(context.Background()); err != nil {
-				a.log.Error("reading signing keys after a change failed", "err", err)
-			}
-			if c.Kind == keysmith.ChangeAll {
-				a.reloadRevoked(context.Background())
+			if err := a.reloadRevoked(context.Background()); err != nil {
+				a.log.Warn("reading revoked access tokens after reconnecting failed; retrying within a minute", "err", err)
 			}
 		}()
 	}
+}
+
+// keySet returns the signing keys, reading them again first if a change
+// was announced since they were read.
+func (a *Authority) keySet(ctx context.Context) *keySet {
+	if a.keysStale.CompareAndSwap(true, false) {
+		if err := a.reloadKeys(ctx); err != nil {
+			a.keysStale.Store(true)
+			a.log.Error("reading signing keys after a change failed; using the ones loaded before", "err", err)
+		}
+	}
+	return a.keys.Load()
 }
 
 const negativeTTL = 5 * time.Second

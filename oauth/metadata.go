@@ -45,10 +45,10 @@ func (a *Authority) Introspect(ctx context.Context, raw string, env keysmith.Env
 
 // JWKS returns the published public keys as a JSON Web Key Set: the signing
 // key and every retired key that may still have live tokens.
-func (a *Authority) JWKS() ([]byte, error) {
+func (a *Authority) JWKS(ctx context.Context) ([]byte, error) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	now := a.now()
-	for _, k := range a.keys.Load().all {
+	for _, k := range a.keySet(ctx).all {
 		if k.meta.RetiredAt != nil && now.Sub(*k.meta.RetiredAt) > keyRetention {
 			continue
 		}

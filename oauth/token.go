@@ -35,6 +35,10 @@ var errInvalidClient = oauthErr(http.StatusUnauthorized, "invalid_client",
 // client: SHA-256 of the presented secret, compared in constant time with
 // each unexpired secret's hash.
 func (a *Authority) AuthenticateClient(ctx context.Context, id, secret string) (*keysmith.Client, error) {
+	if id == "" && secret == "" {
+		return nil, oauthErr(http.StatusUnauthorized, "invalid_client",
+			"no client credentials: send client_id and client_secret by HTTP Basic or in the form body")
+	}
 	if id == "" || secret == "" || len(id) > 100 || len(secret) > 200 {
 		return nil, errInvalidClient
 	}
@@ -115,7 +119,7 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 		out.Token = secret
 		return out, nil
 	}
-	key := a.keys.Load().current
+	key := a.keySet(ctx).current
 	if key == nil || t.ExpiresAt == nil {
 		return nil, keysmith.Errorf(keysmith.CodeInternal, "no signing key or no expiry for a JWT")
 	}
@@ -213,7 +217,7 @@ func (a *Authority) lookup(ctx context.Context, raw string) (*keysmith.AccessTok
 	if t != nil {
 		return t, nil
 	}
-	t, err := a.parseJWT(raw)
+	t, err := a.parseJWT(a.keySet(ctx), raw)
 	if err != nil || t == nil {
 		return nil, err
 	}
@@ -230,7 +234,7 @@ var algs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
 
 // parseJWT checks a JWT's form, type, key, signature and issuer; nil if it
 // is not a token Keysmith signed.
-func (a *Authority) parseJWT(raw string) (*keysmith.AccessToken, error) {
+func (a *Authority) parseJWT(keys *keySet, raw string) (*keysmith.AccessToken, error) {
 	tok, err := jwt.ParseSigned(raw, algs)
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, errMalformed
@@ -239,7 +243,7 @@ func (a *Authority) parseJWT(raw string) (*keysmith.AccessToken, error) {
 	if typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
 		return nil, nil
 	}
-	key := a.keys.Load().byKID[hdr.KeyID]
+	key := keys.byKID[hdr.KeyID]
 	if key == nil || key.meta.Algorithm != hdr.Algorithm {
 		return nil, nil
 	}
