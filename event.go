@@ -14,6 +14,18 @@ const (
 	EventUserCreated     EventType = "user.created"
 	EventAPITokenCreated EventType = "api_token.created"
 	EventAPITokenRevoked EventType = "api_token.revoked"
+
+	EventAppCreated          EventType = "app.created"
+	EventAppUpdated          EventType = "app.updated"
+	EventAppDeleted          EventType = "app.deleted"
+	EventClientCreated       EventType = "oauth_client.created"
+	EventClientRevoked       EventType = "oauth_client.revoked"
+	EventClientSecretCreated EventType = "oauth_client_secret.created"
+	EventClientSecretDeleted EventType = "oauth_client_secret.deleted"
+	EventClientSecretsReset  EventType = "oauth_client_secret.reset"
+	EventSigningKeyCreated   EventType = "signing_key.created"
+	EventSigningKeyRotated   EventType = "signing_key.rotated"
+	EventAccessTokenRevoked  EventType = "access_token.revoked"
 )
 
 // eventMessages are the human messages of the event types.
@@ -21,6 +33,18 @@ var eventMessages = map[EventType]string{
 	EventUserCreated:     "User created",
 	EventAPITokenCreated: "API token created",
 	EventAPITokenRevoked: "API token revoked",
+
+	EventAppCreated:          "Application created",
+	EventAppUpdated:          "Application updated",
+	EventAppDeleted:          "Application deleted",
+	EventClientCreated:       "OAuth client created",
+	EventClientRevoked:       "OAuth client revoked",
+	EventClientSecretCreated: "OAuth client secret created",
+	EventClientSecretDeleted: "OAuth client secret deleted",
+	EventClientSecretsReset:  "OAuth client secrets reset",
+	EventSigningKeyCreated:   "Signing key created",
+	EventSigningKeyRotated:   "Signing key rotated",
+	EventAccessTokenRevoked:  "Access token revoked",
 }
 
 // Message returns the human message of the event type.

@@ -21,6 +21,10 @@ type Store interface {
 
 	UserStore
 	TokenStore
+	AppStore
+	ClientStore
+	AccessTokenStore
+	SigningKeyStore
 }
 
 // UserStore keeps users.
