@@ -16,6 +16,8 @@ import (
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/httpapi"
+	"github.com/keysmith/keysmith/memlimit"
+	"github.com/keysmith/keysmith/password"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/verify"
 )
@@ -30,6 +32,11 @@ type Config struct {
 	UsageFlushInterval time.Duration // default 1 s
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration // default 30 s
+
+	// Password is argon2id's cost; zero fields take password.Default.
+	Password password.Params
+	// SessionTTL is how long a browser session lasts.
+	SessionTTL time.Duration // default keysmith.DefaultSessionTTL
 
 	Now keysmith.Clock // default keysmith.SystemClock
 	Log *slog.Logger   // default slog.Default()
@@ -79,7 +86,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log})
-	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v}
+	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v,
+		Passwords:      password.New(cfg.Password),
+		AccountLimiter: memlimit.New(memlimit.Account),
+		AddressLimiter: memlimit.New(memlimit.Address),
+		SessionTTL:     cfg.SessionTTL,
+	}
 	return &App{
 		Config:   cfg,
 		Store:    db,

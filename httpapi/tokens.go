@@ -45,11 +45,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.
 	var req struct {
 		Name      string     `json:"name"`
 		ExpiresAt *time.Time `json:"expires_at"`
+		OwnerID   string     `json:"owner_id"` // a service account; "" for the caller
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	t, secret, err := s.Service.CreateToken(r.Context(), p, keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt})
+	t, secret, err := s.Service.CreateToken(r.Context(), p, keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt, OwnerID: req.OwnerID})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,15 @@ type verifyResponse struct {
 	OwnerID   string     `json:"owner_id,omitempty"`
 	Type      string     `json:"type,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Owner     *ownerJSON `json:"owner,omitempty"`
+}
+
+// ownerJSON is the owner of a valid token, as the verifier knows them now.
+type ownerJSON struct {
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Role   string `json:"role"`
+	Status string `json:"status"`
 }
 
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
@@ -39,6 +48,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		out.TokenID = res.Token.ID
 		if out.Valid {
 			out.OwnerID, out.Type, out.ExpiresAt = res.Token.OwnerID, string(res.Token.Type), res.Token.ExpiresAt
+			if o := res.Owner; o != nil {
+				out.Owner = &ownerJSON{ID: o.ID, Email: o.Email, Role: string(o.Role), Status: string(o.Status)}
+			}
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
