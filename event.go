@@ -26,6 +26,24 @@ const (
 	EventSigningKeyCreated   EventType = "signing_key.created"
 	EventSigningKeyRotated   EventType = "signing_key.rotated"
 	EventAccessTokenRevoked  EventType = "access_token.revoked"
+	EventUserUpdated         EventType = "user.updated"
+	EventUserRoleChanged     EventType = "user.role_changed"
+	EventUserDeactivated     EventType = "user.deactivated"
+	EventUserActivated       EventType = "user.activated"
+	EventUserSignedIn        EventType = "user.signed_in"
+	EventUserSignInFailed    EventType = "user.sign_in_failed" // not a change: recorded by RecordEvent
+	EventUserSignedOut       EventType = "user.signed_out"
+	EventGroupCreated        EventType = "group.created"
+	EventGroupUpdated        EventType = "group.updated"
+	EventGroupDeleted        EventType = "group.deleted"
+	EventGroupMemberAdded    EventType = "group.member_added"
+	EventGroupMemberGone     EventType = "group.member_removed"
+)
+
+// Event outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
 )
 
 // eventMessages are the human messages of the event types.
@@ -45,6 +63,18 @@ var eventMessages = map[EventType]string{
 	EventSigningKeyCreated:   "Signing key created",
 	EventSigningKeyRotated:   "Signing key rotated",
 	EventAccessTokenRevoked:  "Access token revoked",
+	EventUserUpdated:         "User updated",
+	EventUserRoleChanged:     "User role changed",
+	EventUserDeactivated:     "User deactivated",
+	EventUserActivated:       "User activated",
+	EventUserSignedIn:        "User signed in",
+	EventUserSignInFailed:    "User sign-in failed",
+	EventUserSignedOut:       "User signed out",
+	EventGroupCreated:        "Group created",
+	EventGroupUpdated:        "Group updated",
+	EventGroupDeleted:        "Group deleted",
+	EventGroupMemberAdded:    "Group member added",
+	EventGroupMemberGone:     "Group member removed",
 }
 
 // Message returns the human message of the event type.
@@ -113,6 +143,9 @@ func AuditFrom(ctx context.Context) Audit {
 
 // UserRef is how a user appears in events.
 func UserRef(u *User) Ref { return Ref{Type: "user", ID: u.ID, DisplayName: u.Email} }
+
+// GroupRef is how a group appears in events.
+func GroupRef(g *Group) Ref { return Ref{Type: "group", ID: g.ID, DisplayName: g.Name} }
 
 // TokenRef is how an API token appears in events.
 func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }

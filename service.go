@@ -2,6 +2,7 @@ package keysmith
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -9,8 +10,9 @@ import (
 // with (nil for a session). Permissions are always those of User as loaded for
 // this request, never a copy stored with the token.
 type Principal struct {
-	User  *User
-	Token *Token
+	User    *User
+	Token   *Token
+	Session *Session // nil for a token
 }
 
 // UsageSource reports token uses seen by this process but not yet written to
@@ -29,6 +31,16 @@ type Service struct {
 	// MaxClientSecrets caps the secrets one OAuth client holds at once;
 	// 0 means DefaultMaxClientSecrets.
 	MaxClientSecrets int
+
+	// Signing in (service_sessions.go). Passwords is required for
+	// passwords and sessions; the limiters are optional (no limit).
+	Passwords      PasswordHasher
+	AccountLimiter FailureLimiter // keyed by e-mail address
+	AddressLimiter FailureLimiter // keyed by client IP
+	SessionTTL     time.Duration  // default DefaultSessionTTL
+
+	dummyOnce sync.Once
+	dummyHash string
 }
 
 // Bootstrap creates the first super admin and one API token for them.
@@ -59,17 +71,42 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	if err := in.Validate(now); err != nil {
 		return nil, Secret{}, err
 	}
+	owner := p.User
+	if in.OwnerID != "" && in.OwnerID != p.User.ID {
+		var err error
+		if owner, err = s.tokenOwner(ctx, p, in.OwnerID); err != nil {
+			return nil, Secret{}, err
+		}
+	}
 	typ := TokenUser
-	if p.User.Type == UserService {
+	if owner.Type == UserService {
 		typ = TokenService
 	}
 	secret, hash := NewAPITokenSecret()
-	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: p.User.ID,
+	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: owner.ID,
 		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt)}
 	if err := s.Store.CreateToken(ctx, t, hash); err != nil {
 		return nil, Secret{}, err
 	}
 	return t, secret, nil
+}
+
+// tokenOwner loads the service account a caller creates a token for.
+func (s *Service) tokenOwner(ctx context.Context, p Principal, id string) (*User, error) {
+	owner, err := s.FindUserByID(ctx, p, id)
+	if ErrorCode(err) == CodeNotFound {
+		return nil, Errorf(CodeInvalid, "owner_id %q is not a user", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := CanCreateTokenFor(p.User, owner); err != nil {
+		return nil, err
+	}
+	if owner.Status != UserActive {
+		return nil, Errorf(CodeConflict, "service account %s is deactivated; activate it first", owner.Email)
+	}
+	return owner, nil
 }
 
 // FindTokenByID returns a token the caller may see. A token they may not see

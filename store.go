@@ -25,12 +25,73 @@ type Store interface {
 	ClientStore
 	AccessTokenStore
 	SigningKeyStore
+	GroupStore
+	SessionStore
+	EventRecorder
 }
 
 // UserStore keeps users.
 type UserStore interface {
 	// FindUserByID returns a user. CodeNotFound if there is none.
 	FindUserByID(ctx context.Context, id string) (*User, error)
+	// CreateUser stores a new user with a password hash ("" for none).
+	// CodeConflict if the e-mail address is taken.
+	CreateUser(ctx context.Context, u *User, passwordHash string) error
+	// FindUserByEmail returns a user and their password hash ("" for none),
+	// for signing in. CodeNotFound if there is none.
+	FindUserByEmail(ctx context.Context, email string) (*User, string, error)
+	// FindUsers returns one page of users, newest first, and the cursor of
+	// the next page. CodeInvalid for a bad cursor.
+	FindUsers(ctx context.Context, f UserFilter) ([]*User, string, error)
+	// UpdateUser applies a validated, permitted change and records one
+	// event per kind of change. Deactivating a user or changing their
+	// password ends their sessions. CodeNotFound if there is none,
+	// CodeConflict if the e-mail address is taken or the change would leave
+	// no active super admin.
+	UpdateUser(ctx context.Context, id string, up UserUpdate) (*User, error)
+}
+
+// GroupStore keeps groups and their members.
+type GroupStore interface {
+	// CreateGroup stores a new group. CodeConflict if the name is taken.
+	CreateGroup(ctx context.Context, g *Group) error
+	// FindGroupByID returns a group. CodeNotFound if there is none.
+	FindGroupByID(ctx context.Context, id string) (*Group, error)
+	// FindGroups returns one page of groups, newest first.
+	FindGroups(ctx context.Context, f GroupFilter) ([]*Group, string, error)
+	// UpdateGroup changes a group. CodeNotFound, CodeConflict (name taken).
+	UpdateGroup(ctx context.Context, id string, in GroupInput) (*Group, error)
+	// DeleteGroup deletes a group and its memberships. CodeNotFound.
+	DeleteGroup(ctx context.Context, id string) error
+	// AddGroupMember adds a user to a group; adding a member again changes
+	// nothing. CodeNotFound if either is missing.
+	AddGroupMember(ctx context.Context, groupID, userID string) error
+	// RemoveGroupMember removes a user from a group; removing a non-member
+	// changes nothing. CodeNotFound if the group is missing.
+	RemoveGroupMember(ctx context.Context, groupID, userID string) error
+	// FindGroupIDsOfUser returns the ids of the groups a user belongs to.
+	FindGroupIDsOfUser(ctx context.Context, userID string) ([]string, error)
+}
+
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	// CreateSession stores a session under its hash and records the
+	// sign-in.
+	CreateSession(ctx context.Context, s *Session, h Hash) error
+	// FindSessionByHash returns the session whose secret hashes to h.
+	// CodeNotFound if there is none.
+	FindSessionByHash(ctx context.Context, h Hash) (*Session, error)
+	// DeleteSession ends a session and records the sign-out. Deleting a
+	// missing session changes nothing.
+	DeleteSession(ctx context.Context, s *Session) error
+}
+
+// EventRecorder records events that are not part of a change, such as a
+// failed sign-in.
+type EventRecorder interface {
+	// RecordEvent appends one event to the system log, with the Audit from
+	// ctx.
+	RecordEvent(ctx context.Context, typ EventType, outcome string, details map[string]any, targets ...Ref) error
 }
 
 // TokenStore keeps API tokens.

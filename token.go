@@ -81,6 +81,9 @@ const (
 type CreateTokenInput struct {
 	Name      string
 	ExpiresAt *time.Time
+	// OwnerID names the service account the token is for; "" means the
+	// caller. See CanCreateTokenFor.
+	OwnerID string
 }
 
 // Validate checks the input against the rules at now.

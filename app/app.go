@@ -16,7 +16,9 @@ import (
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/httpapi"
+	"github.com/keysmith/keysmith/memlimit"
 	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/password"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/verify"
 )
@@ -46,6 +48,10 @@ type Config struct {
 	KeyRotation time.Duration
 	// MaxClientSecrets caps the secrets per OAuth client; default 5.
 	MaxClientSecrets int
+	// Password is argon2id's cost; zero fields take password.Default.
+	Password password.Params
+	// SessionTTL is how long a browser session lasts.
+	SessionTTL time.Duration // default keysmith.DefaultSessionTTL
 
 	Now keysmith.Clock // default keysmith.SystemClock
 	Log *slog.Logger   // default slog.Default()
@@ -99,7 +105,13 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log})
-	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v, MaxClientSecrets: cfg.MaxClientSecrets}
+	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v,
+		MaxClientSecrets: cfg.MaxClientSecrets,
+		Passwords:        password.New(cfg.Password),
+		AccountLimiter:   memlimit.New(memlimit.Account),
+		AddressLimiter:   memlimit.New(memlimit.Address),
+		SessionTTL:       cfg.SessionTTL,
+	}
 	oa, err := cfg.openOAuth(ctx, db)
 	if err != nil {
 		db.Close()

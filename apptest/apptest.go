@@ -18,6 +18,7 @@ import (
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/internal/testclock"
 	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/password"
 )
 
 // Server is a running Keysmith server.
@@ -41,6 +42,9 @@ func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 	cfg.DB, cfg.Now = dsn, clock.Now
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Password == (password.Params{}) {
+		cfg.Password = password.Fast // the format and code path, not the cost
 	}
 	if cfg.UsageFlushInterval == 0 {
 		cfg.UsageFlushInterval = 50 * time.Millisecond

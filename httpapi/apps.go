@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -46,18 +45,6 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, p keysmith.Pr
 	w.Header().Set("Location", "/v1/apps/"+a.ID)
 	writeJSON(w, http.StatusCreated, toAppJSON(a))
 	return nil
-}
-
-// pageParams reads ?limit= and ?cursor=.
-func pageParams(r *http.Request) (limit int, cursor string, err error) {
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return 0, "", keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
-		}
-		limit = n
-	}
-	return limit, r.URL.Query().Get("cursor"), nil
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {

@@ -114,31 +114,37 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// authed authenticates the caller by a Bearer API token, answering 401 for a
-// missing, malformed, unknown, expired or revoked token or an inactive owner.
-// The principal's user is as the verifier knows them now: a role change or a
-// deactivation applies to the next request.
+// authed authenticates the caller by a Bearer API token or, failing that, a
+// session cookie (see authenticate), answering 401 for a missing, malformed,
+// unknown, expired or revoked credential or an inactive owner. The
+// principal's user is as they are now: a role change or a deactivation
+// applies to the next request.
 func (s *Server) authed(h authedHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		raw, ok := bearer(r)
-		if !ok {
-			return keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
-		}
-		res, err := s.Verifier.VerifyAPIToken(r.Context(), raw, clientIP(r))
+		p, err := s.authenticate(r)
 		if err != nil {
 			return err
 		}
-		if !res.Valid() {
-			if res.Code == verify.Malformed && oauth.LooksLikeAccessToken(raw) {
-				return keysmith.Errorf(keysmith.CodeUnauthorized, "OAuth access tokens are for your own APIs; Keysmith's API takes an API token (ks_…)")
-			}
-			return keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
-		}
-		p := keysmith.Principal{User: res.Owner, Token: res.Token}
 		a := keysmith.AuditFrom(r.Context())
 		a.Actor = keysmith.UserRef(p.User)
 		return h(w, r.WithContext(keysmith.WithAudit(r.Context(), a)), p)
 	})
+}
+
+// tokenPrincipal authenticates a Bearer API token through the verifier's
+// cache.
+func (s *Server) tokenPrincipal(r *http.Request, raw string) (keysmith.Principal, error) {
+	res, err := s.Verifier.VerifyAPIToken(r.Context(), raw, clientIP(r))
+	if err != nil {
+		return keysmith.Principal{}, err
+	}
+	if !res.Valid() {
+		if res.Code == verify.Malformed && oauth.LooksLikeAccessToken(raw) {
+			return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "OAuth access tokens are for your own APIs; Keysmith's API takes an API token (ks_…)")
+		}
+		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
+	}
+	return keysmith.Principal{User: res.Owner, Token: res.Token}, nil
 }
 
 func unauthorizedMessage(c verify.Code) string {

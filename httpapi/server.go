@@ -44,6 +44,9 @@ func (s *Server) Handler() http.Handler {
 	s.appRoutes(mux)
 	s.clientRoutes(mux)
 	s.oauthRoutes(mux)
+	s.userRoutes(mux)
+	s.groupRoutes(mux)
+	s.sessionRoutes(mux)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", r.Method, r.URL.Path)

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -45,11 +44,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.
 	var req struct {
 		Name      string     `json:"name"`
 		ExpiresAt *time.Time `json:"expires_at"`
+		OwnerID   string     `json:"owner_id"` // a service account; "" for the caller
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	t, secret, err := s.Service.CreateToken(r.Context(), p, keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt})
+	t, secret, err := s.Service.CreateToken(r.Context(), p, keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt, OwnerID: req.OwnerID})
 	if err != nil {
 		return err
 	}
@@ -62,14 +62,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	f := keysmith.TokenFilter{Cursor: r.URL.Query().Get("cursor")}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
-		}
-		f.Limit = n
+	limit, cursor, err := pageParams(r)
+	if err != nil {
+		return err
 	}
+	f := keysmith.TokenFilter{Limit: limit, Cursor: cursor}
 	ts, next, err := s.Service.FindTokens(r.Context(), p, f)
 	if err != nil {
 		return err

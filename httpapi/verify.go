@@ -19,10 +19,19 @@ type verifyResponse struct {
 	Type      string     `json:"type,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// Set for OAuth access tokens.
-	ClientID    string `json:"client_id,omitempty"`
-	AppID       string `json:"app_id,omitempty"`
-	Environment string `json:"env,omitempty"`
-	Scope       string `json:"scope,omitempty"`
+	ClientID    string     `json:"client_id,omitempty"`
+	AppID       string     `json:"app_id,omitempty"`
+	Environment string     `json:"env,omitempty"`
+	Scope       string     `json:"scope,omitempty"`
+	Owner       *ownerJSON `json:"owner,omitempty"`
+}
+
+// ownerJSON is the owner of a valid token, as the verifier knows them now.
+type ownerJSON struct {
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Role   string `json:"role"`
+	Status string `json:"status"`
 }
 
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
@@ -51,6 +60,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		out.TokenID = res.Token.ID
 		if out.Valid {
 			out.OwnerID, out.Type, out.ExpiresAt = res.Token.OwnerID, string(res.Token.Type), res.Token.ExpiresAt
+			if o := res.Owner; o != nil {
+				out.Owner = &ownerJSON{ID: o.ID, Email: o.Email, Role: string(o.Role), Status: string(o.Status)}
+			}
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

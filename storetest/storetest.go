@@ -44,6 +44,8 @@ var cases = []struct {
 	{"ConcurrentBootstrapsCreateExactlyOneUser", withStore(testConcurrentBootstrapsCreateExactlyOneUser)},
 	{"BootstrapFailingHalfwayLeavesNoTrace", withStore(testBootstrapFailingHalfwayLeavesNoTrace)},
 	{"FindUnknownUserIsNotFound", withStore(testFindUnknownUserIsNotFound)},
+	{"LastActiveSuperAdminIsKept", withStore(testLastActiveSuperAdminIsKept)},
+	{"NoPlaintextPasswordOrSessionSecretIsStored", withStore(testNoPlaintextPasswordOrSessionSecretIsStored)},
 
 	// Creating and finding tokens.
 	{"CreateTokenRoundTripsEveryField", withStore(testCreateTokenRoundTripsEveryField)},

@@ -19,6 +19,7 @@ const usage = `Keysmith — the credential authority for your API.
 
 Usage:
   keysmith serve [--addr ADDR] [--db DSN] [--log-format json|text] [--log-level LEVEL]
+                 [--session-ttl 12h] [--argon2 m=19456,t=2,p=1]
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
   keysmith signing-keys list   [--db DSN] [--json]

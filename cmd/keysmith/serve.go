@@ -20,8 +20,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	oauthFlags(fs, &cfg)
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", keysmith.DefaultSessionTTL, "lifetime of a browser session")
+	fs.Func("argon2", "argon2id cost for passwords as m=KiB,t=passes,p=threads (default m=19456,t=2,p=1)", func(v string) error {
+		_, err := fmt.Sscanf(v, "m=%d,t=%d,p=%d", &cfg.Password.MemoryKiB, &cfg.Password.Time, &cfg.Password.Threads)
+		if err != nil || cfg.Password.MemoryKiB < 8 || cfg.Password.Time < 1 || cfg.Password.Threads < 1 {
+			return fmt.Errorf("want m=KiB,t=passes,p=threads, like m=19456,t=2,p=1")
+		}
+		return nil
+	})
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if cfg.SessionTTL <= 0 {
+		return fmt.Errorf("--session-ttl must be positive, like 12h")
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
