@@ -14,6 +14,12 @@ const (
 	EventUserCreated     EventType = "user.created"
 	EventAPITokenCreated EventType = "api_token.created"
 	EventAPITokenRevoked EventType = "api_token.revoked"
+
+	EventAPITokenUpdated   EventType = "api_token.updated"
+	EventZoneCreated       EventType = "zone.created"
+	EventZoneUpdated       EventType = "zone.updated"
+	EventZoneDeleted       EventType = "zone.deleted"
+	EventRateLimitsUpdated EventType = "settings.rate_limits_updated"
 )
 
 // eventMessages are the human messages of the event types.
@@ -21,6 +27,12 @@ var eventMessages = map[EventType]string{
 	EventUserCreated:     "User created",
 	EventAPITokenCreated: "API token created",
 	EventAPITokenRevoked: "API token revoked",
+
+	EventAPITokenUpdated:   "API token updated",
+	EventZoneCreated:       "Network zone created",
+	EventZoneUpdated:       "Network zone updated",
+	EventZoneDeleted:       "Network zone deleted",
+	EventRateLimitsUpdated: "Rate limits changed",
 }
 
 // Message returns the human message of the event type.
@@ -89,6 +101,9 @@ func AuditFrom(ctx context.Context) Audit {
 
 // UserRef is how a user appears in events.
 func UserRef(u *User) Ref { return Ref{Type: "user", ID: u.ID, DisplayName: u.Email} }
+
+// ZoneRef is how a network zone appears in events.
+func ZoneRef(z *Zone) Ref { return Ref{Type: "zone", ID: z.ID, DisplayName: z.Name} }
 
 // TokenRef is how an API token appears in events.
 func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }

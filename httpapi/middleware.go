@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -35,9 +34,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		addr := s.resolveClientAddr(r)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, clientAddrKey{}, addr)
 		ctx = keysmith.WithAudit(ctx, keysmith.Audit{
-			Actor: keysmith.Ref{Type: "anonymous"}, ClientIP: clientIP(r),
+			Actor: keysmith.Ref{Type: "anonymous"}, ClientIP: ipString(addr),
 			UserAgent: truncateString(r.UserAgent(), 256), RequestID: id,
 		})
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -58,7 +59,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if s.Log.Enabled(ctx, level) {
 				s.Log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 					"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id,
-					"client_ip", clientIP(r))
+					"client_ip", ipString(addr))
 			}
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
@@ -84,15 +85,6 @@ func truncateString(s string, n int) string {
 	return s
 }
 
-// clientIP is the address the request came from.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -114,7 +106,9 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // authed authenticates the caller by a Bearer API token, answering 401 for a
-// missing, malformed, unknown, expired or revoked token or an inactive owner.
+// missing, malformed, unknown, expired or revoked token or an inactive owner,
+// 403 when the token's network policy refuses the client's address, and 429
+// when the token has used its share of the path's rate-limit group.
 // The principal's user is as the verifier knows them now: a role change or a
 // deactivation applies to the next request.
 func (s *Server) authed(h authedHandler) http.Handler {
@@ -123,9 +117,20 @@ func (s *Server) authed(h authedHandler) http.Handler {
 		if !ok {
 			return keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
 		}
-		res, err := s.Verifier.VerifyAPIToken(r.Context(), raw, clientIP(r))
+		addr := clientAddr(r.Context())
+		res, err := s.Verifier.Check(r.Context(), raw, addr, groupOf(r.URL.Path))
 		if err != nil {
 			return err
+		}
+		if res.RateLimit != nil && (res.Valid() || res.Code == verify.RateLimited) {
+			setRateLimitHeaders(w, *res.RateLimit)
+		}
+		switch res.Code {
+		case verify.IPForbidden:
+			return keysmith.Errorf(keysmith.CodeForbidden,
+				"the API token's network policy refuses requests from %s; use it from an allowed network or change its policy", ipString(addr))
+		case verify.RateLimited:
+			return rateLimited(*res.RateLimit)
 		}
 		if !res.Valid() {
 			return keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))

@@ -2,18 +2,32 @@ package httpapi
 
 import (
 	"net/http"
+	"net/netip"
 	"time"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/ratelimit"
 )
 
 // verifyResponse is the answer to a gateway. Fields beyond valid and code are
 // present only when the token is known.
 type verifyResponse struct {
-	Valid     bool       `json:"valid"`
-	Code      string     `json:"code"`
-	TokenID   string     `json:"token_id,omitempty"`
-	OwnerID   string     `json:"owner_id,omitempty"`
-	Type      string     `json:"type,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Valid     bool           `json:"valid"`
+	Code      string         `json:"code"`
+	TokenID   string         `json:"token_id,omitempty"`
+	OwnerID   string         `json:"owner_id,omitempty"`
+	Type      string         `json:"type,omitempty"`
+	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	RateLimit *rateLimitJSON `json:"ratelimit,omitempty"`
+}
+
+// rateLimitJSON is a token's standing in its verified share: the limit per
+// minute, what is left of it now, and the seconds until it is whole again
+// (as the RateLimit-* headers count).
+type rateLimitJSON struct {
+	Limit     int `json:"limit"`
+	Remaining int `json:"remaining"`
+	Reset     int `json:"reset"`
 }
 
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
@@ -22,15 +36,26 @@ func (s *Server) verifyRoutes(mux *http.ServeMux) {
 
 // verify answers whether a presented credential is good. It needs no caller
 // authentication: holding the token is the proof, and the answer reveals
-// nothing about other tokens.
+// nothing about other tokens. ip is the address the gateway saw its client
+// at; without it, the network policy is checked against the caller's own
+// address.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Token string `json:"token"`
+		Token string  `json:"token"`
+		IP    *string `json:"ip"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.Verifier.VerifyAPIToken(r.Context(), req.Token, clientIP(r))
+	addr := clientAddr(r.Context())
+	if req.IP != nil {
+		a, err := netip.ParseAddr(*req.IP)
+		if err != nil || a.Zone() != "" {
+			return keysmith.Errorf(keysmith.CodeInvalid, "ip %q is not an IPv4 or IPv6 address", *req.IP)
+		}
+		addr = a.Unmap()
+	}
+	res, err := s.Verifier.Check(r.Context(), req.Token, addr, keysmith.GroupVerified)
 	if err != nil {
 		return err
 	}
@@ -40,6 +65,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		if out.Valid {
 			out.OwnerID, out.Type, out.ExpiresAt = res.Token.OwnerID, string(res.Token.Type), res.Token.ExpiresAt
 		}
+	}
+	if rl := res.RateLimit; rl != nil {
+		out.RateLimit = &rateLimitJSON{Limit: rl.Limit, Remaining: rl.Remaining, Reset: ratelimit.Seconds(rl.Reset)}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)

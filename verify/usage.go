@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -17,7 +18,7 @@ type usage struct {
 	inflight map[string]*entry // being written by the current flush
 }
 
-func (u *usage) touch(e *entry, now time.Time, ip string) {
+func (u *usage) touch(e *entry, now time.Time, ip netip.Addr) {
 	us := now.UnixMicro()
 	for {
 		old := e.lastUsed.Load()
@@ -25,7 +26,7 @@ func (u *usage) touch(e *entry, now time.Time, ip string) {
 			break
 		}
 	}
-	if ip != "" {
+	if ip.IsValid() {
 		if p := e.lastIP.Load(); p == nil || *p != ip {
 			e.lastIP.Store(&ip)
 		}
@@ -40,7 +41,7 @@ func (u *usage) touch(e *entry, now time.Time, ip string) {
 func (e *entry) use() keysmith.TokenUse {
 	tu := keysmith.TokenUse{TokenID: e.token.ID, At: time.UnixMicro(e.lastUsed.Load()).UTC()}
 	if p := e.lastIP.Load(); p != nil {
-		tu.IP = *p
+		tu.IP = p.Unmap().String()
 	}
 	return tu
 }

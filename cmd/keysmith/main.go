@@ -18,7 +18,8 @@ import (
 const usage = `Keysmith — the credential authority for your API.
 
 Usage:
-  keysmith serve [--addr ADDR] [--db DSN] [--log-format json|text] [--log-level LEVEL]
+  keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--trusted-proxies CIDRS]
+                 [--log-format json|text] [--log-level LEVEL]
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith help
 
@@ -28,7 +29,9 @@ init   creates the first super admin and prints their API token, for scripted
        setups; fails (exit 1) on a database that already has users.
 
 DSN is an SQLite file path (default keysmith.db, created on first start) or a
-postgres:// URL. Every flag can be set in the environment as KEYSMITH_<FLAG>,
+postgres:// URL. --redis redis://host:6379 shares rate-limit counters between
+replicas. --trusted-proxies lists proxies (addresses or CIDR ranges, comma-
+separated) whose X-Forwarded-For header is believed. Every flag can be set in the environment as KEYSMITH_<FLAG>,
 for example KEYSMITH_ADDR, KEYSMITH_DB, KEYSMITH_LOG_FORMAT.
 `
 
