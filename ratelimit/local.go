@@ -16,9 +16,12 @@ type Local struct {
 	shards [64]localShard
 }
 
+// cell is one key's state, as GCRA keeps it.
+type cell struct{ tat, interval float64 }
+
 type localShard struct {
 	mu     sync.Mutex
-	tat    map[string]float64
+	tat    map[string]cell
 	writes int
 }
 
@@ -29,7 +32,7 @@ func NewLocal(now func() time.Time) *Local {
 	}
 	l := &Local{now: now, seed: maphash.MakeSeed()}
 	for i := range l.shards {
-		l.shards[i].tat = map[string]float64{}
+		l.shards[i].tat = map[string]cell{}
 	}
 	return l
 }
@@ -50,20 +53,20 @@ func (l *Local) check(key string, limit int, window time.Duration, cost int) Res
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.tat[key]
-	r, tat := GCRA(old, now, limit, window, cost)
+	r, tat, interval := GCRA(old.tat, old.interval, now, limit, window, cost)
 	if cost > 0 && r.Allowed {
 		if !ok {
 			s.writes++
 			if s.writes >= 4096 { // forget keys whose counters are back to full
 				s.writes = 0
 				for k, t := range s.tat {
-					if t <= now {
+					if t.tat <= now {
 						delete(s.tat, k)
 					}
 				}
 			}
 		}
-		s.tat[key] = tat
+		s.tat[key] = cell{tat, interval}
 	}
 	return r
 }

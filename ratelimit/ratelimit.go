@@ -35,27 +35,34 @@ type Limiter interface {
 	Peek(ctx context.Context, key string, limit int, window time.Duration) (Result, error)
 }
 
-// GCRA is the algorithm on one key: tat is the stored theoretical arrival
-// time (0 for none) and now the time, both in microseconds since the epoch;
-// cost is 1 to count a request and 0 to peek. It returns the result and the
-// tat to store (unchanged when nothing is counted). The Lua script in package
-// redis is the same arithmetic; keep them in step.
-func GCRA(tat, now float64, limit int, window time.Duration, cost int) (Result, float64) {
+// GCRA is the algorithm on one key. The key stores tat, the theoretical
+// arrival time of its next request, and interval, the emission interval
+// (window/limit) tat was counted in; both are in microseconds (tat since the
+// epoch) and 0 for a new key. now is the time in microseconds since the
+// epoch; cost is 1 to count a request and 0 to peek. It returns the result
+// and the tat and interval to store (unchanged when nothing is counted).
+//
+// When the limit has changed since the key was written, tat is rescaled so
+// that the requests already used in the window stay used: raising a limit
+// lets a token on at once, lowering it does not forgive what was spent. The
+// Lua script in package redis is the same arithmetic; keep them in step.
+func GCRA(tat, interval, now float64, limit int, window time.Duration, cost int) (Result, float64, float64) {
 	w := float64(window.Microseconds())
-	interval := w / float64(limit)
+	newInterval := w / float64(limit)
 	if tat < now {
 		tat = now
 	}
+	if interval > 0 && interval != newInterval {
+		tat = now + (tat-now)/interval*newInterval
+	}
+	interval = newInterval
 	r := Result{Limit: limit}
 	newTAT := tat + float64(cost)*interval
-	if cost == 0 {
-		newTAT = tat
-	}
 	allowAt := newTAT - w
 	if cost > 0 && now < allowAt {
 		r.RetryAfter = micros(allowAt - now)
 		r.Reset = micros(tat - now)
-		return r, tat
+		return r, tat, interval
 	}
 	r.Remaining = int(math.Floor((now+w-newTAT)/interval + 1e-6))
 	r.Reset = micros(newTAT - now)
@@ -63,7 +70,7 @@ func GCRA(tat, now float64, limit int, window time.Duration, cost int) (Result, 
 	if cost == 0 && r.Remaining == 0 {
 		r.RetryAfter = micros(tat + interval - w - now)
 	}
-	return r, newTAT
+	return r, newTAT, interval
 }
 
 func micros(us float64) time.Duration {

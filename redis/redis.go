@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -16,31 +17,40 @@ import (
 	"github.com/keysmith/keysmith/ratelimit"
 )
 
-// script decides one check. KEYS[1] is the counter; ARGV are now (µs since
-// the epoch), the limit, the window (µs) and the cost (1 counts, 0 peeks).
-// It answers {allowed (1 or 0), the stored TAT before the check}. Numbers go
-// back as strings because Redis truncates Lua numbers to integers.
+// script decides one check. KEYS[1] is the counter, stored as "tat interval"
+// (µs); ARGV are now (µs since the epoch), the limit, the window (µs) and
+// the cost (1 counts, 0 peeks). It answers {allowed (1 or 0), the stored
+// value before the check}, so the caller can compute the rest with
+// ratelimit.GCRA. Numbers travel as strings because Redis truncates Lua
+// numbers to integers.
 var script = goredis.NewScript(`
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
-local interval = w / limit
 local stored = redis.call('GET', KEYS[1])
-local old = 0
-if stored then old = tonumber(stored) end
-local tat = old
+local tat, interval = 0, 0
+if stored then
+  local a, b = string.match(stored, '^(%S+) (%S+)$')
+  tat, interval = tonumber(a) or 0, tonumber(b) or 0
+else
+  stored = '0 0'
+end
+local newInterval = w / limit
 if tat < now then tat = now end
-local new = tat + cost * interval
+if interval > 0 and interval ~= newInterval then
+  tat = now + (tat - now) / interval * newInterval
+end
+local new = tat + cost * newInterval
 if cost > 0 and now < new - w then
-  return {0, string.format('%.17g', old)}
+  return {0, stored}
 end
 if cost > 0 then
   local ttl = math.ceil((new - now) / 1000)
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', KEYS[1], string.format('%.17g', new), 'PX', ttl)
+  redis.call('SET', KEYS[1], string.format('%.17g %.17g', new, newInterval), 'PX', ttl)
 end
-return {1, string.format('%.17g', old)}
+return {1, stored}
 `)
 
 // Limiter is a ratelimit.Limiter on Redis.
@@ -93,11 +103,13 @@ func (l *Limiter) check(ctx context.Context, key string, limit int, window time.
 	}
 	allowed, _ := v[0].(int64)
 	s, _ := v[1].(string)
-	old, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(old) {
+	a, b, _ := strings.Cut(s, " ")
+	tat, err1 := strconv.ParseFloat(a, 64)
+	interval, err2 := strconv.ParseFloat(b, 64)
+	if err1 != nil || err2 != nil || math.IsNaN(tat) || math.IsNaN(interval) {
 		return ratelimit.Result{}, fmt.Errorf("redis rate limit: bad counter %q", s)
 	}
-	r, _ := ratelimit.GCRA(old, float64(t), limit, window, cost)
+	r, _, _ := ratelimit.GCRA(tat, interval, float64(t), limit, window, cost)
 	if cost > 0 && (allowed == 1) != r.Allowed { // the script's word is final
 		r.Allowed = allowed == 1
 		if !r.Allowed {
