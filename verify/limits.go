@@ -22,7 +22,10 @@ type limitsCache struct {
 
 // Limits returns the rate limits in force, loading them after a change.
 func (v *Verifier) Limits(ctx context.Context) (keysmith.RateLimits, error) {
-	now := v.now()
+	return v.limitsAt(ctx, v.now())
+}
+
+func (v *Verifier) limitsAt(ctx context.Context, now time.Time) (keysmith.RateLimits, error) {
 	if c := v.limits.Load(); c != nil && now.Sub(c.loadedAt) < v.maxAge {
 		return c.limits, nil
 	}
@@ -51,11 +54,18 @@ func (v *Verifier) Limiter() ratelimit.Limiter { return v.limiter }
 // share is only read. The error is only for failures of the store or the
 // limiter.
 func (v *Verifier) Check(ctx context.Context, raw string, addr netip.Addr, group keysmith.APIGroup) (Result, error) {
-	r, e, err := v.verify(ctx, raw, addr)
-	if err != nil || r.Token == nil || group == "" {
+	now := v.now()
+	r, e, err := v.verify(ctx, raw, addr, now)
+	if err != nil || r.Token == nil {
 		return r, err
 	}
-	limits, err := v.Limits(ctx)
+	if group == "" {
+		if r.Valid() {
+			v.usage.touch(e, now, addr)
+		}
+		return r, nil
+	}
+	limits, err := v.limitsAt(ctx, now)
 	if err != nil {
 		return Result{}, err
 	}
@@ -75,7 +85,7 @@ func (v *Verifier) Check(ctx context.Context, raw string, addr netip.Addr, group
 	}
 	r.RateLimit = &rl
 	if r.Code == Valid {
-		v.usage.touch(e, v.now(), addr)
+		v.usage.touch(e, now, addr)
 	}
 	return r, nil
 }

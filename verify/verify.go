@@ -160,20 +160,20 @@ func New(store Store, opt Options) *Verifier {
 // failures of the store; every verdict is a Result.
 func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, error) {
 	addr, _ := netip.ParseAddr(ip)
-	r, e, err := v.verify(ctx, raw, addr)
+	now := v.now()
+	r, e, err := v.verify(ctx, raw, addr, now)
 	if r.Valid() {
-		v.usage.touch(e, v.now(), addr)
+		v.usage.touch(e, now, addr)
 	}
 	return r, err
 }
 
 // verify checks the token's form, record, owner and network policy.
-func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr) (Result, *entry, error) {
+func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr, now time.Time) (Result, *entry, error) {
 	h, ok := keysmith.ParseAPIToken(raw)
 	if !ok {
 		return Result{Code: Malformed}, nil, nil
 	}
-	now := v.now()
 	e, err := v.token(ctx, h, now)
 	if err != nil || e == nil {
 		return Result{Code: NotFound}, nil, err
@@ -194,7 +194,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr) (Res
 	default:
 		r.Code = Valid
 		if t.Network.Mode != keysmith.NetworkAny && t.Network.Mode != "" {
-			zones, err := v.Zones(ctx)
+			zones, err := v.zonesAt(ctx, now)
 			if err != nil {
 				return Result{}, nil, err
 			}

@@ -101,8 +101,9 @@ type zoneCache struct {
 }
 
 // Zones returns the current zone index, loading it after a change.
-func (v *Verifier) Zones(ctx context.Context) (*ZoneIndex, error) {
-	now := v.now()
+func (v *Verifier) Zones(ctx context.Context) (*ZoneIndex, error) { return v.zonesAt(ctx, v.now()) }
+
+func (v *Verifier) zonesAt(ctx context.Context, now time.Time) (*ZoneIndex, error) {
 	if c := v.zones.Load(); c != nil && now.Sub(c.loadedAt) < v.maxAge {
 		return c.index, nil
 	}
