@@ -38,6 +38,11 @@ const (
 	EventGroupDeleted        EventType = "group.deleted"
 	EventGroupMemberAdded    EventType = "group.member_added"
 	EventGroupMemberGone     EventType = "group.member_removed"
+	EventAPITokenUpdated     EventType = "api_token.updated"
+	EventZoneCreated         EventType = "zone.created"
+	EventZoneUpdated         EventType = "zone.updated"
+	EventZoneDeleted         EventType = "zone.deleted"
+	EventRateLimitsUpdated   EventType = "settings.rate_limits_updated"
 )
 
 // Event outcomes.
@@ -75,6 +80,11 @@ var eventMessages = map[EventType]string{
 	EventGroupDeleted:        "Group deleted",
 	EventGroupMemberAdded:    "Group member added",
 	EventGroupMemberGone:     "Group member removed",
+	EventAPITokenUpdated:     "API token updated",
+	EventZoneCreated:         "Network zone created",
+	EventZoneUpdated:         "Network zone updated",
+	EventZoneDeleted:         "Network zone deleted",
+	EventRateLimitsUpdated:   "Rate limits changed",
 }
 
 // Message returns the human message of the event type.
@@ -146,6 +156,9 @@ func UserRef(u *User) Ref { return Ref{Type: "user", ID: u.ID, DisplayName: u.Em
 
 // GroupRef is how a group appears in events.
 func GroupRef(g *Group) Ref { return Ref{Type: "group", ID: g.ID, DisplayName: g.Name} }
+
+// ZoneRef is how a network zone appears in events.
+func ZoneRef(z *Zone) Ref { return Ref{Type: "zone", ID: z.ID, DisplayName: z.Name} }
 
 // TokenRef is how an API token appears in events.
 func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }

@@ -36,7 +36,6 @@ type Service struct {
 	// passwords and sessions; the limiters are optional (no limit).
 	Passwords      PasswordHasher
 	AccountLimiter FailureLimiter // keyed by e-mail address
-	AddressLimiter FailureLimiter // keyed by client IP
 	SessionTTL     time.Duration  // default DefaultSessionTTL
 
 	dummyOnce sync.Once
@@ -84,7 +83,14 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	}
 	secret, hash := NewAPITokenSecret()
 	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: owner.ID,
-		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt)}
+		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt),
+		Network: NetworkPolicy{Mode: NetworkAny}, RateLimitPercent: DefaultRateLimitPercent}
+	if in.Network != nil {
+		t.Network = *in.Network
+	}
+	if in.RateLimitPercent != nil {
+		t.RateLimitPercent = *in.RateLimitPercent
+	}
 	if err := s.Store.CreateToken(ctx, t, hash); err != nil {
 		return nil, Secret{}, err
 	}

@@ -37,9 +37,9 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 	if len(in.Password) > 4*MaxPasswordLen {
 		return nil, nil, Secret{}, errSignIn
 	}
-	accountKey, addressKey := "account:"+email, "ip:"+in.ClientIP
+	accountKey := "account:" + email
 	now := s.Now()
-	if err := s.checkLimits(ctx, now, accountKey, addressKey); err != nil {
+	if err := s.checkLimits(ctx, now, accountKey); err != nil {
 		return nil, nil, Secret{}, err
 	}
 	u, hash, err := s.Store.FindUserByEmail(ctx, email)
@@ -65,7 +65,7 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 		if reason == "" {
 			reason = "wrong_password"
 		}
-		return nil, nil, Secret{}, s.signInFailed(ctx, now, email, u, reason, accountKey, addressKey)
+		return nil, nil, Secret{}, s.signInFailed(ctx, now, email, u, reason, accountKey)
 	}
 	if s.AccountLimiter != nil {
 		if err := s.AccountLimiter.Reset(ctx, accountKey); err != nil {
@@ -85,39 +85,29 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 	return u, sess, secret, nil
 }
 
-// checkLimits answers CodeRateLimited while either key must wait.
-func (s *Service) checkLimits(ctx context.Context, now time.Time, accountKey, addressKey string) error {
-	var wait time.Duration
-	for _, l := range []struct {
-		lim FailureLimiter
-		key string
-	}{{s.AccountLimiter, accountKey}, {s.AddressLimiter, addressKey}} {
-		if l.lim == nil {
-			continue
-		}
-		d, err := l.lim.Wait(ctx, l.key, now)
-		if err != nil {
-			return err
-		}
-		wait = max(wait, d)
+// checkLimits answers CodeRateLimited while the account must wait. (Failures
+// per source address are limited by the transport, with the shared
+// per-address limiter, before the service is called.)
+func (s *Service) checkLimits(ctx context.Context, now time.Time, accountKey string) error {
+	if s.AccountLimiter == nil {
+		return nil
+	}
+	wait, err := s.AccountLimiter.Wait(ctx, accountKey, now)
+	if err != nil {
+		return err
 	}
 	if wait > 0 {
 		return &Error{Code: CodeRateLimited, RetryAfter: wait,
-			Message: "too many failed sign-ins for this account or from this address; wait before trying again (see Retry-After)"}
+			Message: "too many failed sign-ins for this account; wait before trying again (see Retry-After)"}
 	}
 	return nil
 }
 
 // signInFailed counts the failure and records it in the system log (with
 // the reason, never the password), then answers errSignIn.
-func (s *Service) signInFailed(ctx context.Context, now time.Time, email string, u *User, reason, accountKey, addressKey string) error {
+func (s *Service) signInFailed(ctx context.Context, now time.Time, email string, u *User, reason, accountKey string) error {
 	if s.AccountLimiter != nil {
 		if err := s.AccountLimiter.Fail(ctx, accountKey, now); err != nil {
-			return err
-		}
-	}
-	if s.AddressLimiter != nil {
-		if err := s.AddressLimiter.Fail(ctx, addressKey, now); err != nil {
 			return err
 		}
 	}

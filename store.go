@@ -28,6 +28,8 @@ type Store interface {
 	GroupStore
 	SessionStore
 	EventRecorder
+	ZoneStore
+	SettingsStore
 }
 
 // UserStore keeps users.
@@ -114,6 +116,34 @@ type TokenStore interface {
 	// RecordTokenUses stores a batch of last-use records. A record older than
 	// what is stored is ignored, so replicas may flush in any order.
 	RecordTokenUses(ctx context.Context, uses []TokenUse) error
+	// UpdateToken applies u to a token and returns it as it is now.
+	// CodeNotFound if there is none, CodeInvalid if u names a zone that
+	// does not exist.
+	UpdateToken(ctx context.Context, id string, u TokenUpdate) (*Token, error)
+}
+
+// ZoneStore keeps network zones.
+type ZoneStore interface {
+	// CreateZone stores a new zone. CodeConflict if its name is taken.
+	CreateZone(ctx context.Context, z *Zone) error
+	// FindZoneByID returns a zone. CodeNotFound if there is none.
+	FindZoneByID(ctx context.Context, id string) (*Zone, error)
+	// FindZones returns every zone, by name.
+	FindZones(ctx context.Context) ([]*Zone, error)
+	// UpdateZone applies u and returns the zone as it is now. CodeNotFound
+	// if there is none, CodeConflict if the new name is taken.
+	UpdateZone(ctx context.Context, id string, u ZoneUpdate) (*Zone, error)
+	// DeleteZone deletes a zone. CodeNotFound if there is none,
+	// CodeConflict (naming them) while tokens that are not revoked use it.
+	DeleteZone(ctx context.Context, id string) error
+}
+
+// SettingsStore keeps server-wide settings.
+type SettingsStore interface {
+	// RateLimits returns the stored limits over the defaults.
+	RateLimits(ctx context.Context) (RateLimits, error)
+	// SetRateLimits replaces the stored limits.
+	SetRateLimits(ctx context.Context, l RateLimits) error
 }
 
 // ChangeKind says what kind of record a Change is about.
@@ -123,6 +153,10 @@ type ChangeKind string
 const (
 	ChangeToken ChangeKind = "token"
 	ChangeUser  ChangeKind = "user"
+	// ChangeZone: a network zone was created, changed or deleted.
+	ChangeZone ChangeKind = "zone"
+	// ChangeSettings: a server-wide setting (ID names it) changed.
+	ChangeSettings ChangeKind = "settings"
 	// ChangeAll means "anything may have changed": sent when a replica may
 	// have missed notifications (for example after reconnecting).
 	ChangeAll ChangeKind = "all"

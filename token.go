@@ -43,6 +43,10 @@ type Token struct {
 	LastUsedIP string
 	RevokedAt  *time.Time
 	RevokedBy  string // user id
+	// Network says from which addresses the token may be used.
+	Network NetworkPolicy
+	// RateLimitPercent is the token's share of every group's maximum.
+	RateLimitPercent int
 }
 
 // Status derives the token's status at now.
@@ -79,8 +83,10 @@ const (
 
 // CreateTokenInput is what a caller supplies to create an API token.
 type CreateTokenInput struct {
-	Name      string
-	ExpiresAt *time.Time
+	Name             string
+	ExpiresAt        *time.Time
+	Network          *NetworkPolicy // nil: any address
+	RateLimitPercent *int           // nil: DefaultRateLimitPercent
 	// OwnerID names the service account the token is for; "" means the
 	// caller. See CanCreateTokenFor.
 	OwnerID string
@@ -93,6 +99,37 @@ func (in *CreateTokenInput) Validate(now time.Time) error {
 	}
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
 		return Errorf(CodeInvalid, "expires_at must be in the future")
+	}
+	if in.Network != nil {
+		if err := in.Network.Validate(); err != nil {
+			return err
+		}
+	}
+	if in.RateLimitPercent != nil {
+		return ValidateRateLimitPercent(*in.RateLimitPercent)
+	}
+	return nil
+}
+
+// TokenUpdate is a change to a token: nil fields stay as they are. New
+// updatable fields are added here as pointers.
+type TokenUpdate struct {
+	Network          *NetworkPolicy
+	RateLimitPercent *int
+}
+
+// IsEmpty reports whether the update changes nothing.
+func (u *TokenUpdate) IsEmpty() bool { return u.Network == nil && u.RateLimitPercent == nil }
+
+// Validate checks the update's fields.
+func (u *TokenUpdate) Validate() error {
+	if u.Network != nil {
+		if err := u.Network.Validate(); err != nil {
+			return err
+		}
+	}
+	if u.RateLimitPercent != nil {
+		return ValidateRateLimitPercent(*u.RateLimitPercent)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -28,6 +29,15 @@ import (
 type Config struct {
 	Addr string // listen address; default 127.0.0.1:8080
 	DB   string // SQLite file path or postgres:// URL; default keysmith.db
+
+	// Redis, a redis:// URL, keeps rate-limit counters in Redis so that
+	// limits hold across replicas; empty: in process.
+	Redis string
+	// RedisPrefix starts every Redis key; default "keysmith:rl:".
+	RedisPrefix string
+	// TrustedProxies are proxies whose X-Forwarded-For is believed, besides
+	// the proxies listed in network zones.
+	TrustedProxies []netip.Prefix
 
 	// UsageFlushInterval is how often batched last-use records are written.
 	UsageFlushInterval time.Duration // default 1 s
@@ -95,6 +105,8 @@ type App struct {
 	OAuth    *oauth.Authority
 	Service  *keysmith.Service
 	HTTP     *httpapi.Server
+
+	closeLimiter func()
 }
 
 // Open connects to the database (migrating it) and wires the parts.
@@ -104,16 +116,23 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log})
+	limiter, status, closeLimiter, err := openLimiter(ctx, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log, Limiter: limiter, TrustedProxies: cfg.TrustedProxies})
 	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v,
 		MaxClientSecrets: cfg.MaxClientSecrets,
 		Passwords:        password.New(cfg.Password),
 		AccountLimiter:   memlimit.New(memlimit.Account),
-		AddressLimiter:   memlimit.New(memlimit.Address),
 		SessionTTL:       cfg.SessionTTL,
 	}
 	oa, err := cfg.openOAuth(ctx, db)
 	if err != nil {
+		if closeLimiter != nil {
+			closeLimiter()
+		}
 		db.Close()
 		return nil, err
 	}
@@ -123,12 +142,20 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Verifier: v,
 		OAuth:    oa,
 		Service:  svc,
-		HTTP:     &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping},
+		HTTP: &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping,
+			RateLimitStatus: status},
+		closeLimiter: closeLimiter,
 	}, nil
 }
 
-// Close closes the database. Call it after Serve has returned.
-func (a *App) Close() error { return a.Store.Close() }
+// Close closes the database and the rate limiter's connections. Call it
+// after Serve has returned.
+func (a *App) Close() error {
+	if a.closeLimiter != nil {
+		a.closeLimiter()
+	}
+	return a.Store.Close()
+}
 
 // Serve answers HTTP on ln until ctx ends. Then it stops accepting, lets
 // in-flight requests finish (up to ShutdownTimeout), writes the pending

@@ -119,8 +119,17 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if grant == "" {
 		return s.writeOAuth(w, r, invalidRequest("grant_type is required; Keysmith supports client_credentials"), basic)
 	}
+	// Guessing client secrets is limited per source address.
+	if err := s.checkFailures(w, r, keysmith.GroupFailedClientAuth); err != nil {
+		return err
+	}
 	c, err := s.OAuth.AuthenticateClient(r.Context(), id, secret)
 	if err != nil {
+		if oe, ok := err.(*oauth.Error); ok && oe.Code == "invalid_client" {
+			if ferr := s.countFailure(r, keysmith.GroupFailedClientAuth); ferr != nil {
+				s.Log.WarnContext(r.Context(), "counting a failed client authentication failed", "err", ferr)
+			}
+		}
 		return s.writeOAuth(w, r, err, basic)
 	}
 	if grant != keysmith.GrantClientCredentials {
@@ -152,19 +161,16 @@ type caller struct {
 }
 
 // oauthCaller authenticates the caller of introspection and revocation.
-func (s *Server) oauthCaller(r *http.Request, form map[string]string, adminOK func(*keysmith.User) bool) (caller, error) {
+func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form map[string]string, adminOK func(*keysmith.User) bool) (caller, error) {
 	if raw, ok := bearer(r); ok {
-		res, err := s.Verifier.VerifyAPIToken(r.Context(), raw, clientIP(r))
+		p, err := s.tokenPrincipal(w, r, raw)
 		if err != nil {
 			return caller{}, err
 		}
-		if !res.Valid() {
-			return caller{}, keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
+		if !adminOK(p.User) {
+			return caller{}, keysmith.Errorf(keysmith.CodeForbidden, "role %s may not do this; authenticate as the client instead", p.User.Role)
 		}
-		if !adminOK(res.Owner) {
-			return caller{}, keysmith.Errorf(keysmith.CodeForbidden, "role %s may not do this; authenticate as the client instead", res.Owner.Role)
-		}
-		return caller{admin: res.Owner}, nil
+		return caller{admin: p.User}, nil
 	}
 	id, secret, basic, err := clientCredentials(r, form)
 	if err != nil {
@@ -181,7 +187,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.writeOAuth(w, r, err, false)
 	}
-	who, err := s.oauthCaller(r, form, keysmith.IsAdminUser)
+	who, err := s.oauthCaller(w, r, form, keysmith.IsAdminUser)
 	if err != nil {
 		return s.writeOAuth(w, r, err, who.basic)
 	}
@@ -208,7 +214,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.writeOAuth(w, r, err, false)
 	}
-	who, err := s.oauthCaller(r, form, keysmith.CanManageAllApps)
+	who, err := s.oauthCaller(w, r, form, keysmith.CanManageAllApps)
 	if err != nil {
 		return s.writeOAuth(w, r, err, who.basic)
 	}

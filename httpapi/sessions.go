@@ -26,13 +26,13 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 // authenticated by cookie that could change something (any method but GET,
 // HEAD, OPTIONS) must not be cross-origin: SameSite=Lax already keeps the
 // cookie off cross-site POSTs, and this also covers same-site origins.
-func (s *Server) authenticate(r *http.Request) (keysmith.Principal, error) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.Principal, error) {
 	if r.Header.Get("Authorization") != "" {
 		raw, ok := bearer(r)
 		if !ok {
 			return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
 		}
-		return s.tokenPrincipal(r, raw)
+		return s.tokenPrincipal(w, r, raw)
 	}
 	c, err := r.Cookie(SessionCookie)
 	if err != nil {
@@ -82,8 +82,18 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
+	// Guessing passwords is limited per source address (shared by replicas
+	// through Redis when configured) and, in the service, per account.
+	if err := s.checkFailures(w, r, keysmith.GroupFailedSignIns); err != nil {
+		return err
+	}
 	u, sess, secret, err := s.Service.SignIn(r.Context(), keysmith.SignInInput{
-		Email: req.Email, Password: req.Password, ClientIP: clientIP(r), UserAgent: truncateString(r.UserAgent(), 256)})
+		Email: req.Email, Password: req.Password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: truncateString(r.UserAgent(), 256)})
+	if keysmith.ErrorCode(err) == keysmith.CodeUnauthorized {
+		if ferr := s.countFailure(r, keysmith.GroupFailedSignIns); ferr != nil {
+			s.Log.WarnContext(r.Context(), "counting a failed sign-in failed", "err", ferr)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/ratelimit"
 )
 
 // verifyResponse is the answer to a gateway. Fields beyond valid and code are
@@ -19,11 +21,12 @@ type verifyResponse struct {
 	Type      string     `json:"type,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// Set for OAuth access tokens.
-	ClientID    string     `json:"client_id,omitempty"`
-	AppID       string     `json:"app_id,omitempty"`
-	Environment string     `json:"env,omitempty"`
-	Scope       string     `json:"scope,omitempty"`
-	Owner       *ownerJSON `json:"owner,omitempty"`
+	ClientID    string         `json:"client_id,omitempty"`
+	AppID       string         `json:"app_id,omitempty"`
+	Environment string         `json:"env,omitempty"`
+	Scope       string         `json:"scope,omitempty"`
+	Owner       *ownerJSON     `json:"owner,omitempty"`
+	RateLimit   *rateLimitJSON `json:"ratelimit,omitempty"`
 }
 
 // ownerJSON is the owner of a valid token, as the verifier knows them now.
@@ -34,16 +37,28 @@ type ownerJSON struct {
 	Status string `json:"status"`
 }
 
+// rateLimitJSON is a token's standing in its verified share: the limit per
+// minute, what is left of it now, and the seconds until it is whole again
+// (as the RateLimit-* headers count).
+type rateLimitJSON struct {
+	Limit     int `json:"limit"`
+	Remaining int `json:"remaining"`
+	Reset     int `json:"reset"`
+}
+
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/verify", s.handle(s.verify))
 }
 
 // verify answers whether a presented credential is good. It needs no caller
 // authentication: holding the token is the proof, and the answer reveals
-// nothing about other tokens.
+// nothing about other tokens. ip is the address the gateway saw its client
+// at; without it, the network policy is checked against the caller's own
+// address.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Token string `json:"token"`
+		Token string  `json:"token"`
+		IP    *string `json:"ip"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -51,7 +66,15 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if s.OAuth != nil && !strings.HasPrefix(req.Token, keysmith.TokenPrefix) && oauth.LooksLikeAccessToken(req.Token) {
 		return s.verifyAccessToken(w, r, req.Token)
 	}
-	res, err := s.Verifier.VerifyAPIToken(r.Context(), req.Token, clientIP(r))
+	addr := clientAddr(r.Context())
+	if req.IP != nil {
+		a, err := netip.ParseAddr(*req.IP)
+		if err != nil || a.Zone() != "" {
+			return keysmith.Errorf(keysmith.CodeInvalid, "ip %q is not an IPv4 or IPv6 address", *req.IP)
+		}
+		addr = a.Unmap()
+	}
+	res, err := s.Verifier.Check(r.Context(), req.Token, addr, keysmith.GroupVerified)
 	if err != nil {
 		return err
 	}
@@ -64,6 +87,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 				out.Owner = &ownerJSON{ID: o.ID, Email: o.Email, Role: string(o.Role), Status: string(o.Status)}
 			}
 		}
+	}
+	if rl := res.RateLimit; rl != nil {
+		out.RateLimit = &rateLimitJSON{Limit: rl.Limit, Remaining: rl.Remaining, Reset: ratelimit.Seconds(rl.Reset)}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)

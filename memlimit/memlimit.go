@@ -31,10 +31,6 @@ type Policy struct {
 // 2 s, 4 s … up to 15 minutes between attempts; forgotten after an hour.
 var Account = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, MaxKeys: 100_000}
 
-// Address is the default policy per client address: more generous, since
-// many people may share one (an office's NAT).
-var Address = Policy{Free: 20, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, MaxKeys: 100_000}
-
 // Limiter is an in-memory keysmith.FailureLimiter, safe for concurrent use.
 type Limiter struct {
 	p    Policy

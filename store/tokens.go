@@ -10,14 +10,14 @@ import (
 	"github.com/keysmith/keysmith"
 )
 
-const tokenColumns = `id, name, type, owner_id, created_at, created_by, expires_at, last_used_at, last_used_ip, revoked_at, revoked_by`
+const tokenColumns = `id, name, type, owner_id, created_at, created_by, expires_at, last_used_at, last_used_ip, revoked_at, revoked_by, network_mode, rate_limit_percent`
 
 func scanToken(row interface{ Scan(...any) error }) (*keysmith.Token, error) {
 	var t keysmith.Token
 	var created int64
 	var expires, lastUsed, revoked sql.NullInt64
 	err := row.Scan(&t.ID, &t.Name, &t.Type, &t.OwnerID, &created, &t.CreatedBy, &expires, &lastUsed,
-		&t.LastUsedIP, &revoked, &t.RevokedBy)
+		&t.LastUsedIP, &revoked, &t.RevokedBy, &t.Network.Mode, &t.RateLimitPercent)
 	if err != nil {
 		return nil, err
 	}
@@ -33,14 +33,25 @@ func (db *DB) CreateToken(ctx context.Context, t *keysmith.Token, h keysmith.Has
 }
 
 func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
-	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		t.ID, h.String(), t.Name, t.Type, t.OwnerID, micros(t.CreatedAt), t.CreatedBy, nullMicros(t.ExpiresAt))
+	if t.Network.Mode == "" {
+		t.Network.Mode = keysmith.NetworkAny
+	}
+	if t.RateLimitPercent == 0 {
+		t.RateLimitPercent = keysmith.DefaultRateLimitPercent
+	}
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at,
+		network_mode, rate_limit_percent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		t.ID, h.String(), t.Name, t.Type, t.OwnerID, micros(t.CreatedAt), t.CreatedBy, nullMicros(t.ExpiresAt),
+		t.Network.Mode, t.RateLimitPercent)
 	if err != nil {
 		return err
 	}
+	if err := tx.setTokenZones(t.ID, t.Network.Zones); err != nil {
+		return err
+	}
 	tx.changed(keysmith.ChangeToken, t.ID)
-	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID}
+	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID,
+		"network": networkDetails(t.Network), "rate_limit_percent": t.RateLimitPercent}
 	if t.ExpiresAt != nil {
 		details["expires_at"] = *t.ExpiresAt
 	}
@@ -62,6 +73,9 @@ func (db *DB) findToken(ctx context.Context, where string, arg any) (*keysmith.T
 	t, err := scanToken(db.sql.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE `+where, arg))
 	if err == sql.ErrNoRows {
 		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token not found")
+	}
+	if err == nil {
+		err = loadTokenZones(ctx, db.sql, []*keysmith.Token{t})
 	}
 	return t, db.mapError(err)
 }
@@ -112,6 +126,10 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
+	rows.Close()
+	if err := loadTokenZones(ctx, db.sql, out); err != nil {
+		return nil, "", db.mapError(err)
+	}
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
@@ -146,10 +164,7 @@ func (db *DB) RevokeToken(ctx context.Context, id, revokedBy string) (*keysmith.
 	var t *keysmith.Token
 	err := db.write(ctx, func(tx *txn) error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
-		if err == sql.ErrNoRows {
-			return keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
-		}
+		t, err = tx.tokenByID(id)
 		if err != nil || t.RevokedAt != nil {
 			return err
 		}

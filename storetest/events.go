@@ -126,7 +126,7 @@ func testBootstrapAppendsUserAndTokenEvents(t *testing.T, fx *fixture) {
 	}
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventUserCreated, a, map[string]any{"role": "super_admin", "type": "person"}, keysmith.UserRef(u)),
-		fx.wantEvent(2, keysmith.EventAPITokenCreated, a, map[string]any{"type": "user", "owner_id": u.ID}, keysmith.TokenRef(tok)),
+		fx.wantEvent(2, keysmith.EventAPITokenCreated, a, map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "type": "user", "owner_id": u.ID}, keysmith.TokenRef(tok)),
 	}, fx.events())
 }
 
@@ -139,7 +139,7 @@ func testCreateTokenAppendsOneEvent(t *testing.T, fx *fixture) {
 	fx.mustCreate(ctx, tok, h)
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventAPITokenCreated, a, map[string]any{
-			"type": "service", "owner_id": owner.ID, "expires_at": tok.ExpiresAt.Format(time.RFC3339Nano),
+			"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "type": "service", "owner_id": owner.ID, "expires_at": tok.ExpiresAt.Format(time.RFC3339Nano),
 		}, keysmith.TokenRef(tok)),
 	}, fx.events())
 }
@@ -167,7 +167,7 @@ func testEventWithoutAuditIsBySystem(t *testing.T, fx *fixture) {
 	tok, _ := fx.createToken(owner)
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventAPITokenCreated, keysmith.Audit{Actor: keysmith.SystemActor},
-			map[string]any{"type": "user", "owner_id": owner.ID}, keysmith.TokenRef(tok)),
+			map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "type": "user", "owner_id": owner.ID}, keysmith.TokenRef(tok)),
 	}, fx.events())
 }
 

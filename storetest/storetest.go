@@ -196,7 +196,8 @@ func (fx *fixture) addUser(email string) *keysmith.User {
 func (fx *fixture) newToken(owner *keysmith.User) (*keysmith.Token, keysmith.Secret, keysmith.Hash) {
 	secret, hash := keysmith.NewAPITokenSecret()
 	t := &keysmith.Token{ID: keysmith.NewID("tok"), Name: "token " + secret.Reveal()[3:9], Type: keysmith.TokenUser,
-		OwnerID: owner.ID, CreatedAt: fx.clock.Now(), CreatedBy: owner.ID}
+		OwnerID: owner.ID, CreatedAt: fx.clock.Now(), CreatedBy: owner.ID,
+		Network: keysmith.NetworkPolicy{Mode: keysmith.NetworkAny}, RateLimitPercent: keysmith.DefaultRateLimitPercent}
 	return t, secret, hash
 }
 

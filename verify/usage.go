@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -17,10 +18,10 @@ type usage struct {
 	inflight map[string]*entry // being written by the current flush
 }
 
-func (u *usage) touch(e *entry, now time.Time, ip string) {
+func (u *usage) touch(e *entry, now time.Time, ip netip.Addr) {
 	// The address is stored before the time: a flush that reads the new
 	// time then also reads the new address.
-	if ip != "" {
+	if ip.IsValid() {
 		if p := e.lastIP.Load(); p == nil || *p != ip {
 			addr := ip // only this copy escapes, and only when the address changes
 			e.lastIP.Store(&addr)
@@ -43,7 +44,7 @@ func (u *usage) touch(e *entry, now time.Time, ip string) {
 func (e *entry) use() keysmith.TokenUse {
 	tu := keysmith.TokenUse{TokenID: e.token.ID, At: time.UnixMicro(e.lastUsed.Load()).UTC()}
 	if p := e.lastIP.Load(); p != nil {
-		tu.IP = *p
+		tu.IP = p.Unmap().String()
 	}
 	return tu
 }

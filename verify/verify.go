@@ -9,11 +9,13 @@ package verify
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/ratelimit"
 )
 
 // Code is the outcome of a verification.
@@ -35,6 +37,9 @@ type Result struct {
 	Code  Code
 	Token *keysmith.Token // nil unless the token is known
 	Owner *keysmith.User  // nil unless the token is known
+	// RateLimit is the token's standing in the group Check counted it
+	// against; nil when nothing was checked.
+	RateLimit *ratelimit.Result
 }
 
 // Valid reports whether the credential may be used.
@@ -46,6 +51,8 @@ type Store interface {
 	FindUserByID(ctx context.Context, id string) (*keysmith.User, error)
 	RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error
 	Subscribe(f func(keysmith.Change))
+	FindZones(ctx context.Context) ([]*keysmith.Zone, error)
+	RateLimits(ctx context.Context) (keysmith.RateLimits, error)
 }
 
 // Options tune a Verifier; the zero value gives the defaults.
@@ -60,6 +67,11 @@ type Options struct {
 	// MaxNegative bounds the negative cache; when full it is emptied, so a
 	// flood of random tokens costs memory no more than this. Default 100 000.
 	MaxNegative int
+	// Limiter counts tokens' requests. Default: in process, on Now.
+	Limiter ratelimit.Limiter
+	// TrustedProxies are proxies whose X-Forwarded-For is believed besides
+	// those listed in zones.
+	TrustedProxies []netip.Prefix
 }
 
 // Verifier is the in-memory view of credentials. It is safe for concurrent use.
@@ -78,6 +90,15 @@ type Verifier struct {
 	users  map[string]*userEntry
 	neg    map[keysmith.Hash]time.Time // unknown hash → forget after
 
+	// Zones and rate limits are read without the lock; a change drops them
+	// (under the lock, bumping the generation) and the next request loads.
+	zones     atomic.Pointer[zoneCache]
+	zoneGen   uint64
+	limits    atomic.Pointer[limitsCache]
+	limitsGen uint64
+	limiter   ratelimit.Limiter
+	trusted   []netip.Prefix
+
 	usage usage
 }
 
@@ -85,8 +106,10 @@ type entry struct {
 	token    *keysmith.Token
 	loadedAt time.Time
 	lastUsed atomic.Int64 // unix µs of the latest use known here
-	lastIP   atomic.Pointer[string]
+	lastIP   atomic.Pointer[netip.Addr]
 	dirty    atomic.Bool // queued for the next flush
+
+	verifiedKey string // the limiter key of the token's verified share
 }
 
 type userEntry struct {
@@ -111,6 +134,9 @@ func New(store Store, opt Options) *Verifier {
 	if opt.MaxNegative == 0 {
 		opt.MaxNegative = 100_000
 	}
+	if opt.Limiter == nil {
+		opt.Limiter = ratelimit.NewLocal(opt.Now)
+	}
 	v := &Verifier{
 		store: store, now: opt.Now, log: opt.Log,
 		maxAge: opt.MaxAge, negTTL: opt.NegativeTTL, maxNeg: opt.MaxNegative,
@@ -119,29 +145,43 @@ func New(store Store, opt Options) *Verifier {
 		users:  map[string]*userEntry{},
 		neg:    map[keysmith.Hash]time.Time{},
 		usage:  usage{pending: map[string]*entry{}},
+
+		limiter: opt.Limiter,
+		trusted: opt.TrustedProxies,
 	}
 	store.Subscribe(v.invalidate)
 	return v
 }
 
-// VerifyAPIToken checks a presented API token. ip is the address the caller
-// saw the request come from, recorded as the token's last-used address ("" if
-// unknown). A valid result counts as a use of the token. The error is only for
+// VerifyAPIToken checks a presented API token and its network policy. ip is
+// the address the caller saw the request come from, recorded as the token's
+// last-used address ("" if unknown). A valid result counts as a use of the
+// token, but not against any rate limit (see Check). The error is only for
 // failures of the store; every verdict is a Result.
 func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, error) {
+	addr, _ := netip.ParseAddr(ip)
+	now := v.now()
+	r, e, err := v.verify(ctx, raw, addr, now)
+	if r.Valid() {
+		v.usage.touch(e, now, addr)
+	}
+	return r, err
+}
+
+// verify checks the token's form, record, owner and network policy.
+func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr, now time.Time) (Result, *entry, error) {
 	h, ok := keysmith.ParseAPIToken(raw)
 	if !ok {
-		return Result{Code: Malformed}, nil
+		return Result{Code: Malformed}, nil, nil
 	}
-	now := v.now()
 	e, err := v.token(ctx, h, now)
 	if err != nil || e == nil {
-		return Result{Code: NotFound}, err
+		return Result{Code: NotFound}, nil, err
 	}
 	t := e.token
 	owner, err := v.user(ctx, t.OwnerID, now)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	r := Result{Token: t, Owner: owner}
 	switch {
@@ -153,9 +193,17 @@ func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, 
 		r.Code = OwnerInactive
 	default:
 		r.Code = Valid
-		v.usage.touch(e, now, ip)
+		if t.Network.Mode != keysmith.NetworkAny && t.Network.Mode != "" {
+			zones, err := v.zonesAt(ctx, now)
+			if err != nil {
+				return Result{}, nil, err
+			}
+			if !t.Network.Allows(addr, zones) {
+				r.Code = IPForbidden
+			}
+		}
 	}
-	return r, nil
+	return r, e, nil
 }
 
 // token returns the cached entry for h, loading it on a miss; nil if there is
@@ -194,11 +242,11 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 	default:
 		return nil, err
 	}
-	fresh := &entry{token: t, loadedAt: now}
+	fresh := &entry{token: t, loadedAt: now, verifiedKey: "tok:" + string(keysmith.GroupVerified) + ":" + t.ID}
 	if t.LastUsedAt != nil {
 		fresh.lastUsed.Store(t.LastUsedAt.UnixMicro())
-		if t.LastUsedIP != "" {
-			fresh.lastIP.Store(&t.LastUsedIP)
+		if a, err := netip.ParseAddr(t.LastUsedIP); err == nil {
+			fresh.lastIP.Store(&a)
 		}
 	}
 	if e != nil && e.lastUsed.Load() > fresh.lastUsed.Load() {
@@ -254,7 +302,17 @@ func (v *Verifier) invalidate(c keysmith.Change) {
 		}
 	case keysmith.ChangeUser:
 		delete(v.users, c.ID)
+	case keysmith.ChangeZone:
+		v.zoneGen++
+		v.zones.Store(nil)
+	case keysmith.ChangeSettings:
+		v.limitsGen++
+		v.limits.Store(nil)
 	default:
+		v.zoneGen++
+		v.zones.Store(nil)
+		v.limitsGen++
+		v.limits.Store(nil)
 		clear(v.tokens)
 		clear(v.ids)
 		clear(v.users)

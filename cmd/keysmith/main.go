@@ -18,7 +18,8 @@ import (
 const usage = `Keysmith — the credential authority for your API.
 
 Usage:
-  keysmith serve [--addr ADDR] [--db DSN] [--log-format json|text] [--log-level LEVEL]
+  keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--trusted-proxies CIDRS]
+                 [--log-format json|text] [--log-level LEVEL]
                  [--session-ttl 12h] [--argon2 m=19456,t=2,p=1]
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
@@ -41,7 +42,9 @@ The private signing keys are sealed under the master key: KEYSMITH_MASTER_KEY
 else a key file made on first start beside the SQLite database (DB.key).
 
 DSN is an SQLite file path (default keysmith.db, created on first start) or a
-postgres:// URL. Every flag can be set in the environment as KEYSMITH_<FLAG>,
+postgres:// URL. --redis redis://host:6379 shares rate-limit counters between
+replicas. --trusted-proxies lists proxies (addresses or CIDR ranges, comma-
+separated) whose X-Forwarded-For header is believed. Every flag can be set in the environment as KEYSMITH_<FLAG>,
 for example KEYSMITH_ADDR, KEYSMITH_DB, KEYSMITH_LOG_FORMAT.
 `
 

@@ -289,6 +289,8 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"InitBadEmail", []string{"init", "--email", "not an address"}, 1, "not a valid address"},
 		{"BadLogFormat", []string{"serve", "--log-format", "xml"}, 1, "use json or text"},
 		{"UnknownFlag", []string{"serve", "--colour"}, 2, "flag provided but not defined"},
+		{"BadTrustedProxy", []string{"serve", "--trusted-proxies", "10.0.0.0/8, proxy.local"}, 1, `--trusted-proxies entry "proxy.local"`},
+		{"BadRedisURL", []string{"serve", "--redis", "http://localhost"}, 1, "redis URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(bin, c.args...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
@@ -18,6 +19,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
 	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file path or postgres:// URL")
 	oauthFlags(fs, &cfg)
+	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL for rate-limit counters shared by replicas (default: in process)")
+	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed")
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", keysmith.DefaultSessionTTL, "lifetime of a browser session")
@@ -39,6 +42,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Log = log
+	if *trusted != "" {
+		var entries []string
+		for _, e := range strings.Split(*trusted, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				entries = append(entries, e)
+			}
+		}
+		if cfg.TrustedProxies, err = keysmith.ParsePrefixes("--trusted-proxies", entries); err != nil {
+			return fmt.Errorf("%s", keysmith.ErrorMessage(err))
+		}
+	}
 
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
