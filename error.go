@@ -3,6 +3,7 @@ package keysmith
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error so that every transport can answer it the same way.
@@ -27,6 +28,9 @@ type Error struct {
 	Code    Code
 	Message string
 	Err     error
+	// RetryAfter is how long a CodeRateLimited caller should wait (0 if
+	// unknown); HTTP answers it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

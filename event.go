@@ -11,28 +11,92 @@ type EventType string
 // The event types recorded so far. Each store method that changes a credential
 // or a principal records its event in the same transaction as the change.
 const (
-	EventUserCreated      EventType = "user.created"
-	EventAPITokenCreated  EventType = "api_token.created"
-	EventAPITokenRevoked  EventType = "api_token.revoked"
-	EventAPITokenUpdated  EventType = "api_token.updated"
-	EventAPITokenRotated  EventType = "api_token.rotated"
+	EventUserCreated     EventType = "user.created"
+	EventAPITokenCreated EventType = "api_token.created"
+	EventAPITokenRevoked EventType = "api_token.revoked"
+	EventAPITokenRotated EventType = "api_token.rotated"
+
 	EventAgentCreated     EventType = "agent.created"
 	EventAgentActivated   EventType = "agent.activated"
 	EventAgentDeactivated EventType = "agent.deactivated"
 	EventAgentDeleted     EventType = "agent.deleted"
+
+	EventAppCreated          EventType = "app.created"
+	EventAppUpdated          EventType = "app.updated"
+	EventAppDeleted          EventType = "app.deleted"
+	EventClientCreated       EventType = "oauth_client.created"
+	EventClientRevoked       EventType = "oauth_client.revoked"
+	EventClientSecretCreated EventType = "oauth_client_secret.created"
+	EventClientSecretDeleted EventType = "oauth_client_secret.deleted"
+	EventClientSecretsReset  EventType = "oauth_client_secret.reset"
+	EventSigningKeyCreated   EventType = "signing_key.created"
+	EventSigningKeyRotated   EventType = "signing_key.rotated"
+	EventAccessTokenRevoked  EventType = "access_token.revoked"
+	EventUserUpdated         EventType = "user.updated"
+	EventUserRoleChanged     EventType = "user.role_changed"
+	EventUserDeactivated     EventType = "user.deactivated"
+	EventUserActivated       EventType = "user.activated"
+	EventUserSignedIn        EventType = "user.signed_in"
+	EventUserSignInFailed    EventType = "user.sign_in_failed" // not a change: recorded by RecordEvent
+	EventUserSignedOut       EventType = "user.signed_out"
+	EventGroupCreated        EventType = "group.created"
+	EventGroupUpdated        EventType = "group.updated"
+	EventGroupDeleted        EventType = "group.deleted"
+	EventGroupMemberAdded    EventType = "group.member_added"
+	EventGroupMemberGone     EventType = "group.member_removed"
+	EventAPITokenUpdated     EventType = "api_token.updated"
+	EventZoneCreated         EventType = "zone.created"
+	EventZoneUpdated         EventType = "zone.updated"
+	EventZoneDeleted         EventType = "zone.deleted"
+	EventRateLimitsUpdated   EventType = "settings.rate_limits_updated"
+)
+
+// Event outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
 )
 
 // eventMessages are the human messages of the event types.
 var eventMessages = map[EventType]string{
-	EventUserCreated:      "User created",
-	EventAPITokenCreated:  "API token created",
-	EventAPITokenRevoked:  "API token revoked",
-	EventAPITokenUpdated:  "API token updated",
-	EventAPITokenRotated:  "API token rotated",
+	EventUserCreated:     "User created",
+	EventAPITokenCreated: "API token created",
+	EventAPITokenRevoked: "API token revoked",
+	EventAPITokenRotated: "API token rotated",
+
 	EventAgentCreated:     "Agent created",
 	EventAgentActivated:   "Agent activated",
 	EventAgentDeactivated: "Agent deactivated",
 	EventAgentDeleted:     "Agent deleted",
+
+	EventAppCreated:          "Application created",
+	EventAppUpdated:          "Application updated",
+	EventAppDeleted:          "Application deleted",
+	EventClientCreated:       "OAuth client created",
+	EventClientRevoked:       "OAuth client revoked",
+	EventClientSecretCreated: "OAuth client secret created",
+	EventClientSecretDeleted: "OAuth client secret deleted",
+	EventClientSecretsReset:  "OAuth client secrets reset",
+	EventSigningKeyCreated:   "Signing key created",
+	EventSigningKeyRotated:   "Signing key rotated",
+	EventAccessTokenRevoked:  "Access token revoked",
+	EventUserUpdated:         "User updated",
+	EventUserRoleChanged:     "User role changed",
+	EventUserDeactivated:     "User deactivated",
+	EventUserActivated:       "User activated",
+	EventUserSignedIn:        "User signed in",
+	EventUserSignInFailed:    "User sign-in failed",
+	EventUserSignedOut:       "User signed out",
+	EventGroupCreated:        "Group created",
+	EventGroupUpdated:        "Group updated",
+	EventGroupDeleted:        "Group deleted",
+	EventGroupMemberAdded:    "Group member added",
+	EventGroupMemberGone:     "Group member removed",
+	EventAPITokenUpdated:     "API token updated",
+	EventZoneCreated:         "Network zone created",
+	EventZoneUpdated:         "Network zone updated",
+	EventZoneDeleted:         "Network zone deleted",
+	EventRateLimitsUpdated:   "Rate limits changed",
 }
 
 // Message returns the human message of the event type.
@@ -101,6 +165,12 @@ func AuditFrom(ctx context.Context) Audit {
 
 // UserRef is how a user appears in events.
 func UserRef(u *User) Ref { return Ref{Type: "user", ID: u.ID, DisplayName: u.Email} }
+
+// GroupRef is how a group appears in events.
+func GroupRef(g *Group) Ref { return Ref{Type: "group", ID: g.ID, DisplayName: g.Name} }
+
+// ZoneRef is how a network zone appears in events.
+func ZoneRef(z *Zone) Ref { return Ref{Type: "zone", ID: z.ID, DisplayName: z.Name} }
 
 // TokenRef is how an API token appears in events.
 func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }

@@ -108,8 +108,8 @@ func NormalizeMeta(raw json.RawMessage) (json.RawMessage, error) {
 
 // Validate checks an update.
 func (u *TokenUpdate) Validate() error {
-	if u.Name == nil && u.Enabled == nil && u.Meta == nil {
-		return Errorf(CodeInvalid, "nothing to change: send at least one of name, enabled, meta")
+	if u.IsEmpty() {
+		return Errorf(CodeInvalid, "nothing to change: send at least one of name, enabled, meta, network, rate_limit_percent")
 	}
 	if u.Name != nil {
 		if err := validateName("name", *u.Name); err != nil {
@@ -122,6 +122,16 @@ func (u *TokenUpdate) Validate() error {
 			return err
 		}
 		*u.Meta = m
+	}
+	if u.Network != nil {
+		if err := u.Network.Validate(); err != nil {
+			return err
+		}
+	}
+	if u.RateLimitPercent != nil {
+		if err := ValidateRateLimitPercent(*u.RateLimitPercent); err != nil {
+			return err
+		}
 	}
 	return nil
 }

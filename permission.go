@@ -1,8 +1,14 @@
 package keysmith
 
-// The permission rules. Each takes the user as loaded for the current
-// request, so a role change applies to the very next request of every token
-// the user owns. docs/permissions.md is the table these implement.
+// The permission rules: docs/permissions.md is the table these implement.
+// Each takes the caller as loaded for the current request, so a role change
+// applies to the very next request of every token and session the caller
+// has. They are pure: what they need to know about relations (is the target
+// in one of the caller's groups?) is passed in.
+//
+// Two answers for "no": a caller who may not even see a record gets
+// CodeNotFound from the service (ids cannot be probed); one who may see it
+// but not change it gets CodeForbidden, with the reason.
 
 // IsAdmin reports whether the role is one of the administrator roles.
 func IsAdmin(r Role) bool {
@@ -12,6 +18,9 @@ func IsAdmin(r Role) bool {
 	}
 	return false
 }
+
+// isOrgWide reports whether the role manages the whole organisation.
+func isOrgWide(r Role) bool { return r == RoleSuperAdmin || r == RoleOrgAdmin }
 
 // CanCreateTokens: every admin role may create API tokens for themselves;
 // developers may not.
@@ -28,5 +37,119 @@ func CanSeeToken(u *User, t *Token) bool { return t.OwnerID == u.ID || CanSeeAll
 // CanRevokeToken: a user revokes their own tokens; org and super admins
 // revoke anyone's.
 func CanRevokeToken(u *User, t *Token) bool {
-	return t.OwnerID == u.ID || u.Role == RoleSuperAdmin || u.Role == RoleOrgAdmin
+	return t.OwnerID == u.ID || isOrgWide(u.Role)
+}
+
+// CanCreateTokenFor: org and super admins create tokens for service
+// accounts (org admins not for a super admin one). Tokens for people are
+// created by the people themselves, so nobody can act as another person.
+func CanCreateTokenFor(c, owner *User) error {
+	if !isOrgWide(c.Role) {
+		return Errorf(CodeForbidden, "role %s may not create API tokens for other users; org and super admins create them for service accounts", c.Role)
+	}
+	if owner.Type != UserService {
+		return Errorf(CodeForbidden, "%s is a person; people create their own API tokens, and owner_id may only name a service account", owner.Email)
+	}
+	if owner.Role == RoleSuperAdmin && c.Role != RoleSuperAdmin {
+		return Errorf(CodeForbidden, "only super admins create API tokens for a super admin service account")
+	}
+	return nil
+}
+
+// CanSeeUsers: every admin role sees the directory of users (group admins
+// need it to pick members); developers see only themselves.
+func CanSeeUsers(c *User) bool { return IsAdmin(c.Role) }
+
+// CanSeeUser: a user sees themselves, admins see everyone.
+func CanSeeUser(c, target *User) bool { return c.ID == target.ID || CanSeeUsers(c) }
+
+// CanCreateUser: org admins create users of every role but super_admin;
+// super admins create any.
+func CanCreateUser(c *User, role Role) error {
+	if !isOrgWide(c.Role) {
+		return Errorf(CodeForbidden, "role %s may not create users; org and super admins do", c.Role)
+	}
+	if role == RoleSuperAdmin && c.Role != RoleSuperAdmin {
+		return Errorf(CodeForbidden, "only super admins grant the super_admin role")
+	}
+	return nil
+}
+
+// managesUser reports whether c administers target: super admins everyone,
+// org admins everyone but super admins, group admins the developers in the
+// groups they belong to (inCallersGroups).
+func managesUser(c, target *User, inCallersGroups bool) bool {
+	switch c.Role {
+	case RoleSuperAdmin:
+		return true
+	case RoleOrgAdmin:
+		return target.Role != RoleSuperAdmin
+	case RoleGroupAdmin:
+		return target.Role == RoleDeveloper && inCallersGroups
+	}
+	return false
+}
+
+// CanUpdateUser decides a change to target (including activation and
+// deactivation). Everyone may change their own name and password. Anything
+// else needs c to manage target; role changes need an org-wide role, and
+// only super admins grant or revoke super_admin. The last active super admin
+// rule is the store's (it needs a consistent count).
+func CanUpdateUser(c, target *User, inCallersGroups bool, up *UserUpdate) error {
+	selfService := c.ID == target.ID && up.Email == nil && up.Role == nil && up.Status == nil
+	if selfService {
+		return nil
+	}
+	if !managesUser(c, target, inCallersGroups) {
+		switch c.Role {
+		case RoleOrgAdmin:
+			return Errorf(CodeForbidden, "only super admins change a super admin")
+		case RoleGroupAdmin:
+			return Errorf(CodeForbidden, "group admins manage only developers who are members of their groups")
+		}
+		if c.ID == target.ID {
+			return Errorf(CodeForbidden, "you may change only your own name and password")
+		}
+		return Errorf(CodeForbidden, "role %s may not change users", c.Role)
+	}
+	if up.Role != nil && *up.Role != target.Role {
+		if !isOrgWide(c.Role) {
+			return Errorf(CodeForbidden, "role %s may not change roles; org and super admins do", c.Role)
+		}
+		if *up.Role == RoleSuperAdmin && c.Role != RoleSuperAdmin {
+			return Errorf(CodeForbidden, "only super admins grant the super_admin role")
+		}
+	}
+	return nil
+}
+
+// CanSeeGroups: every admin role sees the groups and their members.
+func CanSeeGroups(c *User) bool { return IsAdmin(c.Role) }
+
+// CanManageGroups: org and super admins create, rename and delete groups.
+func CanManageGroups(c *User) error {
+	if !isOrgWide(c.Role) {
+		return Errorf(CodeForbidden, "role %s may not create, change or delete groups; org and super admins do", c.Role)
+	}
+	return nil
+}
+
+// CanManageMembership decides adding member to, or removing them from, a
+// group. Org and super admins manage every group's members. Group admins and
+// group membership admins manage the groups they belong to (administers),
+// and only for developers: appointing admins stays with org admins.
+func CanManageMembership(c *User, administers bool, member *User) error {
+	switch c.Role {
+	case RoleSuperAdmin, RoleOrgAdmin:
+		return nil
+	case RoleGroupAdmin, RoleGroupMembershipAdmin:
+		if !administers {
+			return Errorf(CodeForbidden, "%s manages only the members of groups they belong to", c.Role)
+		}
+		if member.Role != RoleDeveloper {
+			return Errorf(CodeForbidden, "%s adds and removes only developers; an org admin manages admins' memberships", c.Role)
+		}
+		return nil
+	}
+	return Errorf(CodeForbidden, "role %s may not change group memberships", c.Role)
 }

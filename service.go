@@ -2,6 +2,7 @@ package keysmith
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -9,8 +10,9 @@ import (
 // with (nil for a session). Permissions are always those of User as loaded for
 // this request, never a copy stored with the token.
 type Principal struct {
-	User  *User
-	Token *Token
+	User    *User
+	Token   *Token
+	Session *Session // nil for a token
 }
 
 // UsageSource reports token uses seen by this process but not yet written to
@@ -29,6 +31,18 @@ type Service struct {
 	// IdleTTL is the idle expiry of tokens created without their own;
 	// default DefaultIdleTTL.
 	IdleTTL time.Duration
+	// MaxClientSecrets caps the secrets one OAuth client holds at once;
+	// 0 means DefaultMaxClientSecrets.
+	MaxClientSecrets int
+
+	// Signing in (service_sessions.go). Passwords is required for
+	// passwords and sessions; the limiters are optional (no limit).
+	Passwords      PasswordHasher
+	AccountLimiter FailureLimiter // keyed by e-mail address
+	SessionTTL     time.Duration  // default DefaultSessionTTL
+
+	dummyOnce sync.Once
+	dummyHash string
 }
 
 // idleTTL is the default idle TTL of new tokens.
@@ -68,24 +82,56 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	if err := in.Validate(now); err != nil {
 		return nil, Secret{}, err
 	}
+	owner := p.User
+	if in.OwnerID != "" && in.OwnerID != p.User.ID {
+		var err error
+		if owner, err = s.tokenOwner(ctx, p, in.OwnerID); err != nil {
+			return nil, Secret{}, err
+		}
+	}
 	typ := TokenUser
-	if p.User.Type == UserService {
+	if owner.Type == UserService {
 		typ = TokenService
 	}
 	secret, hash := NewAPITokenSecret()
-	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: p.User.ID,
+	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: owner.ID,
 		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt),
-		IdleTTL: s.idleTTL(), Meta: in.Meta}
+		IdleTTL: s.idleTTL(), Meta: in.Meta,
+		Network: NetworkPolicy{Mode: NetworkAny}, RateLimitPercent: DefaultRateLimitPercent}
 	if in.IdleTTL != nil {
 		t.IdleTTL = *in.IdleTTL
 	}
 	if t.Meta != nil {
 		t.Meta, _ = NormalizeMeta(t.Meta) // validated above
 	}
+	if in.Network != nil {
+		t.Network = *in.Network
+	}
+	if in.RateLimitPercent != nil {
+		t.RateLimitPercent = *in.RateLimitPercent
+	}
 	if err := s.Store.CreateToken(ctx, t, hash); err != nil {
 		return nil, Secret{}, err
 	}
 	return t, secret, nil
+}
+
+// tokenOwner loads the service account a caller creates a token for.
+func (s *Service) tokenOwner(ctx context.Context, p Principal, id string) (*User, error) {
+	owner, err := s.FindUserByID(ctx, p, id)
+	if ErrorCode(err) == CodeNotFound {
+		return nil, Errorf(CodeInvalid, "owner_id %q is not a user", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := CanCreateTokenFor(p.User, owner); err != nil {
+		return nil, err
+	}
+	if owner.Status != UserActive {
+		return nil, Errorf(CodeConflict, "service account %s is deactivated; activate it first", owner.Email)
+	}
+	return owner, nil
 }
 
 // FindTokenByID returns a token the caller may see. A token they may not see

@@ -5,16 +5,23 @@ import (
 	"time"
 )
 
-// UpdateToken applies an update (name, enabled, meta) to a token the caller
-// may manage. Disabling takes effect on every replica when it commits.
+// UpdateToken applies an update (name, enabled, meta, network,
+// rate_limit_percent) to a token the caller may manage: their own, or
+// anyone's for org and super admins. A caller who may not manage the token
+// learns nothing about their input. A revoked token cannot be changed.
+// Every change takes effect on every replica when it commits.
 func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u TokenUpdate) (*Token, error) {
+	t, err := s.manageableToken(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := s.manageableToken(ctx, p, id); err != nil {
-		return nil, err
+	if t.RevokedAt != nil {
+		return nil, Errorf(CodeConflict, "token %s is revoked; a revoked token cannot be changed", id)
 	}
-	t, err := s.Store.UpdateToken(ctx, id, u)
+	t, err = s.Store.UpdateToken(ctx, id, u)
 	if err != nil {
 		return nil, err
 	}

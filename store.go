@@ -24,6 +24,15 @@ type Store interface {
 
 	UserStore
 	TokenStore
+	AppStore
+	ClientStore
+	AccessTokenStore
+	SigningKeyStore
+	GroupStore
+	SessionStore
+	EventRecorder
+	ZoneStore
+	SettingsStore
 	AgentStore
 }
 
@@ -31,6 +40,64 @@ type Store interface {
 type UserStore interface {
 	// FindUserByID returns a user. CodeNotFound if there is none.
 	FindUserByID(ctx context.Context, id string) (*User, error)
+	// CreateUser stores a new user with a password hash ("" for none).
+	// CodeConflict if the e-mail address is taken.
+	CreateUser(ctx context.Context, u *User, passwordHash string) error
+	// FindUserByEmail returns a user and their password hash ("" for none),
+	// for signing in. CodeNotFound if there is none.
+	FindUserByEmail(ctx context.Context, email string) (*User, string, error)
+	// FindUsers returns one page of users, newest first, and the cursor of
+	// the next page. CodeInvalid for a bad cursor.
+	FindUsers(ctx context.Context, f UserFilter) ([]*User, string, error)
+	// UpdateUser applies a validated, permitted change and records one
+	// event per kind of change. Deactivating a user or changing their
+	// password ends their sessions. CodeNotFound if there is none,
+	// CodeConflict if the e-mail address is taken or the change would leave
+	// no active super admin.
+	UpdateUser(ctx context.Context, id string, up UserUpdate) (*User, error)
+}
+
+// GroupStore keeps groups and their members.
+type GroupStore interface {
+	// CreateGroup stores a new group. CodeConflict if the name is taken.
+	CreateGroup(ctx context.Context, g *Group) error
+	// FindGroupByID returns a group. CodeNotFound if there is none.
+	FindGroupByID(ctx context.Context, id string) (*Group, error)
+	// FindGroups returns one page of groups, newest first.
+	FindGroups(ctx context.Context, f GroupFilter) ([]*Group, string, error)
+	// UpdateGroup changes a group. CodeNotFound, CodeConflict (name taken).
+	UpdateGroup(ctx context.Context, id string, in GroupInput) (*Group, error)
+	// DeleteGroup deletes a group and its memberships. CodeNotFound.
+	DeleteGroup(ctx context.Context, id string) error
+	// AddGroupMember adds a user to a group; adding a member again changes
+	// nothing. CodeNotFound if either is missing.
+	AddGroupMember(ctx context.Context, groupID, userID string) error
+	// RemoveGroupMember removes a user from a group; removing a non-member
+	// changes nothing. CodeNotFound if the group is missing.
+	RemoveGroupMember(ctx context.Context, groupID, userID string) error
+	// FindGroupIDsOfUser returns the ids of the groups a user belongs to.
+	FindGroupIDsOfUser(ctx context.Context, userID string) ([]string, error)
+}
+
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	// CreateSession stores a session under its hash and records the
+	// sign-in.
+	CreateSession(ctx context.Context, s *Session, h Hash) error
+	// FindSessionByHash returns the session whose secret hashes to h.
+	// CodeNotFound if there is none.
+	FindSessionByHash(ctx context.Context, h Hash) (*Session, error)
+	// DeleteSession ends a session and records the sign-out. Deleting a
+	// missing session changes nothing.
+	DeleteSession(ctx context.Context, s *Session) error
+}
+
+// EventRecorder records events that are not part of a change, such as a
+// failed sign-in.
+type EventRecorder interface {
+	// RecordEvent appends one event to the system log, with the Audit from
+	// ctx.
+	RecordEvent(ctx context.Context, typ EventType, outcome string, details map[string]any, targets ...Ref) error
 }
 
 // TokenStore keeps API tokens.
@@ -54,8 +121,9 @@ type TokenStore interface {
 	// what is stored is ignored, so replicas may flush in any order, and so
 	// is one at or after the token's idle expiry, which is final.
 	RecordTokenUses(ctx context.Context, uses []TokenUse) error
-	// UpdateToken applies the non-nil fields of u. CodeNotFound if there is
-	// no such token, CodeConflict if it is revoked.
+	// UpdateToken applies the non-nil fields of u and returns the token as
+	// it is now. CodeNotFound if there is no such token, CodeConflict if it
+	// is revoked, CodeInvalid if u names a zone that does not exist.
 	UpdateToken(ctx context.Context, id string, u TokenUpdate) (*Token, error)
 	// RotateToken gives a token the secret hashing to h; the previous secret
 	// keeps working until graceUntil. CodeNotFound if there is no such
@@ -86,6 +154,30 @@ type AgentStore interface {
 	DeleteAgent(ctx context.Context, id, by string) error
 }
 
+// ZoneStore keeps network zones.
+type ZoneStore interface {
+	// CreateZone stores a new zone. CodeConflict if its name is taken.
+	CreateZone(ctx context.Context, z *Zone) error
+	// FindZoneByID returns a zone. CodeNotFound if there is none.
+	FindZoneByID(ctx context.Context, id string) (*Zone, error)
+	// FindZones returns every zone, by name.
+	FindZones(ctx context.Context) ([]*Zone, error)
+	// UpdateZone applies u and returns the zone as it is now. CodeNotFound
+	// if there is none, CodeConflict if the new name is taken.
+	UpdateZone(ctx context.Context, id string, u ZoneUpdate) (*Zone, error)
+	// DeleteZone deletes a zone. CodeNotFound if there is none,
+	// CodeConflict (naming them) while tokens that are not revoked use it.
+	DeleteZone(ctx context.Context, id string) error
+}
+
+// SettingsStore keeps server-wide settings.
+type SettingsStore interface {
+	// RateLimits returns the stored limits over the defaults.
+	RateLimits(ctx context.Context) (RateLimits, error)
+	// SetRateLimits replaces the stored limits.
+	SetRateLimits(ctx context.Context, l RateLimits) error
+}
+
 // ChangeKind says what kind of record a Change is about.
 type ChangeKind string
 
@@ -93,6 +185,10 @@ type ChangeKind string
 const (
 	ChangeToken ChangeKind = "token"
 	ChangeUser  ChangeKind = "user"
+	// ChangeZone: a network zone was created, changed or deleted.
+	ChangeZone ChangeKind = "zone"
+	// ChangeSettings: a server-wide setting (ID names it) changed.
+	ChangeSettings ChangeKind = "settings"
 	// ChangeAll means "anything may have changed": sent when a replica may
 	// have missed notifications (for example after reconnecting).
 	ChangeAll ChangeKind = "all"

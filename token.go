@@ -57,6 +57,10 @@ type Token struct {
 	// stops working; nil if the token was never rotated.
 	PrevSecretExpiresAt *time.Time
 	AgentID             string // the agent the token was issued to; "" unless Type is agent
+	// Network says from which addresses the token may be used.
+	Network NetworkPolicy
+	// RateLimitPercent is the token's share of every group's maximum.
+	RateLimitPercent int
 
 	// Set on read, not stored as such.
 	AgentActive       bool       // the agent exists, is active and holds this token
@@ -115,10 +119,18 @@ type TokenFilter struct {
 }
 
 // TokenUpdate is a change to a token: nil fields are left as they are.
+// New updatable fields are added here as pointers.
 type TokenUpdate struct {
-	Name    *string
-	Enabled *bool
-	Meta    *json.RawMessage
+	Name             *string
+	Enabled          *bool
+	Meta             *json.RawMessage
+	Network          *NetworkPolicy
+	RateLimitPercent *int
+}
+
+// IsEmpty reports whether the update changes nothing.
+func (u *TokenUpdate) IsEmpty() bool {
+	return u.Name == nil && u.Enabled == nil && u.Meta == nil && u.Network == nil && u.RateLimitPercent == nil
 }
 
 // Page sizes for every list.
@@ -129,10 +141,15 @@ const (
 
 // CreateTokenInput is what a caller supplies to create an API token.
 type CreateTokenInput struct {
-	Name      string
-	ExpiresAt *time.Time
-	IdleTTL   *time.Duration  // nil means the server's default
-	Meta      json.RawMessage // nil means {}
+	Name             string
+	ExpiresAt        *time.Time
+	IdleTTL          *time.Duration  // nil means the server's default
+	Meta             json.RawMessage // nil means {}
+	Network          *NetworkPolicy  // nil: any address
+	RateLimitPercent *int            // nil: DefaultRateLimitPercent
+	// OwnerID names the service account the token is for; "" means the
+	// caller. See CanCreateTokenFor.
+	OwnerID string
 }
 
 // Validate checks the input against the rules at now.
@@ -150,6 +167,16 @@ func (in *CreateTokenInput) Validate(now time.Time) error {
 	}
 	if in.Meta != nil {
 		if _, err := NormalizeMeta(in.Meta); err != nil {
+			return err
+		}
+	}
+	if in.Network != nil {
+		if err := in.Network.Validate(); err != nil {
+			return err
+		}
+	}
+	if in.RateLimitPercent != nil {
+		if err := ValidateRateLimitPercent(*in.RateLimitPercent); err != nil {
 			return err
 		}
 	}

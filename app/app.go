@@ -11,11 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/httpapi"
+	"github.com/keysmith/keysmith/memlimit"
+	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/password"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/verify"
 )
@@ -26,6 +30,15 @@ type Config struct {
 	Addr string // listen address; default 127.0.0.1:8080
 	DB   string // SQLite file path or postgres:// URL; default keysmith.db
 
+	// Redis, a redis:// URL, keeps rate-limit counters in Redis so that
+	// limits hold across replicas; empty: in process.
+	Redis string
+	// RedisPrefix starts every Redis key; default "keysmith:rl:".
+	RedisPrefix string
+	// TrustedProxies are proxies whose X-Forwarded-For is believed, besides
+	// the proxies listed in network zones.
+	TrustedProxies []netip.Prefix
+
 	// UsageFlushInterval is how often batched last-use records are written.
 	UsageFlushInterval time.Duration // default 1 s
 	// TokenIdleTTL is how long a token lives unused unless it was created
@@ -33,6 +46,25 @@ type Config struct {
 	TokenIdleTTL time.Duration // default keysmith.DefaultIdleTTL (30 days)
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration // default 30 s
+
+	// Issuer is the public URL of the server, the iss of access tokens;
+	// default "http://" + Addr.
+	Issuer string
+	// MasterKey (base64 of 32 bytes) seals the private signing keys. Empty:
+	// a key file beside the SQLite database; required with PostgreSQL.
+	MasterKey string
+	// SigningAlg is the algorithm of new signing keys: ES256 (default),
+	// EdDSA or RS256.
+	SigningAlg string
+	// KeyRotation is the age at which the signing key is replaced; default
+	// 90 days, negative for never.
+	KeyRotation time.Duration
+	// MaxClientSecrets caps the secrets per OAuth client; default 5.
+	MaxClientSecrets int
+	// Password is argon2id's cost; zero fields take password.Default.
+	Password password.Params
+	// SessionTTL is how long a browser session lasts.
+	SessionTTL time.Duration // default keysmith.DefaultSessionTTL
 
 	Now keysmith.Clock // default keysmith.SystemClock
 	Log *slog.Logger   // default slog.Default()
@@ -63,6 +95,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = keysmith.SystemClock
 	}
+	if c.KeyRotation == 0 {
+		c.KeyRotation = DefaultKeyRotation
+	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -73,8 +108,11 @@ type App struct {
 	Config   Config
 	Store    *store.DB
 	Verifier *verify.Verifier
+	OAuth    *oauth.Authority
 	Service  *keysmith.Service
 	HTTP     *httpapi.Server
+
+	closeLimiter func()
 }
 
 // Open connects to the database (migrating it) and wires the parts.
@@ -87,19 +125,46 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log})
-	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v, IdleTTL: cfg.TokenIdleTTL}
+	limiter, status, closeLimiter, err := openLimiter(ctx, cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log, Limiter: limiter, TrustedProxies: cfg.TrustedProxies})
+	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v, IdleTTL: cfg.TokenIdleTTL,
+		MaxClientSecrets: cfg.MaxClientSecrets,
+		Passwords:        password.New(cfg.Password),
+		AccountLimiter:   memlimit.New(memlimit.Account),
+		SessionTTL:       cfg.SessionTTL,
+	}
+	oa, err := cfg.openOAuth(ctx, db)
+	if err != nil {
+		if closeLimiter != nil {
+			closeLimiter()
+		}
+		db.Close()
+		return nil, err
+	}
 	return &App{
 		Config:   cfg,
 		Store:    db,
 		Verifier: v,
+		OAuth:    oa,
 		Service:  svc,
-		HTTP:     &httpapi.Server{Service: svc, Verifier: v, Log: cfg.Log, Ready: db.Ping},
+		HTTP: &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping,
+			RateLimitStatus: status},
+		closeLimiter: closeLimiter,
 	}, nil
 }
 
-// Close closes the database. Call it after Serve has returned.
-func (a *App) Close() error { return a.Store.Close() }
+// Close closes the database and the rate limiter's connections. Call it
+// after Serve has returned.
+func (a *App) Close() error {
+	if a.closeLimiter != nil {
+		a.closeLimiter()
+	}
+	return a.Store.Close()
+}
 
 // Serve answers HTTP on ln until ctx ends. Then it stops accepting, lets
 // in-flight requests finish (up to ShutdownTimeout), writes the pending
@@ -117,6 +182,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Verifier.Run(flushCtx, a.Config.UsageFlushInterval) })
+	wg.Go(func() { a.OAuth.Run(flushCtx, time.Minute) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -11,11 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/internal/testclock"
+	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/password"
 )
 
 // Server is a running Keysmith server.
@@ -35,26 +38,63 @@ type Server struct {
 // set anything but DB, Addr and Now.
 func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 	t.Helper()
+	return start(t, dsn, cfg, nil)
+}
+
+// StartReplica starts a second server on the database of first, as another
+// replica would run: it does not bootstrap, and its AdminToken and AdminID
+// are first's. It has a clock of its own, set to first's time. cfg may set
+// anything but DB, Addr and Now.
+func StartReplica(t testing.TB, first *Server, cfg app.Config) *Server {
+	t.Helper()
+	return start(t, first.App.Config.DB, cfg, first)
+}
+
+func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
+	t.Helper()
 	clock := testclock.New()
+	if first != nil {
+		clock.Advance(first.Clock.Now().Sub(clock.Now()))
+	}
 	cfg.DB, cfg.Now = dsn, clock.Now
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.Password == (password.Params{}) {
+		cfg.Password = password.Fast // the format and code path, not the cost
+	}
 	if cfg.UsageFlushInterval == 0 {
 		cfg.UsageFlushInterval = 50 * time.Millisecond
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg)
-	if err != nil {
-		t.Fatalf("open app: %v", err)
-	}
-	u, _, secret, err := a.Service.Bootstrap(ctx, "admin@localhost")
-	if err != nil {
-		t.Fatalf("bootstrap: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "http://" + ln.Addr().String()
+	}
+	if cfg.MasterKey == "" && first != nil {
+		cfg.MasterKey = first.App.Config.MasterKey // replicas share the key
+	}
+	if cfg.MasterKey == "" && strings.HasPrefix(dsn, "postgres") {
+		cfg.MasterKey = oauth.NewMasterKey().Encode() // SQLite tests use the key file
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		cancel()
+		t.Fatalf("open app: %v", err)
+	}
+	var adminToken, adminID string
+	if first != nil {
+		adminToken, adminID = first.AdminToken, first.AdminID
+	} else {
+		u, _, secret, err := a.Service.Bootstrap(ctx, "admin@localhost")
+		if err != nil {
+			t.Fatalf("bootstrap: %v", err)
+		}
+		adminToken, adminID = secret.Reveal(), u.ID
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
@@ -66,7 +106,7 @@ func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 		a.Close()
 	})
 	return &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
-		AdminToken: secret.Reveal(), AdminID: u.ID, t: t, client: &http.Client{Timeout: 10 * time.Second}}
+		AdminToken: adminToken, AdminID: adminID, t: t, client: &http.Client{Timeout: 10 * time.Second}}
 }
 
 // Response is a decoded API answer.

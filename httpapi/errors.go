@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/keysmith/keysmith"
 )
@@ -51,6 +54,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body = errorBody{"server_error", keysmith.ErrorMessage(err)}
 		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", requestID(r.Context()), "err", err)
+	}
+	var ke *keysmith.Error
+	if errors.As(err, &ke) && ke.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ke.RetryAfter.Seconds()))))
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keysmith", error="invalid_token"`)

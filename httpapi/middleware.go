@@ -5,12 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/verify"
 )
 
@@ -35,9 +35,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		addr := s.resolveClientAddr(r)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, clientAddrKey{}, addr)
 		ctx = keysmith.WithAudit(ctx, keysmith.Audit{
-			Actor: keysmith.Ref{Type: "anonymous"}, ClientIP: clientIP(r),
+			Actor: keysmith.Ref{Type: "anonymous"}, ClientIP: ipString(addr),
 			UserAgent: truncateString(r.UserAgent(), 256), RequestID: id,
 		})
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -58,7 +60,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if s.Log.Enabled(ctx, level) {
 				s.Log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 					"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id,
-					"client_ip", clientIP(r))
+					"client_ip", ipString(addr))
 			}
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
@@ -84,15 +86,6 @@ func truncateString(s string, n int) string {
 	return s
 }
 
-// clientIP is the address the request came from.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -113,28 +106,51 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// authed authenticates the caller by a Bearer API token, answering 401 for a
-// missing, malformed, unknown, expired or revoked token or an inactive owner.
-// The principal's user is as the verifier knows them now: a role change or a
-// deactivation applies to the next request.
+// authed authenticates the caller by a Bearer API token or, failing that, a
+// session cookie (see authenticate), answering 401 for a missing, malformed,
+// unknown, expired or revoked credential or an inactive owner, 403 when a
+// token's network policy refuses the client's address, and 429 when a token
+// has used its share of the path's rate-limit group. The
+// principal's user is as they are now: a role change or a deactivation
+// applies to the next request.
 func (s *Server) authed(h authedHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		raw, ok := bearer(r)
-		if !ok {
-			return keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
-		}
-		res, err := s.Verifier.VerifyAPIToken(r.Context(), raw, clientIP(r))
+		p, err := s.authenticate(w, r)
 		if err != nil {
 			return err
 		}
-		if !res.Valid() {
-			return keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
-		}
-		p := keysmith.Principal{User: res.Owner, Token: res.Token}
 		a := keysmith.AuditFrom(r.Context())
 		a.Actor = keysmith.UserRef(p.User)
 		return h(w, r.WithContext(keysmith.WithAudit(r.Context(), a)), p)
 	})
+}
+
+// tokenPrincipal authenticates a Bearer API token through the verifier's
+// cache, applying its network policy and counting it against its share of the
+// path's rate-limit group (whose standing goes into the response headers).
+func (s *Server) tokenPrincipal(w http.ResponseWriter, r *http.Request, raw string) (keysmith.Principal, error) {
+	addr := clientAddr(r.Context())
+	res, err := s.Verifier.Check(r.Context(), raw, addr, groupOf(r.URL.Path))
+	if err != nil {
+		return keysmith.Principal{}, err
+	}
+	if res.RateLimit != nil && (res.Valid() || res.Code == verify.RateLimited) {
+		setRateLimitHeaders(w, *res.RateLimit)
+	}
+	switch res.Code {
+	case verify.Valid:
+		return keysmith.Principal{User: res.Owner, Token: res.Token}, nil
+	case verify.IPForbidden:
+		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeForbidden,
+			"the API token's network policy refuses requests from %s; use it from an allowed network or change its policy", ipString(addr))
+	case verify.RateLimited:
+		return keysmith.Principal{}, rateLimited(*res.RateLimit)
+	case verify.Malformed:
+		if oauth.LooksLikeAccessToken(raw) {
+			return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "OAuth access tokens are for your own APIs; Keysmith's API takes an API token (ks_…)")
+		}
+	}
+	return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
 }
 
 func unauthorizedMessage(c verify.Code) string {

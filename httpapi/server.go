@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/verify"
 )
 
@@ -17,10 +18,14 @@ import (
 type Server struct {
 	Service  *keysmith.Service
 	Verifier *verify.Verifier
+	OAuth    *oauth.Authority
 	Log      *slog.Logger
 	// Ready reports whether the server can serve: nil when the database
 	// answers.
 	Ready func(ctx context.Context) error
+	// RateLimitStatus says where rate-limit counters live, for /readyz;
+	// ok is false while Redis is configured but unreachable. nil: in process.
+	RateLimitStatus func() (ok bool, detail string)
 }
 
 // handler is an endpoint that returns its error instead of writing it, so
@@ -39,6 +44,14 @@ func (s *Server) Handler() http.Handler {
 	// Each resource registers its own routes, in its own file.
 	s.verifyRoutes(mux)
 	s.tokenRoutes(mux)
+	s.appRoutes(mux)
+	s.clientRoutes(mux)
+	s.oauthRoutes(mux)
+	s.userRoutes(mux)
+	s.groupRoutes(mux)
+	s.sessionRoutes(mux)
+	s.zoneRoutes(mux)
+	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
@@ -68,6 +81,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	// Rate limits falling back to this process is degraded, not unready:
+	// the replica still answers correctly, only with per-replica counters,
+	// and taking every replica out of a load balancer because Redis is down
+	// would turn a weaker limit into an outage.
+	body := map[string]string{"status": "ok", "database": "ok", "rate_limits": "in-process"}
+	if s.RateLimitStatus != nil {
+		ok, detail := s.RateLimitStatus()
+		body["rate_limits"] = detail
+		if !ok {
+			body["status"] = "degraded"
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }

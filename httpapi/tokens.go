@@ -18,7 +18,7 @@ type tokenJSON struct {
 	Status                  string          `json:"status"`
 	Color                   *string         `json:"color"`
 	Enabled                 bool            `json:"enabled"`
-	Owner                   ownerJSON       `json:"owner"`
+	Owner                   tokenOwnerJSON  `json:"owner"`
 	OwnerID                 string          `json:"owner_id"`
 	CreatedAt               time.Time       `json:"created_at"`
 	CreatedBy               string          `json:"created_by"`
@@ -34,12 +34,29 @@ type tokenJSON struct {
 	PreviousSecretExpiresAt *time.Time      `json:"previous_secret_expires_at,omitempty"`
 	AgentID                 string          `json:"agent_id,omitempty"`
 	Meta                    json.RawMessage `json:"meta"`
+	Network                 networkJSON     `json:"network"`
+	// RateLimitPercent is the token's share of every rate-limit maximum.
+	RateLimitPercent int `json:"rate_limit_percent"`
 }
 
-type ownerJSON struct {
+// tokenOwnerJSON is a token's owner beside the token in lists.
+type tokenOwnerJSON struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
 	Role  string `json:"role"`
+}
+
+// networkJSON is a token's network policy.
+type networkJSON struct {
+	Mode  string   `json:"mode"`
+	Zones []string `json:"zones"`
+}
+
+func (n *networkJSON) policy() *keysmith.NetworkPolicy {
+	if n == nil {
+		return nil
+	}
+	return &keysmith.NetworkPolicy{Mode: keysmith.NetworkMode(n.Mode), Zones: n.Zones}
 }
 
 func (s *Server) tokenJSON(t *keysmith.Token) tokenJSON {
@@ -53,14 +70,20 @@ func (s *Server) tokenJSON(t *keysmith.Token) tokenJSON {
 	if len(meta) == 0 {
 		meta = json.RawMessage("{}")
 	}
+	zones := t.Network.Zones
+	if zones == nil {
+		zones = []string{}
+	}
 	return tokenJSON{
 		ID: t.ID, Name: t.Name, Type: string(t.Type), Status: string(t.Status(now)), Color: color,
-		Enabled: t.DisabledAt == nil, Owner: ownerJSON{ID: t.OwnerID, Email: t.Owner.Email, Role: string(t.Owner.Role)},
+		Enabled: t.DisabledAt == nil, Owner: tokenOwnerJSON{ID: t.OwnerID, Email: t.Owner.Email, Role: string(t.Owner.Role)},
 		OwnerID: t.OwnerID, CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, ExpiresAt: t.ExpiresAt,
 		IdleTTL: int64(t.IdleTTL / time.Second), IdleExpiresAt: t.IdleExpiresAt(),
 		LastUsedAt: t.LastUsedAt, LastUsedIP: t.LastUsedIP, RevokedAt: t.RevokedAt, RevokedBy: t.RevokedBy,
 		DisabledAt: t.DisabledAt, RotatedAt: t.RotatedAt, PreviousSecretExpiresAt: t.PrevSecretExpiresAt,
 		AgentID: t.AgentID, Meta: meta,
+		Network:          networkJSON{Mode: string(t.Network.Mode), Zones: zones},
+		RateLimitPercent: t.RateLimitPercent,
 	}
 }
 
@@ -74,15 +97,19 @@ func (s *Server) tokenRoutes(mux *http.ServeMux) {
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	var req struct {
-		Name      string          `json:"name"`
-		ExpiresAt *time.Time      `json:"expires_at"`
-		IdleTTL   *int64          `json:"idle_ttl"` // seconds
-		Meta      json.RawMessage `json:"meta"`
+		Name             string          `json:"name"`
+		ExpiresAt        *time.Time      `json:"expires_at"`
+		IdleTTL          *int64          `json:"idle_ttl"` // seconds
+		Meta             json.RawMessage `json:"meta"`
+		OwnerID          string          `json:"owner_id"` // a service account; "" for the caller
+		Network          *networkJSON    `json:"network"`
+		RateLimitPercent *int            `json:"rate_limit_percent"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	in := keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt, Meta: req.Meta}
+	in := keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt, Meta: req.Meta,
+		OwnerID: req.OwnerID, Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent}
 	if req.IdleTTL != nil {
 		d, err := seconds("idle_ttl", *req.IdleTTL)
 		if err != nil {
@@ -120,18 +147,22 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p keysmith.
 	return nil
 }
 
-// patchToken changes a token's name, enabled state or meta.
+// patchToken changes a token's name, enabled state, meta, network policy or
+// rate-limit share; absent fields stay as they are.
 func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	var req struct {
-		Name    *string          `json:"name"`
-		Enabled *bool            `json:"enabled"`
-		Meta    *json.RawMessage `json:"meta"`
+		Name             *string          `json:"name"`
+		Enabled          *bool            `json:"enabled"`
+		Meta             *json.RawMessage `json:"meta"`
+		Network          *networkJSON     `json:"network"`
+		RateLimitPercent *int             `json:"rate_limit_percent"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	t, err := s.Service.UpdateToken(r.Context(), p, r.PathValue("id"),
-		keysmith.TokenUpdate{Name: req.Name, Enabled: req.Enabled, Meta: req.Meta})
+		keysmith.TokenUpdate{Name: req.Name, Enabled: req.Enabled, Meta: req.Meta,
+			Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent})
 	if err != nil {
 		return err
 	}

@@ -146,9 +146,25 @@ func (db *DB) migrate(ctx context.Context) error {
 		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	var current int64
-	if err := db.sql.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	// Every embedded migration not yet recorded is applied, whatever its
+	// number: one merged later with a lower number than an applied one still
+	// runs.
+	applied := map[int64]bool{}
+	rows, err := db.sql.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("read schema versions: %w", err)
+	}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema versions: %w", err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema versions: %w", err)
 	}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
@@ -156,19 +172,19 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", base)
 		}
-		if version <= current {
+		if applied[version] {
 			continue
 		}
 		text, err := migrations.ReadFile(name)
 		if err != nil {
 			return err
 		}
-		applied := true
+		ran := true
 		err = db.tx(ctx, func(tx *sql.Tx) error {
 			// Another process may have applied it since we looked.
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n > 0 {
-				applied = false
+				ran = false
 				return err
 			}
 			for _, stmt := range splitStatements(string(text)) {
@@ -183,12 +199,27 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("apply migration %s: %w", base, err)
 		}
-		if !applied {
+		if !ran {
 			continue
 		}
 		db.log.Info("applied migration", "version", version, "name", base, "engine", db.dialect.name())
 	}
 	return nil
+}
+
+// MigrationVersions lists the versions of the embedded migrations, in order.
+// Versions need not be consecutive; each is applied once.
+func MigrationVersions() []int64 {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	var out []int64
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		if v, err := strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // SchemaVersion returns the highest applied migration.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -17,6 +18,17 @@ import (
 // Audit in the transaction's context. Every write method calls this; it is
 // the one place events are made.
 func (tx *txn) record(typ keysmith.EventType, details map[string]any, targets ...keysmith.Ref) error {
+	return tx.recordOutcome(typ, keysmith.OutcomeSuccess, details, targets...)
+}
+
+// RecordEvent appends an event that is not part of a change (a failed
+// sign-in, say) to the system log, in a transaction of its own.
+func (db *DB) RecordEvent(ctx context.Context, typ keysmith.EventType, outcome string, details map[string]any, targets ...keysmith.Ref) error {
+	return db.write(ctx, func(tx *txn) error { return tx.recordOutcome(typ, outcome, details, targets...) })
+}
+
+// recordOutcome is record with an outcome other than success.
+func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map[string]any, targets ...keysmith.Ref) error {
 	a := keysmith.AuditFrom(tx.ctx)
 	ev := keysmith.Event{
 		ID:        keysmith.NewID("evt"),
@@ -28,7 +40,7 @@ func (tx *txn) record(typ keysmith.EventType, details map[string]any, targets ..
 		ClientIP:  a.ClientIP,
 		UserAgent: a.UserAgent,
 		RequestID: a.RequestID,
-		Outcome:   "success",
+		Outcome:   outcome,
 		Details:   details,
 	}
 	if ev.Targets == nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
@@ -164,6 +163,10 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
+	rows.Close()
+	if err := loadTokenZones(ctx, db.sql, out); err != nil {
+		return nil, "", db.mapError(err)
+	}
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
@@ -249,7 +252,8 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 }
 
 // UpdateToken applies the non-nil fields of u and records the change.
-// CodeNotFound if there is no such token, CodeConflict if it is revoked.
+// CodeNotFound if there is no such token, CodeConflict if it is revoked,
+// CodeInvalid if u names a network zone that does not exist.
 func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate) (*keysmith.Token, error) {
 	err := db.write(ctx, func(tx *txn) error {
 		t, err := tx.lockToken(id)
@@ -282,9 +286,26 @@ func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate
 			set = append(set, "meta = "+arg(string(*u.Meta)))
 			changed = append(changed, "meta")
 		}
+		if u.Network != nil {
+			set = append(set, "network_mode = "+arg(string(u.Network.Mode)))
+			changed = append(changed, "network")
+			details["network"] = networkDetails(*u.Network)
+		}
+		if u.RateLimitPercent != nil {
+			set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
+			changed = append(changed, "rate_limit_percent")
+			details["rate_limit_percent"] = *u.RateLimitPercent
+		}
 		details["changed"] = changed
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), args...); err != nil {
-			return err
+		if len(set) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), args...); err != nil {
+				return err
+			}
+		}
+		if u.Network != nil {
+			if err := tx.setTokenZones(id, u.Network.Zones); err != nil {
+				return err
+			}
 		}
 		tx.changed(keysmith.ChangeToken, id)
 		if u.Name != nil {
@@ -336,10 +357,7 @@ func (tx *txn) lockToken(id string) (*keysmith.Token, error) {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
 	}
-	t, err := scanToken(tx.QueryRowContext(tx.ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
-	if err == sql.ErrNoRows {
-		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
-	}
+	t, err := tx.tokenByID(id)
 	if err != nil {
 		return nil, err
 	}

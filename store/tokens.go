@@ -17,6 +17,7 @@ import (
 const tokenColumns = `tokens.id, tokens.name, tokens.type, tokens.owner_id, tokens.created_at, tokens.created_by,
 	tokens.expires_at, tokens.last_used_at, tokens.last_used_ip, tokens.revoked_at, tokens.revoked_by,
 	tokens.idle_ttl, tokens.disabled_at, tokens.meta, tokens.rotated_at, tokens.prev_hash_expires_at, tokens.agent_id,
+	tokens.network_mode, tokens.rate_limit_percent,
 	` + agentActiveExpr
 
 // agentActiveExpr is 1 when an active agent holds the token, else 0.
@@ -30,7 +31,8 @@ func scanToken(row interface{ Scan(...any) error }, extra ...any) (*keysmith.Tok
 	var meta string
 	var agentActive int
 	dest := []any{&t.ID, &t.Name, &t.Type, &t.OwnerID, &created, &t.CreatedBy, &expires, &lastUsed,
-		&t.LastUsedIP, &revoked, &t.RevokedBy, &idle, &disabled, &meta, &rotated, &prevExpires, &t.AgentID, &agentActive}
+		&t.LastUsedIP, &revoked, &t.RevokedBy, &idle, &disabled, &meta, &rotated, &prevExpires, &t.AgentID,
+		&t.Network.Mode, &t.RateLimitPercent, &agentActive}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -56,16 +58,26 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	if len(t.Meta) == 0 {
 		t.Meta = json.RawMessage("{}")
 	}
+	if t.Network.Mode == "" {
+		t.Network.Mode = keysmith.NetworkAny
+	}
+	if t.RateLimitPercent == 0 {
+		t.RateLimitPercent = keysmith.DefaultRateLimitPercent
+	}
 	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at,
-		idle_ttl, meta, name_lower, agent_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		t.ID, h.String(), t.Name, t.Type, t.OwnerID, micros(t.CreatedAt), t.CreatedBy, nullMicros(t.ExpiresAt),
-		t.IdleTTL.Microseconds(), string(t.Meta), strings.ToLower(t.Name), t.AgentID)
+		t.IdleTTL.Microseconds(), string(t.Meta), strings.ToLower(t.Name), t.AgentID, t.Network.Mode, t.RateLimitPercent)
 	if err != nil {
 		return err
 	}
+	if err := tx.setTokenZones(t.ID, t.Network.Zones); err != nil {
+		return err
+	}
 	tx.changed(keysmith.ChangeToken, t.ID)
-	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID, "idle_ttl_seconds": int64(t.IdleTTL / time.Second)}
+	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID, "idle_ttl_seconds": int64(t.IdleTTL / time.Second),
+		"network": networkDetails(t.Network), "rate_limit_percent": t.RateLimitPercent}
 	if t.AgentID != "" {
 		details["agent_id"] = t.AgentID
 	}
@@ -81,6 +93,9 @@ func (db *DB) FindTokenByID(ctx context.Context, id string) (*keysmith.Token, er
 	t, err := scanTokenWithOwner(db.sql.QueryRowContext(ctx, tokenWithOwnerSelect+` WHERE tokens.id = $1`, id))
 	if err == sql.ErrNoRows {
 		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
+	}
+	if err == nil {
+		err = loadTokenZones(ctx, db.sql, []*keysmith.Token{t})
 	}
 	return t, db.mapError(err)
 }
@@ -99,6 +114,9 @@ func (db *DB) FindTokenByHash(ctx context.Context, h keysmith.Hash) (*keysmith.T
 		return nil, db.mapError(err)
 	}
 	t.ViaPreviousSecret = prev == 1
+	if err := loadTokenZones(ctx, db.sql, []*keysmith.Token{t}); err != nil {
+		return nil, db.mapError(err)
+	}
 	return t, nil
 }
 
@@ -151,10 +169,7 @@ func (db *DB) RevokeToken(ctx context.Context, id, revokedBy string) (*keysmith.
 func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) {
 	ctx, db := tx.ctx, tx.db
 	err = func() error {
-		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
-		if err == sql.ErrNoRows {
-			return keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
-		}
+		t, err = tx.tokenByID(id)
 		if err != nil || t.RevokedAt != nil {
 			return err
 		}
@@ -167,7 +182,7 @@ func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) 
 		if n, _ := res.RowsAffected(); n == 0 {
 			// Revoked concurrently; that revocation recorded its event. Answer
 			// with the token as it now is, not as read before the race.
-			t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
+			t, err = tx.tokenByID(id)
 			return err
 		}
 		t.RevokedAt, t.RevokedBy = &now, revokedBy

@@ -38,16 +38,16 @@ func (db *DB) Bootstrap(ctx context.Context, u *keysmith.User, t *keysmith.Token
 			}
 			return err
 		}
-		if err := tx.insertUser(u); err != nil {
+		if err := tx.insertUser(u, ""); err != nil {
 			return err
 		}
 		return tx.insertToken(t, h)
 	})
 }
 
-func (tx *txn) insertUser(u *keysmith.User) error {
-	_, err := tx.ExecContext(tx.ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		u.ID, u.Email, u.Name, u.Role, u.Type, u.Status, micros(u.CreatedAt), micros(u.UpdatedAt))
+func (tx *txn) insertUser(u *keysmith.User, passwordHash string) error {
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO users (`+userColumns+`, password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Email, u.Name, u.Role, u.Type, u.Status, micros(u.CreatedAt), micros(u.UpdatedAt), passwordHash)
 	if err != nil {
 		if tx.db.dialect.isUniqueViolation(err) {
 			return keysmith.Errorf(keysmith.CodeConflict, "a user with email %q exists already", u.Email)

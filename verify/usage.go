@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -28,10 +29,10 @@ func (u *usage) state(tokenID string) *useState {
 	return u.inflight[tokenID]
 }
 
-func (u *usage) touch(e *useState, now time.Time, ip string) {
+func (u *usage) touch(e *useState, now time.Time, ip netip.Addr) {
 	// The address is stored before the time: a flush that reads the new
 	// time then also reads the new address.
-	if ip != "" {
+	if ip.IsValid() {
 		if p := e.lastIP.Load(); p == nil || *p != ip {
 			addr := ip // only this copy escapes, and only when the address changes
 			e.lastIP.Store(&addr)
@@ -55,7 +56,7 @@ func (u *usage) touch(e *useState, now time.Time, ip string) {
 func (e *useState) use() keysmith.TokenUse {
 	tu := keysmith.TokenUse{TokenID: e.tokenID, At: time.UnixMicro(e.lastUsed.Load()).UTC()}
 	if p := e.lastIP.Load(); p != nil {
-		tu.IP = *p
+		tu.IP = p.Unmap().String()
 	}
 	return tu
 }

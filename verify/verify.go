@@ -9,12 +9,14 @@ package verify
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/ratelimit"
 )
 
 // Code is the outcome of a verification.
@@ -44,6 +46,9 @@ type Result struct {
 	Code  Code
 	Token *keysmith.Token // nil unless the token is known
 	Owner *keysmith.User  // nil unless the token is known
+	// RateLimit is the token's standing in the group Check counted it
+	// against; nil when nothing was checked.
+	RateLimit *ratelimit.Result
 }
 
 // Valid reports whether the credential may be used.
@@ -55,6 +60,8 @@ type Store interface {
 	FindUserByID(ctx context.Context, id string) (*keysmith.User, error)
 	RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error
 	Subscribe(f func(keysmith.Change))
+	FindZones(ctx context.Context) ([]*keysmith.Zone, error)
+	RateLimits(ctx context.Context) (keysmith.RateLimits, error)
 }
 
 // Options tune a Verifier; the zero value gives the defaults.
@@ -69,6 +76,11 @@ type Options struct {
 	// MaxNegative bounds the negative cache; when full it is emptied, so a
 	// flood of random tokens costs memory no more than this. Default 100 000.
 	MaxNegative int
+	// Limiter counts tokens' requests. Default: in process, on Now.
+	Limiter ratelimit.Limiter
+	// TrustedProxies are proxies whose X-Forwarded-For is believed besides
+	// those listed in zones.
+	TrustedProxies []netip.Prefix
 }
 
 // Verifier is the in-memory view of credentials. It is safe for concurrent use.
@@ -87,6 +99,15 @@ type Verifier struct {
 	users  map[string]*userEntry
 	neg    map[keysmith.Hash]time.Time // unknown hash → forget after
 
+	// Zones and rate limits are read without the lock; a change drops them
+	// (under the lock, bumping the generation) and the next request loads.
+	zones     atomic.Pointer[zoneCache]
+	zoneGen   uint64
+	limits    atomic.Pointer[limitsCache]
+	limitsGen uint64
+	limiter   ratelimit.Limiter
+	trusted   []netip.Prefix
+
 	usage usage
 }
 
@@ -94,6 +115,8 @@ type entry struct {
 	token    *keysmith.Token
 	loadedAt time.Time
 	*useState
+
+	verifiedKey string // the limiter key of the token's verified share
 }
 
 // useState is a token's latest use known here. The entries of a token's
@@ -101,7 +124,7 @@ type entry struct {
 type useState struct {
 	tokenID  string
 	lastUsed atomic.Int64 // unix µs of the latest use known here
-	lastIP   atomic.Pointer[string]
+	lastIP   atomic.Pointer[netip.Addr]
 	dirty    atomic.Bool // queued for the next flush
 	// first is the earliest use queued for the next flush. Every use since
 	// was accepted within the idle TTL of the one before, so the store may
@@ -131,6 +154,9 @@ func New(store Store, opt Options) *Verifier {
 	if opt.MaxNegative == 0 {
 		opt.MaxNegative = 100_000
 	}
+	if opt.Limiter == nil {
+		opt.Limiter = ratelimit.NewLocal(opt.Now)
+	}
 	v := &Verifier{
 		store: store, now: opt.Now, log: opt.Log,
 		maxAge: opt.MaxAge, negTTL: opt.NegativeTTL, maxNeg: opt.MaxNegative,
@@ -139,24 +165,38 @@ func New(store Store, opt Options) *Verifier {
 		users:  map[string]*userEntry{},
 		neg:    map[keysmith.Hash]time.Time{},
 		usage:  usage{pending: map[string]*useState{}},
+
+		limiter: opt.Limiter,
+		trusted: opt.TrustedProxies,
 	}
 	store.Subscribe(v.invalidate)
 	return v
 }
 
-// VerifyAPIToken checks a presented API token. ip is the address the caller
-// saw the request come from, recorded as the token's last-used address ("" if
-// unknown). A valid result counts as a use of the token. The error is only for
+// VerifyAPIToken checks a presented API token and its network policy. ip is
+// the address the caller saw the request come from, recorded as the token's
+// last-used address ("" if unknown). A valid result counts as a use of the
+// token, but not against any rate limit (see Check). The error is only for
 // failures of the store; every verdict is a Result.
 func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, error) {
+	addr, _ := netip.ParseAddr(ip)
+	now := v.now()
+	r, e, err := v.verify(ctx, raw, addr, now)
+	if r.Valid() {
+		v.usage.touch(e.useState, now, addr)
+	}
+	return r, err
+}
+
+// verify checks the token's form, record, owner and network policy.
+func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr, now time.Time) (Result, *entry, error) {
 	h, ok := keysmith.ParseAPIToken(raw)
 	if !ok {
-		return Result{Code: Malformed}, nil
+		return Result{Code: Malformed}, nil, nil
 	}
-	now := v.now()
 	e, err := v.token(ctx, h, now)
 	if err != nil || e == nil {
-		return Result{Code: NotFound}, err
+		return Result{Code: NotFound}, nil, err
 	}
 	if e.idleExpired(now) && e.loadedAt.Before(e.idleDeadline().Add(idleSettle)) && now.Sub(e.loadedAt) >= time.Second {
 		// Another replica may have renewed the token shortly before the
@@ -164,13 +204,13 @@ func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, 
 		// requests with an expired token does not reach the database)
 		// before calling it expired.
 		if e, err = v.load(ctx, h, now, e); err != nil || e == nil {
-			return Result{Code: NotFound}, err
+			return Result{Code: NotFound}, nil, err
 		}
 	}
 	t := e.token
 	owner, err := v.user(ctx, t.OwnerID, now)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	r := Result{Token: t, Owner: owner}
 	switch {
@@ -185,9 +225,17 @@ func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, 
 		r.Code = OwnerInactive
 	default:
 		r.Code = Valid
-		v.usage.touch(e.useState, now, ip)
+		if t.Network.Mode != keysmith.NetworkAny && t.Network.Mode != "" {
+			zones, err := v.zonesAt(ctx, now)
+			if err != nil {
+				return Result{}, nil, err
+			}
+			if !t.Network.Allows(addr, zones) {
+				r.Code = IPForbidden
+			}
+		}
 	}
-	return r, nil
+	return r, e, nil
 }
 
 // idleDeadline is when the token expires unless used, by the latest use
@@ -245,7 +293,7 @@ func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *
 	default:
 		return nil, err
 	}
-	fresh := &entry{token: t, loadedAt: now}
+	fresh := &entry{token: t, loadedAt: now, verifiedKey: "tok:" + string(keysmith.GroupVerified) + ":" + t.ID}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	// Share the use state of the token's other cached secret, or of an
@@ -265,8 +313,8 @@ func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *
 		fresh.useState = &useState{tokenID: t.ID}
 	}
 	if t.LastUsedAt != nil && t.LastUsedAt.UnixMicro() > fresh.lastUsed.Load() {
-		if t.LastUsedIP != "" {
-			fresh.lastIP.Store(&t.LastUsedIP)
+		if a, err := netip.ParseAddr(t.LastUsedIP); err == nil {
+			fresh.lastIP.Store(&a)
 		}
 		fresh.lastUsed.Store(t.LastUsedAt.UnixMicro())
 	}
@@ -326,7 +374,17 @@ func (v *Verifier) invalidate(c keysmith.Change) {
 		v.forget(c.ID)
 	case keysmith.ChangeUser:
 		delete(v.users, c.ID)
+	case keysmith.ChangeZone:
+		v.zoneGen++
+		v.zones.Store(nil)
+	case keysmith.ChangeSettings:
+		v.limitsGen++
+		v.limits.Store(nil)
 	default:
+		v.zoneGen++
+		v.zones.Store(nil)
+		v.limitsGen++
+		v.limits.Store(nil)
 		clear(v.tokens)
 		clear(v.ids)
 		clear(v.users)

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -42,6 +45,13 @@ type Fixture struct {
 	BaseURL    string // Keysmith's, e.g. http://127.0.0.1:41234
 	UserID     string // the admin user made by keysmith init
 	AdminToken string // its API token; never printed
+
+	// Filled by the OAuth scenarios' Setup.
+	ClientID     string
+	ClientSecret string // never printed
+	AccessToken  string // a JWT issued to the client; never printed
+
+	ZonedToken string // verify-zoned: a token allowed only from one zone; never printed
 }
 
 // scenarios is the one list of what -scenario can name. Add new ones here.
@@ -57,6 +67,165 @@ var scenarios = []*Scenario{
 		},
 		Check: checkBodyContains(`"valid":true`),
 	},
+	{
+		// The client_credentials grant with client_secret_basic: client
+		// authentication and a signed ES256 JWT per request.
+		Name:   "oauth-token",
+		Method: http.MethodPost,
+		Path:   "/v1/oauth/token",
+		Setup:  setupOAuthClient,
+		Header: basicFormHeader,
+		Body:   func(*Fixture) []byte { return []byte("grant_type=client_credentials") },
+		Check:  checkBodyContains(`"access_token"`),
+	},
+	{
+		// RFC 7662 introspection of one live JWT by the client that holds it.
+		Name:   "introspect",
+		Method: http.MethodPost,
+		Path:   "/v1/oauth/introspect",
+		Setup:  setupOAuthClient,
+		Header: basicFormHeader,
+		Body:   func(fx *Fixture) []byte { return []byte(url.Values{"token": {fx.AccessToken}}.Encode()) },
+		Check:  checkBodyContains(`"active":true`),
+	},
+	{
+		// verify-zoned is verify with the work a locked-down token adds: an
+		// in_zones network policy checked against the gateway's ip among
+		// several zones, and a rate-limit count on every request (with a
+		// maximum too high to be reached, so every answer is valid).
+		Name:   "verify-zoned",
+		Method: http.MethodPost,
+		Path:   "/v1/verify",
+		Setup:  setupZoned,
+		Header: jsonHeader,
+		Body: func(fx *Fixture) []byte {
+			b, _ := json.Marshal(map[string]string{"token": fx.ZonedToken, "ip": "192.0.2.10"})
+			return b
+		},
+		Check: checkBodyContains(`"valid":true`),
+	},
+}
+
+// setupOAuthClient creates a sandbox OAuth client through the API and gets
+// one access token with it.
+func setupOAuthClient(ctx context.Context, c *http.Client, fx *Fixture) error {
+	body := strings.NewReader(`{"name":"load","environment":"sandbox","scopes":["read"]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fx.BaseURL+"/v1/oauth/clients", body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+fx.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	var created struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := doJSON(c, req, http.StatusCreated, &created); err != nil {
+		return fmt.Errorf("creating the OAuth client: %w", err)
+	}
+	fx.ClientID, fx.ClientSecret = created.ClientID, created.ClientSecret
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, fx.BaseURL+"/v1/oauth/token",
+		strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		return err
+	}
+	req.Header = basicFormHeader(fx)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := doJSON(c, req, http.StatusOK, &tok); err != nil {
+		return fmt.Errorf("getting an access token: %w", err)
+	}
+	fx.AccessToken = tok.AccessToken
+	return nil
+}
+
+// doJSON sends req and decodes a response of status want into v.
+func doJSON(c *http.Client, req *http.Request, want int, v any) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return statusError(resp.StatusCode, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// basicFormHeader is a form request authenticated with the client's
+// credentials (client_secret_basic).
+func basicFormHeader(fx *Fixture) http.Header {
+	cred := url.QueryEscape(fx.ClientID) + ":" + url.QueryEscape(fx.ClientSecret)
+	return http.Header{
+		"Content-Type":  {"application/x-www-form-urlencoded"},
+		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))},
+	}
+}
+
+// setupZoned makes three zones and a token allowed only from the second,
+// with the whole verified maximum as its share, and raises that maximum out
+// of reach.
+func setupZoned(ctx context.Context, c *http.Client, fx *Fixture) error {
+	var zone struct {
+		ID string `json:"id"`
+	}
+	for i, gw := range [][]string{{"10.0.0.0/8", "2001:db8::/32"}, {"192.0.2.0/24", "198.51.100.7", "203.0.113.0/25"}, {"172.16.0.0/12"}} {
+		var z struct {
+			ID string `json:"id"`
+		}
+		if err := apiCall(ctx, c, fx, "POST", "/v1/zones", map[string]any{"name": fmt.Sprintf("zone %d", i), "gateways": gw}, &z); err != nil {
+			return err
+		}
+		if i == 1 {
+			zone = z
+		}
+	}
+	if err := apiCall(ctx, c, fx, "PUT", "/v1/settings/rate-limits", map[string]any{"verified": 1_000_000_000}, nil); err != nil {
+		return err
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	err := apiCall(ctx, c, fx, "POST", "/v1/tokens", map[string]any{"name": "zoned", "rate_limit_percent": 100,
+		"network": map[string]any{"mode": "in_zones", "zones": []string{zone.ID}}}, &tok)
+	fx.ZonedToken = tok.Token
+	return err
+}
+
+// apiCall sends a JSON request to Keysmith's API as the admin and decodes a
+// 2xx answer into out (if not nil).
+func apiCall(ctx context.Context, c *http.Client, fx *Fixture, method, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, fx.BaseURL+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+fx.AdminToken)
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %w", method, path, statusError(resp.StatusCode, raw))
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
 }
 
 // findScenario returns the scenario called name.

@@ -18,18 +18,33 @@ import (
 const usage = `Keysmith — the credential authority for your API.
 
 Usage:
-  keysmith serve [--addr ADDR] [--db DSN] [--token-idle-ttl DURATION]
-                 [--log-format json|text] [--log-level LEVEL]
+  keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--trusted-proxies CIDRS]
+                 [--token-idle-ttl DURATION] [--log-format json|text] [--log-level LEVEL]
+                 [--session-ttl 12h] [--argon2 m=19456,t=2,p=1]
   keysmith init  --email EMAIL [--db DSN] [--json]
+  keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
+  keysmith signing-keys list   [--db DSN] [--json]
   keysmith help
 
 serve  runs the server. On an empty database it first creates the super admin
        admin@localhost and prints one API token for it (once, on stdout).
 init   creates the first super admin and prints their API token, for scripted
        setups; fails (exit 1) on a database that already has users.
+signing-keys rotate
+       makes a new JWT signing key that signs from now on; the old public key
+       stays in the JWKS until every token it signed has expired.
+
+serve also takes --issuer URL (the public URL, iss of access tokens; default
+http://ADDR), --signing-alg ES256|EdDSA|RS256, --signing-key-rotation DURATION
+(default 2160h; negative turns it off) and --max-client-secrets N (default 5).
+The private signing keys are sealed under the master key: KEYSMITH_MASTER_KEY
+(base64 of 32 bytes; required with PostgreSQL, the same on every replica), or
+else a key file made on first start beside the SQLite database (DB.key).
 
 DSN is an SQLite file path (default keysmith.db, created on first start) or a
-postgres:// URL. Every flag can be set in the environment as KEYSMITH_<FLAG>,
+postgres:// URL. --redis redis://host:6379 shares rate-limit counters between
+replicas. --trusted-proxies lists proxies (addresses or CIDR ranges, comma-
+separated) whose X-Forwarded-For header is believed. Every flag can be set in the environment as KEYSMITH_<FLAG>,
 for example KEYSMITH_ADDR, KEYSMITH_DB, KEYSMITH_LOG_FORMAT.
 `
 
@@ -54,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "init":
 		err = initCmd(ctx, args[1:], stdout, stderr)
+	case "signing-keys":
+		err = signingKeysCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
+	"github.com/keysmith/keysmith/store"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -18,16 +20,41 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file path or postgres:// URL")
 	fs.DurationVar(&cfg.TokenIdleTTL, "token-idle-ttl", keysmith.DefaultIdleTTL,
 		"how long a token lives unused, renewed by every use (e.g. 720h); tokens may set their own idle_ttl")
+	oauthFlags(fs, &cfg)
+	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL for rate-limit counters shared by replicas (default: in process)")
+	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed")
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", keysmith.DefaultSessionTTL, "lifetime of a browser session")
+	fs.Func("argon2", "argon2id cost for passwords as m=KiB,t=passes,p=threads (default m=19456,t=2,p=1)", func(v string) error {
+		_, err := fmt.Sscanf(v, "m=%d,t=%d,p=%d", &cfg.Password.MemoryKiB, &cfg.Password.Time, &cfg.Password.Threads)
+		if err != nil || cfg.Password.MemoryKiB < 8 || cfg.Password.Time < 1 || cfg.Password.Threads < 1 {
+			return fmt.Errorf("want m=KiB,t=passes,p=threads, like m=19456,t=2,p=1")
+		}
+		return nil
+	})
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if cfg.SessionTTL <= 0 {
+		return fmt.Errorf("--session-ttl must be positive, like 12h")
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
 	}
 	cfg.Log = log
+	if *trusted != "" {
+		var entries []string
+		for _, e := range strings.Split(*trusted, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				entries = append(entries, e)
+			}
+		}
+		if cfg.TrustedProxies, err = keysmith.ParsePrefixes("--trusted-proxies", entries); err != nil {
+			return fmt.Errorf("%s", keysmith.ErrorMessage(err))
+		}
+	}
 
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
@@ -80,12 +107,15 @@ func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	log, _ := newLogger(stderr, "text", "warn")
-	a, err := app.Open(ctx, app.Config{DB: *dsn, Log: log})
+	// Only the store: making the first admin needs no signing keys, so init
+	// works before the master key is set up.
+	db, err := store.Open(ctx, *dsn, store.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	u, _, secret, err := a.Service.Bootstrap(ctx, *email)
+	defer db.Close()
+	svc := &keysmith.Service{Store: db, Now: keysmith.SystemClock}
+	u, _, secret, err := svc.Bootstrap(ctx, *email)
 	if err != nil {
 		if keysmith.ErrorCode(err) == keysmith.CodeConflict {
 			return fmt.Errorf("%s has users already; nothing was changed. Sign in with an existing admin token instead", *dsn)

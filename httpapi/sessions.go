@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// SessionCookie is the name of the browser session cookie.
+const SessionCookie = "keysmith_session"
+
+// crossOrigin refuses cross-origin browser requests (by Sec-Fetch-Site, or
+// Origin against Host). Requests without either header come from programs,
+// not browsers, and are let through.
+var crossOrigin = http.NewCrossOriginProtection()
+
+func (s *Server) sessionRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /v1/sessions", s.handle(s.signIn))
+	mux.Handle("DELETE /v1/sessions/current", s.authed(s.signOut))
+	mux.Handle("GET /v1/me", s.authed(s.me))
+}
+
+// authenticate finds the caller: an Authorization header means an API
+// token (and only that is tried); otherwise the session cookie. A request
+// authenticated by cookie that could change something (any method but GET,
+// HEAD, OPTIONS) must not be cross-origin: SameSite=Lax already keeps the
+// cookie off cross-site POSTs, and this also covers same-site origins.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.Principal, error) {
+	if r.Header.Get("Authorization") != "" {
+		raw, ok := bearer(r)
+		if !ok {
+			return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
+		}
+		return s.tokenPrincipal(w, r, raw)
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized,
+			"send an API token as Authorization: Bearer <token>, or sign in with POST /v1/sessions")
+	}
+	p, err := s.Service.AuthenticateSession(r.Context(), c.Value)
+	if err != nil {
+		return p, err
+	}
+	if err := crossOrigin.Check(r); err != nil {
+		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeForbidden,
+			"cross-origin request refused: a session cookie only authenticates requests from Keysmith's own origin")
+	}
+	return p, nil
+}
+
+// meJSON is who the caller is, and by which credential.
+type meJSON struct {
+	User             userJSON   `json:"user"`
+	GroupIDs         []string   `json:"group_ids"`
+	TokenID          string     `json:"token_id,omitempty"`
+	SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	groups, err := s.Service.GroupIDsOf(r.Context(), p.User.ID)
+	if err != nil {
+		return err
+	}
+	out := meJSON{User: toUserJSON(p.User), GroupIDs: groups}
+	if p.Token != nil {
+		out.TokenID = p.Token.ID
+	}
+	if p.Session != nil {
+		out.SessionExpiresAt = &p.Session.ExpiresAt
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	// Guessing passwords is limited per source address (shared by replicas
+	// through Redis when configured) and, in the service, per account.
+	if err := s.checkFailures(w, r, keysmith.GroupFailedSignIns); err != nil {
+		return err
+	}
+	u, sess, secret, err := s.Service.SignIn(r.Context(), keysmith.SignInInput{
+		Email: req.Email, Password: req.Password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: truncateString(r.UserAgent(), 256)})
+	if keysmith.ErrorCode(err) == keysmith.CodeUnauthorized {
+		if ferr := s.countFailure(r, keysmith.GroupFailedSignIns); ferr != nil {
+			s.Log.WarnContext(r.Context(), "counting a failed sign-in failed", "err", ferr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: secret.Reveal(), Path: "/",
+		Expires: sess.ExpiresAt, MaxAge: int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()),
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{"user": toUserJSON(u), "expires_at": sess.ExpiresAt})
+	return nil
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	if err := s.Service.SignOut(r.Context(), p); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

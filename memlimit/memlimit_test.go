@@ -1,0 +1,73 @@
+package memlimit_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith/memlimit"
+)
+
+func TestLimiter(t *testing.T) {
+	ctx := context.Background()
+	p := memlimit.Policy{Free: 2, Base: time.Second, Max: 4 * time.Second, Forget: time.Minute, MaxKeys: 3}
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	wait := func(l *memlimit.Limiter, key string, at time.Time) time.Duration {
+		t.Helper()
+		d, err := l.Wait(ctx, key, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	t.Run("EachFailureBeyondTheAllowanceDoublesTheWaitUpToMax", func(t *testing.T) {
+		l := memlimit.New(p)
+		want := []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}
+		for i, w := range want {
+			l.Fail(ctx, "k", t0)
+			if got := wait(l, "k", t0); got != w {
+				t.Errorf("after %d failures: wait %v, want %v", i+1, got, w)
+			}
+		}
+		if got := wait(l, "k", t0.Add(3*time.Second)); got != time.Second {
+			t.Errorf("wait 3 s later = %v, want 1s", got)
+		}
+		if got := wait(l, "other", t0); got != 0 {
+			t.Errorf("another key waits %v", got)
+		}
+	})
+
+	t.Run("KeysAreForgottenAfterQuietAndOnReset", func(t *testing.T) {
+		l := memlimit.New(p)
+		for range 4 {
+			l.Fail(ctx, "k", t0)
+		}
+		if got := wait(l, "k", t0.Add(time.Minute)); got != 0 {
+			t.Errorf("after Forget: wait %v", got)
+		}
+		l.Fail(ctx, "k", t0.Add(time.Minute))
+		if got := wait(l, "k", t0.Add(time.Minute)); got != 0 {
+			t.Errorf("a forgotten key starts over, but waits %v", got)
+		}
+		for range 4 {
+			l.Fail(ctx, "j", t0)
+		}
+		l.Reset(ctx, "j")
+		if got := wait(l, "j", t0); got != 0 {
+			t.Errorf("after Reset: wait %v", got)
+		}
+	})
+
+	t.Run("MemoryIsBounded", func(t *testing.T) {
+		l := memlimit.New(p)
+		for _, k := range []string{"a", "b", "c", "d", "e"} {
+			for range 4 {
+				l.Fail(ctx, k, t0)
+			}
+		}
+		if got := wait(l, "e", t0); got == 0 {
+			t.Errorf("the newest key was dropped")
+		}
+	})
+}

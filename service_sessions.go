@@ -1,0 +1,180 @@
+package keysmith
+
+import (
+	"context"
+	"time"
+)
+
+// DefaultSessionTTL is how long a browser session lasts: a working day.
+const DefaultSessionTTL = 12 * time.Hour
+
+// SignInInput is what a browser sends to sign in, and where from.
+type SignInInput struct {
+	Email     string
+	Password  string
+	ClientIP  string
+	UserAgent string
+}
+
+// errSignIn is the one answer to every failed sign-in, so that it does not
+// tell whether the account exists, has a password, or is active.
+var errSignIn = Errorf(CodeUnauthorized, "email or password is wrong")
+
+// SignIn checks a person's e-mail and password and starts a session. It
+// answers CodeRateLimited (with RetryAfter) while the account or the client
+// address is slowed down after failures, before any password is checked.
+// Unknown accounts, service accounts, accounts without a password and
+// deactivated accounts fail like a wrong password, after hashing just as
+// long, so neither the answer nor its timing reveals which it was.
+func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, Secret, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	if in.Password == "" {
+		return nil, nil, Secret{}, Errorf(CodeInvalid, "password is required")
+	}
+	if len(in.Password) > 4*MaxPasswordLen {
+		return nil, nil, Secret{}, errSignIn
+	}
+	accountKey := "account:" + email
+	now := s.Now()
+	if err := s.checkLimits(ctx, now, accountKey); err != nil {
+		return nil, nil, Secret{}, err
+	}
+	u, hash, err := s.Store.FindUserByEmail(ctx, email)
+	if err != nil && ErrorCode(err) != CodeNotFound {
+		return nil, nil, Secret{}, err
+	}
+	reason := ""
+	switch {
+	case u == nil:
+		reason, hash = "unknown_user", ""
+	case u.Type != UserPerson:
+		reason, hash = "service_account", ""
+	case hash == "":
+		reason = "no_password"
+	case u.Status != UserActive:
+		reason = "inactive"
+	}
+	ok, err := s.checkPassword(in.Password, hash)
+	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	if !ok || reason != "" {
+		if reason == "" {
+			reason = "wrong_password"
+		}
+		return nil, nil, Secret{}, s.signInFailed(ctx, now, email, u, reason, accountKey)
+	}
+	if s.AccountLimiter != nil {
+		if err := s.AccountLimiter.Reset(ctx, accountKey); err != nil {
+			return nil, nil, Secret{}, err
+		}
+	}
+	ttl := s.SessionTTL
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	secret, h := NewSessionSecret()
+	sess := &Session{ID: NewID("ses"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		ClientIP: in.ClientIP, UserAgent: in.UserAgent}
+	if err := s.Store.CreateSession(ctx, sess, h); err != nil {
+		return nil, nil, Secret{}, err
+	}
+	return u, sess, secret, nil
+}
+
+// checkLimits answers CodeRateLimited while the account must wait. (Failures
+// per source address are limited by the transport, with the shared
+// per-address limiter, before the service is called.)
+func (s *Service) checkLimits(ctx context.Context, now time.Time, accountKey string) error {
+	if s.AccountLimiter == nil {
+		return nil
+	}
+	wait, err := s.AccountLimiter.Wait(ctx, accountKey, now)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &Error{Code: CodeRateLimited, RetryAfter: wait,
+			Message: "too many failed sign-ins for this account; wait before trying again (see Retry-After)"}
+	}
+	return nil
+}
+
+// signInFailed counts the failure and records it in the system log (with
+// the reason, never the password), then answers errSignIn.
+func (s *Service) signInFailed(ctx context.Context, now time.Time, email string, u *User, reason, accountKey string) error {
+	if s.AccountLimiter != nil {
+		if err := s.AccountLimiter.Fail(ctx, accountKey, now); err != nil {
+			return err
+		}
+	}
+	target := Ref{Type: "user", DisplayName: email}
+	if u != nil {
+		target = UserRef(u)
+	}
+	if err := s.Store.RecordEvent(ctx, EventUserSignInFailed, OutcomeFailure,
+		map[string]any{"reason": reason, "email": email}, target); err != nil {
+		return err
+	}
+	return errSignIn
+}
+
+// checkPassword verifies password against hash, or against a dummy hash of
+// the same cost when there is none, so that both take as long.
+func (s *Service) checkPassword(password, hash string) (bool, error) {
+	if s.Passwords == nil {
+		return false, Errorf(CodeInternal, "no password hasher configured")
+	}
+	if hash == "" {
+		s.dummyOnce.Do(func() { s.dummyHash, _ = s.Passwords.Hash("keysmith dummy password") })
+		_, err := s.Passwords.Verify(password, s.dummyHash)
+		return false, err
+	}
+	return s.Passwords.Verify(password, hash)
+}
+
+func (s *Service) hashPassword(password string) (string, error) {
+	if s.Passwords == nil {
+		return "", Errorf(CodeInternal, "no password hasher configured")
+	}
+	return s.Passwords.Hash(password)
+}
+
+// AuthenticateSession returns the principal of a session cookie's secret.
+// CodeUnauthorized for an unknown or expired session or an inactive user.
+func (s *Service) AuthenticateSession(ctx context.Context, raw string) (Principal, error) {
+	h, ok := ParseSessionSecret(raw)
+	if !ok {
+		return Principal{}, Errorf(CodeUnauthorized, "the session cookie is malformed; sign in again")
+	}
+	sess, err := s.Store.FindSessionByHash(ctx, h)
+	if ErrorCode(err) == CodeNotFound {
+		return Principal{}, Errorf(CodeUnauthorized, "the session has ended; sign in again")
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if !s.Now().Before(sess.ExpiresAt) {
+		return Principal{}, Errorf(CodeUnauthorized, "the session has expired; sign in again")
+	}
+	u, err := s.Store.FindUserByID(ctx, sess.UserID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Status != UserActive {
+		return Principal{}, Errorf(CodeUnauthorized, "the account is deactivated")
+	}
+	return Principal{User: u, Session: sess}, nil
+}
+
+// SignOut ends the caller's session. A caller authenticated by an API token
+// has none: CodeInvalid.
+func (s *Service) SignOut(ctx context.Context, p Principal) error {
+	if p.Session == nil {
+		return Errorf(CodeInvalid, "this request is authenticated by an API token, not a session; revoke tokens with DELETE /v1/tokens/{id}")
+	}
+	return s.Store.DeleteSession(ctx, p.Session)
+}

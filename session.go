@@ -1,0 +1,63 @@
+package keysmith
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Session is a signed-in browser: the cookie's secret is shown once, in the
+// Set-Cookie header of the sign-in response, and stored only as its hash.
+type Session struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	ClientIP  string
+	UserAgent string
+}
+
+// SessionPrefix starts every session secret, so that a leaked one is
+// recognisable and never mistaken for an API token.
+const SessionPrefix = "kss_"
+
+// NewSessionSecret generates a session secret (190 bits from crypto/rand)
+// and its hash.
+func NewSessionSecret() (Secret, Hash) {
+	s := SessionPrefix + randomBase62(tokenRandomLen)
+	return NewSecret(s), HashOf(s)
+}
+
+// ParseSessionSecret checks the form of a presented session secret and
+// returns its hash.
+func ParseSessionSecret(s string) (Hash, bool) {
+	if len(s) != len(SessionPrefix)+tokenRandomLen || !strings.HasPrefix(s, SessionPrefix) || !isBase62(s[len(SessionPrefix):]) {
+		return Hash{}, false
+	}
+	return HashOf(s), true
+}
+
+// PasswordHasher turns passwords into stored hashes and checks them. The
+// implementation (argon2id) lives outside the domain, with its dependency.
+type PasswordHasher interface {
+	// Hash returns the encoded hash of a password, salt and parameters
+	// included.
+	Hash(password string) (string, error)
+	// Verify reports whether password matches encoded, in time that does
+	// not depend on where they differ.
+	Verify(password, encoded string) (bool, error)
+}
+
+// FailureLimiter slows down guessing: it counts failed attempts per key
+// (an account, an address) and says how long the next attempt must wait.
+// The in-process implementation serves one replica; a shared one (Redis)
+// can replace it without the service noticing.
+type FailureLimiter interface {
+	// Wait returns how long an attempt for key must wait from now; 0 if it
+	// may be made at once.
+	Wait(ctx context.Context, key string, now time.Time) (time.Duration, error)
+	// Fail counts a failed attempt for key.
+	Fail(ctx context.Context, key string, now time.Time) error
+	// Reset forgets key's failures, after a success.
+	Reset(ctx context.Context, key string) error
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/keysmith/keysmith"
+)
+
+// CreateSession stores a session under its hash and records the sign-in.
+func (db *DB) CreateSession(ctx context.Context, s *keysmith.Session, h keysmith.Hash) error {
+	return db.write(ctx, func(tx *txn) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, s.UserID))
+		if err == sql.ErrNoRows {
+			return keysmith.Errorf(keysmith.CodeNotFound, "user %q not found", s.UserID)
+		}
+		if err != nil {
+			return err
+		}
+		// Sessions past their expiry are of no use to anyone: drop them
+		// here rather than in a background job.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2`,
+			s.UserID, micros(s.CreatedAt)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, hash, user_id, created_at, expires_at, client_ip, user_agent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.ID, h.String(), s.UserID, micros(s.CreatedAt), micros(s.ExpiresAt),
+			s.ClientIP, s.UserAgent); err != nil {
+			return err
+		}
+		a := keysmith.AuditFrom(ctx)
+		if a.Actor.ID == "" {
+			a.Actor = keysmith.UserRef(u)
+			tx.ctx = keysmith.WithAudit(ctx, a)
+		}
+		return tx.record(keysmith.EventUserSignedIn, map[string]any{"session_id": s.ID, "expires_at": s.ExpiresAt},
+			keysmith.UserRef(u))
+	})
+}
+
+// FindSessionByHash returns the session whose secret hashes to h.
+// CodeNotFound if there is none.
+func (db *DB) FindSessionByHash(ctx context.Context, h keysmith.Hash) (*keysmith.Session, error) {
+	var s keysmith.Session
+	var created, expires int64
+	err := db.sql.QueryRowContext(ctx, `SELECT id, user_id, created_at, expires_at, client_ip, user_agent
+		FROM sessions WHERE hash = $1`, h.String()).Scan(&s.ID, &s.UserID, &created, &expires, &s.ClientIP, &s.UserAgent)
+	if err == sql.ErrNoRows {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "session not found")
+	}
+	if err != nil {
+		return nil, db.mapError(err)
+	}
+	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return &s, nil
+}
+
+// DeleteSession ends a session and records the sign-out. Deleting a missing
+// session changes nothing.
+func (db *DB) DeleteSession(ctx context.Context, s *keysmith.Session) error {
+	return db.write(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, s.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return tx.record(keysmith.EventUserSignedOut, map[string]any{"session_id": s.ID},
+			keysmith.Ref{Type: "user", ID: s.UserID})
+	})
+}
