@@ -14,6 +14,9 @@ const (
 	EventUserCreated     EventType = "user.created"
 	EventAPITokenCreated EventType = "api_token.created"
 	EventAPITokenRevoked EventType = "api_token.revoked"
+	EventAPITokenExpired EventType = "api_token.expired"
+	EventAccessDenied    EventType = "access.denied"
+	EventSystemLogPruned EventType = "system_log.pruned"
 )
 
 // eventMessages are the human messages of the event types.
@@ -21,6 +24,9 @@ var eventMessages = map[EventType]string{
 	EventUserCreated:     "User created",
 	EventAPITokenCreated: "API token created",
 	EventAPITokenRevoked: "API token revoked",
+	EventAPITokenExpired: "API token expired",
+	EventAccessDenied:    "Access denied",
+	EventSystemLogPruned: "System log pruned",
 }
 
 // Message returns the human message of the event type.

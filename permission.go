@@ -30,3 +30,7 @@ func CanSeeToken(u *User, t *Token) bool { return t.OwnerID == u.ID || CanSeeAll
 func CanRevokeToken(u *User, t *Token) bool {
 	return t.OwnerID == u.ID || u.Role == RoleSuperAdmin || u.Role == RoleOrgAdmin
 }
+
+// CanReadLogs: every admin role, read-only admins included, reads the system
+// log; developers do not.
+func CanReadLogs(u *User) bool { return IsAdmin(u.Role) }

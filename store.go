@@ -21,6 +21,7 @@ type Store interface {
 
 	UserStore
 	TokenStore
+	EventStore
 }
 
 // UserStore keeps users.

@@ -39,6 +39,7 @@ func (s *Server) Handler() http.Handler {
 	// Each resource registers its own routes, in its own file.
 	s.verifyRoutes(mux)
 	s.tokenRoutes(mux)
+	s.logRoutes(mux)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", r.Method, r.URL.Path)

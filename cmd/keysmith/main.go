@@ -19,13 +19,20 @@ const usage = `Keysmith — the credential authority for your API.
 
 Usage:
   keysmith serve [--addr ADDR] [--db DSN] [--log-format json|text] [--log-level LEVEL]
+                 [--log-retention-days N]
   keysmith init  --email EMAIL [--db DSN] [--json]
+  keysmith logs  [--db DSN] [--since T] [--until T] [--type TYPE] [--actor ID] [--target ID] [--json]
+  keysmith logs verify [--db DSN]
   keysmith help
 
 serve  runs the server. On an empty database it first creates the super admin
        admin@localhost and prints one API token for it (once, on stdout).
 init   creates the first super admin and prints their API token, for scripted
        setups; fails (exit 1) on a database that already has users.
+logs   prints the system log, oldest first, from the database itself (NDJSON
+       with --json). T is an RFC 3339 time, a date (2030-01-02) or a duration
+       back from now (24h). "logs verify" walks the hash chain and exits 1
+       naming the first event that was modified, removed or reordered.
 
 DSN is an SQLite file path (default keysmith.db, created on first start) or a
 postgres:// URL. Every flag can be set in the environment as KEYSMITH_<FLAG>,
@@ -53,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "init":
 		err = initCmd(ctx, args[1:], stdout, stderr)
+	case "logs":
+		err = logsCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

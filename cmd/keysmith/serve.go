@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
@@ -18,9 +19,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file path or postgres:// URL")
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *retention < 0 {
+		return fmt.Errorf("--log-retention-days %d: use 0 (keep forever) or a number of days", *retention)
+	}
+	cfg.LogRetention = time.Duration(*retention) * 24 * time.Hour
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
