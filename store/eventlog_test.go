@@ -258,16 +258,19 @@ func TestEventLogTampering(t *testing.T) {
 func tamperTests(t *testing.T, engine string) {
 	{
 		t.Run("ModifiedDataIsNamed", func(t *testing.T) {
+			t.Parallel()
 			f, evs := tamperFixture(t, storetest.DSN(t, engine))
 			f.exec(t, `UPDATE events SET data = REPLACE(data, 'token 2', 'token X') WHERE seq = 5`)
 			f.wantProblem(t, 5, evs[4].ID, keysmith.ProblemModified)
 		})
 		t.Run("ModifiedColumnIsNamed", func(t *testing.T) {
+			t.Parallel()
 			f, evs := tamperFixture(t, storetest.DSN(t, engine))
 			f.exec(t, `UPDATE events SET target_ids = '' WHERE seq = 3`)
 			f.wantProblem(t, 3, evs[2].ID, keysmith.ProblemModified)
 		})
 		t.Run("RewrittenHashIsNamedByItsSuccessor", func(t *testing.T) {
+			t.Parallel()
 			f, evs := tamperFixture(t, storetest.DSN(t, engine))
 			f.exec(t, `UPDATE events SET data = REPLACE(data, 'token 1', 'token Y') WHERE seq = 4`)
 			var data, prev string
@@ -279,16 +282,19 @@ func tamperTests(t *testing.T, engine string) {
 			f.wantProblem(t, 5, evs[4].ID, keysmith.ProblemModified)
 		})
 		t.Run("DeletedMiddleRowIsNamed", func(t *testing.T) {
+			t.Parallel()
 			f, _ := tamperFixture(t, storetest.DSN(t, engine))
 			f.exec(t, `DELETE FROM events WHERE seq = 4`)
 			f.wantProblem(t, 4, "", keysmith.ProblemRemoved)
 		})
 		t.Run("DeletedFirstRowIsNamed", func(t *testing.T) {
+			t.Parallel()
 			f, _ := tamperFixture(t, storetest.DSN(t, engine))
 			f.exec(t, `DELETE FROM events WHERE seq = 1`)
 			f.wantProblem(t, 1, "", keysmith.ProblemRemoved)
 		})
 		t.Run("SwappedRowsAreNamed", func(t *testing.T) {
+			t.Parallel()
 			f, evs := tamperFixture(t, storetest.DSN(t, engine))
 			f.exec(t, `UPDATE events SET seq = -1 WHERE seq = 3`)
 			f.exec(t, `UPDATE events SET seq = 3 WHERE seq = 6`)
