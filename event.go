@@ -17,6 +17,18 @@ const (
 	EventAPITokenExpired EventType = "api_token.expired"
 	EventAccessDenied    EventType = "access.denied"
 	EventSystemLogPruned EventType = "system_log.pruned"
+
+	EventAppCreated          EventType = "app.created"
+	EventAppUpdated          EventType = "app.updated"
+	EventAppDeleted          EventType = "app.deleted"
+	EventClientCreated       EventType = "oauth_client.created"
+	EventClientRevoked       EventType = "oauth_client.revoked"
+	EventClientSecretCreated EventType = "oauth_client_secret.created"
+	EventClientSecretDeleted EventType = "oauth_client_secret.deleted"
+	EventClientSecretsReset  EventType = "oauth_client_secret.reset"
+	EventSigningKeyCreated   EventType = "signing_key.created"
+	EventSigningKeyRotated   EventType = "signing_key.rotated"
+	EventAccessTokenRevoked  EventType = "access_token.revoked"
 )
 
 // eventMessages are the human messages of the event types.
@@ -27,6 +39,18 @@ var eventMessages = map[EventType]string{
 	EventAPITokenExpired: "API token expired",
 	EventAccessDenied:    "Access denied",
 	EventSystemLogPruned: "System log pruned",
+
+	EventAppCreated:          "Application created",
+	EventAppUpdated:          "Application updated",
+	EventAppDeleted:          "Application deleted",
+	EventClientCreated:       "OAuth client created",
+	EventClientRevoked:       "OAuth client revoked",
+	EventClientSecretCreated: "OAuth client secret created",
+	EventClientSecretDeleted: "OAuth client secret deleted",
+	EventClientSecretsReset:  "OAuth client secrets reset",
+	EventSigningKeyCreated:   "Signing key created",
+	EventSigningKeyRotated:   "Signing key rotated",
+	EventAccessTokenRevoked:  "Access token revoked",
 }
 
 // Message returns the human message of the event type.

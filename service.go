@@ -26,6 +26,9 @@ type Service struct {
 	Store Store
 	Now   Clock
 	Usage UsageSource // optional
+	// MaxClientSecrets caps the secrets one OAuth client holds at once;
+	// 0 means DefaultMaxClientSecrets.
+	MaxClientSecrets int
 }
 
 // Bootstrap creates the first super admin and one API token for them.

@@ -22,6 +22,10 @@ type Store interface {
 	UserStore
 	TokenStore
 	EventStore
+	AppStore
+	ClientStore
+	AccessTokenStore
+	SigningKeyStore
 }
 
 // UserStore keeps users.

@@ -1,7 +1,9 @@
 package keysmith
 
 import (
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -102,6 +104,10 @@ func validateName(field, s string) error {
 		return Errorf(CodeInvalid, "%s is required", field)
 	case n > 100:
 		return Errorf(CodeInvalid, "%s must be at most 100 characters, got %d", field, n)
+	case strings.TrimSpace(s) == "":
+		return Errorf(CodeInvalid, "%s must not be only white space", field)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return Errorf(CodeInvalid, "%s must not contain control characters", field)
 	}
 	return nil
 }

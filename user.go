@@ -60,6 +60,9 @@ func NormalizeEmail(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 {
+		if len(s) > 80 {
+			s = s[:80] + "…"
+		}
 		return "", Errorf(CodeInvalid, "email %q is not a valid address (expected something like name@example.com)", s)
 	}
 	return s, nil

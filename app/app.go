@@ -16,6 +16,7 @@ import (
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/httpapi"
+	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/verify"
 )
@@ -36,6 +37,21 @@ type Config struct {
 	// MaintenanceInterval is how often the system log is pruned and token
 	// expiries are recorded.
 	MaintenanceInterval time.Duration // default 1 min
+
+	// Issuer is the public URL of the server, the iss of access tokens;
+	// default "http://" + Addr.
+	Issuer string
+	// MasterKey (base64 of 32 bytes) seals the private signing keys. Empty:
+	// a key file beside the SQLite database; required with PostgreSQL.
+	MasterKey string
+	// SigningAlg is the algorithm of new signing keys: ES256 (default),
+	// EdDSA or RS256.
+	SigningAlg string
+	// KeyRotation is the age at which the signing key is replaced; default
+	// 90 days, negative for never.
+	KeyRotation time.Duration
+	// MaxClientSecrets caps the secrets per OAuth client; default 5.
+	MaxClientSecrets int
 
 	Now keysmith.Clock // default keysmith.SystemClock
 	Log *slog.Logger   // default slog.Default()
@@ -66,6 +82,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = keysmith.SystemClock
 	}
+	if c.KeyRotation == 0 {
+		c.KeyRotation = DefaultKeyRotation
+	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -76,6 +95,7 @@ type App struct {
 	Config   Config
 	Store    *store.DB
 	Verifier *verify.Verifier
+	OAuth    *oauth.Authority
 	Service  *keysmith.Service
 	HTTP     *httpapi.Server
 }
@@ -88,13 +108,19 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log})
-	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v}
+	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v, MaxClientSecrets: cfg.MaxClientSecrets}
+	oa, err := cfg.openOAuth(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &App{
 		Config:   cfg,
 		Store:    db,
 		Verifier: v,
+		OAuth:    oa,
 		Service:  svc,
-		HTTP:     &httpapi.Server{Service: svc, Verifier: v, Log: cfg.Log, Ready: db.Ping},
+		HTTP:     &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping},
 	}, nil
 }
 
@@ -118,6 +144,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Verifier.Run(flushCtx, a.Config.UsageFlushInterval) })
 	wg.Go(func() { a.maintainEvery(flushCtx, a.Config.MaintenanceInterval) })
+	wg.Go(func() { a.OAuth.Run(flushCtx, time.Minute) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/internal/testclock"
+	"github.com/keysmith/keysmith/oauth"
 )
 
 // Server is a running Keysmith server.
@@ -43,18 +45,26 @@ func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 	if cfg.UsageFlushInterval == 0 {
 		cfg.UsageFlushInterval = 50 * time.Millisecond
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "http://" + ln.Addr().String()
+	}
+	if cfg.MasterKey == "" && strings.HasPrefix(dsn, "postgres") {
+		cfg.MasterKey = oauth.NewMasterKey().Encode() // SQLite tests use the key file
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
+		ln.Close()
+		cancel()
 		t.Fatalf("open app: %v", err)
 	}
 	u, _, secret, err := a.Service.Bootstrap(ctx, "admin@localhost")
 	if err != nil {
 		t.Fatalf("bootstrap: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/verify"
 )
 
@@ -128,6 +129,9 @@ func (s *Server) authed(h authedHandler) http.Handler {
 			return err
 		}
 		if !res.Valid() {
+			if res.Code == verify.Malformed && oauth.LooksLikeAccessToken(raw) {
+				return keysmith.Errorf(keysmith.CodeUnauthorized, "OAuth access tokens are for your own APIs; Keysmith's API takes an API token (ks_…)")
+			}
 			return keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
 		}
 		p := keysmith.Principal{User: res.Owner, Token: res.Token}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/verify"
 )
 
@@ -17,6 +18,7 @@ import (
 type Server struct {
 	Service  *keysmith.Service
 	Verifier *verify.Verifier
+	OAuth    *oauth.Authority
 	Log      *slog.Logger
 	// Ready reports whether the server can serve: nil when the database
 	// answers.
@@ -40,6 +42,9 @@ func (s *Server) Handler() http.Handler {
 	s.verifyRoutes(mux)
 	s.tokenRoutes(mux)
 	s.logRoutes(mux)
+	s.appRoutes(mux)
+	s.clientRoutes(mux)
+	s.oauthRoutes(mux)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", r.Method, r.URL.Path)

@@ -195,6 +195,21 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// MigrationVersions lists the versions of the embedded migrations, in order.
+// Versions need not be consecutive; each is applied once.
+func MigrationVersions() []int64 {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	var out []int64
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		if v, err := strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // SchemaVersion returns the highest applied migration.
 func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 	var v int64

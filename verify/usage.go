@@ -18,16 +18,19 @@ type usage struct {
 }
 
 func (u *usage) touch(e *entry, now time.Time, ip string) {
+	// The address is stored before the time: a flush that reads the new
+	// time then also reads the new address.
+	if ip != "" {
+		if p := e.lastIP.Load(); p == nil || *p != ip {
+			addr := ip // only this copy escapes, and only when the address changes
+			e.lastIP.Store(&addr)
+		}
+	}
 	us := now.UnixMicro()
 	for {
 		old := e.lastUsed.Load()
 		if old >= us || e.lastUsed.CompareAndSwap(old, us) {
 			break
-		}
-	}
-	if ip != "" {
-		if p := e.lastIP.Load(); p == nil || *p != ip {
-			e.lastIP.Store(&ip)
 		}
 	}
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {

@@ -197,9 +197,14 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 	fresh := &entry{token: t, loadedAt: now}
 	if t.LastUsedAt != nil {
 		fresh.lastUsed.Store(t.LastUsedAt.UnixMicro())
+		if t.LastUsedIP != "" {
+			fresh.lastIP.Store(&t.LastUsedIP)
+		}
 	}
-	if e != nil { // carry over uses this replica has seen but not flushed
-		fresh.lastUsed.Store(max(fresh.lastUsed.Load(), e.lastUsed.Load()))
+	if e != nil && e.lastUsed.Load() > fresh.lastUsed.Load() {
+		// Carry over a use this replica has seen but not yet flushed.
+		fresh.lastIP.Store(e.lastIP.Load())
+		fresh.lastUsed.Store(e.lastUsed.Load())
 	}
 	v.mu.Lock()
 	if v.gen == gen { // no invalidation raced with the load

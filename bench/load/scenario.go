@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -42,6 +45,11 @@ type Fixture struct {
 	BaseURL    string // Keysmith's, e.g. http://127.0.0.1:41234
 	UserID     string // the admin user made by keysmith init
 	AdminToken string // its API token; never printed
+
+	// Filled by the OAuth scenarios' Setup.
+	ClientID     string
+	ClientSecret string // never printed
+	AccessToken  string // a JWT issued to the client; never printed
 }
 
 // scenarios is the one list of what -scenario can name. Add new ones here.
@@ -57,6 +65,88 @@ var scenarios = []*Scenario{
 		},
 		Check: checkBodyContains(`"valid":true`),
 	},
+	{
+		// The client_credentials grant with client_secret_basic: client
+		// authentication and a signed ES256 JWT per request.
+		Name:   "oauth-token",
+		Method: http.MethodPost,
+		Path:   "/v1/oauth/token",
+		Setup:  setupOAuthClient,
+		Header: basicFormHeader,
+		Body:   func(*Fixture) []byte { return []byte("grant_type=client_credentials") },
+		Check:  checkBodyContains(`"access_token"`),
+	},
+	{
+		// RFC 7662 introspection of one live JWT by the client that holds it.
+		Name:   "introspect",
+		Method: http.MethodPost,
+		Path:   "/v1/oauth/introspect",
+		Setup:  setupOAuthClient,
+		Header: basicFormHeader,
+		Body:   func(fx *Fixture) []byte { return []byte(url.Values{"token": {fx.AccessToken}}.Encode()) },
+		Check:  checkBodyContains(`"active":true`),
+	},
+}
+
+// setupOAuthClient creates a sandbox OAuth client through the API and gets
+// one access token with it.
+func setupOAuthClient(ctx context.Context, c *http.Client, fx *Fixture) error {
+	body := strings.NewReader(`{"name":"load","environment":"sandbox","scopes":["read"]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fx.BaseURL+"/v1/oauth/clients", body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+fx.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	var created struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := doJSON(c, req, http.StatusCreated, &created); err != nil {
+		return fmt.Errorf("creating the OAuth client: %w", err)
+	}
+	fx.ClientID, fx.ClientSecret = created.ClientID, created.ClientSecret
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, fx.BaseURL+"/v1/oauth/token",
+		strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		return err
+	}
+	req.Header = basicFormHeader(fx)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := doJSON(c, req, http.StatusOK, &tok); err != nil {
+		return fmt.Errorf("getting an access token: %w", err)
+	}
+	fx.AccessToken = tok.AccessToken
+	return nil
+}
+
+// doJSON sends req and decodes a response of status want into v.
+func doJSON(c *http.Client, req *http.Request, want int, v any) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return statusError(resp.StatusCode, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// basicFormHeader is a form request authenticated with the client's
+// credentials (client_secret_basic).
+func basicFormHeader(fx *Fixture) http.Header {
+	cred := url.QueryEscape(fx.ClientID) + ":" + url.QueryEscape(fx.ClientSecret)
+	return http.Header{
+		"Content-Type":  {"application/x-www-form-urlencoded"},
+		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))},
+	}
 }
 
 // findScenario returns the scenario called name.

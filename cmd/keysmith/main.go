@@ -23,6 +23,8 @@ Usage:
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith logs  [--db DSN] [--since T] [--until T] [--type TYPE] [--actor ID] [--target ID] [--json]
   keysmith logs verify [--db DSN]
+  keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
+  keysmith signing-keys list   [--db DSN] [--json]
   keysmith help
 
 serve  runs the server. On an empty database it first creates the super admin
@@ -33,6 +35,16 @@ logs   prints the system log, oldest first, from the database itself (NDJSON
        with --json). T is an RFC 3339 time, a date (2030-01-02) or a duration
        back from now (24h). "logs verify" walks the hash chain and exits 1
        naming the first event that was modified, removed or reordered.
+signing-keys rotate
+       makes a new JWT signing key that signs from now on; the old public key
+       stays in the JWKS until every token it signed has expired.
+
+serve also takes --issuer URL (the public URL, iss of access tokens; default
+http://ADDR), --signing-alg ES256|EdDSA|RS256, --signing-key-rotation DURATION
+(default 2160h; negative turns it off) and --max-client-secrets N (default 5).
+The private signing keys are sealed under the master key: KEYSMITH_MASTER_KEY
+(base64 of 32 bytes; required with PostgreSQL, the same on every replica), or
+else a key file made on first start beside the SQLite database (DB.key).
 
 DSN is an SQLite file path (default keysmith.db, created on first start) or a
 postgres:// URL. Every flag can be set in the environment as KEYSMITH_<FLAG>,
@@ -62,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = initCmd(ctx, args[1:], stdout, stderr)
 	case "logs":
 		err = logsCmd(ctx, args[1:], stdout, stderr)
+	case "signing-keys":
+		err = signingKeysCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

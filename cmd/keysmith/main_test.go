@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/storetest"
 )
@@ -144,7 +145,11 @@ func TestServe(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			dir := t.TempDir()
 			dsn := storetest.DSN(t, engine)
-			s := startServe(t, dir, nil, "--db", dsn, "--log-format", "json")
+			var env []string // SQLite makes a key file; PostgreSQL needs the key
+			if engine == "postgres" {
+				env = []string{"KEYSMITH_MASTER_KEY=" + oauth.NewMasterKey().Encode()}
+			}
+			s := startServe(t, dir, env, "--db", dsn, "--log-format", "json")
 			first := s.token()
 
 			t.Run("FirstStartPrintsOneTokenOnStdoutOnly", func(t *testing.T) {
@@ -195,7 +200,7 @@ func TestServe(t *testing.T) {
 			})
 
 			t.Run("RestartPrintsNoToken", func(t *testing.T) {
-				s2 := startServe(t, dir, nil, "--db", dsn)
+				s2 := startServe(t, dir, env, "--db", dsn)
 				if s2.token() != "" || strings.Contains(s2.stdout.String(), "ks_") {
 					t.Errorf("second start printed a token:\n%s", s2.stdout)
 				}

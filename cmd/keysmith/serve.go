@@ -10,6 +10,7 @@ import (
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
+	"github.com/keysmith/keysmith/store"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -17,6 +18,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg app.Config
 	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
 	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file path or postgres:// URL")
+	oauthFlags(fs, &cfg)
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")
@@ -84,12 +86,15 @@ func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	log, _ := newLogger(stderr, "text", "warn")
-	a, err := app.Open(ctx, app.Config{DB: *dsn, Log: log})
+	// Only the store: making the first admin needs no signing keys, so init
+	// works before the master key is set up.
+	db, err := store.Open(ctx, *dsn, store.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	u, _, secret, err := a.Service.Bootstrap(ctx, *email)
+	defer db.Close()
+	svc := &keysmith.Service{Store: db, Now: keysmith.SystemClock}
+	u, _, secret, err := svc.Bootstrap(ctx, *email)
 	if err != nil {
 		if keysmith.ErrorCode(err) == keysmith.CodeConflict {
 			return fmt.Errorf("%s has users already; nothing was changed. Sign in with an existing admin token instead", *dsn)

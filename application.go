@@ -1,0 +1,122 @@
+package keysmith
+
+import (
+	"time"
+	"unicode/utf8"
+)
+
+// Environment separates an application's credentials: a sandbox client's
+// tokens say env "sandbox" and are never accepted where "production" is
+// asked for, and the other way round.
+type Environment string
+
+// The environments.
+const (
+	EnvSandbox    Environment = "sandbox"
+	EnvProduction Environment = "production"
+)
+
+// ParseEnvironment checks an environment name.
+func ParseEnvironment(s string) (Environment, error) {
+	switch e := Environment(s); e {
+	case EnvSandbox, EnvProduction:
+		return e, nil
+	case "":
+		return "", Errorf(CodeInvalid, "environment is required: sandbox or production")
+	}
+	return "", Errorf(CodeInvalid, "environment %q is not known: use sandbox or production", s)
+}
+
+// App is an application: what a developer registers to get OAuth client
+// credentials. Its id is public and stable.
+type App struct {
+	ID          string
+	Name        string
+	Description string
+	OwnerID     string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// AppRef is how an application appears in events.
+func AppRef(a *App) Ref { return Ref{Type: "app", ID: a.ID, DisplayName: a.Name} }
+
+// CreateAppInput is what a caller supplies to register an application.
+type CreateAppInput struct {
+	Name        string
+	Description string
+}
+
+// Validate checks the input.
+func (in *CreateAppInput) Validate() error {
+	if err := validateName("name", in.Name); err != nil {
+		return err
+	}
+	return validateDescription(in.Description)
+}
+
+// AppUpdate changes the fields that are set.
+type AppUpdate struct {
+	Name        *string
+	Description *string
+}
+
+// Validate checks the update.
+func (u *AppUpdate) Validate() error {
+	if u.Name == nil && u.Description == nil {
+		return Errorf(CodeInvalid, "nothing to change: send name and/or description")
+	}
+	if u.Name != nil {
+		if err := validateName("name", *u.Name); err != nil {
+			return err
+		}
+	}
+	if u.Description != nil {
+		return validateDescription(*u.Description)
+	}
+	return nil
+}
+
+// AppFilter selects applications for FindApps.
+type AppFilter struct {
+	OwnerID string // "" for all owners
+	Limit   int
+	Cursor  string
+}
+
+func validateDescription(s string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(CodeInvalid, "description must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(s); n > 1000 {
+		return Errorf(CodeInvalid, "description must be at most 1000 characters, got %d", n)
+	}
+	return nil
+}
+
+// The permission rules for applications and OAuth clients: a developer
+// manages what they own; admins manage everything, except the read-only
+// admin, who sees everything and changes nothing.
+
+// CanSeeAllApps: every admin role sees every application and client.
+func CanSeeAllApps(u *User) bool { return IsAdmin(u.Role) }
+
+// CanManageAllApps: admins other than the read-only admin change any
+// application and client.
+func CanManageAllApps(u *User) bool { return IsAdmin(u.Role) && u.Role != RoleReadOnlyAdmin }
+
+// CanCreateApps: everyone but the read-only admin registers applications
+// and clients.
+func CanCreateApps(u *User) bool { return u.Role != RoleReadOnlyAdmin }
+
+// CanSeeOwned says whether u sees an application or client owned by ownerID.
+func CanSeeOwned(u *User, ownerID string) bool { return ownerID == u.ID || CanSeeAllApps(u) }
+
+// CanManageOwned says whether u changes an application or client owned by
+// ownerID.
+func CanManageOwned(u *User, ownerID string) bool {
+	return (ownerID == u.ID && CanCreateApps(u)) || CanManageAllApps(u)
+}
+
+// IsAdminUser reports whether u has one of the administrator roles.
+func IsAdminUser(u *User) bool { return IsAdmin(u.Role) }

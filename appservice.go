@@ -1,0 +1,219 @@
+package keysmith
+
+import (
+	"context"
+	"time"
+)
+
+// CreateApp registers an application owned by the caller.
+func (s *Service) CreateApp(ctx context.Context, p Principal, in CreateAppInput) (*App, error) {
+	if !CanCreateApps(p.User) {
+		return nil, Errorf(CodeForbidden, "role %s may not create applications", p.User.Role)
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	a := &App{ID: NewID("app"), Name: in.Name, Description: in.Description, OwnerID: p.User.ID, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.CreateApp(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// FindAppByID returns an application the caller may see; one they may not
+// see is CodeNotFound, so ids cannot be probed.
+func (s *Service) FindAppByID(ctx context.Context, p Principal, id string) (*App, error) {
+	a, err := s.Store.FindAppByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanSeeOwned(p.User, a.OwnerID) {
+		return nil, Errorf(CodeNotFound, "application %q not found", id)
+	}
+	return a, nil
+}
+
+// FindApps lists the applications the caller may see.
+func (s *Service) FindApps(ctx context.Context, p Principal, f AppFilter) ([]*App, string, error) {
+	if f.Limit < 0 || f.Limit > MaxPageSize {
+		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	}
+	if !CanSeeAllApps(p.User) {
+		f.OwnerID = p.User.ID
+	}
+	return s.Store.FindApps(ctx, f)
+}
+
+// manageableApp returns an application the caller may change.
+func (s *Service) manageableApp(ctx context.Context, p Principal, id string) (*App, error) {
+	a, err := s.FindAppByID(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanManageOwned(p.User, a.OwnerID) {
+		return nil, Errorf(CodeForbidden, "role %s may not change this application", p.User.Role)
+	}
+	return a, nil
+}
+
+// UpdateApp changes an application's name or description.
+func (s *Service) UpdateApp(ctx context.Context, p Principal, id string, u AppUpdate) (*App, error) {
+	if _, err := s.manageableApp(ctx, p, id); err != nil {
+		return nil, err
+	}
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	return s.Store.UpdateApp(ctx, id, u)
+}
+
+// DeleteApp deletes an application and revokes all its clients and so their
+// tokens.
+func (s *Service) DeleteApp(ctx context.Context, p Principal, id string) error {
+	if _, err := s.manageableApp(ctx, p, id); err != nil {
+		return err
+	}
+	return s.Store.DeleteApp(ctx, id, p.User.ID)
+}
+
+// CreateClient creates an OAuth client with its first secret, shown once.
+// A client of an application belongs to the application's owner.
+func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClientInput) (*Client, *ClientSecret, Secret, error) {
+	if !CanCreateApps(p.User) {
+		return nil, nil, Secret{}, Errorf(CodeForbidden, "role %s may not create OAuth clients", p.User.Role)
+	}
+	c, err := in.Validate()
+	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	c.OwnerID = p.User.ID
+	if in.AppID != "" {
+		a, err := s.FindAppByID(ctx, p, in.AppID)
+		if keysmith404(err) {
+			return nil, nil, Secret{}, Errorf(CodeInvalid, "app_id %q names no application you can see", in.AppID)
+		}
+		if err != nil {
+			return nil, nil, Secret{}, err
+		}
+		if !CanManageOwned(p.User, a.OwnerID) {
+			return nil, nil, Secret{}, Errorf(CodeForbidden, "role %s may not add clients to this application", p.User.Role)
+		}
+		c.OwnerID = a.OwnerID
+	}
+	now := s.Now()
+	c.ID, c.CreatedAt, c.CreatedBy = NewID("cli"), now, p.User.ID
+	sec, plain, hash := newSecretRecord(c.ID, CreateSecretInput{Description: "initial"}, now)
+	if err := s.Store.CreateClient(ctx, c, sec, hash); err != nil {
+		return nil, nil, Secret{}, err
+	}
+	return c, sec, plain, nil
+}
+
+func keysmith404(err error) bool { return ErrorCode(err) == CodeNotFound }
+
+// newSecretRecord generates a client secret and its record.
+func newSecretRecord(clientID string, in CreateSecretInput, now time.Time) (*ClientSecret, Secret, Hash) {
+	plain, hash := NewClientSecret()
+	p := plain.Reveal()
+	return &ClientSecret{ID: NewID("sec"), ClientID: clientID, Description: in.Description, Last4: p[len(p)-4:],
+		CreatedAt: now, ExpiresAt: truncate(in.ExpiresAt)}, plain, hash
+}
+
+// FindClientByID returns a client the caller may see.
+func (s *Service) FindClientByID(ctx context.Context, p Principal, id string) (*Client, error) {
+	c, err := s.Store.FindClientByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanSeeOwned(p.User, c.OwnerID) {
+		return nil, Errorf(CodeNotFound, "OAuth client %q not found", id)
+	}
+	return c, nil
+}
+
+// FindClients lists the clients the caller may see.
+func (s *Service) FindClients(ctx context.Context, p Principal, f ClientFilter) ([]*Client, string, error) {
+	if f.Limit < 0 || f.Limit > MaxPageSize {
+		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	}
+	if !CanSeeAllApps(p.User) {
+		f.OwnerID = p.User.ID
+	}
+	return s.Store.FindClients(ctx, f)
+}
+
+// manageableClient returns a client the caller may change.
+func (s *Service) manageableClient(ctx context.Context, p Principal, id string) (*Client, error) {
+	c, err := s.FindClientByID(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanManageOwned(p.User, c.OwnerID) {
+		return nil, Errorf(CodeForbidden, "role %s may not change this OAuth client", p.User.Role)
+	}
+	return c, nil
+}
+
+// RevokeClient revokes a client: it gets no new tokens and its live tokens
+// become inactive at once.
+func (s *Service) RevokeClient(ctx context.Context, p Principal, id string) (*Client, error) {
+	if _, err := s.manageableClient(ctx, p, id); err != nil {
+		return nil, err
+	}
+	return s.Store.RevokeClient(ctx, id, p.User.ID)
+}
+
+// CreateClientSecret adds a secret to a client, for rotation without
+// downtime; it is shown once. CodeConflict beyond the cap.
+func (s *Service) CreateClientSecret(ctx context.Context, p Principal, clientID string, in CreateSecretInput) (*ClientSecret, Secret, error) {
+	if _, err := s.manageableClient(ctx, p, clientID); err != nil {
+		return nil, Secret{}, err
+	}
+	now := s.Now()
+	if err := in.Validate(now); err != nil {
+		return nil, Secret{}, err
+	}
+	max := s.MaxClientSecrets
+	if max <= 0 {
+		max = DefaultMaxClientSecrets
+	}
+	sec, plain, hash := newSecretRecord(clientID, in, now)
+	if err := s.Store.CreateClientSecret(ctx, sec, hash, max); err != nil {
+		return nil, Secret{}, err
+	}
+	return sec, plain, nil
+}
+
+// FindClientSecrets lists a client's secrets, masked.
+func (s *Service) FindClientSecrets(ctx context.Context, p Principal, clientID string) ([]*ClientSecret, error) {
+	if _, err := s.FindClientByID(ctx, p, clientID); err != nil {
+		return nil, err
+	}
+	return s.Store.FindClientSecrets(ctx, clientID)
+}
+
+// DeleteClientSecret deletes one secret. Tokens issued with it stay valid
+// until they expire or are revoked.
+func (s *Service) DeleteClientSecret(ctx context.Context, p Principal, clientID, secretID string) error {
+	if _, err := s.manageableClient(ctx, p, clientID); err != nil {
+		return err
+	}
+	return s.Store.DeleteClientSecret(ctx, clientID, secretID)
+}
+
+// ResetClientSecrets replaces all of a client's secrets with one new one.
+func (s *Service) ResetClientSecrets(ctx context.Context, p Principal, clientID string, in CreateSecretInput) (*ClientSecret, Secret, error) {
+	if _, err := s.manageableClient(ctx, p, clientID); err != nil {
+		return nil, Secret{}, err
+	}
+	now := s.Now()
+	if err := in.Validate(now); err != nil {
+		return nil, Secret{}, err
+	}
+	sec, plain, hash := newSecretRecord(clientID, in, now)
+	if err := s.Store.ResetClientSecrets(ctx, sec, hash); err != nil {
+		return nil, Secret{}, err
+	}
+	return sec, plain, nil
+}

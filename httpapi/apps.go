@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// appJSON is an application as the API shows it.
+type appJSON struct {
+	AppID       string    `json:"app_id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	OwnerID     string    `json:"owner_id"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func toAppJSON(a *keysmith.App) appJSON {
+	return appJSON{AppID: a.ID, Name: a.Name, Description: a.Description, OwnerID: a.OwnerID,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
+func (s *Server) appRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /v1/apps", s.authed(s.createApp))
+	mux.Handle("GET /v1/apps", s.authed(s.listApps))
+	mux.Handle("GET /v1/apps/{id}", s.authed(s.getApp))
+	mux.Handle("PATCH /v1/apps/{id}", s.authed(s.updateApp))
+	mux.Handle("DELETE /v1/apps/{id}", s.authed(s.deleteApp))
+}
+
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	a, err := s.Service.CreateApp(r.Context(), p, keysmith.CreateAppInput{Name: req.Name, Description: req.Description})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/apps/"+a.ID)
+	writeJSON(w, http.StatusCreated, toAppJSON(a))
+	return nil
+}
+
+// pageParams reads ?limit= and ?cursor=.
+func pageParams(r *http.Request) (limit int, cursor string, err error) {
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, "", keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("cursor"), nil
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	limit, cursor, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	as, next, err := s.Service.FindApps(r.Context(), p, keysmith.AppFilter{Limit: limit, Cursor: cursor})
+	if err != nil {
+		return err
+	}
+	items := make([]appJSON, len(as))
+	for i, a := range as {
+		items[i] = toAppJSON(a)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	a, err := s.Service.FindAppByID(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAppJSON(a))
+	return nil
+}
+
+func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		Name        *string `json:"name"`
+		Description *string `json:"description"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	a, err := s.Service.UpdateApp(r.Context(), p, r.PathValue("id"), keysmith.AppUpdate{Name: req.Name, Description: req.Description})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAppJSON(a))
+	return nil
+}
+
+func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	if err := s.Service.DeleteApp(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

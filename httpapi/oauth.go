@@ -1,0 +1,250 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
+)
+
+// maxFormBody is the largest form an OAuth endpoint accepts.
+const maxFormBody = 64 << 10
+
+func (s *Server) oauthRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /v1/oauth/token", s.handle(s.token))
+	mux.Handle("POST /v1/oauth/introspect", s.handle(s.introspect))
+	mux.Handle("POST /v1/oauth/revoke", s.handle(s.revoke))
+	mux.Handle("GET /.well-known/jwks.json", s.handle(s.jwks))
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.handle(s.discovery))
+}
+
+// writeOAuth answers err the OAuth way, or the usual way for errors that
+// are not OAuth errors (a failing store is a 500 server_error either way).
+func (s *Server) writeOAuth(w http.ResponseWriter, r *http.Request, err error, basic bool) error {
+	var oe *oauth.Error
+	if !errors.As(err, &oe) {
+		if keysmith.ErrorCode(err) == keysmith.CodeInvalid {
+			oe = &oauth.Error{Code: "invalid_request", Description: keysmith.ErrorMessage(err), Status: http.StatusBadRequest}
+		} else {
+			return err
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	if oe.Status == http.StatusUnauthorized && basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="keysmith", charset="UTF-8"`)
+	}
+	writeJSON(w, oe.Status, errorBody{oe.Code, oe.Description})
+	return nil
+}
+
+func invalidRequest(desc string) *oauth.Error {
+	return &oauth.Error{Code: "invalid_request", Description: desc, Status: http.StatusBadRequest}
+}
+
+// readForm reads an application/x-www-form-urlencoded body. Parameters
+// may not repeat (RFC 6749 §3.2).
+func readForm(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, invalidRequest("send the parameters as an application/x-www-form-urlencoded body")
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBody))
+	if err != nil {
+		return nil, invalidRequest("the request body is larger than " + strconv.Itoa(maxFormBody) + " bytes")
+	}
+	vals, err := url.ParseQuery(string(b))
+	if err != nil {
+		return nil, invalidRequest("the request body is not valid form encoding")
+	}
+	out := make(map[string]string, len(vals))
+	for k, v := range vals {
+		if len(v) > 1 {
+			return nil, invalidRequest("parameter " + k + " is given more than once")
+		}
+		out[k] = v[0]
+	}
+	return out, nil
+}
+
+// clientCredentials finds the client's id and secret in a Basic header
+// (client_secret_basic, form-encoded inside per RFC 6749 §2.3.1) or in the
+// form (client_secret_post). Using both is invalid_request.
+func clientCredentials(r *http.Request, form map[string]string) (id, secret string, basic bool, err error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Basic") {
+			basic = true
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+			u, p, ok := strings.Cut(string(b), ":")
+			if err != nil || !ok {
+				return "", "", true, invalidRequest("the Basic credentials are not base64 of client_id:client_secret")
+			}
+			if id, err = url.QueryUnescape(u); err == nil {
+				secret, err = url.QueryUnescape(p)
+			}
+			if err != nil {
+				return "", "", true, invalidRequest("the Basic credentials are not form-encoded")
+			}
+			if _, ok := form["client_secret"]; ok {
+				return "", "", true, invalidRequest("use one client authentication method: Basic or client_secret in the body, not both")
+			}
+			if fid, ok := form["client_id"]; ok && fid != id {
+				return "", "", true, invalidRequest("client_id in the body differs from the Basic credentials")
+			}
+			return id, secret, true, nil
+		}
+	}
+	return form["client_id"], form["client_secret"], false, nil
+}
+
+// token is the token endpoint (RFC 6749 §4.4): client_credentials only.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(w, r)
+	if err != nil {
+		return s.writeOAuth(w, r, err, false)
+	}
+	id, secret, basic, err := clientCredentials(r, form)
+	if err != nil {
+		return s.writeOAuth(w, r, err, basic)
+	}
+	grant := form["grant_type"]
+	if grant == "" {
+		return s.writeOAuth(w, r, invalidRequest("grant_type is required; Keysmith supports client_credentials"), basic)
+	}
+	c, err := s.OAuth.AuthenticateClient(r.Context(), id, secret)
+	if err != nil {
+		return s.writeOAuth(w, r, err, basic)
+	}
+	if grant != keysmith.GrantClientCredentials {
+		return s.writeOAuth(w, r, &oauth.Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest,
+			Description: "grant_type " + strconv.Quote(grant) + " is not supported; Keysmith supports client_credentials"}, basic)
+	}
+	iss, err := s.OAuth.IssueClientCredentials(r.Context(), c, form["scope"])
+	if err != nil {
+		return s.writeOAuth(w, r, err, basic)
+	}
+	out := struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in,omitempty"`
+		Scope       string `json:"scope"`
+	}{iss.Token.Reveal(), "Bearer", iss.ExpiresIn, iss.Record.Scope}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// caller is who asks to introspect or revoke: a client, or an admin by an
+// API token.
+type caller struct {
+	client *keysmith.Client
+	admin  *keysmith.User
+	basic  bool
+}
+
+// oauthCaller authenticates the caller of introspection and revocation.
+func (s *Server) oauthCaller(r *http.Request, form map[string]string, adminOK func(*keysmith.User) bool) (caller, error) {
+	if raw, ok := bearer(r); ok {
+		res, err := s.Verifier.VerifyAPIToken(r.Context(), raw, clientIP(r))
+		if err != nil {
+			return caller{}, err
+		}
+		if !res.Valid() {
+			return caller{}, keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
+		}
+		if !adminOK(res.Owner) {
+			return caller{}, keysmith.Errorf(keysmith.CodeForbidden, "role %s may not do this; authenticate as the client instead", res.Owner.Role)
+		}
+		return caller{admin: res.Owner}, nil
+	}
+	id, secret, basic, err := clientCredentials(r, form)
+	if err != nil {
+		return caller{basic: basic}, err
+	}
+	c, err := s.OAuth.AuthenticateClient(r.Context(), id, secret)
+	return caller{client: c, basic: basic}, err
+}
+
+// introspect answers RFC 7662 for a client (tokens of its environment) or
+// an admin (any token).
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(w, r)
+	if err != nil {
+		return s.writeOAuth(w, r, err, false)
+	}
+	who, err := s.oauthCaller(r, form, keysmith.IsAdminUser)
+	if err != nil {
+		return s.writeOAuth(w, r, err, who.basic)
+	}
+	tok, ok := form["token"]
+	if !ok || tok == "" {
+		return s.writeOAuth(w, r, invalidRequest("token is required"), who.basic)
+	}
+	var env keysmith.Environment
+	if who.client != nil {
+		env = who.client.Environment
+	}
+	out, err := s.OAuth.Introspect(r.Context(), tok, env)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// revoke answers RFC 7009: 200 whether or not there was anything to revoke.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(w, r)
+	if err != nil {
+		return s.writeOAuth(w, r, err, false)
+	}
+	who, err := s.oauthCaller(r, form, keysmith.CanManageAllApps)
+	if err != nil {
+		return s.writeOAuth(w, r, err, who.basic)
+	}
+	tok, ok := form["token"]
+	if !ok || tok == "" {
+		return s.writeOAuth(w, r, invalidRequest("token is required"), who.basic)
+	}
+	ctx := r.Context()
+	a := keysmith.AuditFrom(ctx)
+	if who.client != nil {
+		a.Actor = keysmith.ClientRef(who.client)
+	} else {
+		a.Actor = keysmith.UserRef(who.admin)
+	}
+	if err := s.OAuth.Revoke(keysmith.WithAudit(ctx, a), tok, who.client); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.OAuth.JWKS(r.Context())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	// Short, because a rotation starts signing with the new key at once.
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Write(b)
+	return nil
+}
+
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, s.OAuth.Metadata())
+	return nil
+}

@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// clientJSON is an OAuth client as the API shows it. ClientSecret is set
+// only in the response that creates it.
+type clientJSON struct {
+	ClientID        string     `json:"client_id"`
+	ClientSecret    string     `json:"client_secret,omitempty"`
+	Name            string     `json:"name"`
+	AppID           string     `json:"app_id,omitempty"`
+	OwnerID         string     `json:"owner_id"`
+	Environment     string     `json:"environment"`
+	Scopes          []string   `json:"scopes"`
+	GrantTypes      []string   `json:"grant_types"`
+	TokenTTLSeconds int64      `json:"token_ttl_seconds"`
+	TokenFormat     string     `json:"token_format"`
+	Audience        string     `json:"audience,omitempty"`
+	Status          string     `json:"status"`
+	CreatedAt       time.Time  `json:"created_at"`
+	CreatedBy       string     `json:"created_by"`
+	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy       string     `json:"revoked_by,omitempty"`
+}
+
+func toClientJSON(c *keysmith.Client) clientJSON {
+	ttl := int64(c.TokenTTL / time.Second)
+	if c.TokenTTL < 0 {
+		ttl = -1
+	}
+	return clientJSON{ClientID: c.ID, Name: c.Name, AppID: c.AppID, OwnerID: c.OwnerID, Environment: string(c.Environment),
+		Scopes: c.Scopes, GrantTypes: c.GrantTypes, TokenTTLSeconds: ttl, TokenFormat: string(c.TokenFormat),
+		Audience: c.Audience, Status: c.Status(), CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy,
+		RevokedAt: c.RevokedAt, RevokedBy: c.RevokedBy}
+}
+
+// secretJSON is a client secret, masked: only its last four characters.
+// Secret is set only in the response that creates it.
+type secretJSON struct {
+	SecretID     string     `json:"secret_id"`
+	ClientSecret string     `json:"client_secret,omitempty"`
+	Description  string     `json:"description"`
+	Last4        string     `json:"last4"`
+	CreatedAt    time.Time  `json:"created_at"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+}
+
+func toSecretJSON(s *keysmith.ClientSecret) secretJSON {
+	return secretJSON{SecretID: s.ID, Description: s.Description, Last4: s.Last4, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+}
+
+func (s *Server) clientRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /v1/oauth/clients", s.authed(s.createClient))
+	mux.Handle("GET /v1/oauth/clients", s.authed(s.listClients))
+	mux.Handle("GET /v1/oauth/clients/{id}", s.authed(s.getClient))
+	mux.Handle("DELETE /v1/oauth/clients/{id}", s.authed(s.revokeClient))
+	mux.Handle("POST /v1/oauth/clients/{id}/secrets", s.authed(s.createSecret))
+	mux.Handle("GET /v1/oauth/clients/{id}/secrets", s.authed(s.listSecrets))
+	mux.Handle("DELETE /v1/oauth/clients/{id}/secrets/{secret_id}", s.authed(s.deleteSecret))
+	mux.Handle("POST /v1/oauth/clients/{id}/secrets/reset", s.authed(s.resetSecrets))
+}
+
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		Name            string   `json:"name"`
+		AppID           string   `json:"app_id"`
+		Environment     string   `json:"environment"`
+		Scopes          []string `json:"scopes"`
+		GrantTypes      []string `json:"grant_types"`
+		TokenTTLSeconds *int64   `json:"token_ttl_seconds"`
+		TokenFormat     string   `json:"token_format"`
+		Audience        string   `json:"audience"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	c, sec, plain, err := s.Service.CreateClient(r.Context(), p, keysmith.CreateClientInput{
+		Name: req.Name, AppID: req.AppID, Environment: req.Environment, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
+		TokenTTLSeconds: req.TokenTTLSeconds, TokenFormat: req.TokenFormat, Audience: req.Audience})
+	if err != nil {
+		return err
+	}
+	out := struct {
+		clientJSON
+		SecretID string `json:"secret_id"`
+	}{toClientJSON(c), sec.ID}
+	out.ClientSecret = plain.Reveal()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", "/v1/oauth/clients/"+c.ID)
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	limit, cursor, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	cs, next, err := s.Service.FindClients(r.Context(), p, keysmith.ClientFilter{
+		AppID: r.URL.Query().Get("app_id"), Limit: limit, Cursor: cursor})
+	if err != nil {
+		return err
+	}
+	items := make([]clientJSON, len(cs))
+	for i, c := range cs {
+		items[i] = toClientJSON(c)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) getClient(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	c, err := s.Service.FindClientByID(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toClientJSON(c))
+	return nil
+}
+
+func (s *Server) revokeClient(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	if _, err := s.Service.RevokeClient(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// secretRequest is the optional body of secret creation and reset; an
+// empty body means no description and no expiry.
+func decodeSecretRequest(w http.ResponseWriter, r *http.Request) (keysmith.CreateSecretInput, error) {
+	var req struct {
+		Description string     `json:"description"`
+		ExpiresAt   *time.Time `json:"expires_at"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &req); err != nil {
+			return keysmith.CreateSecretInput{}, err
+		}
+	}
+	return keysmith.CreateSecretInput{Description: req.Description, ExpiresAt: req.ExpiresAt}, nil
+}
+
+func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	in, err := decodeSecretRequest(w, r)
+	if err != nil {
+		return err
+	}
+	sec, plain, err := s.Service.CreateClientSecret(r.Context(), p, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	out := toSecretJSON(sec)
+	out.ClientSecret = plain.Reveal()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	secs, err := s.Service.FindClientSecrets(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	items := make([]secretJSON, len(secs))
+	for i, sec := range secs {
+		items[i] = toSecretJSON(sec)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	if err := s.Service.DeleteClientSecret(r.Context(), p, r.PathValue("id"), r.PathValue("secret_id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) resetSecrets(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	in, err := decodeSecretRequest(w, r)
+	if err != nil {
+		return err
+	}
+	sec, plain, err := s.Service.ResetClientSecrets(r.Context(), p, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	out := toSecretJSON(sec)
+	out.ClientSecret = plain.Reveal()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}

@@ -1,0 +1,315 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/keysmith/keysmith"
+)
+
+// Error is an OAuth error response (RFC 6749 §5.2): a registered code, a
+// description safe to show, and the HTTP status.
+type Error struct {
+	Code        string
+	Description string
+	Status      int
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+func oauthErr(status int, code, desc string) *Error {
+	return &Error{Code: code, Description: desc, Status: status}
+}
+
+// errInvalidClient is the one answer to every failed client
+// authentication, so that it reveals nothing about which part was wrong.
+var errInvalidClient = oauthErr(http.StatusUnauthorized, "invalid_client",
+	"client authentication failed: unknown client, wrong or expired secret, or revoked client")
+
+// AuthenticateClient checks a client's id and secret against the cached
+// client: SHA-256 of the presented secret, compared in constant time with
+// each unexpired secret's hash.
+func (a *Authority) AuthenticateClient(ctx context.Context, id, secret string) (*keysmith.Client, error) {
+	if id == "" && secret == "" {
+		return nil, oauthErr(http.StatusUnauthorized, "invalid_client",
+			"no client credentials: send client_id and client_secret by HTTP Basic or in the form body")
+	}
+	if id == "" || secret == "" || len(id) > 100 || len(secret) > 200 {
+		return nil, errInvalidClient
+	}
+	e, err := a.client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil || e.client.RevokedAt != nil {
+		return nil, errInvalidClient
+	}
+	h := keysmith.HashOf(secret)
+	now := a.now()
+	ok := false
+	for _, s := range e.secrets {
+		if h.Equal(s.Hash) && (s.ExpiresAt == nil || now.Before(*s.ExpiresAt)) {
+			ok = true
+		}
+	}
+	if !ok {
+		return nil, errInvalidClient
+	}
+	return e.client, nil
+}
+
+// Issued is a new access token and what the token response says of it.
+type Issued struct {
+	Token  keysmith.Secret
+	Record *keysmith.AccessToken
+	// ExpiresIn is the lifetime in seconds; 0 for a token that never expires.
+	ExpiresIn int64
+}
+
+// claims are the JWT access token claims of RFC 9068, plus env and app_id.
+type claims struct {
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Audience string `json:"aud"`
+	Expiry   int64  `json:"exp"`
+	IssuedAt int64  `json:"iat"`
+	ID       string `json:"jti"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	Env      string `json:"env"`
+	AppID    string `json:"app_id,omitempty"`
+}
+
+// IssueClientCredentials issues an access token to an authenticated client
+// for the requested scope (space-separated; "" means all of the client's).
+func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Client, scope string) (*Issued, error) {
+	if !slices.Contains(c.GrantTypes, keysmith.GrantClientCredentials) {
+		return nil, oauthErr(http.StatusBadRequest, "unauthorized_client", "this client may not use the client_credentials grant")
+	}
+	requested := strings.Fields(scope)
+	if len(requested) == 0 {
+		requested = c.Scopes
+	} else if !c.AllowsScope(requested) {
+		return nil, oauthErr(http.StatusBadRequest, "invalid_scope",
+			"the requested scope is not a subset of the client's scopes ("+strings.Join(c.Scopes, " ")+")")
+	}
+	requested = dedupe(requested)
+	now := a.now()
+	t := &keysmith.AccessToken{ID: keysmith.NewID("at"), Format: c.TokenFormat, ClientID: c.ID, AppID: c.AppID,
+		Environment: c.Environment, Scope: strings.Join(requested, " "), Audience: c.Audience, IssuedAt: now}
+	if t.Audience == "" {
+		t.Audience = a.issuer
+	}
+	out := &Issued{Record: t}
+	if c.TokenTTL >= 0 {
+		exp := now.Add(c.TokenTTL).Truncate(time.Second)
+		t.ExpiresAt = &exp
+		out.ExpiresIn = int64(c.TokenTTL / time.Second)
+	}
+	if c.TokenFormat == keysmith.FormatOpaque {
+		secret, hash := keysmith.NewOpaqueAccessToken()
+		if err := a.store.CreateAccessToken(ctx, t, hash); err != nil {
+			return nil, err
+		}
+		out.Token = secret
+		return out, nil
+	}
+	key := a.keySet(ctx).current
+	if key == nil || t.ExpiresAt == nil {
+		return nil, keysmith.Errorf(keysmith.CodeInternal, "no signing key or no expiry for a JWT")
+	}
+	raw, err := jwt.Signed(key.signer).Claims(claims{Issuer: a.issuer, Subject: c.ID, Audience: t.Audience,
+		Expiry: t.ExpiresAt.Unix(), IssuedAt: now.Unix(), ID: t.ID, ClientID: c.ID, Scope: t.Scope,
+		Env: string(c.Environment), AppID: c.AppID}).Serialize()
+	if err != nil {
+		return nil, err
+	}
+	out.Token = keysmith.NewSecret(raw)
+	return out, nil
+}
+
+func dedupe(ss []string) []string {
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Status is the outcome of checking an access token; the values are the
+// codes verify answers for API tokens.
+type Status string
+
+// The statuses.
+const (
+	Active    Status = "VALID"
+	Malformed Status = "MALFORMED"
+	NotFound  Status = "NOT_FOUND"
+	Expired   Status = "EXPIRED"
+	Revoked   Status = "REVOKED"
+)
+
+// Check is what checking an access token found.
+type Check struct {
+	Status Status
+	Token  *keysmith.AccessToken // nil unless the token is one of ours
+}
+
+// LooksLikeAccessToken reports whether raw has the form of an access token
+// (an opaque ksa_ token or a compact JWS), without checking it.
+func LooksLikeAccessToken(raw string) bool {
+	return strings.HasPrefix(raw, keysmith.OpaqueTokenPrefix) || strings.Count(raw, ".") == 2
+}
+
+// CheckAccessToken says whether an access token is active, from memory: a
+// JWT by its signature (checked once per token, then remembered), the
+// revocation set and the cached client; an opaque token from a cache by
+// hash. The error is only for failures of the store.
+func (a *Authority) CheckAccessToken(ctx context.Context, raw string) (Check, error) {
+	t, err := a.lookup(ctx, raw)
+	if err != nil || t == nil {
+		st := NotFound
+		if err == errMalformed {
+			st, err = Malformed, nil
+		}
+		return Check{Status: st}, err
+	}
+	ch := Check{Token: t}
+	a.mu.RLock()
+	_, revoked := a.revoked[t.ID]
+	a.mu.RUnlock()
+	e, err := a.client(ctx, t.ClientID)
+	if err != nil {
+		return Check{}, err
+	}
+	switch {
+	case revoked || t.RevokedAt != nil || e == nil || e.client.RevokedAt != nil:
+		ch.Status = Revoked
+	case t.ExpiresAt != nil && !a.now().Before(*t.ExpiresAt):
+		ch.Status = Expired
+	default:
+		ch.Status = Active
+	}
+	return ch, nil
+}
+
+var errMalformed = &Error{Code: "malformed"}
+
+// lookup finds the record of an access token: nil if it is not ours.
+func (a *Authority) lookup(ctx context.Context, raw string) (*keysmith.AccessToken, error) {
+	if h, ok := keysmith.ParseOpaqueAccessToken(raw); ok {
+		return a.opaqueToken(ctx, h)
+	}
+	if strings.Count(raw, ".") != 2 || len(raw) > 8192 {
+		return nil, errMalformed
+	}
+	h := keysmith.HashOf(raw)
+	a.mu.RLock()
+	t := a.jwts[h]
+	a.mu.RUnlock()
+	if t != nil {
+		return t, nil
+	}
+	t, err := a.parseJWT(a.keySet(ctx), raw)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if len(a.jwts) >= 100_000 {
+		clear(a.jwts)
+	}
+	a.jwts[h] = t
+	a.mu.Unlock()
+	return t, nil
+}
+
+var algs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
+
+// parseJWT checks a JWT's form, type, key, signature and issuer; nil if it
+// is not a token Keysmith signed.
+func (a *Authority) parseJWT(keys *keySet, raw string) (*keysmith.AccessToken, error) {
+	tok, err := jwt.ParseSigned(raw, algs)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, errMalformed
+	}
+	hdr := tok.Headers[0]
+	if typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
+		return nil, nil
+	}
+	key := keys.byKID[hdr.KeyID]
+	if key == nil || key.meta.Algorithm != hdr.Algorithm {
+		return nil, nil
+	}
+	var c claims
+	if err := tok.Claims(key.public.Key, &c); err != nil || c.Issuer != a.issuer || c.ID == "" {
+		return nil, nil
+	}
+	exp := time.Unix(c.Expiry, 0).UTC()
+	return &keysmith.AccessToken{ID: c.ID, Format: keysmith.FormatJWT, ClientID: c.ClientID, AppID: c.AppID,
+		Environment: keysmith.Environment(c.Env), Scope: c.Scope, Audience: c.Audience,
+		IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: &exp}, nil
+}
+
+// opaqueToken returns the cached record of an opaque token; nil if unknown.
+func (a *Authority) opaqueToken(ctx context.Context, h keysmith.Hash) (*keysmith.AccessToken, error) {
+	now := a.now()
+	a.mu.RLock()
+	t := a.opaque[h]
+	negUntil, isNeg := a.negTok[h]
+	gen := a.gen
+	a.mu.RUnlock()
+	if t != nil {
+		return t, nil
+	}
+	if isNeg && now.Before(negUntil) {
+		return nil, nil
+	}
+	t, err := a.store.FindAccessTokenByHash(ctx, h)
+	switch keysmith.ErrorCode(err) {
+	case "":
+	case keysmith.CodeNotFound:
+		a.mu.Lock()
+		if len(a.negTok) >= 100_000 {
+			clear(a.negTok)
+		}
+		a.negTok[h] = now.Add(negativeTTL)
+		a.mu.Unlock()
+		return nil, nil
+	default:
+		return nil, err
+	}
+	a.mu.Lock()
+	if a.gen == gen {
+		if len(a.opaque) >= 100_000 {
+			clear(a.opaque)
+			clear(a.opIDs)
+		}
+		a.opaque[h] = t
+		a.opIDs[t.ID] = h
+	}
+	a.mu.Unlock()
+	return t, nil
+}
+
+// Revoke revokes an access token (RFC 7009). by is the client asking, or
+// nil for an administrator. A token that is not ours, not the client's, or
+// no longer active is left alone and is not an error: the answer must not
+// tell a caller which tokens exist.
+func (a *Authority) Revoke(ctx context.Context, raw string, by *keysmith.Client) error {
+	ch, err := a.CheckAccessToken(ctx, raw)
+	if err != nil || ch.Token == nil || ch.Status != Active {
+		return err
+	}
+	if by != nil && ch.Token.ClientID != by.ID {
+		return nil
+	}
+	t := *ch.Token
+	return a.store.RevokeAccessToken(ctx, &t)
+}

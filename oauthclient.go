@@ -1,0 +1,296 @@
+package keysmith
+
+import (
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// TokenFormat says what kind of access token a client gets.
+type TokenFormat string
+
+// The access token formats.
+const (
+	// FormatJWT is a signed JWT per RFC 9068, checked without a lookup.
+	FormatJWT TokenFormat = "jwt"
+	// FormatOpaque is a random string stored hashed, like an API token.
+	FormatOpaque TokenFormat = "opaque"
+)
+
+// GrantClientCredentials is the one OAuth grant Keysmith implements.
+const GrantClientCredentials = "client_credentials"
+
+// Access token lifetimes.
+const (
+	DefaultAccessTokenTTL = time.Hour
+	// MaxJWTTTL bounds the lifetime of a JWT access token. Retired signing
+	// keys stay published this long, so every token they signed can be
+	// checked until it expires.
+	MaxJWTTTL = 24 * time.Hour
+	// DefaultMaxClientSecrets is how many secrets a client may hold at once.
+	DefaultMaxClientSecrets = 5
+)
+
+// Client is an OAuth client: the credentials one application uses in one
+// environment to obtain access tokens.
+type Client struct {
+	ID          string
+	Name        string
+	AppID       string // "" for a client without an application
+	OwnerID     string
+	Environment Environment
+	Scopes      []string
+	GrantTypes  []string
+	// TokenTTL is the lifetime of its access tokens; negative means never
+	// expiring (and then the tokens are opaque).
+	TokenTTL    time.Duration
+	TokenFormat TokenFormat
+	Audience    string // "" means the issuer
+	CreatedAt   time.Time
+	CreatedBy   string
+	RevokedAt   *time.Time
+	RevokedBy   string
+}
+
+// Status is "active" or "revoked".
+func (c *Client) Status() string {
+	if c.RevokedAt != nil {
+		return "revoked"
+	}
+	return "active"
+}
+
+// AllowsScope reports whether every scope in requested is one of the
+// client's.
+func (c *Client) AllowsScope(requested []string) bool {
+	for _, s := range requested {
+		if !slices.Contains(c.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// ClientRef is how a client appears in events.
+func ClientRef(c *Client) Ref { return Ref{Type: "oauth_client", ID: c.ID, DisplayName: c.Name} }
+
+// ClientFilter selects clients for FindClients.
+type ClientFilter struct {
+	OwnerID string
+	AppID   string
+	Limit   int
+	Cursor  string
+}
+
+// CreateClientInput is what a caller supplies to create a client.
+type CreateClientInput struct {
+	Name            string
+	AppID           string
+	Environment     string
+	Scopes          []string
+	GrantTypes      []string
+	TokenTTLSeconds *int64
+	TokenFormat     string
+	Audience        string
+}
+
+// Validate checks the input and returns the client it describes (without
+// ids, owner and times).
+func (in *CreateClientInput) Validate() (*Client, error) {
+	if err := validateName("name", in.Name); err != nil {
+		return nil, err
+	}
+	env, err := ParseEnvironment(in.Environment)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateScopes(in.Scopes); err != nil {
+		return nil, err
+	}
+	grants := in.GrantTypes
+	if len(grants) == 0 {
+		grants = []string{GrantClientCredentials}
+	}
+	for _, g := range grants {
+		if g != GrantClientCredentials {
+			return nil, Errorf(CodeInvalid, "grant type %q is not supported: Keysmith issues tokens by client_credentials only", g)
+		}
+	}
+	c := &Client{Name: in.Name, AppID: in.AppID, Environment: env, Scopes: slices.Clone(in.Scopes),
+		GrantTypes: []string{GrantClientCredentials}, TokenTTL: DefaultAccessTokenTTL, Audience: in.Audience}
+	if c.Scopes == nil {
+		c.Scopes = []string{}
+	}
+	if in.TokenTTLSeconds != nil {
+		switch n := *in.TokenTTLSeconds; {
+		case n == 0:
+			return nil, Errorf(CodeInvalid, "token_ttl_seconds must not be 0: use a positive number of seconds, or a negative one for tokens that never expire")
+		case n < 0:
+			c.TokenTTL = -1
+		case n > int64(10*365*24*3600):
+			return nil, Errorf(CodeInvalid, "token_ttl_seconds must be at most ten years; use a negative number for tokens that never expire")
+		default:
+			c.TokenTTL = time.Duration(n) * time.Second
+		}
+	}
+	switch TokenFormat(in.TokenFormat) {
+	case "":
+		c.TokenFormat = FormatJWT
+		if c.TokenTTL < 0 || c.TokenTTL > MaxJWTTTL {
+			c.TokenFormat = FormatOpaque
+		}
+	case FormatJWT:
+		if c.TokenTTL < 0 {
+			return nil, Errorf(CodeInvalid, "a JWT access token must carry exp (RFC 9068): use token_format opaque for tokens that never expire")
+		}
+		if c.TokenTTL > MaxJWTTTL {
+			return nil, Errorf(CodeInvalid, "JWT access tokens live at most %d seconds; use token_format opaque for longer", int(MaxJWTTTL.Seconds()))
+		}
+		c.TokenFormat = FormatJWT
+	case FormatOpaque:
+		c.TokenFormat = FormatOpaque
+	default:
+		return nil, Errorf(CodeInvalid, "token_format %q is not known: use jwt or opaque", in.TokenFormat)
+	}
+	if !utf8.ValidString(in.Audience) || len(in.Audience) > 200 || strings.ContainsAny(in.Audience, " \t\n") {
+		return nil, Errorf(CodeInvalid, "audience must be at most 200 characters without spaces, like https://api.example.com")
+	}
+	return c, nil
+}
+
+// ValidateScopes checks scope names as RFC 6749 §3.3 defines them (printable
+// ASCII without space, quote or backslash), without duplicates.
+func ValidateScopes(scopes []string) error {
+	if len(scopes) > 100 {
+		return Errorf(CodeInvalid, "at most 100 scopes, got %d", len(scopes))
+	}
+	for i, s := range scopes {
+		if s == "" || len(s) > 100 {
+			return Errorf(CodeInvalid, "scope %d must be 1 to 100 characters", i+1)
+		}
+		for j := 0; j < len(s); j++ {
+			if c := s[j]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+				return Errorf(CodeInvalid, "scope %q may hold only printable ASCII without spaces, quotes or backslashes", s)
+			}
+		}
+		if slices.Contains(scopes[:i], s) {
+			return Errorf(CodeInvalid, "scope %q is listed twice", s)
+		}
+	}
+	return nil
+}
+
+// Client secret format: "kss_" then 43 base62 characters from crypto/rand
+// (256 bits). Secrets are machine-generated and high-entropy, so SHA-256 is
+// enough to store them; a slow hash would only cap token issuance.
+const (
+	ClientSecretPrefix = "kss_"
+	clientSecretLen    = 43
+)
+
+// NewClientSecret generates a client secret and its hash.
+func NewClientSecret() (Secret, Hash) {
+	s := ClientSecretPrefix + randomBase62(clientSecretLen)
+	return NewSecret(s), HashOf(s)
+}
+
+// ClientSecret is a client secret's record: never the secret nor its hash,
+// only its last four characters, so people can tell secrets apart.
+type ClientSecret struct {
+	ID          string
+	ClientID    string
+	Description string
+	Last4       string
+	CreatedAt   time.Time
+	ExpiresAt   *time.Time
+}
+
+// SecretRef is how a client secret appears in events.
+func SecretRef(s *ClientSecret) Ref {
+	return Ref{Type: "oauth_client_secret", ID: s.ID, DisplayName: "…" + s.Last4}
+}
+
+// SecretCheck is what authenticating a client needs of one of its secrets.
+type SecretCheck struct {
+	SecretID  string
+	Hash      Hash
+	ExpiresAt *time.Time
+}
+
+// CreateSecretInput is what a caller supplies to add a client secret.
+type CreateSecretInput struct {
+	Description string
+	ExpiresAt   *time.Time
+}
+
+// Validate checks the input at now.
+func (in *CreateSecretInput) Validate(now time.Time) error {
+	if err := validateDescription(in.Description); err != nil {
+		return err
+	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
+		return Errorf(CodeInvalid, "expires_at must be in the future")
+	}
+	return nil
+}
+
+// Opaque access token format: "ksa_", 32 base62 characters, a 6-character
+// checksum, like API tokens.
+const OpaqueTokenPrefix = "ksa_"
+
+// NewOpaqueAccessToken generates an opaque access token and its hash.
+func NewOpaqueAccessToken() (Secret, Hash) {
+	body := randomBase62(tokenRandomLen)
+	s := OpaqueTokenPrefix + body + base62Checksum(body)
+	return NewSecret(s), HashOf(s)
+}
+
+// ParseOpaqueAccessToken checks the form of an opaque access token and
+// returns its hash.
+func ParseOpaqueAccessToken(s string) (h Hash, ok bool) {
+	if len(s) != len(OpaqueTokenPrefix)+tokenRandomLen+tokenChecksumLen || !strings.HasPrefix(s, OpaqueTokenPrefix) {
+		return h, false
+	}
+	body := s[len(OpaqueTokenPrefix) : len(s)-tokenChecksumLen]
+	if !isBase62(body) || base62Checksum(body) != s[len(s)-tokenChecksumLen:] {
+		return h, false
+	}
+	return HashOf(s), true
+}
+
+// AccessToken is an issued access token as Keysmith keeps it: opaque tokens
+// always, JWTs only once revoked (until then the signature is the record).
+type AccessToken struct {
+	ID          string // the jti
+	Format      TokenFormat
+	ClientID    string
+	AppID       string
+	Environment Environment
+	Scope       string // space-separated
+	Audience    string
+	IssuedAt    time.Time
+	ExpiresAt   *time.Time
+	RevokedAt   *time.Time
+}
+
+// AccessTokenRef is how an access token appears in events.
+func AccessTokenRef(t *AccessToken) Ref {
+	return Ref{Type: "access_token", ID: t.ID, DisplayName: t.ClientID}
+}
+
+// SigningKey is a JWT signing key. The private key is only ever stored
+// sealed under the master key.
+type SigningKey struct {
+	ID         string // the kid
+	Algorithm  string // ES256, EdDSA or RS256
+	PublicJWK  string // JSON
+	PrivateEnc string // sealed private key
+	CreatedAt  time.Time
+	RetiredAt  *time.Time // when a newer key took over signing
+}
+
+// SigningKeyRef is how a signing key appears in events.
+func SigningKeyRef(k *SigningKey) Ref {
+	return Ref{Type: "signing_key", ID: k.ID, DisplayName: k.Algorithm}
+}

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/keysmith/keysmith"
+)
+
+const appColumns = `id, name, description, owner_id, created_at, updated_at`
+
+func scanApp(row interface{ Scan(...any) error }) (*keysmith.App, error) {
+	var a keysmith.App
+	var created, updated int64
+	if err := row.Scan(&a.ID, &a.Name, &a.Description, &a.OwnerID, &created, &updated); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &a, nil
+}
+
+// CreateApp stores a new application and records its event.
+func (db *DB) CreateApp(ctx context.Context, a *keysmith.App) error {
+	return db.write(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			a.ID, a.Name, a.Description, a.OwnerID, micros(a.CreatedAt), micros(a.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		return tx.record(keysmith.EventAppCreated, map[string]any{"owner_id": a.OwnerID}, keysmith.AppRef(a))
+	})
+}
+
+// FindAppByID returns an application. CodeNotFound if there is none.
+func (db *DB) FindAppByID(ctx context.Context, id string) (*keysmith.App, error) {
+	a, err := scanApp(db.sql.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
+	if err == sql.ErrNoRows {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "application %q not found", id)
+	}
+	return a, db.mapError(err)
+}
+
+// FindApps returns one page of applications, newest first.
+func (db *DB) FindApps(ctx context.Context, f keysmith.AppFilter) ([]*keysmith.App, string, error) {
+	var out []*keysmith.App
+	next, err := db.page(ctx, `SELECT `+appColumns+` FROM apps`, map[string]string{"owner_id": f.OwnerID},
+		f.Limit, f.Cursor, func(rows *sql.Rows) (int64, string, error) {
+			a, err := scanApp(rows)
+			if err != nil {
+				return 0, "", err
+			}
+			out = append(out, a)
+			return micros(a.CreatedAt), a.ID, nil
+		})
+	if err != nil {
+		return nil, "", err
+	}
+	if limit := pageLimit(f.Limit); len(out) > limit {
+		out = out[:limit]
+	}
+	return out, next, nil
+}
+
+// page runs a keyset-paginated query over a table with created_at and id:
+// equality filters from eq (empty values ignored), newest first. scan
+// appends one row and returns its key; the extra row that shows there is a
+// next page is scanned too, then dropped by the caller's slice length, so
+// page returns how many to keep through the cursor only.
+func (db *DB) page(ctx context.Context, base string, eq map[string]string, limit int, cursor string,
+	scan func(*sql.Rows) (int64, string, error)) (string, error) {
+	if limit <= 0 {
+		limit = keysmith.DefaultPageSize
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for _, col := range slices.Sorted(maps.Keys(eq)) {
+		if v := eq[col]; v != "" {
+			where = append(where, col+" = "+arg(v))
+		}
+	}
+	if cursor != "" {
+		at, id, err := decodeCursor(cursor)
+		if err != nil {
+			return "", err
+		}
+		a, b := arg(at), arg(id)
+		where = append(where, "(created_at < "+a+" OR (created_at = "+a+" AND id < "+b+"))")
+	}
+	q := base
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return "", db.mapError(err)
+	}
+	defer rows.Close()
+	var n int
+	var lastAt int64
+	var lastID string
+	next := ""
+	for rows.Next() {
+		at, id, err := scan(rows)
+		if err != nil {
+			return "", err
+		}
+		n++
+		if n == limit {
+			lastAt, lastID = at, id
+		}
+		if n > limit {
+			next = encodeCursor(lastAt, lastID)
+		}
+	}
+	return next, rows.Err()
+}
+
+// UpdateApp changes an application and records its event.
+func (db *DB) UpdateApp(ctx context.Context, id string, u keysmith.AppUpdate) (*keysmith.App, error) {
+	var a *keysmith.App
+	err := db.write(ctx, func(tx *txn) error {
+		var err error
+		a, err = scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
+		if err == sql.ErrNoRows {
+			return keysmith.Errorf(keysmith.CodeNotFound, "application %q not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		changed := []string{}
+		if u.Name != nil {
+			a.Name = *u.Name
+			changed = append(changed, "name")
+		}
+		if u.Description != nil {
+			a.Description = *u.Description
+			changed = append(changed, "description")
+		}
+		a.UpdatedAt = db.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE apps SET name = $1, description = $2, updated_at = $3 WHERE id = $4`,
+			a.Name, a.Description, micros(a.UpdatedAt), id); err != nil {
+			return err
+		}
+		return tx.record(keysmith.EventAppUpdated, map[string]any{"changed": changed}, keysmith.AppRef(a))
+	})
+	return a, err
+}
+
+// DeleteApp deletes an application and revokes its clients in the same
+// transaction, so no token of the application stays valid.
+func (db *DB) DeleteApp(ctx context.Context, id, deletedBy string) error {
+	return db.write(ctx, func(tx *txn) error {
+		a, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
+		if err == sql.ErrNoRows {
+			return keysmith.Errorf(keysmith.CodeNotFound, "application %q not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE app_id = $1 AND revoked_at IS NULL`, id)
+		if err != nil {
+			return err
+		}
+		var clients []*keysmith.Client
+		for rows.Next() {
+			c, err := scanClient(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			clients = append(clients, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range clients {
+			if err := tx.revokeClient(c, deletedBy); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return tx.record(keysmith.EventAppDeleted, map[string]any{"revoked_clients": len(clients)}, keysmith.AppRef(a))
+	})
+}

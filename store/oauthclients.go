@@ -1,0 +1,272 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+const clientColumns = `id, name, app_id, owner_id, environment, scopes, grant_types, token_ttl, token_format,
+	audience, created_at, created_by, revoked_at, revoked_by`
+
+func scanClient(row interface{ Scan(...any) error }) (*keysmith.Client, error) {
+	var c keysmith.Client
+	var scopes, grants string
+	var ttl, created int64
+	var revoked sql.NullInt64
+	err := row.Scan(&c.ID, &c.Name, &c.AppID, &c.OwnerID, &c.Environment, &scopes, &grants, &ttl, &c.TokenFormat,
+		&c.Audience, &created, &c.CreatedBy, &revoked, &c.RevokedBy)
+	if err != nil {
+		return nil, err
+	}
+	c.Scopes, c.GrantTypes = strings.Fields(scopes), strings.Fields(grants)
+	if c.Scopes == nil {
+		c.Scopes = []string{}
+	}
+	c.TokenTTL = time.Duration(ttl) * time.Second
+	if ttl < 0 {
+		c.TokenTTL = -1
+	}
+	c.CreatedAt, c.RevokedAt = fromMicros(created), timePtr(revoked)
+	return &c, nil
+}
+
+const secretColumns = `id, client_id, description, last4, created_at, expires_at`
+
+func scanSecret(row interface{ Scan(...any) error }) (*keysmith.ClientSecret, error) {
+	var s keysmith.ClientSecret
+	var created int64
+	var expires sql.NullInt64
+	if err := row.Scan(&s.ID, &s.ClientID, &s.Description, &s.Last4, &created, &expires); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.ExpiresAt = fromMicros(created), timePtr(expires)
+	return &s, nil
+}
+
+// CreateClient stores a client and its first secret, and records both.
+func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.ClientSecret, h keysmith.Hash) error {
+	return db.write(ctx, func(tx *txn) error {
+		ttl := int64(c.TokenTTL / time.Second)
+		if c.TokenTTL < 0 {
+			ttl = -1
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (id, name, app_id, owner_id, environment, scopes,
+			grant_types, token_ttl, token_format, audience, created_at, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			c.ID, c.Name, c.AppID, c.OwnerID, string(c.Environment), strings.Join(c.Scopes, " "),
+			strings.Join(c.GrantTypes, " "), ttl, string(c.TokenFormat), c.Audience, micros(c.CreatedAt), c.CreatedBy)
+		if err != nil {
+			return err
+		}
+		tx.changed(keysmith.ChangeOAuthClient, c.ID)
+		if err := tx.record(keysmith.EventClientCreated, map[string]any{"app_id": c.AppID, "environment": c.Environment,
+			"scopes": c.Scopes, "token_format": c.TokenFormat}, keysmith.ClientRef(c)); err != nil {
+			return err
+		}
+		return tx.insertSecret(s, h)
+	})
+}
+
+func (tx *txn) insertSecret(s *keysmith.ClientSecret, h keysmith.Hash) error {
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO oauth_client_secrets (id, client_id, hash, last4, description, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		s.ID, s.ClientID, h.String(), s.Last4, s.Description, micros(s.CreatedAt), nullMicros(s.ExpiresAt))
+	if err != nil {
+		return err
+	}
+	tx.changed(keysmith.ChangeOAuthClient, s.ClientID)
+	return tx.record(keysmith.EventClientSecretCreated, map[string]any{"client_id": s.ClientID}, keysmith.SecretRef(s))
+}
+
+// FindClientByID returns a client. CodeNotFound if there is none.
+func (db *DB) FindClientByID(ctx context.Context, id string) (*keysmith.Client, error) {
+	c, err := scanClient(db.sql.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, id))
+	if err == sql.ErrNoRows {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "OAuth client %q not found", id)
+	}
+	return c, db.mapError(err)
+}
+
+// FindClients returns one page of clients, newest first.
+func (db *DB) FindClients(ctx context.Context, f keysmith.ClientFilter) ([]*keysmith.Client, string, error) {
+	var out []*keysmith.Client
+	next, err := db.page(ctx, `SELECT `+clientColumns+` FROM oauth_clients`,
+		map[string]string{"owner_id": f.OwnerID, "app_id": f.AppID}, f.Limit, f.Cursor,
+		func(rows *sql.Rows) (int64, string, error) {
+			c, err := scanClient(rows)
+			if err != nil {
+				return 0, "", err
+			}
+			out = append(out, c)
+			return micros(c.CreatedAt), c.ID, nil
+		})
+	if err != nil {
+		return nil, "", err
+	}
+	if limit := pageLimit(f.Limit); len(out) > limit {
+		out = out[:limit]
+	}
+	return out, next, nil
+}
+
+// RevokeClient revokes a client and records the event; revoking a revoked
+// client changes nothing.
+func (db *DB) RevokeClient(ctx context.Context, id, revokedBy string) (*keysmith.Client, error) {
+	var c *keysmith.Client
+	err := db.write(ctx, func(tx *txn) error {
+		var err error
+		c, err = tx.lockClient(id)
+		if err != nil || c.RevokedAt != nil {
+			return err
+		}
+		return tx.revokeClient(c, revokedBy)
+	})
+	return c, err
+}
+
+func (tx *txn) lockClient(id string) (*keysmith.Client, error) {
+	c, err := scanClient(tx.QueryRowContext(tx.ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, id))
+	if err == sql.ErrNoRows {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "OAuth client %q not found", id)
+	}
+	return c, err
+}
+
+func (tx *txn) revokeClient(c *keysmith.Client, revokedBy string) error {
+	now := tx.db.now()
+	res, err := tx.ExecContext(tx.ctx, `UPDATE oauth_clients SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL`,
+		micros(now), revokedBy, c.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	c.RevokedAt, c.RevokedBy = &now, revokedBy
+	tx.changed(keysmith.ChangeOAuthClient, c.ID)
+	return tx.record(keysmith.EventClientRevoked, map[string]any{"app_id": c.AppID}, keysmith.ClientRef(c))
+}
+
+// CreateClientSecret adds a secret, refusing (CodeConflict) beyond max.
+func (db *DB) CreateClientSecret(ctx context.Context, s *keysmith.ClientSecret, h keysmith.Hash, max int) error {
+	return db.write(ctx, func(tx *txn) error {
+		c, err := tx.lockClient(s.ClientID)
+		if err != nil {
+			return err
+		}
+		if c.RevokedAt != nil {
+			return keysmith.Errorf(keysmith.CodeConflict, "OAuth client %q is revoked; it takes no new secrets", c.ID)
+		}
+		// Serialise concurrent additions on PostgreSQL: the row lock on the
+		// client makes the count below exact.
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET revoked_by = revoked_by WHERE id = $1`, c.ID); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oauth_client_secrets WHERE client_id = $1`, c.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return keysmith.Errorf(keysmith.CodeConflict,
+				"OAuth client %q holds %d secrets, the most allowed; delete one (or reset them) first", c.ID, n)
+		}
+		return tx.insertSecret(s, h)
+	})
+}
+
+// FindClientSecrets lists a client's secrets, oldest first.
+func (db *DB) FindClientSecrets(ctx context.Context, clientID string) ([]*keysmith.ClientSecret, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+secretColumns+` FROM oauth_client_secrets WHERE client_id = $1
+		ORDER BY created_at, id`, clientID)
+	if err != nil {
+		return nil, db.mapError(err)
+	}
+	defer rows.Close()
+	out := []*keysmith.ClientSecret{}
+	for rows.Next() {
+		s, err := scanSecret(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// DeleteClientSecret deletes one secret and records the event.
+func (db *DB) DeleteClientSecret(ctx context.Context, clientID, secretID string) error {
+	return db.write(ctx, func(tx *txn) error {
+		s, err := scanSecret(tx.QueryRowContext(ctx, `SELECT `+secretColumns+` FROM oauth_client_secrets
+			WHERE id = $1 AND client_id = $2`, secretID, clientID))
+		if err == sql.ErrNoRows {
+			return keysmith.Errorf(keysmith.CodeNotFound, "secret %q of OAuth client %q not found", secretID, clientID)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_client_secrets WHERE id = $1`, secretID); err != nil {
+			return err
+		}
+		tx.changed(keysmith.ChangeOAuthClient, clientID)
+		return tx.record(keysmith.EventClientSecretDeleted, map[string]any{"client_id": clientID}, keysmith.SecretRef(s))
+	})
+}
+
+// ResetClientSecrets replaces every secret of the client with s.
+func (db *DB) ResetClientSecrets(ctx context.Context, s *keysmith.ClientSecret, h keysmith.Hash) error {
+	return db.write(ctx, func(tx *txn) error {
+		c, err := tx.lockClient(s.ClientID)
+		if err != nil {
+			return err
+		}
+		if c.RevokedAt != nil {
+			return keysmith.Errorf(keysmith.CodeConflict, "OAuth client %q is revoked; it takes no new secrets", c.ID)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_client_secrets WHERE client_id = $1`, c.ID)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if err := tx.record(keysmith.EventClientSecretsReset, map[string]any{"deleted_secrets": n},
+			keysmith.ClientRef(c)); err != nil {
+			return err
+		}
+		return tx.insertSecret(s, h)
+	})
+}
+
+// FindClientSecretChecks returns the hashes that authenticate a client.
+func (db *DB) FindClientSecretChecks(ctx context.Context, clientID string) ([]keysmith.SecretCheck, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, hash, expires_at FROM oauth_client_secrets WHERE client_id = $1`, clientID)
+	if err != nil {
+		return nil, db.mapError(err)
+	}
+	defer rows.Close()
+	var out []keysmith.SecretCheck
+	for rows.Next() {
+		var sc keysmith.SecretCheck
+		var hash string
+		var expires sql.NullInt64
+		if err := rows.Scan(&sc.SecretID, &hash, &expires); err != nil {
+			return nil, err
+		}
+		h, ok := keysmith.ParseHash(hash)
+		if !ok {
+			continue // not a hash we wrote: authenticates nothing
+		}
+		sc.Hash, sc.ExpiresAt = h, timePtr(expires)
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
+
+func pageLimit(n int) int {
+	if n <= 0 {
+		return keysmith.DefaultPageSize
+	}
+	return n
+}
