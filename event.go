@@ -14,6 +14,9 @@ const (
 	EventUserCreated     EventType = "user.created"
 	EventAPITokenCreated EventType = "api_token.created"
 	EventAPITokenRevoked EventType = "api_token.revoked"
+	EventAPITokenExpired EventType = "api_token.expired"
+	EventAccessDenied    EventType = "access.denied"
+	EventSystemLogPruned EventType = "system_log.pruned"
 
 	EventAppCreated          EventType = "app.created"
 	EventAppUpdated          EventType = "app.updated"
@@ -45,17 +48,14 @@ const (
 	EventRateLimitsUpdated   EventType = "settings.rate_limits_updated"
 )
 
-// Event outcomes.
-const (
-	OutcomeSuccess = "success"
-	OutcomeFailure = "failure"
-)
-
 // eventMessages are the human messages of the event types.
 var eventMessages = map[EventType]string{
 	EventUserCreated:     "User created",
 	EventAPITokenCreated: "API token created",
 	EventAPITokenRevoked: "API token revoked",
+	EventAPITokenExpired: "API token expired",
+	EventAccessDenied:    "Access denied",
+	EventSystemLogPruned: "System log pruned",
 
 	EventAppCreated:          "Application created",
 	EventAppUpdated:          "Application updated",

@@ -121,7 +121,12 @@ func (s *Server) authed(h authedHandler) http.Handler {
 		}
 		a := keysmith.AuditFrom(r.Context())
 		a.Actor = keysmith.UserRef(p.User)
-		return h(w, r.WithContext(keysmith.WithAudit(r.Context(), a)), p)
+		r = r.WithContext(keysmith.WithAudit(r.Context(), a))
+		err = h(w, r, p)
+		if keysmith.ErrorCode(err) == keysmith.CodeForbidden {
+			s.recordDenied(r, err)
+		}
+		return err
 	})
 }
 

@@ -55,7 +55,7 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	if t.ExpiresAt != nil {
 		details["expires_at"] = *t.ExpiresAt
 	}
-	return tx.record(keysmith.EventAPITokenCreated, details, keysmith.TokenRef(t))
+	return tx.record(keysmith.EventAPITokenCreated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 }
 
 // FindTokenByID returns a token. CodeNotFound if there is none.
@@ -182,7 +182,7 @@ func (db *DB) RevokeToken(ctx context.Context, id, revokedBy string) (*keysmith.
 		}
 		t.RevokedAt, t.RevokedBy = &now, revokedBy
 		tx.changed(keysmith.ChangeToken, id)
-		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t))
+		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 	})
 	return t, err
 }
