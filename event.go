@@ -2,6 +2,7 @@ package keysmith
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -162,3 +163,14 @@ func ZoneRef(z *Zone) Ref { return Ref{Type: "zone", ID: z.ID, DisplayName: z.Na
 
 // TokenRef is how an API token appears in events.
 func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }
+
+// EventTypes lists every event type Keysmith records, sorted. Tests use it to
+// prove each one is emitted, so a new type needs a message here and a test.
+func EventTypes() []EventType {
+	out := make([]EventType, 0, len(eventMessages))
+	for t := range eventMessages {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
