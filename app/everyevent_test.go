@@ -109,3 +109,22 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		check(keysmith.EventSystemLogPruned)
 	})
 }
+
+func TestNetworkRefusalIsRecordedAsDenied(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		s := apptest.Start(t, dsn, app.Config{})
+		zone := newZone(t, s, "elsewhere", []string{"203.0.113.0/24"}, nil)
+		r := s.Do("POST", "/v1/tokens", s.AdminToken, map[string]any{"name": "office only",
+			"network": map[string]any{"mode": "in_zones", "zones": []string{zone}}}).Want(t, http.StatusCreated)
+		s.Do("GET", "/v1/tokens", r.String("token"), nil).Want(t, http.StatusForbidden) // from 127.0.0.1
+
+		items, _ := logs(t, s, s.AdminToken, url.Values{"type": {string(keysmith.EventAccessDenied)}})
+		if len(items) != 1 {
+			t.Fatalf("%d access.denied events, want 1: %v", len(items), items)
+		}
+		actor, _ := items[0]["actor"].(map[string]any)
+		if actor["id"] != s.AdminID || items[0]["client_ip"] != "127.0.0.1" {
+			t.Errorf("access.denied = %v, want the token's owner as actor and the address", items[0])
+		}
+	})
+}
