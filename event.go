@@ -2,6 +2,7 @@ package keysmith
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -15,6 +16,9 @@ const (
 	EventAPITokenCreated EventType = "api_token.created"
 	EventAPITokenRevoked EventType = "api_token.revoked"
 	EventAPITokenRotated EventType = "api_token.rotated"
+	EventAPITokenExpired EventType = "api_token.expired"
+	EventAccessDenied    EventType = "access.denied"
+	EventSystemLogPruned EventType = "system_log.pruned"
 
 	EventAgentCreated     EventType = "agent.created"
 	EventAgentActivated   EventType = "agent.activated"
@@ -51,18 +55,15 @@ const (
 	EventRateLimitsUpdated   EventType = "settings.rate_limits_updated"
 )
 
-// Event outcomes.
-const (
-	OutcomeSuccess = "success"
-	OutcomeFailure = "failure"
-)
-
 // eventMessages are the human messages of the event types.
 var eventMessages = map[EventType]string{
 	EventUserCreated:     "User created",
 	EventAPITokenCreated: "API token created",
 	EventAPITokenRevoked: "API token revoked",
 	EventAPITokenRotated: "API token rotated",
+	EventAPITokenExpired: "API token expired",
+	EventAccessDenied:    "Access denied",
+	EventSystemLogPruned: "System log pruned",
 
 	EventAgentCreated:     "Agent created",
 	EventAgentActivated:   "Agent activated",
@@ -174,3 +175,14 @@ func ZoneRef(z *Zone) Ref { return Ref{Type: "zone", ID: z.ID, DisplayName: z.Na
 
 // TokenRef is how an API token appears in events.
 func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }
+
+// EventTypes lists every event type Keysmith records, sorted. Tests use it to
+// prove each one is emitted, so a new type needs a message here and a test.
+func EventTypes() []EventType {
+	out := make([]EventType, 0, len(eventMessages))
+	for t := range eventMessages {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -153,3 +153,7 @@ func CanManageMembership(c *User, administers bool, member *User) error {
 	}
 	return Errorf(CodeForbidden, "role %s may not change group memberships", c.Role)
 }
+
+// CanReadLogs: every admin role, read-only admins included, reads the system
+// log; developers do not.
+func CanReadLogs(u *User) bool { return IsAdmin(u.Role) }

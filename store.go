@@ -24,13 +24,13 @@ type Store interface {
 
 	UserStore
 	TokenStore
+	EventStore
 	AppStore
 	ClientStore
 	AccessTokenStore
 	SigningKeyStore
 	GroupStore
 	SessionStore
-	EventRecorder
 	ZoneStore
 	SettingsStore
 	AgentStore
@@ -90,14 +90,6 @@ type SessionStore interface {
 	// DeleteSession ends a session and records the sign-out. Deleting a
 	// missing session changes nothing.
 	DeleteSession(ctx context.Context, s *Session) error
-}
-
-// EventRecorder records events that are not part of a change, such as a
-// failed sign-in.
-type EventRecorder interface {
-	// RecordEvent appends one event to the system log, with the Audit from
-	// ctx.
-	RecordEvent(ctx context.Context, typ EventType, outcome string, details map[string]any, targets ...Ref) error
 }
 
 // TokenStore keeps API tokens.

@@ -46,6 +46,12 @@ type Config struct {
 	TokenIdleTTL time.Duration // default keysmith.DefaultIdleTTL (30 days)
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration // default 30 s
+	// LogRetention is how long system-log events are kept; 0 keeps them
+	// forever. See logs.go.
+	LogRetention time.Duration
+	// MaintenanceInterval is how often the system log is pruned and token
+	// expiries are recorded.
+	MaintenanceInterval time.Duration // default 1 min
 
 	// Issuer is the public URL of the server, the iss of access tokens;
 	// default "http://" + Addr.
@@ -91,6 +97,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.MaintenanceInterval == 0 {
+		c.MaintenanceInterval = time.Minute
 	}
 	if c.Now == nil {
 		c.Now = keysmith.SystemClock
@@ -182,6 +191,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Verifier.Run(flushCtx, a.Config.UsageFlushInterval) })
+	wg.Go(func() { a.maintainEvery(flushCtx, a.Config.MaintenanceInterval) })
 	wg.Go(func() { a.OAuth.Run(flushCtx, time.Minute) })
 
 	serveErr := make(chan error, 1)

@@ -64,9 +64,9 @@ func TestAppsAPI(t *testing.T) {
 		})
 
 		t.Run("DeveloperManagesOnlyTheirOwn", func(t *testing.T) {
-			devID, dev := newUser(t, s, keysmith.RoleDeveloper)
-			_, other := newUser(t, s, keysmith.RoleDeveloper)
-			_, ro := newUser(t, s, keysmith.RoleReadOnlyAdmin)
+			devID, dev := s.AddUser(keysmith.RoleDeveloper, "")
+			_, other := s.AddUser(keysmith.RoleDeveloper, "")
+			_, ro := s.AddUser(keysmith.RoleReadOnlyAdmin, "")
 			mine := s.Do("POST", "/v1/apps", dev, map[string]any{"name": "mine"}).Want(t, http.StatusCreated)
 			if mine.String("owner_id") != devID {
 				t.Fatalf("owner: %s", mine.Raw)

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -11,30 +10,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/apptest"
 )
-
-// newUser inserts a user with role by SQL and gives them an API token in
-// the store: the users API is built elsewhere, and developers may not make
-// API tokens through the API.
-func newUser(t *testing.T, s *apptest.Server, role keysmith.Role) (id, token string) {
-	t.Helper()
-	id = keysmith.NewID("usr")
-	now := s.Clock.Now()
-	_, err := s.App.Store.SQL().Exec(`INSERT INTO users (id, email, name, role, type, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 'person', 'active', $5, $5)`, id, strings.ToLower(id)+"@example.com", string(role), string(role), now.UnixMicro())
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, hash := keysmith.NewAPITokenSecret()
-	err = s.App.Store.CreateToken(context.Background(), &keysmith.Token{ID: keysmith.NewID("tok"), Name: "test",
-		Type: keysmith.TokenUser, OwnerID: id, CreatedAt: now, CreatedBy: id}, hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id, secret.Reveal()
-}
 
 // client is an OAuth client made through the API.
 type client struct {

@@ -316,8 +316,8 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 
 		t.Run("CallerMustBeAClientOrAnAdmin", func(t *testing.T) {
 			tok := accessToken(t, s, sandbox)
-			_, dev := newUser(t, s, keysmith.RoleDeveloper)
-			_, ro := newUser(t, s, keysmith.RoleReadOnlyAdmin)
+			_, dev := s.AddUser(keysmith.RoleDeveloper, "")
+			_, ro := s.AddUser(keysmith.RoleReadOnlyAdmin, "")
 			postForm(t, s, "/v1/oauth/introspect", "", "", "", url.Values{"token": {tok}}).Want(t, http.StatusUnauthorized)
 			postForm(t, s, "/v1/oauth/introspect", sandbox.ID, "kss_wrong", "", url.Values{"token": {tok}}).Want(t, http.StatusUnauthorized)
 			postForm(t, s, "/v1/oauth/introspect", "", "", dev, url.Values{"token": {tok}}).Want(t, http.StatusForbidden)

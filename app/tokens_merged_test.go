@@ -75,7 +75,7 @@ func TestLifecycleWithNetworkPolicy(t *testing.T) {
 
 		t.Run("OthersCannotPatchEvenWithBadInput", func(t *testing.T) {
 			id, _ := newToken(t, s, admin, "not yours")
-			_, dev := addUser(t, s, keysmith.RoleDeveloper)
+			_, dev := s.AddUser(keysmith.RoleDeveloper, "")
 			before := get(t, s, admin, id).Raw
 			for _, body := range []string{`{}`, `{"rate_limit_percent":0}`, `{"enabled":false}`, `{"network":{"mode":"any"}}`} {
 				s.Do("PATCH", "/v1/tokens/"+id, dev, body).Want(t, http.StatusNotFound)

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -14,26 +13,6 @@ import (
 	"github.com/keysmith/keysmith/apptest"
 	"github.com/keysmith/keysmith/storetest"
 )
-
-// addUser inserts a user with the role straight into the database (the
-// users API is another resource) and gives them an API token.
-func addUser(t *testing.T, s *apptest.Server, role keysmith.Role) (userID, token string) {
-	t.Helper()
-	ctx := context.Background()
-	now := s.Clock.Now()
-	userID = keysmith.NewID("usr")
-	_, err := s.App.Store.SQL().ExecContext(ctx, `INSERT INTO users (id, email, name, role, type, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, 'person', 'active', $5, $5)`, userID, strings.ToLower(userID)+"@example.com", string(role), string(role), now.UnixMicro())
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, hash := keysmith.NewAPITokenSecret()
-	tok := &keysmith.Token{ID: keysmith.NewID("tok"), Name: "test", Type: keysmith.TokenUser, OwnerID: userID, CreatedAt: now, CreatedBy: userID}
-	if err := s.App.Store.CreateToken(ctx, tok, hash); err != nil {
-		t.Fatal(err)
-	}
-	return userID, secret.Reveal()
-}
 
 // newZone creates a zone and returns its id.
 func newZone(t *testing.T, s *apptest.Server, name string, gateways, proxies []string) string {
@@ -142,17 +121,17 @@ func TestZonesAPI(t *testing.T) {
 
 		t.Run("OnlyOrgAndSuperAdminsEditZones", func(t *testing.T) {
 			zid := newZone(t, s, "perm", []string{"192.0.2.0/24"}, nil)
-			_, org := addUser(t, s, keysmith.RoleOrgAdmin)
+			_, org := s.AddUser(keysmith.RoleOrgAdmin, "")
 			oz := s.Do("POST", "/v1/zones", org, map[string]any{"name": "by org", "gateways": []string{"10.1.0.0/16"}}).Want(t, http.StatusCreated)
 			s.Do("DELETE", "/v1/zones/"+oz.String("id"), org, nil).Want(t, http.StatusNoContent)
 			for _, role := range []keysmith.Role{keysmith.RoleReadOnlyAdmin, keysmith.RoleGroupAdmin} {
-				_, tok := addUser(t, s, role)
+				_, tok := s.AddUser(role, "")
 				s.Do("GET", "/v1/zones/"+zid, tok, nil).Want(t, http.StatusOK)
 				s.Do("POST", "/v1/zones", tok, map[string]any{"name": "nope", "gateways": []string{}}).Want(t, http.StatusForbidden)
 				s.Do("PATCH", "/v1/zones/"+zid, tok, map[string]any{"name": "nope"}).Want(t, http.StatusForbidden)
 				s.Do("DELETE", "/v1/zones/"+zid, tok, nil).Want(t, http.StatusForbidden)
 			}
-			_, dev := addUser(t, s, keysmith.RoleDeveloper)
+			_, dev := s.AddUser(keysmith.RoleDeveloper, "")
 			s.Do("GET", "/v1/zones", dev, nil).Want(t, http.StatusForbidden)
 			s.Do("GET", "/v1/zones/"+zid, admin, nil).Want(t, http.StatusOK)
 		})
@@ -266,7 +245,7 @@ func TestNetworkPolicies(t *testing.T) {
 				t.Errorf("refused patches changed the token:\n%s\n%s", before, after)
 			}
 			s.Do("PATCH", "/v1/tokens/tok_doesnotexist0000", s.AdminToken, `{"rate_limit_percent":10}`).Want(t, http.StatusNotFound)
-			_, dev := addUser(t, s, keysmith.RoleDeveloper)
+			_, dev := s.AddUser(keysmith.RoleDeveloper, "")
 			s.Do("PATCH", "/v1/tokens/"+id, dev, `{"rate_limit_percent":10}`).Want(t, http.StatusNotFound)
 		})
 	})
@@ -352,7 +331,7 @@ func TestRateLimits(t *testing.T) {
 					t.Errorf("default of %s = %v, want %d", g, r.Body[string(g)], n)
 				}
 			}
-			_, org := addUser(t, s, keysmith.RoleOrgAdmin)
+			_, org := s.AddUser(keysmith.RoleOrgAdmin, "")
 			s.Do("GET", "/v1/settings/rate-limits", org, nil).Want(t, http.StatusForbidden)
 			s.Do("PUT", "/v1/settings/rate-limits", org, map[string]any{"tokens": 1}).Want(t, http.StatusForbidden)
 			for _, body := range []string{`{"tokens":0}`, `{"tokens":-1}`, `{"nope":5}`, `{"tokens":"5"}`, `[]`, `null`, `{"tokens":1000000001}`} {

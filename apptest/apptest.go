@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/internal/testclock"
 	"github.com/keysmith/keysmith/oauth"
@@ -182,4 +183,29 @@ func (r Response) Want(t testing.TB, status int) Response {
 func (r Response) String(field string) string {
 	s, _ := r.Body[field].(string)
 	return s
+}
+
+// AddUser stores an active person of role directly in the database (as a
+// seed, not through the users API) and an API token for them, and returns
+// the user's id and the token. email "" makes one up from the id.
+func (s *Server) AddUser(role keysmith.Role, email string) (id, token string) {
+	s.t.Helper()
+	id = keysmith.NewID("usr")
+	if email == "" {
+		email = strings.ToLower(id) + "@example.com"
+	}
+	now := s.Clock.Now()
+	_, err := s.App.Store.SQL().Exec(`INSERT INTO users (id, email, name, role, type, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'person', 'active', $5, $5)`, id, email, string(role), string(role), now.UnixMicro())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	secret, hash := keysmith.NewAPITokenSecret()
+	tok := &keysmith.Token{ID: keysmith.NewID("tok"), Name: "seeded token", Type: keysmith.TokenUser, OwnerID: id,
+		CreatedAt: now, CreatedBy: id, Network: keysmith.NetworkPolicy{Mode: keysmith.NetworkAny},
+		RateLimitPercent: keysmith.DefaultRateLimitPercent}
+	if err := s.App.Store.CreateToken(context.Background(), tok, hash); err != nil {
+		s.t.Fatal(err)
+	}
+	return id, secret.Reveal()
 }

@@ -116,12 +116,18 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 func (s *Server) authed(h authedHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(w, r)
-		if err != nil {
-			return err
+		if p.User != nil {
+			a := keysmith.AuditFrom(r.Context())
+			a.Actor = keysmith.UserRef(p.User)
+			r = r.WithContext(keysmith.WithAudit(r.Context(), a))
 		}
-		a := keysmith.AuditFrom(r.Context())
-		a.Actor = keysmith.UserRef(p.User)
-		return h(w, r.WithContext(keysmith.WithAudit(r.Context(), a)), p)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if keysmith.ErrorCode(err) == keysmith.CodeForbidden {
+			s.recordDenied(r, err)
+		}
+		return err
 	})
 }
 
@@ -141,7 +147,9 @@ func (s *Server) tokenPrincipal(w http.ResponseWriter, r *http.Request, raw stri
 	case verify.Valid:
 		return keysmith.Principal{User: res.Owner, Token: res.Token}, nil
 	case verify.IPForbidden:
-		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeForbidden,
+		// The principal goes back with the refusal, so that the system log
+		// names whose token was used from the wrong network.
+		return keysmith.Principal{User: res.Owner, Token: res.Token}, keysmith.Errorf(keysmith.CodeForbidden,
 			"the API token's network policy refuses requests from %s; use it from an allowed network or change its policy", ipString(addr))
 	case verify.RateLimited:
 		return keysmith.Principal{}, rateLimited(*res.RateLimit)

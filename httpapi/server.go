@@ -44,6 +44,7 @@ func (s *Server) Handler() http.Handler {
 	// Each resource registers its own routes, in its own file.
 	s.verifyRoutes(mux)
 	s.tokenRoutes(mux)
+	s.logRoutes(mux)
 	s.appRoutes(mux)
 	s.clientRoutes(mux)
 	s.oauthRoutes(mux)

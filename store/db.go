@@ -77,6 +77,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
+	if err := db.fillEventColumns(ctx); err != nil {
+		sdb.Close()
+		return nil, err
+	}
 	// Return only once the listener is in place: a change another replica
 	// commits after Open returns must reach this store's subscribers.
 	lctx, cancel := context.WithCancel(context.Background())

@@ -1,13 +1,13 @@
 package store
 
 import (
-	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keysmith/keysmith"
 )
@@ -19,12 +19,6 @@ import (
 // the one place events are made.
 func (tx *txn) record(typ keysmith.EventType, details map[string]any, targets ...keysmith.Ref) error {
 	return tx.recordOutcome(typ, keysmith.OutcomeSuccess, details, targets...)
-}
-
-// RecordEvent appends an event that is not part of a change (a failed
-// sign-in, say) to the system log, in a transaction of its own.
-func (db *DB) RecordEvent(ctx context.Context, typ keysmith.EventType, outcome string, details map[string]any, targets ...keysmith.Ref) error {
-	return db.write(ctx, func(tx *txn) error { return tx.recordOutcome(typ, outcome, details, targets...) })
 }
 
 // recordOutcome is record with an outcome other than success.
@@ -52,11 +46,9 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
 		return fmt.Errorf("lock system log: %w", err)
 	}
-	var prevSeq int64
-	var prevHash string
-	err := tx.QueryRowContext(tx.ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&prevSeq, &prevHash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read system log head: %w", err)
+	prevSeq, prevHash, err := tx.logHead()
+	if err != nil {
+		return err
 	}
 	ev.Seq = prevSeq + 1
 	data, err := CanonicalEvent(ev)
@@ -64,13 +56,53 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 		return err
 	}
 	ev.PrevHash, ev.Hash = prevHash, ChainHash(prevHash, data)
-	_, err = tx.ExecContext(tx.ctx, `INSERT INTO events (seq, id, time, type, actor_id, data, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		ev.Seq, ev.ID, micros(ev.Time), string(ev.Type), ev.Actor.ID, data, ev.PrevHash, ev.Hash)
+	_, err = tx.ExecContext(tx.ctx, `INSERT INTO events (seq, id, time, type, actor_id, data, prev_hash, hash, target_ids, outcome)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		ev.Seq, ev.ID, micros(ev.Time), string(ev.Type), ev.Actor.ID, data, ev.PrevHash, ev.Hash,
+		targetIDs(ev.Targets), ev.Outcome)
 	if err != nil {
 		return fmt.Errorf("append to system log: %w", err)
 	}
 	return nil
+}
+
+// logHead is the seq and hash the next event links to: the newest event's,
+// or the anchor's when pruning has just removed them all.
+func (tx *txn) logHead() (int64, string, error) {
+	var seq int64
+	var hash string
+	err := tx.QueryRowContext(tx.ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(tx.ctx, `SELECT seq, hash FROM event_anchor WHERE id = 1`).Scan(&seq, &hash)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, "", fmt.Errorf("read system log head: %w", err)
+	}
+	return seq, hash, nil
+}
+
+// userRef is how the user with id appears as a target, read in tx; the id
+// alone if the user cannot be read.
+func (tx *txn) userRef(id string) keysmith.Ref {
+	var email string
+	if err := tx.QueryRowContext(tx.ctx, `SELECT email FROM users WHERE id = $1`, id).Scan(&email); err != nil {
+		return keysmith.Ref{Type: "user", ID: id}
+	}
+	return keysmith.Ref{Type: "user", ID: id, DisplayName: email}
+}
+
+// targetIDs is the searchable form of an event's targets: ",id1,id2,".
+func targetIDs(targets []keysmith.Ref) string {
+	if len(targets) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, t := range targets {
+		b.WriteString(",")
+		b.WriteString(t.ID)
+	}
+	b.WriteString(",")
+	return b.String()
 }
 
 // CanonicalEvent is the encoding the chain hash covers: the event's JSON with

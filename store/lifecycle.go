@@ -190,11 +190,6 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 	return out, next, nil
 }
 
-// escapeLike escapes the LIKE wildcards of s, with \ as the escape.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // SummarizeTokens counts tokens by type, status and colour at now, in one
 // query with the same expressions the status filter uses.
 func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time) (*keysmith.TokenSummary, error) {
@@ -311,7 +306,7 @@ func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate
 		if u.Name != nil {
 			t.Name = *u.Name
 		}
-		return tx.record(keysmith.EventAPITokenUpdated, details, keysmith.TokenRef(t))
+		return tx.record(keysmith.EventAPITokenUpdated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 	})
 	if err != nil {
 		return nil, err
@@ -336,7 +331,7 @@ func (db *DB) RotateToken(ctx context.Context, id string, h keysmith.Hash, grace
 		tx.changed(keysmith.ChangeToken, id)
 		grace := graceUntil.Sub(now)
 		return tx.record(keysmith.EventAPITokenRotated, map[string]any{"grace_seconds": int64(grace / time.Second),
-			"previous_secret_expires_at": graceUntil}, keysmith.TokenRef(t))
+			"previous_secret_expires_at": graceUntil}, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 	})
 	if err != nil {
 		return nil, err

@@ -84,7 +84,7 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	if t.ExpiresAt != nil {
 		details["expires_at"] = *t.ExpiresAt
 	}
-	return tx.record(keysmith.EventAPITokenCreated, details, keysmith.TokenRef(t))
+	return tx.record(keysmith.EventAPITokenCreated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 }
 
 // FindTokenByID returns a token with its owner. CodeNotFound if there is
@@ -187,7 +187,7 @@ func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) 
 		}
 		t.RevokedAt, t.RevokedBy = &now, revokedBy
 		tx.changed(keysmith.ChangeToken, id)
-		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t))
+		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 	}()
 	return t, err
 }

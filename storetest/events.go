@@ -118,6 +118,9 @@ func compareEvents(t *testing.T, want []keysmith.Event, log []eventRow) {
 	checkChain(t, log)
 }
 
+// Token events name the token and its owner as targets, so that a
+// revocation shows whether the actor was the owner.
+
 func testBootstrapAppendsUserAndTokenEvents(t *testing.T, fx *fixture) {
 	u, tok, h := fx.firstAdmin("admin@example.com")
 	ctx, a := audited(fx.ctx, u)
@@ -126,7 +129,7 @@ func testBootstrapAppendsUserAndTokenEvents(t *testing.T, fx *fixture) {
 	}
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventUserCreated, a, map[string]any{"role": "super_admin", "type": "person"}, keysmith.UserRef(u)),
-		fx.wantEvent(2, keysmith.EventAPITokenCreated, a, map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "user", "owner_id": u.ID}, keysmith.TokenRef(tok)),
+		fx.wantEvent(2, keysmith.EventAPITokenCreated, a, map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "user", "owner_id": u.ID}, keysmith.TokenRef(tok), keysmith.UserRef(u)),
 	}, fx.events())
 }
 
@@ -140,7 +143,7 @@ func testCreateTokenAppendsOneEvent(t *testing.T, fx *fixture) {
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventAPITokenCreated, a, map[string]any{
 			"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "service", "owner_id": owner.ID, "expires_at": tok.ExpiresAt.Format(time.RFC3339Nano),
-		}, keysmith.TokenRef(tok)),
+		}, keysmith.TokenRef(tok), keysmith.UserRef(owner)),
 	}, fx.events())
 }
 
@@ -158,7 +161,7 @@ func testRevokeTokenAppendsOneEvent(t *testing.T, fx *fixture) {
 	}
 	compareEvents(t, []keysmith.Event{
 		log[0].event(t),
-		fx.wantEvent(2, keysmith.EventAPITokenRevoked, a, nil, keysmith.TokenRef(tok)),
+		fx.wantEvent(2, keysmith.EventAPITokenRevoked, a, nil, keysmith.TokenRef(tok), keysmith.UserRef(owner)),
 	}, log)
 }
 
@@ -167,7 +170,7 @@ func testEventWithoutAuditIsBySystem(t *testing.T, fx *fixture) {
 	tok, _ := fx.createToken(owner)
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventAPITokenCreated, keysmith.Audit{Actor: keysmith.SystemActor},
-			map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "user", "owner_id": owner.ID}, keysmith.TokenRef(tok)),
+			map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "user", "owner_id": owner.ID}, keysmith.TokenRef(tok), keysmith.UserRef(owner)),
 	}, fx.events())
 }
 

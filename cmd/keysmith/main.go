@@ -21,7 +21,10 @@ Usage:
   keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--trusted-proxies CIDRS]
                  [--token-idle-ttl DURATION] [--log-format json|text] [--log-level LEVEL]
                  [--session-ttl 12h] [--argon2 m=19456,t=2,p=1]
+                 [--log-retention-days N]
   keysmith init  --email EMAIL [--db DSN] [--json]
+  keysmith logs  [--db DSN] [--since T] [--until T] [--type TYPE] [--actor ID] [--target ID] [--json]
+  keysmith logs verify [--db DSN]
   keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
   keysmith signing-keys list   [--db DSN] [--json]
   keysmith help
@@ -30,6 +33,10 @@ serve  runs the server. On an empty database it first creates the super admin
        admin@localhost and prints one API token for it (once, on stdout).
 init   creates the first super admin and prints their API token, for scripted
        setups; fails (exit 1) on a database that already has users.
+logs   prints the system log, oldest first, from the database itself (NDJSON
+       with --json). T is an RFC 3339 time, a date (2030-01-02) or a duration
+       back from now (24h). "logs verify" walks the hash chain and exits 1
+       naming the first event that was modified, removed or reordered.
 signing-keys rotate
        makes a new JWT signing key that signs from now on; the old public key
        stays in the JWKS until every token it signed has expired.
@@ -69,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "init":
 		err = initCmd(ctx, args[1:], stdout, stderr)
+	case "logs":
+		err = logsCmd(ctx, args[1:], stdout, stderr)
 	case "signing-keys":
 		err = signingKeysCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

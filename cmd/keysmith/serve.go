@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
@@ -33,12 +34,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if cfg.SessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl must be positive, like 12h")
 	}
+	if *retention < 0 {
+		return fmt.Errorf("--log-retention-days %d: use 0 (keep forever) or a number of days", *retention)
+	}
+	cfg.LogRetention = time.Duration(*retention) * 24 * time.Hour
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err

@@ -1,0 +1,48 @@
+package app
+
+import (
+	"context"
+	"time"
+)
+
+// Maintain does the system log's periodic work once: it records
+// api_token.expired for tokens that have expired since the last run, and,
+// with a LogRetention, prunes events older than that. Serve runs it every
+// MaintenanceInterval; tests call it after moving the clock.
+func (a *App) Maintain(ctx context.Context) error {
+	now := a.Config.Now()
+	n, err := a.Store.RecordTokenExpiries(ctx, now)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		a.Config.Log.Info("recorded token expiries", "tokens", n)
+	}
+	if a.Config.LogRetention <= 0 {
+		return nil
+	}
+	deleted, err := a.Store.PruneEvents(ctx, now.Add(-a.Config.LogRetention))
+	if err != nil {
+		return err
+	}
+	if deleted > 0 {
+		a.Config.Log.Info("pruned the system log", "events", deleted, "retention", a.Config.LogRetention.String())
+	}
+	return nil
+}
+
+// maintainEvery runs Maintain at start and then every interval until ctx ends.
+func (a *App) maintainEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := a.Maintain(ctx); err != nil && ctx.Err() == nil {
+			a.Config.Log.Error("system log maintenance failed; retrying at the next interval", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

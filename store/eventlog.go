@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// RecordEvent appends an event that is not part of a change, such as a
+// refused request, in a transaction of its own.
+func (db *DB) RecordEvent(ctx context.Context, typ keysmith.EventType, outcome string, details map[string]any, targets ...keysmith.Ref) error {
+	return db.write(ctx, func(tx *txn) error { return tx.recordOutcome(typ, outcome, details, targets...) })
+}
+
+// eventQuery builds the WHERE clause of f; args are numbered from 1.
+type eventQuery struct {
+	where []string
+	args  []any
+}
+
+func (q *eventQuery) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+func (q *eventQuery) add(cond string) { q.where = append(q.where, cond) }
+
+func (q *eventQuery) sql() string {
+	if len(q.where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(q.where, " AND ")
+}
+
+func filterEvents(f keysmith.EventFilter) *eventQuery {
+	q := &eventQuery{}
+	if f.Type != "" {
+		q.add("type = " + q.arg(string(f.Type)))
+	}
+	if f.ActorID != "" {
+		q.add("actor_id = " + q.arg(f.ActorID))
+	}
+	if f.TargetID != "" {
+		q.add(`target_ids LIKE ` + q.arg("%,"+escapeLike(f.TargetID)+",%") + ` ESCAPE '\'`)
+	}
+	if f.Outcome != "" {
+		q.add("outcome = " + q.arg(f.Outcome))
+	}
+	if f.Query != "" {
+		q.add(`LOWER(data) LIKE ` + q.arg("%"+escapeLike(strings.ToLower(f.Query))+"%") + ` ESCAPE '\'`)
+	}
+	if !f.Since.IsZero() {
+		q.add("time >= " + q.arg(micros(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		q.add("time < " + q.arg(micros(f.Until)))
+	}
+	return q
+}
+
+// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+const eventColumns = `seq, data, prev_hash, hash`
+
+func scanEvent(row interface{ Scan(...any) error }) (*keysmith.Event, error) {
+	var ev keysmith.Event
+	var seq int64
+	var data string
+	if err := row.Scan(&seq, &data, &ev.PrevHash, &ev.Hash); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(data), &ev); err != nil {
+		return nil, fmt.Errorf("decode event seq %d: %w", seq, err)
+	}
+	ev.Seq = seq
+	return &ev, nil
+}
+
+// FindEvents returns one page of events, newest first by seq (so the cursor
+// is stable while events are appended), and the cursor of the next page.
+// CodeInvalid for a bad cursor.
+func (db *DB) FindEvents(ctx context.Context, f keysmith.EventFilter) ([]*keysmith.Event, string, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = keysmith.DefaultPageSize
+	}
+	q := filterEvents(f)
+	if f.Cursor != "" {
+		seq, err := decodeSeqCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q.add("seq < " + q.arg(seq))
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.sql()+
+		` ORDER BY seq DESC LIMIT `+q.arg(limit+1), q.args...)
+	if err != nil {
+		return nil, "", db.mapError(err)
+	}
+	defer rows.Close()
+	var out []*keysmith.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte("seq:" + strconv.FormatInt(out[limit-1].Seq, 10)))
+	}
+	return out, next, nil
+}
+
+func decodeSeqCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	s, ok := strings.CutPrefix(string(b), "seq:")
+	seq, perr := strconv.ParseInt(s, 10, 64)
+	if err != nil || !ok || perr != nil || seq < 1 {
+		return 0, keysmith.Errorf(keysmith.CodeInvalid, "cursor is not valid; pass the next_cursor of the previous page unchanged")
+	}
+	return seq, nil
+}
+
+// exportBatch is how many events ExportEvents reads per query, so that a long
+// export never holds one statement (and its snapshot) open.
+const exportBatch = 500
+
+// ExportEvents calls fn with every event f selects, oldest first, reading
+// them in batches.
+func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(*keysmith.Event) error) error {
+	var after int64
+	for {
+		q := filterEvents(f)
+		q.add("seq > " + q.arg(after))
+		rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.sql()+
+			` ORDER BY seq LIMIT `+q.arg(exportBatch), q.args...)
+		if err != nil {
+			return db.mapError(err)
+		}
+		var batch []*keysmith.Event
+		for rows.Next() {
+			ev, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, ev)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, ev := range batch {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if len(batch) < exportBatch {
+			return nil
+		}
+		after = batch[len(batch)-1].Seq
+	}
+}
+
+// PruneEvents deletes the longest run of oldest events recorded before the
+// time, moves the anchor to the last of them, and records
+// system_log.pruned, which names the anchor, so the anchor is itself covered
+// by the chain. It returns how many events it deleted.
+func (db *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	var deleted int64
+	err := db.write(ctx, func(tx *txn) error {
+		if err := db.dialect.lockLog(ctx, tx.Tx); err != nil {
+			return fmt.Errorf("lock system log: %w", err)
+		}
+		anchorSeq, _, err := tx.anchor()
+		if err != nil {
+			return err
+		}
+		// The prefix ends before the first event that is recent enough.
+		var through sql.NullInt64
+		err = tx.QueryRowContext(ctx, `SELECT COALESCE(
+			(SELECT MIN(seq) - 1 FROM events WHERE time >= $1),
+			(SELECT MAX(seq) FROM events))`, micros(before)).Scan(&through)
+		if err != nil {
+			return err
+		}
+		if !through.Valid || through.Int64 <= anchorSeq {
+			return nil
+		}
+		var hash string
+		if err := tx.QueryRowContext(ctx, `SELECT hash FROM events WHERE seq = $1`, through.Int64).Scan(&hash); err != nil {
+			return fmt.Errorf("read the new anchor: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= $1`, through.Int64)
+		if err != nil {
+			return err
+		}
+		deleted, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `INSERT INTO event_anchor (id, seq, hash, pruned_at) VALUES (1, $1, $2, $3)
+			ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, pruned_at = excluded.pruned_at`,
+			through.Int64, hash, micros(db.now()))
+		if err != nil {
+			return err
+		}
+		return tx.record(keysmith.EventSystemLogPruned, map[string]any{
+			"before": before.UTC(), "deleted": deleted, "through_seq": through.Int64, "anchor_hash": hash,
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
+}
+
+// anchor returns the seq and hash the chain starts from: 0 and "" until the
+// first pruning.
+func (tx *txn) anchor() (int64, string, error) {
+	return readAnchor(tx.ctx, tx.Tx)
+}
+
+func readAnchor(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := q.QueryRowContext(ctx, `SELECT seq, hash FROM event_anchor WHERE id = 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	return seq, hash, err
+}
+
+// expiryBatch bounds the tokens one expiry sweep transaction records.
+const expiryBatch = 200
+
+// RecordTokenExpiries records api_token.expired for each unrevoked token
+// whose expiry has passed at now and has not been recorded, marking the
+// token so that the event is recorded once, even with several replicas
+// sweeping at the same time. The actor is the system.
+func (db *DB) RecordTokenExpiries(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.write(ctx, func(tx *txn) error {
+			rows, err := tx.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens
+				WHERE expires_at <= $1 AND revoked_at IS NULL AND expiry_recorded_at IS NULL
+				ORDER BY expires_at, id LIMIT $2`, micros(now), expiryBatch)
+			if err != nil {
+				return err
+			}
+			var ts []*keysmith.Token
+			for rows.Next() {
+				t, err := scanToken(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				ts = append(ts, t)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, t := range ts {
+				res, err := tx.ExecContext(ctx, `UPDATE tokens SET expiry_recorded_at = $1
+					WHERE id = $2 AND expiry_recorded_at IS NULL AND revoked_at IS NULL`, micros(db.now()), t.ID)
+				if err != nil {
+					return err
+				}
+				if k, _ := res.RowsAffected(); k == 0 {
+					continue // another replica recorded it, or it was revoked meanwhile
+				}
+				err = tx.record(keysmith.EventAPITokenExpired, map[string]any{"expired_at": *t.ExpiresAt, "owner_id": t.OwnerID},
+					keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+				if err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		total += n
+		if err != nil || n < expiryBatch {
+			return total, err
+		}
+	}
+}
+
+// fillEventColumns fills the searchable columns of events recorded before
+// they existed, from each event's JSON. It runs at Open and does nothing once
+// every event has them. An event whose JSON does not decode is left for
+// VerifyEvents to report.
+func (db *DB) fillEventColumns(ctx context.Context) error {
+	const batch = 500
+	var after int64
+	for {
+		var n int
+		err := db.write(ctx, func(tx *txn) error {
+			rows, err := tx.QueryContext(ctx, `SELECT seq, data FROM events
+				WHERE (target_ids IS NULL OR outcome IS NULL) AND seq > $1 ORDER BY seq LIMIT $2`, after, batch)
+			if err != nil {
+				return err
+			}
+			type fill struct {
+				seq              int64
+				targets, outcome string
+			}
+			var fills []fill
+			for rows.Next() {
+				var seq int64
+				var data string
+				if err := rows.Scan(&seq, &data); err != nil {
+					rows.Close()
+					return err
+				}
+				n, after = n+1, seq
+				var ev keysmith.Event
+				if json.Unmarshal([]byte(data), &ev) == nil {
+					fills = append(fills, fill{seq, targetIDs(ev.Targets), ev.Outcome})
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, f := range fills {
+				if _, err := tx.ExecContext(ctx, `UPDATE events SET target_ids = $1, outcome = $2 WHERE seq = $3`,
+					f.targets, f.outcome, f.seq); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("fill system log columns: %w", err)
+		}
+		if n < batch {
+			return nil
+		}
+	}
+}
