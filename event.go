@@ -15,9 +15,15 @@ const (
 	EventUserCreated     EventType = "user.created"
 	EventAPITokenCreated EventType = "api_token.created"
 	EventAPITokenRevoked EventType = "api_token.revoked"
+	EventAPITokenRotated EventType = "api_token.rotated"
 	EventAPITokenExpired EventType = "api_token.expired"
 	EventAccessDenied    EventType = "access.denied"
 	EventSystemLogPruned EventType = "system_log.pruned"
+
+	EventAgentCreated     EventType = "agent.created"
+	EventAgentActivated   EventType = "agent.activated"
+	EventAgentDeactivated EventType = "agent.deactivated"
+	EventAgentDeleted     EventType = "agent.deleted"
 
 	EventAppCreated          EventType = "app.created"
 	EventAppUpdated          EventType = "app.updated"
@@ -54,9 +60,15 @@ var eventMessages = map[EventType]string{
 	EventUserCreated:     "User created",
 	EventAPITokenCreated: "API token created",
 	EventAPITokenRevoked: "API token revoked",
+	EventAPITokenRotated: "API token rotated",
 	EventAPITokenExpired: "API token expired",
 	EventAccessDenied:    "Access denied",
 	EventSystemLogPruned: "System log pruned",
+
+	EventAgentCreated:     "Agent created",
+	EventAgentActivated:   "Agent activated",
+	EventAgentDeactivated: "Agent deactivated",
+	EventAgentDeleted:     "Agent deleted",
 
 	EventAppCreated:          "Application created",
 	EventAppUpdated:          "Application updated",

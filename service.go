@@ -28,6 +28,9 @@ type Service struct {
 	Store Store
 	Now   Clock
 	Usage UsageSource // optional
+	// IdleTTL is the idle expiry of tokens created without their own;
+	// default DefaultIdleTTL.
+	IdleTTL time.Duration
 	// MaxClientSecrets caps the secrets one OAuth client holds at once;
 	// 0 means DefaultMaxClientSecrets.
 	MaxClientSecrets int
@@ -42,6 +45,14 @@ type Service struct {
 	dummyHash string
 }
 
+// idleTTL is the default idle TTL of new tokens.
+func (s *Service) idleTTL() time.Duration {
+	if s.IdleTTL == 0 {
+		return DefaultIdleTTL
+	}
+	return s.IdleTTL
+}
+
 // Bootstrap creates the first super admin and one API token for them.
 // CodeConflict if the database has users already.
 func (s *Service) Bootstrap(ctx context.Context, email string) (*User, *Token, Secret, error) {
@@ -53,7 +64,8 @@ func (s *Service) Bootstrap(ctx context.Context, email string) (*User, *Token, S
 	u := &User{ID: NewID("usr"), Email: email, Name: "Administrator", Role: RoleSuperAdmin,
 		Type: UserPerson, Status: UserActive, CreatedAt: now, UpdatedAt: now}
 	secret, hash := NewAPITokenSecret()
-	t := &Token{ID: NewID("tok"), Name: "bootstrap", Type: TokenUser, OwnerID: u.ID, CreatedAt: now, CreatedBy: u.ID}
+	t := &Token{ID: NewID("tok"), Name: "bootstrap", Type: TokenUser, OwnerID: u.ID, CreatedAt: now, CreatedBy: u.ID,
+		IdleTTL: s.idleTTL()}
 	if err := s.Store.Bootstrap(ctx, u, t, hash); err != nil {
 		return nil, nil, Secret{}, err
 	}
@@ -84,7 +96,14 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	secret, hash := NewAPITokenSecret()
 	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: owner.ID,
 		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt),
+		IdleTTL: s.idleTTL(), Meta: in.Meta,
 		Network: NetworkPolicy{Mode: NetworkAny}, RateLimitPercent: DefaultRateLimitPercent}
+	if in.IdleTTL != nil {
+		t.IdleTTL = *in.IdleTTL
+	}
+	if t.Meta != nil {
+		t.Meta, _ = NormalizeMeta(t.Meta) // validated above
+	}
 	if in.Network != nil {
 		t.Network = *in.Network
 	}
@@ -131,10 +150,14 @@ func (s *Service) FindTokenByID(ctx context.Context, p Principal, id string) (*T
 
 // FindTokens lists the tokens the caller may see.
 func (s *Service) FindTokens(ctx context.Context, p Principal, f TokenFilter) ([]*Token, string, error) {
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Validate(); err != nil {
+		return nil, "", err
 	}
+	f.Now = s.Now()
 	if !CanSeeAllTokens(p.User) {
+		if f.OwnerID != "" && f.OwnerID != p.User.ID {
+			return nil, "", Errorf(CodeForbidden, "role %s may list only their own tokens; leave out owner", p.User.Role)
+		}
 		f.OwnerID = p.User.ID
 	}
 	ts, next, err := s.Store.FindTokens(ctx, f)
@@ -153,6 +176,10 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) (*Tok
 	}
 	if !CanRevokeToken(p.User, t) {
 		return nil, Errorf(CodeForbidden, "role %s may not revoke other users' tokens", p.User.Role)
+	}
+	if t.Type == TokenAgent && t.AgentActive {
+		return nil, Errorf(CodeConflict, "token %s belongs to agent %s, which is active; deactivate the agent first (POST /v1/agents/%s/deactivate)",
+			t.ID, t.AgentID, t.AgentID)
 	}
 	return s.Store.RevokeToken(ctx, id, p.User.ID)
 }

@@ -66,33 +66,6 @@ func (s *Service) DeleteZone(ctx context.Context, p Principal, id string) error 
 	return s.Store.DeleteZone(ctx, id)
 }
 
-// UpdateToken changes a token the caller may change (their own, or anyone's
-// for org and super admins). A revoked token cannot be changed.
-func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u TokenUpdate) (*Token, error) {
-	t, err := s.FindTokenByID(ctx, p, id)
-	if err != nil {
-		return nil, err
-	}
-	if !CanRevokeToken(p.User, t) {
-		return nil, Errorf(CodeForbidden, "role %s may not change other users' tokens", p.User.Role)
-	}
-	if err := u.Validate(); err != nil {
-		return nil, err
-	}
-	if t.RevokedAt != nil {
-		return nil, Errorf(CodeConflict, "token %q is revoked and cannot be changed", id)
-	}
-	if u.IsEmpty() {
-		return t, nil
-	}
-	t, err = s.Store.UpdateToken(ctx, id, u)
-	if err != nil {
-		return nil, err
-	}
-	s.overlayUse(t)
-	return t, nil
-}
-
 // RateLimits returns the limits in force. Super admins only.
 func (s *Service) RateLimits(ctx context.Context, p Principal) (RateLimits, error) {
 	if !CanEditRateLimits(p.User) {

@@ -1,6 +1,9 @@
 package keysmith
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store is the persistence Keysmith needs, one interface per resource.
 // Implementations convert their driver's errors into *Error values
@@ -30,6 +33,7 @@ type Store interface {
 	SessionStore
 	ZoneStore
 	SettingsStore
+	AgentStore
 }
 
 // UserStore keeps users.
@@ -106,12 +110,40 @@ type TokenStore interface {
 	// there is none.
 	RevokeToken(ctx context.Context, id, revokedBy string) (*Token, error)
 	// RecordTokenUses stores a batch of last-use records. A record older than
-	// what is stored is ignored, so replicas may flush in any order.
+	// what is stored is ignored, so replicas may flush in any order, and so
+	// is one at or after the token's idle expiry, which is final.
 	RecordTokenUses(ctx context.Context, uses []TokenUse) error
-	// UpdateToken applies u to a token and returns it as it is now.
-	// CodeNotFound if there is none, CodeInvalid if u names a zone that
-	// does not exist.
+	// UpdateToken applies the non-nil fields of u and returns the token as
+	// it is now. CodeNotFound if there is no such token, CodeConflict if it
+	// is revoked, CodeInvalid if u names a zone that does not exist.
 	UpdateToken(ctx context.Context, id string, u TokenUpdate) (*Token, error)
+	// RotateToken gives a token the secret hashing to h; the previous secret
+	// keeps working until graceUntil. CodeNotFound if there is no such
+	// token, CodeConflict if it is revoked.
+	RotateToken(ctx context.Context, id string, h Hash, graceUntil time.Time) (*Token, error)
+	// SummarizeTokens counts the tokens of ownerID ("" for all) by type,
+	// status and colour at now.
+	SummarizeTokens(ctx context.Context, ownerID string, now time.Time) (*TokenSummary, error)
+}
+
+// AgentStore keeps agents.
+type AgentStore interface {
+	// CreateAgent stores a new, inactive agent.
+	CreateAgent(ctx context.Context, a *Agent) error
+	// FindAgentByID returns an agent. CodeNotFound if there is none.
+	FindAgentByID(ctx context.Context, id string) (*Agent, error)
+	// FindAgents returns one page of agents, newest first.
+	FindAgents(ctx context.Context, f AgentFilter) ([]*Agent, string, error)
+	// ActivateAgent stores t (under h) as the agent's token and marks the
+	// agent active, revoking (by the user "by") a token a previous
+	// activation left alive. CodeConflict if the agent is active.
+	ActivateAgent(ctx context.Context, id string, t *Token, h Hash, by string) (*Agent, error)
+	// DeactivateAgent marks the agent inactive and, if its kind auto-revokes,
+	// revokes its token. CodeConflict if it is not active.
+	DeactivateAgent(ctx context.Context, id, by string) (*Agent, error)
+	// DeleteAgent removes the agent; if its kind auto-revokes, its token is
+	// revoked, otherwise it lives on as a suspicious token.
+	DeleteAgent(ctx context.Context, id, by string) error
 }
 
 // ZoneStore keeps network zones.

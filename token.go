@@ -1,6 +1,7 @@
 package keysmith
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode"
@@ -23,9 +24,11 @@ type TokenStatus string
 
 // The token statuses.
 const (
-	TokenActive  TokenStatus = "active"
-	TokenExpired TokenStatus = "expired"
-	TokenRevoked TokenStatus = "revoked"
+	TokenActive     TokenStatus = "active"
+	TokenExpired    TokenStatus = "expired" // past expires_at, or unused for longer than its idle TTL
+	TokenRevoked    TokenStatus = "revoked"
+	TokenDisabled   TokenStatus = "disabled"   // suspended by PATCH {"enabled": false}; can be restored
+	TokenSuspicious TokenStatus = "suspicious" // a live agent token whose agent is gone or deactivated
 )
 
 // Token is an API token's record. It never holds the secret nor its hash: the
@@ -43,19 +46,48 @@ type Token struct {
 	LastUsedIP string
 	RevokedAt  *time.Time
 	RevokedBy  string // user id
+
+	// IdleTTL is how long the token lives without being used: every use
+	// renews it for this long. The effective value is stored with the token.
+	IdleTTL    time.Duration
+	DisabledAt *time.Time      // nil while enabled
+	Meta       json.RawMessage // a JSON object, "{}" when unset
+	RotatedAt  *time.Time      // the last rotation
+	// PrevSecretExpiresAt is when the secret replaced by the last rotation
+	// stops working; nil if the token was never rotated.
+	PrevSecretExpiresAt *time.Time
+	AgentID             string // the agent the token was issued to; "" unless Type is agent
 	// Network says from which addresses the token may be used.
 	Network NetworkPolicy
 	// RateLimitPercent is the token's share of every group's maximum.
 	RateLimitPercent int
+
+	// Set on read, not stored as such.
+	AgentActive       bool       // the agent exists, is active and holds this token
+	ViaPreviousSecret bool       // FindTokenByHash matched the secret replaced by the last rotation
+	Owner             TokenOwner // filled by FindTokenByID and FindTokens
 }
 
-// Status derives the token's status at now.
+// TokenOwner is how a token's owner appears beside it in lists.
+type TokenOwner struct {
+	ID    string
+	Email string
+	Role  Role
+}
+
+// Status derives the token's status at now. The order matters: a revoked
+// token is revoked whatever its dates, an expired one is expired even while
+// disabled, and only a live, enabled agent token can be suspicious.
 func (t *Token) Status(now time.Time) TokenStatus {
 	switch {
 	case t.RevokedAt != nil:
 		return TokenRevoked
-	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
+	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt), !now.Before(t.IdleExpiresAt()):
 		return TokenExpired
+	case t.DisabledAt != nil:
+		return TokenDisabled
+	case t.Suspicious():
+		return TokenSuspicious
 	}
 	return TokenActive
 }
@@ -66,6 +98,10 @@ type TokenUse struct {
 	TokenID string
 	At      time.Time
 	IP      string
+	// First is the earliest use in the batch (zero: At). Each use since was
+	// accepted within the idle TTL of the one before, so At renews the token
+	// if First came before its idle deadline.
+	First time.Time
 }
 
 // TokenFilter selects tokens for FindTokens.
@@ -73,6 +109,28 @@ type TokenFilter struct {
 	OwnerID string // "" for all owners
 	Limit   int    // 1..MaxPageSize; 0 means DefaultPageSize
 	Cursor  string // opaque, from the previous page
+
+	Query  string      // case-insensitive substring of the name; "" for all
+	Type   TokenType   // "" for all
+	Status TokenStatus // "" for all; derived at Now
+	Sort   TokenSort   // "" means created_at
+	Order  SortOrder   // "" means desc
+	Now    time.Time   // the clock reading statuses are derived at
+}
+
+// TokenUpdate is a change to a token: nil fields are left as they are.
+// New updatable fields are added here as pointers.
+type TokenUpdate struct {
+	Name             *string
+	Enabled          *bool
+	Meta             *json.RawMessage
+	Network          *NetworkPolicy
+	RateLimitPercent *int
+}
+
+// IsEmpty reports whether the update changes nothing.
+func (u *TokenUpdate) IsEmpty() bool {
+	return u.Name == nil && u.Enabled == nil && u.Meta == nil && u.Network == nil && u.RateLimitPercent == nil
 }
 
 // Page sizes for every list.
@@ -85,8 +143,10 @@ const (
 type CreateTokenInput struct {
 	Name             string
 	ExpiresAt        *time.Time
-	Network          *NetworkPolicy // nil: any address
-	RateLimitPercent *int           // nil: DefaultRateLimitPercent
+	IdleTTL          *time.Duration  // nil means the server's default
+	Meta             json.RawMessage // nil means {}
+	Network          *NetworkPolicy  // nil: any address
+	RateLimitPercent *int            // nil: DefaultRateLimitPercent
 	// OwnerID names the service account the token is for; "" means the
 	// caller. See CanCreateTokenFor.
 	OwnerID string
@@ -100,36 +160,25 @@ func (in *CreateTokenInput) Validate(now time.Time) error {
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
 		return Errorf(CodeInvalid, "expires_at must be in the future")
 	}
+	if in.IdleTTL != nil {
+		if err := ValidateIdleTTL(*in.IdleTTL); err != nil {
+			return err
+		}
+	}
+	if in.Meta != nil {
+		if _, err := NormalizeMeta(in.Meta); err != nil {
+			return err
+		}
+	}
 	if in.Network != nil {
 		if err := in.Network.Validate(); err != nil {
 			return err
 		}
 	}
 	if in.RateLimitPercent != nil {
-		return ValidateRateLimitPercent(*in.RateLimitPercent)
-	}
-	return nil
-}
-
-// TokenUpdate is a change to a token: nil fields stay as they are. New
-// updatable fields are added here as pointers.
-type TokenUpdate struct {
-	Network          *NetworkPolicy
-	RateLimitPercent *int
-}
-
-// IsEmpty reports whether the update changes nothing.
-func (u *TokenUpdate) IsEmpty() bool { return u.Network == nil && u.RateLimitPercent == nil }
-
-// Validate checks the update's fields.
-func (u *TokenUpdate) Validate() error {
-	if u.Network != nil {
-		if err := u.Network.Validate(); err != nil {
+		if err := ValidateRateLimitPercent(*in.RateLimitPercent); err != nil {
 			return err
 		}
-	}
-	if u.RateLimitPercent != nil {
-		return ValidateRateLimitPercent(*u.RateLimitPercent)
 	}
 	return nil
 }

@@ -76,6 +76,9 @@ func TestTokenStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Created an hour ago with the default idle TTL: idle expiry is
+			// far away, and tested in lifecycle_test.go.
+			tt.token.CreatedAt, tt.token.IdleTTL = now.Add(-time.Hour), keysmith.DefaultIdleTTL
 			if got := tt.token.Status(now); got != tt.want {
 				t.Errorf("Status(now) = %q, want %q", got, tt.want)
 			}

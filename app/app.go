@@ -41,6 +41,9 @@ type Config struct {
 
 	// UsageFlushInterval is how often batched last-use records are written.
 	UsageFlushInterval time.Duration // default 1 s
+	// TokenIdleTTL is how long a token lives unused unless it was created
+	// with its own idle_ttl; every use renews it.
+	TokenIdleTTL time.Duration // default keysmith.DefaultIdleTTL (30 days)
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration // default 30 s
 	// LogRetention is how long system-log events are kept; 0 keeps them
@@ -89,6 +92,9 @@ func (c *Config) setDefaults() {
 	if c.UsageFlushInterval == 0 {
 		c.UsageFlushInterval = time.Second
 	}
+	if c.TokenIdleTTL == 0 {
+		c.TokenIdleTTL = keysmith.DefaultIdleTTL
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
@@ -121,6 +127,9 @@ type App struct {
 // Open connects to the database (migrating it) and wires the parts.
 func Open(ctx context.Context, cfg Config) (*App, error) {
 	cfg.setDefaults()
+	if err := keysmith.ValidateIdleTTL(cfg.TokenIdleTTL); err != nil {
+		return nil, fmt.Errorf("token idle TTL %s: must be between %s and %s", cfg.TokenIdleTTL, keysmith.MinIdleTTL, keysmith.MaxIdleTTL)
+	}
 	db, err := store.Open(ctx, cfg.DB, store.Options{Now: cfg.Now, Logger: cfg.Log})
 	if err != nil {
 		return nil, err
@@ -131,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log, Limiter: limiter, TrustedProxies: cfg.TrustedProxies})
-	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v,
+	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v, IdleTTL: cfg.TokenIdleTTL,
 		MaxClientSecrets: cfg.MaxClientSecrets,
 		Passwords:        password.New(cfg.Password),
 		AccountLimiter:   memlimit.New(memlimit.Account),

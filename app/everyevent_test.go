@@ -18,7 +18,8 @@ import (
 // this test until something here emits it.
 func TestEveryEventTypeIsRecorded(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
-		s := apptest.Start(t, dsn, app.Config{LogRetention: 90 * 24 * time.Hour})
+		// The admin token must outlive the 91 days skipped for pruning.
+		s := apptest.Start(t, dsn, app.Config{LogRetention: 90 * 24 * time.Hour, TokenIdleTTL: 365 * 24 * time.Hour})
 		admin := s.AdminToken
 		const pw = "correct horse battery staple"
 
@@ -52,6 +53,12 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		tid, _ := newToken(t, s, admin, "to change")
 		s.Do("PATCH", "/v1/tokens/"+tid, admin, map[string]any{"rate_limit_percent": 20}).Want(t, http.StatusOK)
 		s.Do("DELETE", "/v1/tokens/"+tid, admin, nil).Want(t, http.StatusNoContent)
+		rid, _ := newToken(t, s, admin, "to rotate")
+		s.Do("POST", "/v1/tokens/"+rid+"/rotate", admin, map[string]any{"grace_seconds": 60}).Want(t, http.StatusOK)
+		ag := s.Do("POST", "/v1/agents", admin, map[string]any{"name": "ci runner", "kind": "ci"}).Want(t, http.StatusCreated)
+		s.Do("POST", "/v1/agents/"+ag.String("id")+"/activate", admin, nil).Want(t, http.StatusOK)
+		s.Do("POST", "/v1/agents/"+ag.String("id")+"/deactivate", admin, nil).Want(t, http.StatusOK)
+		s.Do("DELETE", "/v1/agents/"+ag.String("id"), admin, nil).Want(t, http.StatusNoContent)
 		s.Do("POST", "/v1/tokens", admin, map[string]any{"name": "short-lived",
 			"expires_at": s.Clock.Now().Add(time.Hour).Format(time.RFC3339)}).Want(t, http.StatusCreated)
 		z := s.Do("POST", "/v1/zones", admin, map[string]any{"name": "office", "gateways": []string{"203.0.113.0/24"}}).Want(t, http.StatusCreated)

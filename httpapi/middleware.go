@@ -166,9 +166,11 @@ func unauthorizedMessage(c verify.Code) string {
 	case verify.Malformed:
 		return "the API token is malformed; check that it was copied whole"
 	case verify.Expired:
-		return "the API token has expired; create a new one"
+		return "the API token has expired (past its expiry, or unused for longer than its idle TTL); create a new one"
 	case verify.Revoked:
 		return "the API token has been revoked"
+	case verify.Disabled:
+		return "the API token is disabled; its owner or an admin can enable it again"
 	case verify.OwnerInactive:
 		return "the API token's owner is deactivated"
 	}

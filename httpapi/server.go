@@ -53,6 +53,7 @@ func (s *Server) Handler() http.Handler {
 	s.sessionRoutes(mux)
 	s.zoneRoutes(mux)
 	s.settingsRoutes(mux)
+	s.agentRoutes(mux)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", r.Method, r.URL.Path)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -8,24 +9,41 @@ import (
 )
 
 // tokenJSON is an API token as the API shows it. Token (the secret) is set
-// only in the response that creates it.
+// only in the responses that create or rotate it.
 type tokenJSON struct {
-	ID         string      `json:"id"`
-	Name       string      `json:"name"`
-	Token      string      `json:"token,omitempty"`
-	Type       string      `json:"type"`
-	Status     string      `json:"status"`
-	OwnerID    string      `json:"owner_id"`
-	CreatedAt  time.Time   `json:"created_at"`
-	CreatedBy  string      `json:"created_by"`
-	ExpiresAt  *time.Time  `json:"expires_at"`
-	LastUsedAt *time.Time  `json:"last_used_at"`
-	LastUsedIP string      `json:"last_used_ip,omitempty"`
-	RevokedAt  *time.Time  `json:"revoked_at,omitempty"`
-	RevokedBy  string      `json:"revoked_by,omitempty"`
-	Network    networkJSON `json:"network"`
+	ID                      string          `json:"id"`
+	Name                    string          `json:"name"`
+	Token                   string          `json:"token,omitempty"`
+	Type                    string          `json:"type"`
+	Status                  string          `json:"status"`
+	Color                   *string         `json:"color"`
+	Enabled                 bool            `json:"enabled"`
+	Owner                   tokenOwnerJSON  `json:"owner"`
+	OwnerID                 string          `json:"owner_id"`
+	CreatedAt               time.Time       `json:"created_at"`
+	CreatedBy               string          `json:"created_by"`
+	ExpiresAt               *time.Time      `json:"expires_at"`
+	IdleTTL                 int64           `json:"idle_ttl"`
+	IdleExpiresAt           time.Time       `json:"idle_expires_at"`
+	LastUsedAt              *time.Time      `json:"last_used_at"`
+	LastUsedIP              string          `json:"last_used_ip"`
+	RevokedAt               *time.Time      `json:"revoked_at"`
+	RevokedBy               string          `json:"revoked_by"`
+	DisabledAt              *time.Time      `json:"disabled_at"`
+	RotatedAt               *time.Time      `json:"rotated_at"`
+	PreviousSecretExpiresAt *time.Time      `json:"previous_secret_expires_at,omitempty"`
+	AgentID                 string          `json:"agent_id,omitempty"`
+	Meta                    json.RawMessage `json:"meta"`
+	Network                 networkJSON     `json:"network"`
 	// RateLimitPercent is the token's share of every rate-limit maximum.
 	RateLimitPercent int `json:"rate_limit_percent"`
+}
+
+// tokenOwnerJSON is a token's owner beside the token in lists.
+type tokenOwnerJSON struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Role  string `json:"role"`
 }
 
 // networkJSON is a token's network policy.
@@ -42,14 +60,28 @@ func (n *networkJSON) policy() *keysmith.NetworkPolicy {
 }
 
 func (s *Server) tokenJSON(t *keysmith.Token) tokenJSON {
+	now := s.Service.Now()
+	var color *string
+	if c := t.Color(now); c != "" {
+		cs := string(c)
+		color = &cs
+	}
+	meta := t.Meta
+	if len(meta) == 0 {
+		meta = json.RawMessage("{}")
+	}
 	zones := t.Network.Zones
 	if zones == nil {
 		zones = []string{}
 	}
 	return tokenJSON{
-		ID: t.ID, Name: t.Name, Type: string(t.Type), Status: string(t.Status(s.Service.Now())),
+		ID: t.ID, Name: t.Name, Type: string(t.Type), Status: string(t.Status(now)), Color: color,
+		Enabled: t.DisabledAt == nil, Owner: tokenOwnerJSON{ID: t.OwnerID, Email: t.Owner.Email, Role: string(t.Owner.Role)},
 		OwnerID: t.OwnerID, CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, ExpiresAt: t.ExpiresAt,
+		IdleTTL: int64(t.IdleTTL / time.Second), IdleExpiresAt: t.IdleExpiresAt(),
 		LastUsedAt: t.LastUsedAt, LastUsedIP: t.LastUsedIP, RevokedAt: t.RevokedAt, RevokedBy: t.RevokedBy,
+		DisabledAt: t.DisabledAt, RotatedAt: t.RotatedAt, PreviousSecretExpiresAt: t.PrevSecretExpiresAt,
+		AgentID: t.AgentID, Meta: meta,
 		Network:          networkJSON{Mode: string(t.Network.Mode), Zones: zones},
 		RateLimitPercent: t.RateLimitPercent,
 	}
@@ -60,48 +92,41 @@ func (s *Server) tokenRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/tokens", s.authed(s.listTokens))
 	mux.Handle("GET /v1/tokens/{id}", s.authed(s.getToken))
 	mux.Handle("DELETE /v1/tokens/{id}", s.authed(s.revokeToken))
-	mux.Handle("PATCH /v1/tokens/{id}", s.authed(s.updateToken))
+	s.tokenLifecycleRoutes(mux)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	var req struct {
-		Name             string       `json:"name"`
-		ExpiresAt        *time.Time   `json:"expires_at"`
-		OwnerID          string       `json:"owner_id"` // a service account; "" for the caller
-		Network          *networkJSON `json:"network"`
-		RateLimitPercent *int         `json:"rate_limit_percent"`
+		Name             string          `json:"name"`
+		ExpiresAt        *time.Time      `json:"expires_at"`
+		IdleTTL          *int64          `json:"idle_ttl"` // seconds
+		Meta             json.RawMessage `json:"meta"`
+		OwnerID          string          `json:"owner_id"` // a service account; "" for the caller
+		Network          *networkJSON    `json:"network"`
+		RateLimitPercent *int            `json:"rate_limit_percent"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	t, secret, err := s.Service.CreateToken(r.Context(), p, keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt,
-		OwnerID: req.OwnerID, Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent})
+	in := keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt, Meta: req.Meta,
+		OwnerID: req.OwnerID, Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent}
+	if req.IdleTTL != nil {
+		d, err := seconds("idle_ttl", *req.IdleTTL)
+		if err != nil {
+			return err
+		}
+		in.IdleTTL = &d
+	}
+	t, secret, err := s.Service.CreateToken(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
+	t.Owner = keysmith.TokenOwner{ID: p.User.ID, Email: p.User.Email, Role: p.User.Role}
 	out := s.tokenJSON(t)
 	out.Token = secret.Reveal()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/v1/tokens/"+t.ID)
 	writeJSON(w, http.StatusCreated, out)
-	return nil
-}
-
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	limit, cursor, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	f := keysmith.TokenFilter{Limit: limit, Cursor: cursor}
-	ts, next, err := s.Service.FindTokens(r.Context(), p, f)
-	if err != nil {
-		return err
-	}
-	items := make([]tokenJSON, len(ts))
-	for i, t := range ts {
-		items[i] = s.tokenJSON(t)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 	return nil
 }
 
@@ -122,19 +147,22 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p keysmith.
 	return nil
 }
 
-// tokenPatch is the body of PATCH /v1/tokens/{id}: absent fields stay.
-type tokenPatch struct {
-	Network          *networkJSON `json:"network"`
-	RateLimitPercent *int         `json:"rate_limit_percent"`
-}
-
-func (s *Server) updateToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	var req tokenPatch
+// patchToken changes a token's name, enabled state, meta, network policy or
+// rate-limit share; absent fields stay as they are.
+func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		Name             *string          `json:"name"`
+		Enabled          *bool            `json:"enabled"`
+		Meta             *json.RawMessage `json:"meta"`
+		Network          *networkJSON     `json:"network"`
+		RateLimitPercent *int             `json:"rate_limit_percent"`
+	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	t, err := s.Service.UpdateToken(r.Context(), p, r.PathValue("id"),
-		keysmith.TokenUpdate{Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent})
+		keysmith.TokenUpdate{Name: req.Name, Enabled: req.Enabled, Meta: req.Meta,
+			Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -20,6 +21,8 @@ type verifyResponse struct {
 	OwnerID   string     `json:"owner_id,omitempty"`
 	Type      string     `json:"type,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Meta is the token's meta object, for a valid token only.
+	Meta json.RawMessage `json:"meta,omitempty"`
 	// Set for OAuth access tokens.
 	ClientID    string         `json:"client_id,omitempty"`
 	AppID       string         `json:"app_id,omitempty"`
@@ -86,6 +89,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 			if o := res.Owner; o != nil {
 				out.Owner = &ownerJSON{ID: o.ID, Email: o.Email, Role: string(o.Role), Status: string(o.Status)}
 			}
+			out.Meta = res.Token.Meta
 		}
 	}
 	if rl := res.RateLimit; rl != nil {

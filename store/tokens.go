@@ -4,25 +4,44 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
 
-const tokenColumns = `id, name, type, owner_id, created_at, created_by, expires_at, last_used_at, last_used_ip, revoked_at, revoked_by, network_mode, rate_limit_percent`
+// tokenColumns are qualified, so that queries may join other tables. The
+// last one says whether an active agent holds the token.
+const tokenColumns = `tokens.id, tokens.name, tokens.type, tokens.owner_id, tokens.created_at, tokens.created_by,
+	tokens.expires_at, tokens.last_used_at, tokens.last_used_ip, tokens.revoked_at, tokens.revoked_by,
+	tokens.idle_ttl, tokens.disabled_at, tokens.meta, tokens.rotated_at, tokens.prev_hash_expires_at, tokens.agent_id,
+	tokens.network_mode, tokens.rate_limit_percent,
+	` + agentActiveExpr
 
-func scanToken(row interface{ Scan(...any) error }) (*keysmith.Token, error) {
+// agentActiveExpr is 1 when an active agent holds the token, else 0.
+const agentActiveExpr = `(SELECT COUNT(*) FROM agents WHERE agents.id = tokens.agent_id
+		AND agents.status = 'active' AND agents.token_id = tokens.id)`
+
+func scanToken(row interface{ Scan(...any) error }, extra ...any) (*keysmith.Token, error) {
 	var t keysmith.Token
-	var created int64
-	var expires, lastUsed, revoked sql.NullInt64
-	err := row.Scan(&t.ID, &t.Name, &t.Type, &t.OwnerID, &created, &t.CreatedBy, &expires, &lastUsed,
-		&t.LastUsedIP, &revoked, &t.RevokedBy, &t.Network.Mode, &t.RateLimitPercent)
-	if err != nil {
+	var created, idle int64
+	var expires, lastUsed, revoked, disabled, rotated, prevExpires sql.NullInt64
+	var meta string
+	var agentActive int
+	dest := []any{&t.ID, &t.Name, &t.Type, &t.OwnerID, &created, &t.CreatedBy, &expires, &lastUsed,
+		&t.LastUsedIP, &revoked, &t.RevokedBy, &idle, &disabled, &meta, &rotated, &prevExpires, &t.AgentID,
+		&t.Network.Mode, &t.RateLimitPercent, &agentActive}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromMicros(created)
 	t.ExpiresAt, t.LastUsedAt, t.RevokedAt = timePtr(expires), timePtr(lastUsed), timePtr(revoked)
+	t.IdleTTL = time.Duration(idle) * time.Microsecond
+	t.DisabledAt, t.RotatedAt, t.PrevSecretExpiresAt = timePtr(disabled), timePtr(rotated), timePtr(prevExpires)
+	t.Meta = json.RawMessage(meta)
+	t.AgentActive = agentActive > 0
 	return &t, nil
 }
 
@@ -33,6 +52,12 @@ func (db *DB) CreateToken(ctx context.Context, t *keysmith.Token, h keysmith.Has
 }
 
 func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
+	if t.IdleTTL == 0 { // a caller that predates idle expiry
+		t.IdleTTL = keysmith.DefaultIdleTTL
+	}
+	if len(t.Meta) == 0 {
+		t.Meta = json.RawMessage("{}")
+	}
 	if t.Network.Mode == "" {
 		t.Network.Mode = keysmith.NetworkAny
 	}
@@ -40,9 +65,10 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 		t.RateLimitPercent = keysmith.DefaultRateLimitPercent
 	}
 	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at,
-		network_mode, rate_limit_percent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		t.ID, h.String(), t.Name, t.Type, t.OwnerID, micros(t.CreatedAt), t.CreatedBy, nullMicros(t.ExpiresAt),
-		t.Network.Mode, t.RateLimitPercent)
+		t.IdleTTL.Microseconds(), string(t.Meta), strings.ToLower(t.Name), t.AgentID, t.Network.Mode, t.RateLimitPercent)
 	if err != nil {
 		return err
 	}
@@ -50,29 +76,23 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 		return err
 	}
 	tx.changed(keysmith.ChangeToken, t.ID)
-	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID,
+	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID, "idle_ttl_seconds": int64(t.IdleTTL / time.Second),
 		"network": networkDetails(t.Network), "rate_limit_percent": t.RateLimitPercent}
+	if t.AgentID != "" {
+		details["agent_id"] = t.AgentID
+	}
 	if t.ExpiresAt != nil {
 		details["expires_at"] = *t.ExpiresAt
 	}
 	return tx.record(keysmith.EventAPITokenCreated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 }
 
-// FindTokenByID returns a token. CodeNotFound if there is none.
+// FindTokenByID returns a token with its owner. CodeNotFound if there is
+// none.
 func (db *DB) FindTokenByID(ctx context.Context, id string) (*keysmith.Token, error) {
-	return db.findToken(ctx, `id = $1`, id)
-}
-
-// FindTokenByHash returns the token whose secret hashes to h. CodeNotFound if
-// there is none.
-func (db *DB) FindTokenByHash(ctx context.Context, h keysmith.Hash) (*keysmith.Token, error) {
-	return db.findToken(ctx, `hash = $1`, h.String())
-}
-
-func (db *DB) findToken(ctx context.Context, where string, arg any) (*keysmith.Token, error) {
-	t, err := scanToken(db.sql.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE `+where, arg))
+	t, err := scanTokenWithOwner(db.sql.QueryRowContext(ctx, tokenWithOwnerSelect+` WHERE tokens.id = $1`, id))
 	if err == sql.ErrNoRows {
-		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token not found")
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
 	}
 	if err == nil {
 		err = loadTokenZones(ctx, db.sql, []*keysmith.Token{t})
@@ -80,63 +100,38 @@ func (db *DB) findToken(ctx context.Context, where string, arg any) (*keysmith.T
 	return t, db.mapError(err)
 }
 
-// FindTokens returns one page of tokens, newest first (ties broken by id, so
-// the order is total and the cursor stable under concurrent inserts), and the
-// cursor of the next page. CodeInvalid for a bad cursor.
-func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmith.Token, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = keysmith.DefaultPageSize
+// FindTokenByHash returns the token whose secret, or whose secret before
+// its last rotation, hashes to h; ViaPreviousSecret says which. CodeNotFound
+// if there is none.
+func (db *DB) FindTokenByHash(ctx context.Context, h keysmith.Hash) (*keysmith.Token, error) {
+	var prev int
+	t, err := scanToken(db.sql.QueryRowContext(ctx, `SELECT `+tokenColumns+`, CASE WHEN tokens.hash = $1 THEN 0 ELSE 1 END
+		FROM tokens WHERE tokens.hash = $1 OR tokens.prev_hash = $1`, h.String()), &prev)
+	if err == sql.ErrNoRows {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token not found")
 	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.OwnerID != "" {
-		where = append(where, "owner_id = "+arg(f.OwnerID))
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		a, b := arg(at), arg(id)
-		where = append(where, "(created_at < "+a+" OR (created_at = "+a+" AND id < "+b+"))")
-	}
-	q := `SELECT ` + tokenColumns + ` FROM tokens`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
-	rows, err := db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, "", db.mapError(err)
+		return nil, db.mapError(err)
 	}
-	defer rows.Close()
-	var out []*keysmith.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
+	t.ViaPreviousSecret = prev == 1
+	if err := loadTokenZones(ctx, db.sql, []*keysmith.Token{t}); err != nil {
+		return nil, db.mapError(err)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
+	return t, nil
+}
+
+// tokenWithOwnerSelect reads tokens with their owner's email and role.
+const tokenWithOwnerSelect = `SELECT ` + tokenColumns + `, COALESCE(users.email, ''), COALESCE(users.role, '')
+	FROM tokens LEFT JOIN users ON users.id = tokens.owner_id`
+
+func scanTokenWithOwner(row interface{ Scan(...any) error }) (*keysmith.Token, error) {
+	var email, role string
+	t, err := scanToken(row, &email, &role)
+	if err != nil {
+		return nil, err
 	}
-	rows.Close()
-	if err := loadTokenZones(ctx, db.sql, out); err != nil {
-		return nil, "", db.mapError(err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(micros(last.CreatedAt), last.ID)
-	}
-	return out, next, nil
+	t.Owner = keysmith.TokenOwner{ID: t.OwnerID, Email: email, Role: keysmith.Role(role)}
+	return t, nil
 }
 
 func encodeCursor(at int64, id string) string {
@@ -164,6 +159,16 @@ func (db *DB) RevokeToken(ctx context.Context, id, revokedBy string) (*keysmith.
 	var t *keysmith.Token
 	err := db.write(ctx, func(tx *txn) error {
 		var err error
+		t, err = tx.revokeToken(id, revokedBy)
+		return err
+	})
+	return t, err
+}
+
+// revokeToken revokes a token in tx; see RevokeToken.
+func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) {
+	ctx, db := tx.ctx, tx.db
+	err = func() error {
 		t, err = tx.tokenByID(id)
 		if err != nil || t.RevokedAt != nil {
 			return err
@@ -177,32 +182,42 @@ func (db *DB) RevokeToken(ctx context.Context, id, revokedBy string) (*keysmith.
 		if n, _ := res.RowsAffected(); n == 0 {
 			// Revoked concurrently; that revocation recorded its event. Answer
 			// with the token as it now is, not as read before the race.
-			t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
+			t, err = tx.tokenByID(id)
 			return err
 		}
 		t.RevokedAt, t.RevokedBy = &now, revokedBy
 		tx.changed(keysmith.ChangeToken, id)
 		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
-	})
+	}()
 	return t, err
 }
 
 // RecordTokenUses stores a batch of last-use records in one transaction. A
 // record older than the stored one is ignored, so replicas may flush in any
-// order. Use is not a change: nothing is published or recorded.
+// order, and so is one at or after the token's idle expiry. Use is not a
+// change: nothing is published or recorded.
 func (db *DB) RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		// The last condition makes idle expiry final: a batch whose first
+		// use came at or after the stored idle deadline cannot revive the
+		// token. (The uses of a batch after its first each came within the
+		// idle TTL of the one before, or the verifier would have refused.)
 		stmt, err := tx.PrepareContext(ctx, `UPDATE tokens SET last_used_at = $1, last_used_ip = $2
-			WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)`)
+			WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)
+			AND COALESCE(last_used_at, created_at) + idle_ttl > $4`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, u := range uses {
-			if _, err := stmt.ExecContext(ctx, micros(u.At), u.IP, u.TokenID); err != nil {
+			first := u.First
+			if first.IsZero() || first.After(u.At) {
+				first = u.At
+			}
+			if _, err := stmt.ExecContext(ctx, micros(u.At), u.IP, u.TokenID, micros(first)); err != nil {
 				return err
 			}
 		}

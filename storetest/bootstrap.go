@@ -45,7 +45,7 @@ func testBootstrapCreatesUserAndToken(t *testing.T, fx *fixture) {
 	if err != nil {
 		t.Fatalf("FindTokenByHash: %v", err)
 	}
-	if diff := cmp.Diff(tok, gotToken); diff != "" {
+	if diff := cmp.Diff(tok, gotToken, storedFields); diff != "" {
 		t.Errorf("token (-stored +read):\n%s", diff)
 	}
 	if diff := cmp.Diff(map[string]int{"users": 1, "bootstrap": 1, "tokens": 1, "events": 2}, fx.counts()); diff != "" {

@@ -129,7 +129,7 @@ func testBootstrapAppendsUserAndTokenEvents(t *testing.T, fx *fixture) {
 	}
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventUserCreated, a, map[string]any{"role": "super_admin", "type": "person"}, keysmith.UserRef(u)),
-		fx.wantEvent(2, keysmith.EventAPITokenCreated, a, map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "type": "user", "owner_id": u.ID}, keysmith.TokenRef(tok), keysmith.UserRef(u)),
+		fx.wantEvent(2, keysmith.EventAPITokenCreated, a, map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "user", "owner_id": u.ID}, keysmith.TokenRef(tok), keysmith.UserRef(u)),
 	}, fx.events())
 }
 
@@ -142,7 +142,7 @@ func testCreateTokenAppendsOneEvent(t *testing.T, fx *fixture) {
 	fx.mustCreate(ctx, tok, h)
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventAPITokenCreated, a, map[string]any{
-			"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "type": "service", "owner_id": owner.ID, "expires_at": tok.ExpiresAt.Format(time.RFC3339Nano),
+			"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "service", "owner_id": owner.ID, "expires_at": tok.ExpiresAt.Format(time.RFC3339Nano),
 		}, keysmith.TokenRef(tok), keysmith.UserRef(owner)),
 	}, fx.events())
 }
@@ -170,7 +170,7 @@ func testEventWithoutAuditIsBySystem(t *testing.T, fx *fixture) {
 	tok, _ := fx.createToken(owner)
 	compareEvents(t, []keysmith.Event{
 		fx.wantEvent(1, keysmith.EventAPITokenCreated, keysmith.Audit{Actor: keysmith.SystemActor},
-			map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "type": "user", "owner_id": owner.ID}, keysmith.TokenRef(tok), keysmith.UserRef(owner)),
+			map[string]any{"network": map[string]any{"mode": "any", "zones": []any{}}, "rate_limit_percent": float64(50), "idle_ttl_seconds": float64(30 * 24 * 3600), "type": "user", "owner_id": owner.ID}, keysmith.TokenRef(tok), keysmith.UserRef(owner)),
 	}, fx.events())
 }
 

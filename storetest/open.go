@@ -97,7 +97,7 @@ func testOpenAgainIsIdempotent(t *testing.T, newDSN func(t testing.TB) string) {
 		if err != nil {
 			t.Fatalf("%s: FindTokenByID: %v", name, err)
 		}
-		if diff := cmp.Diff(tok, got); diff != "" {
+		if diff := cmp.Diff(tok, got, storedFields); diff != "" {
 			t.Errorf("%s: token changed (-before +after):\n%s", name, diff)
 		}
 	}

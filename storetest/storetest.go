@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/internal/testclock"
 	"github.com/keysmith/keysmith/store"
@@ -191,13 +193,18 @@ func (fx *fixture) addUser(email string) *keysmith.User {
 	return u
 }
 
+// storedFields compares tokens by what the store keeps: Owner is joined on
+// read, by FindTokenByID and FindTokens only (see TokenOwnerIsJoinedOnRead).
+var storedFields = cmpopts.IgnoreFields(keysmith.Token{}, "Owner")
+
 // newToken returns an unsaved token of owner created now, with its secret's
 // hash.
 func (fx *fixture) newToken(owner *keysmith.User) (*keysmith.Token, keysmith.Secret, keysmith.Hash) {
 	secret, hash := keysmith.NewAPITokenSecret()
 	t := &keysmith.Token{ID: keysmith.NewID("tok"), Name: "token " + secret.Reveal()[3:9], Type: keysmith.TokenUser,
 		OwnerID: owner.ID, CreatedAt: fx.clock.Now(), CreatedBy: owner.ID,
-		Network: keysmith.NetworkPolicy{Mode: keysmith.NetworkAny}, RateLimitPercent: keysmith.DefaultRateLimitPercent}
+		Network: keysmith.NetworkPolicy{Mode: keysmith.NetworkAny}, RateLimitPercent: keysmith.DefaultRateLimitPercent,
+		IdleTTL: keysmith.DefaultIdleTTL, Meta: json.RawMessage("{}")}
 	return t, secret, hash
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ func testCreateTokenRoundTripsEveryField(t *testing.T, fx *fixture) {
 		{"ServiceTokenCreatedByAnotherUser", func(tok *keysmith.Token) {
 			tok.Type, tok.OwnerID, tok.CreatedBy = keysmith.TokenService, service.ID, admin.ID
 		}},
+		{"OwnIdleTTLMetaAndRateLimit", func(tok *keysmith.Token) {
+			tok.IdleTTL, tok.Meta, tok.RateLimitPercent = 90*time.Minute, json.RawMessage(`{"team":"payments"}`), 7
+		}},
 		{"AgentTokenWithUnicodeName", func(tok *keysmith.Token) {
 			tok.Type, tok.Name = keysmith.TokenAgent, "Déploiement ☃ — prod «β» 日本"
 		}},
@@ -46,15 +50,22 @@ func testCreateTokenRoundTripsEveryField(t *testing.T, fx *fixture) {
 			if err != nil {
 				t.Fatalf("FindTokenByID: %v", err)
 			}
-			if diff := cmp.Diff(&want, byID); diff != "" {
+			if diff := cmp.Diff(&want, byID, storedFields); diff != "" {
 				t.Errorf("FindTokenByID (-created +read):\n%s", diff)
 			}
 			byHash, err := fx.db.FindTokenByHash(fx.ctx, h)
 			if err != nil {
 				t.Fatalf("FindTokenByHash: %v", err)
 			}
-			if diff := cmp.Diff(&want, byHash); diff != "" {
+			if diff := cmp.Diff(&want, byHash, storedFields); diff != "" {
 				t.Errorf("FindTokenByHash (-created +read):\n%s", diff)
+			}
+			owner := admin
+			if tok.OwnerID == service.ID {
+				owner = service
+			}
+			if o := (keysmith.TokenOwner{ID: owner.ID, Email: owner.Email, Role: owner.Role}); byID.Owner != o {
+				t.Errorf("FindTokenByID: Owner = %+v, want %+v", byID.Owner, o)
 			}
 			if (byID.ExpiresAt == nil) != (want.ExpiresAt == nil) {
 				t.Errorf("ExpiresAt = %v, want %v", byID.ExpiresAt, want.ExpiresAt)
@@ -107,14 +118,14 @@ func testCreateDuplicateTokenIsConflict(t *testing.T, fx *fixture) {
 			if diff := cmp.Diff(before, fx.counts()); diff != "" {
 				t.Errorf("row counts changed (-before +after):\n%s", diff)
 			}
-			if diff := cmp.Diff(orig, fx.mustFindToken(orig.ID)); diff != "" {
+			if diff := cmp.Diff(orig, fx.mustFindToken(orig.ID), storedFields); diff != "" {
 				t.Errorf("original by id (-created +read):\n%s", diff)
 			}
 			byHash, err := fx.db.FindTokenByHash(fx.ctx, origHash)
 			if err != nil {
 				t.Fatalf("FindTokenByHash of the original: %v", err)
 			}
-			if diff := cmp.Diff(orig, byHash); diff != "" {
+			if diff := cmp.Diff(orig, byHash, storedFields); diff != "" {
 				t.Errorf("original by hash (-created +read):\n%s", diff)
 			}
 			if dupHash != origHash {

@@ -61,7 +61,7 @@ func (v *Verifier) Check(ctx context.Context, raw string, addr netip.Addr, group
 	}
 	if group == "" {
 		if r.Valid() {
-			v.usage.touch(e, now, addr)
+			v.usage.touch(e.useState, now, addr)
 		}
 		return r, nil
 	}
@@ -85,7 +85,7 @@ func (v *Verifier) Check(ctx context.Context, raw string, addr netip.Addr, group
 	}
 	r.RateLimit = &rl
 	if r.Code == Valid {
-		v.usage.touch(e, now, addr)
+		v.usage.touch(e.useState, now, addr)
 	}
 	return r, nil
 }

@@ -13,12 +13,23 @@ import (
 // cache entry (and, once per flush interval per token, queues the entry), and
 // Flush writes all queued uses in one transaction.
 type usage struct {
+	flushMu  sync.Mutex // one flush at a time: when Flush returns, what came before is stored
 	mu       sync.Mutex
-	pending  map[string]*entry // token id → entry with unflushed uses
-	inflight map[string]*entry // being written by the current flush
+	pending  map[string]*useState // token id → unflushed uses
+	inflight map[string]*useState // being written by the current flush
 }
 
-func (u *usage) touch(e *entry, now time.Time, ip netip.Addr) {
+// state returns the use state of a token with unflushed uses, or nil.
+func (u *usage) state(tokenID string) *useState {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if e := u.pending[tokenID]; e != nil {
+		return e
+	}
+	return u.inflight[tokenID]
+}
+
+func (u *usage) touch(e *useState, now time.Time, ip netip.Addr) {
 	// The address is stored before the time: a flush that reads the new
 	// time then also reads the new address.
 	if ip.IsValid() {
@@ -35,14 +46,15 @@ func (u *usage) touch(e *entry, now time.Time, ip netip.Addr) {
 		}
 	}
 	if !e.dirty.Load() && e.dirty.CompareAndSwap(false, true) {
+		e.first.Store(us)
 		u.mu.Lock()
-		u.pending[e.token.ID] = e
+		u.pending[e.tokenID] = e
 		u.mu.Unlock()
 	}
 }
 
-func (e *entry) use() keysmith.TokenUse {
-	tu := keysmith.TokenUse{TokenID: e.token.ID, At: time.UnixMicro(e.lastUsed.Load()).UTC()}
+func (e *useState) use() keysmith.TokenUse {
+	tu := keysmith.TokenUse{TokenID: e.tokenID, At: time.UnixMicro(e.lastUsed.Load()).UTC()}
 	if p := e.lastIP.Load(); p != nil {
 		tu.IP = p.Unmap().String()
 	}
@@ -51,12 +63,7 @@ func (e *entry) use() keysmith.TokenUse {
 
 // PendingUse returns the latest use of a token seen here and not yet stored.
 func (v *Verifier) PendingUse(tokenID string) (keysmith.TokenUse, bool) {
-	v.usage.mu.Lock()
-	e := v.usage.pending[tokenID]
-	if e == nil {
-		e = v.usage.inflight[tokenID]
-	}
-	v.usage.mu.Unlock()
+	e := v.usage.state(tokenID)
 	if e == nil {
 		return keysmith.TokenUse{}, false
 	}
@@ -64,28 +71,44 @@ func (v *Verifier) PendingUse(tokenID string) (keysmith.TokenUse, bool) {
 }
 
 // Flush writes the queued uses to the store. On failure they stay queued for
-// the next flush.
+// the next flush. A Flush waits for one in progress, so when it returns every
+// use seen before the call is stored (or the error says why not).
 func (v *Verifier) Flush(ctx context.Context) error {
 	u := &v.usage
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
 	u.mu.Lock()
 	batch := u.pending
-	u.pending, u.inflight = map[string]*entry{}, batch
+	u.pending, u.inflight = map[string]*useState{}, batch
 	u.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
 	uses := make([]keysmith.TokenUse, 0, len(batch))
+	firsts := make(map[*useState]int64, len(batch))
 	for _, e := range batch {
 		// Clear the flag before reading, so a use that lands after the read
-		// queues the entry again rather than being lost.
+		// queues the entry again rather than being lost; read first before,
+		// as such a use sets it anew.
+		first := e.first.Load()
 		e.dirty.Store(false)
-		uses = append(uses, e.use())
+		use := e.use()
+		use.First = time.UnixMicro(first).UTC()
+		uses = append(uses, use)
+		firsts[e] = first
 	}
 	err := v.store.RecordTokenUses(ctx, uses)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if err != nil {
 		for id, e := range batch {
+			// The failed batch's first use still starts the chain.
+			for f := firsts[e]; ; {
+				cur := e.first.Load()
+				if (e.dirty.Load() && cur <= f) || e.first.CompareAndSwap(cur, f) {
+					break
+				}
+			}
 			if _, ok := u.pending[id]; !ok {
 				e.dirty.Store(true)
 				u.pending[id] = e

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +29,16 @@ const (
 	NotFound      Code = "NOT_FOUND"
 	Expired       Code = "EXPIRED"
 	Revoked       Code = "REVOKED"
+	Disabled      Code = "DISABLED"
 	OwnerInactive Code = "OWNER_INACTIVE"
 )
+
+// idleSettle is how long after a token's idle deadline this replica still
+// re-reads the token before calling it expired: long enough for every
+// replica to have flushed a use made before the deadline (they flush every
+// second by default). After that, idle expiry is final; the store refuses
+// later uses too.
+const idleSettle = 10 * time.Second
 
 // Result is what a verification found. Token and Owner are shared, read-only
 // snapshots: callers must not modify them.
@@ -86,7 +95,7 @@ type Verifier struct {
 	mu     sync.RWMutex
 	gen    uint64 // bumped by every invalidation; loads that straddle one are not cached
 	tokens map[keysmith.Hash]*entry
-	ids    map[string]keysmith.Hash
+	ids    map[string][]keysmith.Hash // a rotated token has two: its secret and the previous one
 	users  map[string]*userEntry
 	neg    map[keysmith.Hash]time.Time // unknown hash → forget after
 
@@ -105,11 +114,22 @@ type Verifier struct {
 type entry struct {
 	token    *keysmith.Token
 	loadedAt time.Time
+	*useState
+
+	verifiedKey string // the limiter key of the token's verified share
+}
+
+// useState is a token's latest use known here. The entries of a token's
+// current and previous secret share one, so a use of either renews it.
+type useState struct {
+	tokenID  string
 	lastUsed atomic.Int64 // unix µs of the latest use known here
 	lastIP   atomic.Pointer[netip.Addr]
 	dirty    atomic.Bool // queued for the next flush
-
-	verifiedKey string // the limiter key of the token's verified share
+	// first is the earliest use queued for the next flush. Every use since
+	// was accepted within the idle TTL of the one before, so the store may
+	// take the latest use as a renewal if first was within its deadline.
+	first atomic.Int64
 }
 
 type userEntry struct {
@@ -141,10 +161,10 @@ func New(store Store, opt Options) *Verifier {
 		store: store, now: opt.Now, log: opt.Log,
 		maxAge: opt.MaxAge, negTTL: opt.NegativeTTL, maxNeg: opt.MaxNegative,
 		tokens: map[keysmith.Hash]*entry{},
-		ids:    map[string]keysmith.Hash{},
+		ids:    map[string][]keysmith.Hash{},
 		users:  map[string]*userEntry{},
 		neg:    map[keysmith.Hash]time.Time{},
-		usage:  usage{pending: map[string]*entry{}},
+		usage:  usage{pending: map[string]*useState{}},
 
 		limiter: opt.Limiter,
 		trusted: opt.TrustedProxies,
@@ -163,7 +183,7 @@ func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, 
 	now := v.now()
 	r, e, err := v.verify(ctx, raw, addr, now)
 	if r.Valid() {
-		v.usage.touch(e, now, addr)
+		v.usage.touch(e.useState, now, addr)
 	}
 	return r, err
 }
@@ -178,6 +198,15 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr, now 
 	if err != nil || e == nil {
 		return Result{Code: NotFound}, nil, err
 	}
+	if e.idleExpired(now) && e.loadedAt.Before(e.idleDeadline().Add(idleSettle)) && now.Sub(e.loadedAt) >= time.Second {
+		// Another replica may have renewed the token shortly before the
+		// deadline: read it again (at most once a second, so a flood of
+		// requests with an expired token does not reach the database)
+		// before calling it expired.
+		if e, err = v.load(ctx, h, now, e); err != nil || e == nil {
+			return Result{Code: NotFound}, nil, err
+		}
+	}
 	t := e.token
 	owner, err := v.user(ctx, t.OwnerID, now)
 	if err != nil {
@@ -185,10 +214,13 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr, now 
 	}
 	r := Result{Token: t, Owner: owner}
 	switch {
-	case t.Status(now) == keysmith.TokenRevoked:
+	case t.RevokedAt != nil,
+		t.ViaPreviousSecret && (t.PrevSecretExpiresAt == nil || !now.Before(*t.PrevSecretExpiresAt)):
 		r.Code = Revoked
-	case t.Status(now) == keysmith.TokenExpired:
+	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt), e.idleExpired(now):
 		r.Code = Expired
+	case t.DisabledAt != nil:
+		r.Code = Disabled
 	case owner == nil || owner.Status != keysmith.UserActive:
 		r.Code = OwnerInactive
 	default:
@@ -206,13 +238,24 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr, now 
 	return r, e, nil
 }
 
+// idleDeadline is when the token expires unless used, by the latest use
+// known here.
+func (e *entry) idleDeadline() time.Time {
+	last := max(e.lastUsed.Load(), e.token.CreatedAt.UnixMicro())
+	return time.UnixMicro(last).Add(e.token.IdleTTL)
+}
+
+func (e *entry) idleExpired(now time.Time) bool {
+	last := max(e.lastUsed.Load(), e.token.CreatedAt.UnixMicro())
+	return now.UnixMicro() >= last+e.token.IdleTTL.Microseconds()
+}
+
 // token returns the cached entry for h, loading it on a miss; nil if there is
 // no such token.
 func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*entry, error) {
 	v.mu.RLock()
 	e := v.tokens[h]
 	negUntil, isNeg := v.neg[h]
-	gen := v.gen
 	v.mu.RUnlock()
 	if e != nil && now.Sub(e.loadedAt) < v.maxAge {
 		return e, nil
@@ -220,6 +263,15 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 	if e == nil && isNeg && now.Before(negUntil) {
 		return nil, nil
 	}
+	return v.load(ctx, h, now, e)
+}
+
+// load reads the token of h from the store and caches it, replacing the
+// stale entry e (nil if none); nil if there is no such token.
+func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *entry) (*entry, error) {
+	v.mu.RLock()
+	gen := v.gen
+	v.mu.RUnlock()
 	t, err := v.store.FindTokenByHash(ctx, h)
 	switch keysmith.ErrorCode(err) {
 	case "":
@@ -229,8 +281,7 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 			// A stale entry whose token is gone must go too: the negative
 			// entry is only consulted when there is none.
 			if e != nil && v.tokens[h] == e {
-				delete(v.tokens, h)
-				delete(v.ids, e.token.ID)
+				v.forget(e.token.ID)
 			}
 			if len(v.neg) >= v.maxNeg {
 				clear(v.neg)
@@ -243,25 +294,49 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 		return nil, err
 	}
 	fresh := &entry{token: t, loadedAt: now, verifiedKey: "tok:" + string(keysmith.GroupVerified) + ":" + t.ID}
-	if t.LastUsedAt != nil {
-		fresh.lastUsed.Store(t.LastUsedAt.UnixMicro())
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	// Share the use state of the token's other cached secret, or of an
+	// unflushed one, or of the stale entry: a use this replica has seen
+	// but not yet flushed must not be lost, and both secrets of a rotated
+	// token renew the same token.
+	fresh.useState = v.usage.state(t.ID)
+	for _, oh := range v.ids[t.ID] {
+		if o := v.tokens[oh]; fresh.useState == nil && o != nil {
+			fresh.useState = o.useState
+		}
+	}
+	if fresh.useState == nil && e != nil && e.token.ID == t.ID {
+		fresh.useState = e.useState
+	}
+	if fresh.useState == nil {
+		fresh.useState = &useState{tokenID: t.ID}
+	}
+	if t.LastUsedAt != nil && t.LastUsedAt.UnixMicro() > fresh.lastUsed.Load() {
 		if a, err := netip.ParseAddr(t.LastUsedIP); err == nil {
 			fresh.lastIP.Store(&a)
 		}
+		fresh.lastUsed.Store(t.LastUsedAt.UnixMicro())
 	}
-	if e != nil && e.lastUsed.Load() > fresh.lastUsed.Load() {
-		// Carry over a use this replica has seen but not yet flushed.
-		fresh.lastIP.Store(e.lastIP.Load())
-		fresh.lastUsed.Store(e.lastUsed.Load())
-	}
-	v.mu.Lock()
 	if v.gen == gen { // no invalidation raced with the load
+		if old := v.tokens[h]; old != nil && old.token.ID != t.ID {
+			v.forget(old.token.ID)
+		}
 		v.tokens[h] = fresh
-		v.ids[t.ID] = h
+		if !slices.Contains(v.ids[t.ID], h) {
+			v.ids[t.ID] = append(v.ids[t.ID], h)
+		}
 		delete(v.neg, h)
 	}
-	v.mu.Unlock()
 	return fresh, nil
+}
+
+// forget drops every cached secret of a token. v.mu must be held.
+func (v *Verifier) forget(id string) {
+	for _, h := range v.ids[id] {
+		delete(v.tokens, h)
+	}
+	delete(v.ids, id)
 }
 
 // user returns the cached owner, loading it on a miss; nil if there is none.
@@ -296,10 +371,7 @@ func (v *Verifier) invalidate(c keysmith.Change) {
 	v.gen++
 	switch c.Kind {
 	case keysmith.ChangeToken:
-		if h, ok := v.ids[c.ID]; ok {
-			delete(v.tokens, h)
-			delete(v.ids, c.ID)
-		}
+		v.forget(c.ID)
 	case keysmith.ChangeUser:
 		delete(v.users, c.ID)
 	case keysmith.ChangeZone:

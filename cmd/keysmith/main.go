@@ -19,7 +19,7 @@ const usage = `Keysmith — the credential authority for your API.
 
 Usage:
   keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--trusted-proxies CIDRS]
-                 [--log-format json|text] [--log-level LEVEL]
+                 [--token-idle-ttl DURATION] [--log-format json|text] [--log-level LEVEL]
                  [--session-ttl 12h] [--argon2 m=19456,t=2,p=1]
                  [--log-retention-days N]
   keysmith init  --email EMAIL [--db DSN] [--json]

@@ -232,9 +232,13 @@ func TestServeDefaultsToSQLiteInTheWorkingDirectory(t *testing.T) {
 func TestServeTakesSettingsFromTheEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "from-env.db")
-	s := startServe(t, dir, []string{"KEYSMITH_DB=" + db, "KEYSMITH_LOG_FORMAT=json"})
+	s := startServe(t, dir, []string{"KEYSMITH_DB=" + db, "KEYSMITH_LOG_FORMAT=json", "KEYSMITH_TOKEN_IDLE_TTL=2h"})
 	if _, err := os.Stat(db); err != nil {
 		t.Errorf("KEYSMITH_DB not honoured: %v", err)
+	}
+	status, tok := s.call(t, "POST", "/v1/tokens", s.token(), `{"name": "ttl"}`)
+	if status != http.StatusCreated || tok["idle_ttl"] != float64(7200) {
+		t.Errorf("KEYSMITH_TOKEN_IDLE_TTL not honoured: %d %v", status, tok)
 	}
 	s.stop(t)
 }
@@ -289,6 +293,8 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"InitBadEmail", []string{"init", "--email", "not an address"}, 1, "not a valid address"},
 		{"BadLogFormat", []string{"serve", "--log-format", "xml"}, 1, "use json or text"},
 		{"UnknownFlag", []string{"serve", "--colour"}, 2, "flag provided but not defined"},
+		{"IdleTTLTooShort", []string{"serve", "--token-idle-ttl", "10s"}, 1, "token idle TTL 10s: must be between"},
+		{"IdleTTLInDays", []string{"serve", "--token-idle-ttl", "30d"}, 2, "invalid value"},
 		{"BadTrustedProxy", []string{"serve", "--trusted-proxies", "10.0.0.0/8, proxy.local"}, 1, `--trusted-proxies entry "proxy.local"`},
 		{"BadRedisURL", []string{"serve", "--redis", "http://localhost"}, 1, "redis URL"},
 	} {

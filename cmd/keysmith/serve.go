@@ -19,6 +19,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg app.Config
 	fs.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "address to listen on")
 	fs.StringVar(&cfg.DB, "db", app.DefaultDB, "SQLite file path or postgres:// URL")
+	fs.DurationVar(&cfg.TokenIdleTTL, "token-idle-ttl", keysmith.DefaultIdleTTL,
+		"how long a token lives unused, renewed by every use (e.g. 720h); tokens may set their own idle_ttl")
 	oauthFlags(fs, &cfg)
 	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL for rate-limit counters shared by replicas (default: in process)")
 	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed")

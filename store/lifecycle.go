@@ -1,0 +1,363 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// The token lifecycle in SQL. Statuses and colours are derived from the
+// clock, passed as a parameter, by the same expressions on both engines; they
+// mirror keysmith.Token.Status and Color, and the tests hold the two together.
+
+// idleDeadlineExpr is when a token expires unless used (keysmith.Token.IdleExpiresAt).
+const idleDeadlineExpr = `(COALESCE(tokens.last_used_at, tokens.created_at) + tokens.idle_ttl)`
+
+// effectiveExpiryExpr is the earlier of expires_at and the idle deadline; never NULL.
+const effectiveExpiryExpr = `(CASE WHEN tokens.expires_at IS NOT NULL AND tokens.expires_at < ` + idleDeadlineExpr +
+	` THEN tokens.expires_at ELSE ` + idleDeadlineExpr + ` END)`
+
+// expiredExpr is true when the token is expired at now (a placeholder). It is
+// never NULL, so that NOT works on it.
+func expiredExpr(now string) string {
+	return `((tokens.expires_at IS NOT NULL AND tokens.expires_at <= ` + now + `) OR ` + idleDeadlineExpr + ` <= ` + now + `)`
+}
+
+const suspiciousExpr = `(tokens.type = 'agent' AND ` + agentActiveExpr + ` = 0)`
+
+// statusCond selects the tokens of one status at now (a placeholder, asked
+// for only when needed: PostgreSQL refuses a parameter no expression uses).
+func statusCond(st keysmith.TokenStatus, nowArg func() string) string {
+	if st == keysmith.TokenRevoked {
+		return `tokens.revoked_at IS NOT NULL`
+	}
+	now := nowArg()
+	live := `tokens.revoked_at IS NULL AND NOT ` + expiredExpr(now)
+	switch st {
+	case keysmith.TokenExpired:
+		return `tokens.revoked_at IS NULL AND ` + expiredExpr(now)
+	case keysmith.TokenDisabled:
+		return live + ` AND tokens.disabled_at IS NOT NULL`
+	case keysmith.TokenSuspicious:
+		return live + ` AND tokens.disabled_at IS NULL AND ` + suspiciousExpr
+	}
+	return live + ` AND tokens.disabled_at IS NULL AND NOT ` + suspiciousExpr
+}
+
+// sortKey is the ordering expression of each sort: never NULL, so that both
+// engines order and compare it the same way (a never-used token sorts as
+// used at -1, before every real use).
+var sortKey = map[keysmith.TokenSort]string{
+	keysmith.SortCreatedAt:  `tokens.created_at`,
+	keysmith.SortName:       `tokens.name_lower`,
+	keysmith.SortLastUsedAt: `COALESCE(tokens.last_used_at, -1)`,
+	keysmith.SortExpiresAt:  effectiveExpiryExpr,
+}
+
+// tokenCursor is where a page ends: the sort and order it belongs to, the
+// last row's sort key (a string for name, microseconds otherwise) and id.
+type tokenCursor struct {
+	Sort  keysmith.TokenSort `json:"s"`
+	Order keysmith.SortOrder `json:"o"`
+	Str   string             `json:"ks,omitempty"`
+	Num   int64              `json:"kn,omitempty"`
+	ID    string             `json:"id"`
+}
+
+func (c tokenCursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeTokenCursor(s string, f keysmith.TokenFilter) (tokenCursor, error) {
+	var c tokenCursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+		return c, keysmith.Errorf(keysmith.CodeInvalid, "cursor is not valid; pass the next_cursor of the previous page unchanged")
+	}
+	if c.Sort != f.Sort || c.Order != f.Order {
+		return c, keysmith.Errorf(keysmith.CodeInvalid, "cursor belongs to sort=%s&order=%s; keep sort and order while paging", c.Sort, c.Order)
+	}
+	return c, nil
+}
+
+// FindTokens returns one page of tokens matching f, with their owners, in
+// the order f asks (ties broken by id, so the order is total and the cursor
+// stable under concurrent inserts), and the cursor of the next page.
+// CodeInvalid for a bad cursor. f must have been validated.
+func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmith.Token, string, error) {
+	if f.Sort == "" {
+		f.Sort = keysmith.SortCreatedAt
+	}
+	if f.Order == "" {
+		f.Order = keysmith.OrderDesc
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = keysmith.DefaultPageSize
+	}
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.OwnerID != "" {
+		where = append(where, "tokens.owner_id = "+arg(f.OwnerID))
+	}
+	if f.Type != "" {
+		where = append(where, "tokens.type = "+arg(string(f.Type)))
+	}
+	if f.Query != "" {
+		where = append(where, `tokens.name_lower LIKE `+arg("%"+escapeLike(strings.ToLower(f.Query))+"%")+` ESCAPE '\'`)
+	}
+	if f.Status != "" {
+		now := f.Now
+		if now.IsZero() {
+			now = db.now()
+		}
+		where = append(where, "("+statusCond(f.Status, func() string { return arg(micros(now)) })+")")
+	}
+	key := sortKey[f.Sort]
+	dir, cmp := "DESC", "<"
+	if f.Order == keysmith.OrderAsc {
+		dir, cmp = "ASC", ">"
+	}
+	if f.Cursor != "" {
+		c, err := decodeTokenCursor(f.Cursor, f)
+		if err != nil {
+			return nil, "", err
+		}
+		var k string
+		if f.Sort == keysmith.SortName {
+			k = arg(c.Str)
+		} else {
+			k = arg(c.Num)
+		}
+		id := arg(c.ID)
+		where = append(where, "("+key+" "+cmp+" "+k+" OR ("+key+" = "+k+" AND tokens.id "+cmp+" "+id+"))")
+	}
+	q := tokenWithOwnerSelect
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY ` + key + ` ` + dir + `, tokens.id ` + dir + ` LIMIT ` + arg(limit+1)
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", db.mapError(err)
+	}
+	defer rows.Close()
+	var out []*keysmith.Token
+	for rows.Next() {
+		t, err := scanTokenWithOwner(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	rows.Close()
+	if err := loadTokenZones(ctx, db.sql, out); err != nil {
+		return nil, "", db.mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		c := tokenCursor{Sort: f.Sort, Order: f.Order, ID: last.ID}
+		switch f.Sort {
+		case keysmith.SortName:
+			c.Str = strings.ToLower(last.Name)
+		case keysmith.SortCreatedAt:
+			c.Num = micros(last.CreatedAt)
+		case keysmith.SortLastUsedAt:
+			c.Num = -1
+			if last.LastUsedAt != nil {
+				c.Num = micros(*last.LastUsedAt)
+			}
+		case keysmith.SortExpiresAt:
+			c.Num = micros(last.EffectiveExpiresAt())
+		}
+		next = c.encode()
+	}
+	return out, next, nil
+}
+
+// SummarizeTokens counts tokens by type, status and colour at now, in one
+// query with the same expressions the status filter uses.
+func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time) (*keysmith.TokenSummary, error) {
+	n := `$1`
+	q := `SELECT tokens.type,
+		CASE WHEN tokens.revoked_at IS NOT NULL THEN 'revoked'
+			WHEN ` + expiredExpr(n) + ` THEN 'expired'
+			WHEN tokens.disabled_at IS NOT NULL THEN 'disabled'
+			WHEN ` + suspiciousExpr + ` THEN 'suspicious'
+			ELSE 'active' END,
+		CASE WHEN tokens.revoked_at IS NOT NULL OR ` + expiredExpr(n) + ` THEN ''
+			WHEN ` + suspiciousExpr + ` THEN 'yellow'
+			WHEN ` + effectiveExpiryExpr + ` <= $2 THEN 'red'
+			WHEN tokens.last_used_at IS NOT NULL AND tokens.last_used_at > $3 THEN 'green'
+			ELSE 'gray' END,
+		COUNT(*)
+		FROM tokens`
+	args := []any{micros(now), micros(now.Add(keysmith.ExpiringSoon)), micros(now.Add(-keysmith.RecentUse))}
+	if ownerID != "" {
+		q += ` WHERE tokens.owner_id = $4`
+		args = append(args, ownerID)
+	}
+	q += ` GROUP BY 1, 2, 3`
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, db.mapError(err)
+	}
+	defer rows.Close()
+	s := &keysmith.TokenSummary{ByType: map[keysmith.TokenType]int{}, ByStatus: map[keysmith.TokenStatus]int{},
+		ByColor: map[keysmith.TokenColor]int{}}
+	for _, t := range []keysmith.TokenType{keysmith.TokenUser, keysmith.TokenService, keysmith.TokenAgent} {
+		s.ByType[t] = 0
+	}
+	for _, st := range []keysmith.TokenStatus{keysmith.TokenActive, keysmith.TokenDisabled, keysmith.TokenSuspicious,
+		keysmith.TokenExpired, keysmith.TokenRevoked} {
+		s.ByStatus[st] = 0
+	}
+	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow} {
+		s.ByColor[c] = 0
+	}
+	for rows.Next() {
+		var typ, st, color string
+		var count int
+		if err := rows.Scan(&typ, &st, &color, &count); err != nil {
+			return nil, err
+		}
+		s.Total += count
+		s.ByType[keysmith.TokenType(typ)] += count
+		s.ByStatus[keysmith.TokenStatus(st)] += count
+		if color != "" {
+			s.ByColor[keysmith.TokenColor(color)] += count
+		}
+	}
+	return s, rows.Err()
+}
+
+// UpdateToken applies the non-nil fields of u and records the change.
+// CodeNotFound if there is no such token, CodeConflict if it is revoked,
+// CodeInvalid if u names a network zone that does not exist.
+func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate) (*keysmith.Token, error) {
+	err := db.write(ctx, func(tx *txn) error {
+		t, err := tx.lockToken(id)
+		if err != nil {
+			return err
+		}
+		var set []string
+		var args []any
+		arg := func(v any) string {
+			args = append(args, v)
+			return "$" + strconv.Itoa(len(args))
+		}
+		var changed []string
+		details := map[string]any{}
+		if u.Name != nil {
+			set = append(set, "name = "+arg(*u.Name), "name_lower = "+arg(strings.ToLower(*u.Name)))
+			changed = append(changed, "name")
+			details["name"] = *u.Name
+		}
+		if u.Enabled != nil {
+			if *u.Enabled {
+				set = append(set, "disabled_at = NULL")
+			} else {
+				set = append(set, "disabled_at = COALESCE(disabled_at, "+arg(micros(db.now()))+")")
+			}
+			changed = append(changed, "enabled")
+			details["enabled"] = *u.Enabled
+		}
+		if u.Meta != nil {
+			set = append(set, "meta = "+arg(string(*u.Meta)))
+			changed = append(changed, "meta")
+		}
+		if u.Network != nil {
+			set = append(set, "network_mode = "+arg(string(u.Network.Mode)))
+			changed = append(changed, "network")
+			details["network"] = networkDetails(*u.Network)
+		}
+		if u.RateLimitPercent != nil {
+			set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
+			changed = append(changed, "rate_limit_percent")
+			details["rate_limit_percent"] = *u.RateLimitPercent
+		}
+		details["changed"] = changed
+		if len(set) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), args...); err != nil {
+				return err
+			}
+		}
+		if u.Network != nil {
+			if err := tx.setTokenZones(id, u.Network.Zones); err != nil {
+				return err
+			}
+		}
+		tx.changed(keysmith.ChangeToken, id)
+		if u.Name != nil {
+			t.Name = *u.Name
+		}
+		return tx.record(keysmith.EventAPITokenUpdated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.FindTokenByID(ctx, id)
+}
+
+// RotateToken moves the token's hash to prev_hash (valid until graceUntil)
+// and stores h as its hash, keeping every other column. CodeNotFound if there
+// is no such token, CodeConflict if it is revoked.
+func (db *DB) RotateToken(ctx context.Context, id string, h keysmith.Hash, graceUntil time.Time) (*keysmith.Token, error) {
+	err := db.write(ctx, func(tx *txn) error {
+		t, err := tx.lockToken(id)
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET prev_hash = hash, hash = $1, prev_hash_expires_at = $2, rotated_at = $3
+			WHERE id = $4`, h.String(), micros(graceUntil), micros(now), id); err != nil {
+			return err
+		}
+		tx.changed(keysmith.ChangeToken, id)
+		grace := graceUntil.Sub(now)
+		return tx.record(keysmith.EventAPITokenRotated, map[string]any{"grace_seconds": int64(grace / time.Second),
+			"previous_secret_expires_at": graceUntil}, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.FindTokenByID(ctx, id)
+}
+
+// lockToken reads a token that is about to change, locking its row where the
+// engine locks rows (SQLite serialises writers anyway). CodeNotFound if there
+// is none, CodeConflict if it is revoked.
+func (tx *txn) lockToken(id string) (*keysmith.Token, error) {
+	// A no-op write takes the row lock on PostgreSQL with the same text on
+	// both engines, so concurrent changes to one token queue up.
+	res, err := tx.ExecContext(tx.ctx, `UPDATE tokens SET id = id WHERE id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
+	}
+	t, err := tx.tokenByID(id)
+	if err != nil {
+		return nil, err
+	}
+	if t.RevokedAt != nil {
+		return nil, keysmith.Errorf(keysmith.CodeConflict, "token %s is revoked; a revoked token cannot be changed", id)
+	}
+	return t, nil
+}
