@@ -113,6 +113,7 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	if err := s.Store.CreateToken(ctx, t, hash); err != nil {
 		return nil, Secret{}, err
 	}
+	t.Owner = TokenOwner{ID: owner.ID, Email: owner.Email, Role: owner.Role}
 	return t, secret, nil
 }
 

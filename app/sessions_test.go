@@ -245,6 +245,9 @@ func TestServiceAccountTokens(t *testing.T) {
 		if r.String("type") != "service" || r.String("owner_id") != id || r.String("created_by") != s.AdminID {
 			t.Errorf("token for the service account = %s", r.Raw)
 		}
+		if o, _ := r.Body["owner"].(map[string]any); o["id"] != id || o["email"] != "ci@example.com" || o["role"] != "org_admin" {
+			t.Errorf("create answers owner %v, want the service account", r.Body["owner"])
+		}
 		v := s.Do("POST", "/v1/verify", "", map[string]any{"token": tok}).Want(t, http.StatusOK)
 		if o, _ := v.Body["owner"].(map[string]any); v.String("code") != "VALID" || v.String("type") != "service" || o["email"] != "ci@example.com" {
 			t.Errorf("verify = %s", v.Raw)

@@ -121,7 +121,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.
 	if err != nil {
 		return err
 	}
-	t.Owner = keysmith.TokenOwner{ID: p.User.ID, Email: p.User.Email, Role: p.User.Role}
 	out := s.tokenJSON(t)
 	out.Token = secret.Reveal()
 	w.Header().Set("Cache-Control", "no-store")
