@@ -17,6 +17,10 @@ type usage struct {
 	mu       sync.Mutex
 	pending  map[string]*useState // token id → unflushed uses
 	inflight map[string]*useState // being written by the current flush
+	// flushes counts flushes that ended, bumped together with clearing
+	// inflight: a load that saw neither the written use in the store nor
+	// the state in inflight sees the count move, and reads again.
+	flushes uint64
 }
 
 // state returns the use state of a token with unflushed uses, or nil.
@@ -27,6 +31,28 @@ func (u *usage) state(tokenID string) *useState {
 		return e
 	}
 	return u.inflight[tokenID]
+}
+
+// flushCount returns the number of flushes that have ended.
+func (u *usage) flushCount() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.flushes
+}
+
+// stateSince returns the unflushed use state of a token and whether a flush
+// ended since the count f was taken; both under one lock, so that a use is
+// either found here or was in the store before the flush ended.
+func (u *usage) stateSince(tokenID string, f uint64) (*useState, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if e := u.pending[tokenID]; e != nil {
+		return e, false
+	}
+	if e := u.inflight[tokenID]; e != nil {
+		return e, false
+	}
+	return nil, u.flushes != f
 }
 
 func (u *usage) touch(e *useState, now time.Time, ip netip.Addr) {
@@ -116,6 +142,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 		}
 	}
 	u.inflight = nil
+	u.flushes++
 	return err
 }
 

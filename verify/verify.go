@@ -269,9 +269,22 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 // load reads the token of h from the store and caches it, replacing the
 // stale entry e (nil if none); nil if there is no such token.
 func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *entry) (*entry, error) {
+	for attempt := 0; ; attempt++ {
+		fresh, retry, err := v.loadOnce(ctx, h, now, e, attempt < 3)
+		if !retry {
+			return fresh, err
+		}
+	}
+}
+
+// loadOnce is one attempt of load. retry is true when a flush ended between
+// the store read and the check for unflushed uses: the read may lack a use
+// that is no longer held in memory either, so it must be done again.
+func (v *Verifier) loadOnce(ctx context.Context, h keysmith.Hash, now time.Time, e *entry, mayRetry bool) (_ *entry, retry bool, _ error) {
 	v.mu.RLock()
 	gen := v.gen
 	v.mu.RUnlock()
+	flushes := v.usage.flushCount()
 	t, err := v.store.FindTokenByHash(ctx, h)
 	switch keysmith.ErrorCode(err) {
 	case "":
@@ -289,9 +302,9 @@ func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *
 			v.neg[h] = now.Add(v.negTTL)
 		}
 		v.mu.Unlock()
-		return nil, nil
+		return nil, false, nil
 	default:
-		return nil, err
+		return nil, false, err
 	}
 	fresh := &entry{token: t, loadedAt: now, verifiedKey: "tok:" + string(keysmith.GroupVerified) + ":" + t.ID}
 	v.mu.Lock()
@@ -300,7 +313,8 @@ func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *
 	// unflushed one, or of the stale entry: a use this replica has seen
 	// but not yet flushed must not be lost, and both secrets of a rotated
 	// token renew the same token.
-	fresh.useState = v.usage.state(t.ID)
+	st, flushed := v.usage.stateSince(t.ID, flushes)
+	fresh.useState = st
 	for _, oh := range v.ids[t.ID] {
 		if o := v.tokens[oh]; fresh.useState == nil && o != nil {
 			fresh.useState = o.useState
@@ -310,6 +324,9 @@ func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *
 		fresh.useState = e.useState
 	}
 	if fresh.useState == nil {
+		if flushed && mayRetry {
+			return nil, true, nil
+		}
 		fresh.useState = &useState{tokenID: t.ID}
 	}
 	if t.LastUsedAt != nil && t.LastUsedAt.UnixMicro() > fresh.lastUsed.Load() {
@@ -328,7 +345,7 @@ func (v *Verifier) load(ctx context.Context, h keysmith.Hash, now time.Time, e *
 		}
 		delete(v.neg, h)
 	}
-	return fresh, nil
+	return fresh, false, nil
 }
 
 // forget drops every cached secret of a token. v.mu must be held.
@@ -364,7 +381,8 @@ func (v *Verifier) user(ctx context.Context, id string, now time.Time) (*keysmit
 	return u, nil
 }
 
-// invalidate drops what a committed change made stale.
+// invalidate drops what a committed change made stale. Kinds that other
+// caches own (OAuth clients, access tokens, signing keys) leave it alone.
 func (v *Verifier) invalidate(c keysmith.Change) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -380,7 +398,7 @@ func (v *Verifier) invalidate(c keysmith.Change) {
 	case keysmith.ChangeSettings:
 		v.limitsGen++
 		v.limits.Store(nil)
-	default:
+	case keysmith.ChangeAll:
 		v.zoneGen++
 		v.zones.Store(nil)
 		v.limitsGen++

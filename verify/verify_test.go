@@ -833,3 +833,41 @@ func wantStoredUse(t *testing.T, got *keysmith.Token, want keysmith.TokenUse) {
 		t.Fatalf("token %s last use = %v from %q, want %v from %q", got.ID, got.LastUsedAt, got.LastUsedIP, want.At, want.IP)
 	}
 }
+
+// A reload that reads the store just before a flush commits, and looks for
+// unflushed uses just after the flush let go of them, must not lose the use:
+// here that use is all that keeps the token from being idle-expired.
+func TestReloadThatRacesAFlushKeepsTheUse(t *testing.T) {
+	f := newFixture(t)
+	raw, tok := f.newToken(t, nil)
+	idle := f.storedToken(t, tok.ID).IdleTTL
+	if idle <= 0 {
+		t.Fatalf("token has no idle TTL")
+	}
+	f.mustBe(t, raw, verify.Valid)
+	if err := f.v.Flush(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(idle * 2 / 3)
+	f.mustBe(t, raw, verify.Valid) // renews; not yet flushed
+	f.publish(keysmith.Change{Kind: keysmith.ChangeAll})
+	f.clock.Advance(idle * 2 / 3) // past the first use's deadline, within the second's
+	f.store.afterFind = func(keysmith.Hash) {
+		if err := f.v.Flush(f.ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	f.mustBe(t, raw, verify.Valid)
+}
+
+func TestOtherCachesChangesLeaveTokensCached(t *testing.T) {
+	f := newFixture(t)
+	raw, _ := f.newToken(t, nil)
+	f.mustBe(t, raw, verify.Valid)
+	tokens, users := f.reads()
+	for _, k := range []keysmith.ChangeKind{keysmith.ChangeOAuthClient, keysmith.ChangeAccessToken, keysmith.ChangeSigningKey} {
+		f.publish(keysmith.Change{Kind: k, ID: "x"})
+	}
+	f.mustBe(t, raw, verify.Valid)
+	f.wantReads(t, tokens, users)
+}
