@@ -135,3 +135,34 @@ func TestNetworkRefusalIsRecordedAsDenied(t *testing.T) {
 		}
 	})
 }
+
+func TestIdleExpiryIsRecordedOnceBySystem(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		s := apptest.Start(t, dsn, app.Config{TokenIdleTTL: 10 * 24 * time.Hour})
+		idle, _ := newToken(t, s, s.AdminToken, "left unused")
+		_, kept := newToken(t, s, s.AdminToken, "kept in use")
+		for range 3 {
+			s.Clock.Advance(6 * 24 * time.Hour)
+			verifyCode(t, s, kept)
+			s.Do("GET", "/v1/tokens", s.AdminToken, nil).Want(t, http.StatusOK)
+		}
+		if err := s.App.Verifier.Flush(t.Context()); err != nil { // the sweep reads stored uses
+			t.Fatal(err)
+		}
+		for range 2 { // a second sweep records nothing more
+			if err := s.App.Maintain(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		items, _ := logs(t, s, s.AdminToken, url.Values{"type": {string(keysmith.EventAPITokenExpired)}})
+		if len(items) != 1 {
+			t.Fatalf("%d api_token.expired events, want 1 (the unused token): %v", len(items), items)
+		}
+		targets, _ := items[0]["targets"].([]any)
+		details, _ := items[0]["details"].(map[string]any)
+		first, _ := targets[0].(map[string]any)
+		if first["id"] != idle || details["reason"] != "idle" {
+			t.Errorf("expiry event = %v, want the unused token, reason idle", items[0])
+		}
+	})
+}
