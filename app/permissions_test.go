@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/apptest"
 	"github.com/keysmith/keysmith/storetest"
@@ -201,6 +202,24 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		},
 		"`DELETE /v1/tokens/{id}` (another user's)": func(caller) request {
 			return request{method: "DELETE", path: "/v1/tokens/" + newToken(w.super2Token)}
+		},
+		"`GET /v1/zones`": func(caller) request { return request{method: "GET", path: "/v1/zones"} },
+		"`POST /v1/zones`": func(caller) request {
+			return request{method: "POST", path: "/v1/zones", body: map[string]any{"name": keysmith.NewID("zone"), "gateways": []string{"192.0.2.0/24"}}}
+		},
+		"`GET /v1/settings/rate-limits`": func(caller) request { return request{method: "GET", path: "/v1/settings/rate-limits"} },
+		"`PUT /v1/settings/rate-limits`": func(caller) request {
+			return request{method: "PUT", path: "/v1/settings/rate-limits", body: map[string]any{}}
+		},
+		"`GET /v1/logs`": func(caller) request { return request{method: "GET", path: "/v1/logs?limit=1"} },
+		"`GET /v1/apps`": func(caller) request { return request{method: "GET", path: "/v1/apps"} },
+		"`POST /v1/apps`": func(caller) request {
+			return request{method: "POST", path: "/v1/apps", body: map[string]any{"name": "an app"}}
+		},
+		"`GET /v1/oauth/clients`": func(caller) request { return request{method: "GET", path: "/v1/oauth/clients"} },
+		"`GET /v1/agents`":        func(caller) request { return request{method: "GET", path: "/v1/agents"} },
+		"`POST /v1/agents`": func(caller) request {
+			return request{method: "POST", path: "/v1/agents", body: map[string]any{"name": "an agent", "kind": "ci"}}
 		},
 	}
 }
