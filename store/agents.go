@@ -3,8 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -49,55 +48,10 @@ func (db *DB) FindAgentByID(ctx context.Context, id string) (*keysmith.Agent, er
 // FindAgents returns one page of agents, newest first, and the cursor of the
 // next page. CodeInvalid for a bad cursor.
 func (db *DB) FindAgents(ctx context.Context, f keysmith.AgentFilter) ([]*keysmith.Agent, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = keysmith.DefaultPageSize
-	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.OwnerID != "" {
-		where = append(where, "owner_id = "+arg(f.OwnerID))
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		a, b := arg(at), arg(id)
-		where = append(where, "(created_at < "+a+" OR (created_at = "+a+" AND id < "+b+"))")
-	}
-	q := `SELECT ` + agentColumns + ` FROM agents`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
-	rows, err := db.sql.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, "", db.mapError(err)
-	}
-	defer rows.Close()
-	var out []*keysmith.Agent
-	for rows.Next() {
-		a, err := scanAgent(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(micros(last.CreatedAt), last.ID)
-	}
-	return out, next, nil
+	var c conditions
+	c.equal("owner_id", f.OwnerID)
+	return pageNewestFirst(ctx, db, `SELECT `+agentColumns+` FROM agents`, &c, f.Limit, f.Cursor, scanAgent,
+		func(a *keysmith.Agent) (time.Time, string) { return a.CreatedAt, a.ID })
 }
 
 // lockAgent reads an agent about to change, holding its row lock on

@@ -3,10 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -46,82 +43,10 @@ func (db *DB) FindAppByID(ctx context.Context, id string) (*keysmith.App, error)
 
 // FindApps returns one page of applications, newest first.
 func (db *DB) FindApps(ctx context.Context, f keysmith.AppFilter) ([]*keysmith.App, string, error) {
-	var out []*keysmith.App
-	next, err := db.page(ctx, `SELECT `+appColumns+` FROM apps`, map[string]string{"owner_id": f.OwnerID},
-		f.Limit, f.Cursor, func(rows *sql.Rows) (int64, string, error) {
-			a, err := scanApp(rows)
-			if err != nil {
-				return 0, "", err
-			}
-			out = append(out, a)
-			return micros(a.CreatedAt), a.ID, nil
-		})
-	if err != nil {
-		return nil, "", err
-	}
-	if limit := pageLimit(f.Limit); len(out) > limit {
-		out = out[:limit]
-	}
-	return out, next, nil
-}
-
-// page runs a keyset-paginated query over a table with created_at and id:
-// equality filters from eq (empty values ignored), newest first. scan
-// appends one row and returns its key; the extra row that shows there is a
-// next page is scanned too, then dropped by the caller's slice length, so
-// page returns how many to keep through the cursor only.
-func (db *DB) page(ctx context.Context, base string, eq map[string]string, limit int, cursor string,
-	scan func(*sql.Rows) (int64, string, error)) (string, error) {
-	if limit <= 0 {
-		limit = keysmith.DefaultPageSize
-	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	for _, col := range slices.Sorted(maps.Keys(eq)) {
-		if v := eq[col]; v != "" {
-			where = append(where, col+" = "+arg(v))
-		}
-	}
-	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
-		if err != nil {
-			return "", err
-		}
-		a, b := arg(at), arg(id)
-		where = append(where, "(created_at < "+a+" OR (created_at = "+a+" AND id < "+b+"))")
-	}
-	q := base
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
-	rows, err := db.sql.QueryContext(ctx, q, args...)
-	if err != nil {
-		return "", db.mapError(err)
-	}
-	defer rows.Close()
-	var n int
-	var lastAt int64
-	var lastID string
-	next := ""
-	for rows.Next() {
-		at, id, err := scan(rows)
-		if err != nil {
-			return "", err
-		}
-		n++
-		if n == limit {
-			lastAt, lastID = at, id
-		}
-		if n > limit {
-			next = encodeCursor(lastAt, lastID)
-		}
-	}
-	return next, rows.Err()
+	var c conditions
+	c.equal("owner_id", f.OwnerID)
+	return pageNewestFirst(ctx, db, `SELECT `+appColumns+` FROM apps`, &c, f.Limit, f.Cursor, scanApp,
+		func(a *keysmith.App) (time.Time, string) { return a.CreatedAt, a.ID })
 }
 
 // UpdateApp changes an application and records its event.

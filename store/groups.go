@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -58,43 +58,12 @@ func findGroup(ctx context.Context, q interface {
 
 // FindGroups returns one page of groups, newest first.
 func (db *DB) FindGroups(ctx context.Context, f keysmith.GroupFilter) ([]*keysmith.Group, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = keysmith.DefaultPageSize
-	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var c conditions
 	if f.Query != "" {
-		where = append(where, `name_key LIKE `+arg(likePattern(f.Query))+` ESCAPE '\'`)
+		c.and(`name_key LIKE ` + c.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		a, b := arg(at), arg(id)
-		where = append(where, "(created_at < "+a+" OR (created_at = "+a+" AND id < "+b+"))")
-	}
-	q := `SELECT ` + groupColumns + ` FROM user_groups`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
-	out, err := queryAll(ctx, db, q, args, scanGroup)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(micros(last.CreatedAt), last.ID)
-	}
-	return out, next, nil
+	return pageNewestFirst(ctx, db, `SELECT `+groupColumns+` FROM user_groups`, &c, f.Limit, f.Cursor, scanGroup,
+		func(g *keysmith.Group) (time.Time, string) { return g.CreatedAt, g.ID })
 }
 
 // UpdateGroup changes a group's name or description and records the event.

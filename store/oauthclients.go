@@ -93,24 +93,11 @@ func (db *DB) FindClientByID(ctx context.Context, id string) (*keysmith.Client, 
 
 // FindClients returns one page of clients, newest first.
 func (db *DB) FindClients(ctx context.Context, f keysmith.ClientFilter) ([]*keysmith.Client, string, error) {
-	var out []*keysmith.Client
-	next, err := db.page(ctx, `SELECT `+clientColumns+` FROM oauth_clients`,
-		map[string]string{"owner_id": f.OwnerID, "app_id": f.AppID}, f.Limit, f.Cursor,
-		func(rows *sql.Rows) (int64, string, error) {
-			c, err := scanClient(rows)
-			if err != nil {
-				return 0, "", err
-			}
-			out = append(out, c)
-			return micros(c.CreatedAt), c.ID, nil
-		})
-	if err != nil {
-		return nil, "", err
-	}
-	if limit := pageLimit(f.Limit); len(out) > limit {
-		out = out[:limit]
-	}
-	return out, next, nil
+	var c conditions
+	c.equal("app_id", f.AppID)
+	c.equal("owner_id", f.OwnerID)
+	return pageNewestFirst(ctx, db, `SELECT `+clientColumns+` FROM oauth_clients`, &c, f.Limit, f.Cursor, scanClient,
+		func(cl *keysmith.Client) (time.Time, string) { return cl.CreatedAt, cl.ID })
 }
 
 // RevokeClient revokes a client and records the event; revoking a revoked
@@ -262,11 +249,4 @@ func (db *DB) FindClientSecretChecks(ctx context.Context, clientID string) ([]ke
 		out = append(out, sc)
 	}
 	return out, rows.Err()
-}
-
-func pageLimit(n int) int {
-	if n <= 0 {
-		return keysmith.DefaultPageSize
-	}
-	return n
 }

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -43,53 +43,18 @@ func likePattern(s string) string {
 // FindUsers returns one page of users, newest first, and the cursor of the
 // next page. CodeInvalid for a bad cursor.
 func (db *DB) FindUsers(ctx context.Context, f keysmith.UserFilter) ([]*keysmith.User, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = keysmith.DefaultPageSize
-	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var c conditions
 	if f.Query != "" {
-		p := arg(likePattern(f.Query))
-		where = append(where, `(LOWER(email) LIKE `+p+` ESCAPE '\' OR LOWER(name) LIKE `+p+` ESCAPE '\')`)
+		p := c.arg(likePattern(f.Query))
+		c.and(`(LOWER(email) LIKE ` + p + ` ESCAPE '\' OR LOWER(name) LIKE ` + p + ` ESCAPE '\')`)
 	}
-	if f.Role != "" {
-		where = append(where, "role = "+arg(string(f.Role)))
-	}
-	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
-	}
+	c.equal("role", string(f.Role))
+	c.equal("status", string(f.Status))
 	if f.GroupID != "" {
-		where = append(where, "id IN (SELECT user_id FROM group_members WHERE group_id = "+arg(f.GroupID)+")")
+		c.and("id IN (SELECT user_id FROM group_members WHERE group_id = " + c.arg(f.GroupID) + ")")
 	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		a, b := arg(at), arg(id)
-		where = append(where, "(created_at < "+a+" OR (created_at = "+a+" AND id < "+b+"))")
-	}
-	q := `SELECT ` + userColumns + ` FROM users`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
-	out, err := queryAll(ctx, db, q, args, scanUser)
-	if err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(micros(last.CreatedAt), last.ID)
-	}
-	return out, next, nil
+	return pageNewestFirst(ctx, db, `SELECT `+userColumns+` FROM users`, &c, f.Limit, f.Cursor, scanUser,
+		func(u *keysmith.User) (time.Time, string) { return u.CreatedAt, u.ID })
 }
 
 // queryAll runs q and scans every row.
