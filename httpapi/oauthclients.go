@@ -146,6 +146,14 @@ func decodeSecretRequest(w http.ResponseWriter, r *http.Request) (keysmith.Creat
 	return keysmith.CreateSecretInput{Description: req.Description, ExpiresAt: req.ExpiresAt}, nil
 }
 
+// writeNewSecret answers a secret just made: the one response that shows it.
+func writeNewSecret(w http.ResponseWriter, sec *keysmith.ClientSecret, plain keysmith.Secret) {
+	out := toSecretJSON(sec)
+	out.ClientSecret = plain.Reveal()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, out)
+}
+
 func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	in, err := decodeSecretRequest(w, r)
 	if err != nil {
@@ -155,10 +163,7 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p keysmith
 	if err != nil {
 		return err
 	}
-	out := toSecretJSON(sec)
-	out.ClientSecret = plain.Reveal()
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, out)
+	writeNewSecret(w, sec, plain)
 	return nil
 }
 
@@ -192,9 +197,6 @@ func (s *Server) resetSecrets(w http.ResponseWriter, r *http.Request, p keysmith
 	if err != nil {
 		return err
 	}
-	out := toSecretJSON(sec)
-	out.ClientSecret = plain.Reveal()
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, out)
+	writeNewSecret(w, sec, plain)
 	return nil
 }
