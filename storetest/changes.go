@@ -122,14 +122,7 @@ func testCommittedChangeIsPublished(t *testing.T, fx *fixture) {
 }
 
 func testFailedChangePublishesNothing(t *testing.T, fx *fixture) {
-	fx.bootstrap()
-	owner, admin := fx.addUser("owner@example.com"), fx.addUser("admin@example.com")
-	orig, origHash := fx.createToken(owner)
-	revoked, _ := fx.createToken(owner)
-	if _, err := fx.db.RevokeToken(fx.ctx, revoked.ID, admin.ID); err != nil {
-		t.Fatalf("RevokeToken: %v", err)
-	}
-	for _, tt := range failedChanges(orig, origHash, revoked) {
+	for _, tt := range fx.failedChangeCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := fx.in(t)
 			_, all := fx.published(func() { tt.do(t, fx) })

@@ -175,14 +175,7 @@ func testEventWithoutAuditIsBySystem(t *testing.T, fx *fixture) {
 }
 
 func testFailedChangeAppendsNoEvent(t *testing.T, fx *fixture) {
-	fx.bootstrap()
-	owner, admin := fx.addUser("owner@example.com"), fx.addUser("admin@example.com")
-	orig, origHash := fx.createToken(owner)
-	revoked, _ := fx.createToken(owner)
-	if _, err := fx.db.RevokeToken(fx.ctx, revoked.ID, admin.ID); err != nil {
-		t.Fatalf("RevokeToken: %v", err)
-	}
-	for _, tt := range failedChanges(orig, origHash, revoked) {
+	for _, tt := range fx.failedChangeCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := fx.in(t)
 			before := fx.events()
@@ -273,4 +266,18 @@ func testEventsHoldNoTokenHash(t *testing.T, fx *fixture) {
 			}
 		}
 	}
+}
+
+// failedChangeCases sets up a live and a revoked token and returns the
+// changes that must fail against them (see failedChanges).
+func (fx *fixture) failedChangeCases(t *testing.T) []failedChange {
+	t.Helper()
+	fx.bootstrap()
+	owner, admin := fx.addUser("owner@example.com"), fx.addUser("admin@example.com")
+	orig, origHash := fx.createToken(owner)
+	revoked, _ := fx.createToken(owner)
+	if _, err := fx.db.RevokeToken(fx.ctx, revoked.ID, admin.ID); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	return failedChanges(orig, origHash, revoked)
 }
