@@ -96,7 +96,9 @@ func validateDescription(s string) error {
 
 // The permission rules for applications and OAuth clients: a developer
 // manages what they own; admins manage everything, except the read-only
-// admin, who sees everything and changes nothing.
+// admin, who sees everything and changes nothing. Credentials of an
+// application (client secrets) act as that application, so only its owner
+// and org and super admins receive them (CanIssueAppCredentials).
 
 // CanSeeAllApps: every admin role sees every application and client.
 func CanSeeAllApps(u *User) bool { return IsAdmin(u.Role) }
@@ -116,6 +118,15 @@ func CanSeeOwned(u *User, ownerID string) bool { return ownerID == u.ID || CanSe
 // ownerID.
 func CanManageOwned(u *User, ownerID string) bool {
 	return (ownerID == u.ID && CanCreateApps(u)) || CanManageAllApps(u)
+}
+
+// CanIssueAppCredentials says whether u may create, reset or rotate the
+// credentials of an application or client owned by ownerID, receiving a
+// secret that acts as it: its owner (unless a read-only admin) and org and
+// super admins. Group admins may change, revoke and delete others'
+// applications, but never receive their secrets.
+func CanIssueAppCredentials(u *User, ownerID string) bool {
+	return (ownerID == u.ID && CanCreateApps(u)) || isOrgWide(u.Role)
 }
 
 // IsAdminUser reports whether u has one of the administrator roles.

@@ -71,6 +71,9 @@ func (s *Service) UpdateApp(ctx context.Context, p Principal, id string, u AppUp
 // DeleteApp deletes an application and revokes all its clients and so their
 // tokens.
 func (s *Service) DeleteApp(ctx context.Context, p Principal, id string) error {
+	if err := CanChangeCredentials(p); err != nil {
+		return err
+	}
 	if _, err := s.manageableApp(ctx, p, id); err != nil {
 		return err
 	}
@@ -80,6 +83,9 @@ func (s *Service) DeleteApp(ctx context.Context, p Principal, id string) error {
 // CreateClient creates an OAuth client with its first secret, shown once.
 // A client of an application belongs to the application's owner.
 func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClientInput) (*Client, *ClientSecret, Secret, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, nil, Secret{}, err
+	}
 	if !CanCreateApps(p.User) {
 		return nil, nil, Secret{}, Errorf(CodeForbidden, "role %s may not create OAuth clients", p.User.Role)
 	}
@@ -96,8 +102,8 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 		if err != nil {
 			return nil, nil, Secret{}, err
 		}
-		if !CanManageOwned(p.User, a.OwnerID) {
-			return nil, nil, Secret{}, Errorf(CodeForbidden, "role %s may not add clients to this application", p.User.Role)
+		if !CanIssueAppCredentials(p.User, a.OwnerID) {
+			return nil, nil, Secret{}, Errorf(CodeForbidden, "a client's secret acts as its application; only the application's owner and org and super admins add clients to it")
 		}
 		c.OwnerID = a.OwnerID
 	}
@@ -145,12 +151,28 @@ func (s *Service) FindClients(ctx context.Context, p Principal, f ClientFilter) 
 
 // manageableClient returns a client the caller may change.
 func (s *Service) manageableClient(ctx context.Context, p Principal, id string) (*Client, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
 	c, err := s.FindClientByID(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
 	if !CanManageOwned(p.User, c.OwnerID) {
 		return nil, Errorf(CodeForbidden, "role %s may not change this OAuth client", p.User.Role)
+	}
+	return c, nil
+}
+
+// secretIssuingClient returns a client whose new secrets the caller may
+// receive (CanIssueAppCredentials).
+func (s *Service) secretIssuingClient(ctx context.Context, p Principal, id string) (*Client, error) {
+	c, err := s.manageableClient(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanIssueAppCredentials(p.User, c.OwnerID) {
+		return nil, Errorf(CodeForbidden, "a client secret acts as the client's application; only its owner and org and super admins create or reset them (you may revoke the client or delete secrets)")
 	}
 	return c, nil
 }
@@ -167,7 +189,7 @@ func (s *Service) RevokeClient(ctx context.Context, p Principal, id string) (*Cl
 // CreateClientSecret adds a secret to a client, for rotation without
 // downtime; it is shown once. CodeConflict beyond the cap.
 func (s *Service) CreateClientSecret(ctx context.Context, p Principal, clientID string, in CreateSecretInput) (*ClientSecret, Secret, error) {
-	if _, err := s.manageableClient(ctx, p, clientID); err != nil {
+	if _, err := s.secretIssuingClient(ctx, p, clientID); err != nil {
 		return nil, Secret{}, err
 	}
 	now := s.Now()
@@ -204,7 +226,7 @@ func (s *Service) DeleteClientSecret(ctx context.Context, p Principal, clientID,
 
 // ResetClientSecrets replaces all of a client's secrets with one new one.
 func (s *Service) ResetClientSecrets(ctx context.Context, p Principal, clientID string, in CreateSecretInput) (*ClientSecret, Secret, error) {
-	if _, err := s.manageableClient(ctx, p, clientID); err != nil {
+	if _, err := s.secretIssuingClient(ctx, p, clientID); err != nil {
 		return nil, Secret{}, err
 	}
 	now := s.Now()

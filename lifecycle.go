@@ -199,7 +199,3 @@ type TokenSummary struct {
 	ByStatus map[TokenStatus]int
 	ByColor  map[TokenColor]int
 }
-
-// CanManageToken: whoever may revoke a token may also rotate, disable and
-// edit it.
-func CanManageToken(u *User, t *Token) bool { return CanRevokeToken(u, t) }

@@ -1,6 +1,14 @@
 package keysmith
 
 // The permission rules: docs/permissions.md is the table these implement.
+//
+// They follow from one principle: no call hands its caller a secret that
+// acts as anyone other than the caller, or with more rights than the caller
+// has, and no sequence of allowed calls widens what a role controls. So
+// taking a credential away (revoke, disable, deactivate) is broader than
+// handing one out: an org admin may revoke anyone's token but receives only
+// secrets that act as themselves, as a service account they may create
+// tokens for, or as an application they may manage the credentials of.
 // Each takes the caller as loaded for the current request, so a role change
 // applies to the very next request of every token and session the caller
 // has. They are pure: what they need to know about relations (is the target
@@ -38,6 +46,59 @@ func CanSeeToken(u *User, t *Token) bool { return t.OwnerID == u.ID || CanSeeAll
 // revoke anyone's.
 func CanRevokeToken(u *User, t *Token) bool {
 	return t.OwnerID == u.ID || isOrgWide(u.Role)
+}
+
+// CanManageToken: whoever may revoke a token may also disable, enable and
+// edit it; none of that hands over a secret.
+func CanManageToken(u *User, t *Token) bool { return CanRevokeToken(u, t) }
+
+// CanRotateToken decides a rotation, which answers with the token's new
+// secret: a secret that acts as the token's owner. So the owner rotates
+// their own tokens, and a service account's tokens are rotated by whoever
+// may create tokens for that account (CanCreateTokenFor). Nobody else,
+// super admins included, receives a secret acting as another person; they
+// revoke or disable the token instead.
+func CanRotateToken(c *User, t *Token, owner *User) error {
+	if t.OwnerID == c.ID {
+		return nil
+	}
+	if owner != nil && owner.Type == UserService {
+		if err := CanCreateTokenFor(c, owner); err != nil {
+			return Errorf(CodeForbidden, "rotating hands over a new secret for %s: %s", owner.Email, ErrorMessage(err))
+		}
+		return nil
+	}
+	return Errorf(CodeForbidden, "rotating hands over the new secret, which acts as the token's owner; only the owner rotates it (you may revoke or disable it)")
+}
+
+// CanActivateAgent decides an activation, which issues a token acting as the
+// agent's owner: only the owner activates their agent, and only while they
+// may create API tokens (at the moment of the call, so a demoted owner can
+// no longer mint tokens through agents registered earlier).
+func CanActivateAgent(c *User, a *Agent) error {
+	if a.OwnerID != c.ID {
+		return Errorf(CodeForbidden, "activating issues a token that acts as the agent's owner; only the owner activates it (you may deactivate or delete it)")
+	}
+	if !CanCreateTokens(c) {
+		return Errorf(CodeForbidden, "role %s may not create API tokens, so it may not activate agents", c.Role)
+	}
+	return nil
+}
+
+// CanManageAgent: the owner, and org and super admins, deactivate and delete
+// an agent; neither hands over a secret.
+func CanManageAgent(c *User, a *Agent) bool { return a.OwnerID == c.ID || isOrgWide(c.Role) }
+
+// CanChangeCredentials refuses a caller who authenticated with an API
+// token's previous secret, still inside its rotation grace: that secret may
+// call APIs as before, but may not create, rotate, revoke or change
+// credentials, nor change its owner's account. Otherwise whoever leaked the
+// old secret could rotate the token again and lock its owner out.
+func CanChangeCredentials(p Principal) error {
+	if p.Token != nil && p.Token.ViaPreviousSecret {
+		return Errorf(CodeForbidden, "this API token's secret was replaced by a rotation and works only until its grace period ends; it may not create, rotate, revoke or change credentials or change its owner's account; use the new secret")
+	}
+	return nil
 }
 
 // CanCreateTokenFor: org and super admins create tokens for service
@@ -134,11 +195,14 @@ func CanManageGroups(c *User) error {
 	return nil
 }
 
-// CanManageMembership decides adding member to, or removing them from, a
-// group. Org and super admins manage every group's members. Group admins and
-// group membership admins manage the groups they belong to (administers),
-// and only for developers: appointing admins stays with org admins.
-func CanManageMembership(c *User, administers bool, member *User) error {
+// CanManageMembership decides adding member to (add), or removing them
+// from, a group. Org and super admins manage every group's members. Group
+// membership admins add and remove developers in the groups they belong to
+// (administers): they manage nothing about users, so a membership widens
+// nothing they control. Group admins manage the developers of their groups,
+// so adding one would widen their own reach: they only remove developers
+// from their groups. Appointing admins stays with org admins.
+func CanManageMembership(c *User, administers bool, member *User, add bool) error {
 	switch c.Role {
 	case RoleSuperAdmin, RoleOrgAdmin:
 		return nil
@@ -148,6 +212,9 @@ func CanManageMembership(c *User, administers bool, member *User) error {
 		}
 		if member.Role != RoleDeveloper {
 			return Errorf(CodeForbidden, "%s adds and removes only developers; an org admin manages admins' memberships", c.Role)
+		}
+		if add && c.Role == RoleGroupAdmin {
+			return Errorf(CodeForbidden, "group admins manage the developers of their groups, so they may not add members (that would widen their own reach); a group membership admin or an org admin adds them")
 		}
 		return nil
 	}

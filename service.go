@@ -75,6 +75,9 @@ func (s *Service) Bootstrap(ctx context.Context, email string) (*User, *Token, S
 // CreateToken creates an API token for the caller and returns it with its
 // secret, which exists nowhere else from then on.
 func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenInput) (*Token, Secret, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, Secret{}, err
+	}
 	if !CanCreateTokens(p.User) {
 		return nil, Secret{}, Errorf(CodeForbidden, "role %s may not create API tokens", p.User.Role)
 	}
@@ -171,6 +174,9 @@ func (s *Service) FindTokens(ctx context.Context, p Principal, f TokenFilter) ([
 // RevokeToken revokes a token the caller may revoke. From the moment this
 // returns, every replica rejects the token.
 func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) (*Token, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
 	t, err := s.FindTokenByID(ctx, p, id)
 	if err != nil {
 		return nil, err

@@ -97,7 +97,7 @@ func (s *Service) SetGroupMember(ctx context.Context, p Principal, groupID, user
 		}
 		administers = slices.Contains(mine, groupID)
 	}
-	if err := CanManageMembership(p.User, administers, u); err != nil {
+	if err := CanManageMembership(p.User, administers, u, member); err != nil {
 		return err
 	}
 	if member {

@@ -11,6 +11,9 @@ import (
 // learns nothing about their input. A revoked token cannot be changed.
 // Every change takes effect on every replica when it commits.
 func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u TokenUpdate) (*Token, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
 	t, err := s.manageableToken(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -32,12 +35,25 @@ func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u Tok
 // RotateToken gives a token a new secret and returns it, shown once. The
 // token keeps its id, name, owner, restrictions and history; the old secret
 // keeps working for grace (0..MaxRotationGrace), then verify says REVOKED.
+// Only the owner rotates (CanRotateToken): the new secret acts as them.
 func (s *Service) RotateToken(ctx context.Context, p Principal, id string, grace time.Duration) (*Token, Secret, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, Secret{}, err
+	}
 	if grace < 0 || grace > MaxRotationGrace {
 		return nil, Secret{}, Errorf(CodeInvalid, "grace_seconds must be between 0 and %d", int64(MaxRotationGrace/time.Second))
 	}
-	t, err := s.manageableToken(ctx, p, id)
+	t, err := s.FindTokenByID(ctx, p, id)
 	if err != nil {
+		return nil, Secret{}, err
+	}
+	var owner *User
+	if t.OwnerID != p.User.ID {
+		if owner, err = s.Store.FindUserByID(ctx, t.OwnerID); err != nil {
+			return nil, Secret{}, err
+		}
+	}
+	if err := CanRotateToken(p.User, t, owner); err != nil {
 		return nil, Secret{}, err
 	}
 	now := s.Now()
@@ -77,6 +93,9 @@ func (s *Service) manageableToken(ctx context.Context, p Principal, id string) (
 // CreateAgent registers an agent owned by the caller. It holds no token
 // until it is activated.
 func (s *Service) CreateAgent(ctx context.Context, p Principal, in CreateAgentInput) (*Agent, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
 	if !CanCreateTokens(p.User) {
 		return nil, Errorf(CodeForbidden, "role %s may not register agents", p.User.Role)
 	}
@@ -118,10 +137,17 @@ func (s *Service) FindAgents(ctx context.Context, p Principal, f AgentFilter) ([
 
 // ActivateAgent issues the agent a new token (type agent, owned by the
 // agent's owner) and returns it with its secret, shown once. A token a
-// previous activation left alive is revoked: an agent holds one token.
+// previous activation left alive is revoked: an agent holds one token. Only
+// the owner activates, while they may create tokens (CanActivateAgent).
 func (s *Service) ActivateAgent(ctx context.Context, p Principal, id string) (*Agent, *Token, Secret, error) {
-	a, err := s.manageableAgent(ctx, p, id)
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, nil, Secret{}, err
+	}
+	a, err := s.FindAgentByID(ctx, p, id)
 	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	if err := CanActivateAgent(p.User, a); err != nil {
 		return nil, nil, Secret{}, err
 	}
 	if a.Status == AgentActive {
@@ -159,11 +185,14 @@ func (s *Service) DeleteAgent(ctx context.Context, p Principal, id string) error
 }
 
 func (s *Service) manageableAgent(ctx context.Context, p Principal, id string) (*Agent, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
 	a, err := s.FindAgentByID(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
-	if a.OwnerID != p.User.ID && p.User.Role != RoleSuperAdmin && p.User.Role != RoleOrgAdmin {
+	if !CanManageAgent(p.User, a) {
 		return nil, Errorf(CodeForbidden, "role %s may not change other users' agents", p.User.Role)
 	}
 	return a, nil

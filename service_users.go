@@ -75,6 +75,11 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, up Use
 	if err := CanUpdateUser(p.User, target, shared, &up); err != nil {
 		return nil, err
 	}
+	if target.ID == p.User.ID {
+		if err := CanChangeCredentials(p); err != nil {
+			return nil, err
+		}
+	}
 	if up.Password != nil {
 		h, err := s.hashPassword(*up.Password)
 		if err != nil {
