@@ -113,6 +113,16 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 	newToken := func(token string) string {
 		return w.Do("POST", "/v1/tokens", token, map[string]any{"name": fmt.Sprint("t", w.uniq())}).Want(w.t, 201).String("id")
 	}
+	newAgent := func(token string, active bool) string {
+		id := w.Do("POST", "/v1/agents", token, map[string]any{"name": fmt.Sprint("a", w.uniq()), "kind": "ci"}).Want(w.t, 201).String("id")
+		if active {
+			w.Do("POST", "/v1/agents/"+id+"/activate", token, nil).Want(w.t, 200)
+		}
+		return id
+	}
+	newClientOf := func(token string) string {
+		return w.Do("POST", "/v1/oauth/clients", token, map[string]any{"name": fmt.Sprint("c", w.uniq()), "environment": "sandbox"}).Want(w.t, 201).String("client_id")
+	}
 	return map[string]func(c caller) request{
 		"`GET /v1/me`": func(caller) request { return request{method: "GET", path: "/v1/me"} },
 		"`POST /v1/users` (role developer)": func(caller) request {
@@ -202,6 +212,39 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		},
 		"`DELETE /v1/tokens/{id}` (another user's)": func(caller) request {
 			return request{method: "DELETE", path: "/v1/tokens/" + newToken(w.super2Token)}
+		},
+		"`POST /v1/tokens/{id}/rotate` (own)": func(c caller) request {
+			return request{method: "POST", path: "/v1/tokens/" + newToken(c.token) + "/rotate"}
+		},
+		"`POST /v1/tokens/{id}/rotate` (another person's)": func(caller) request {
+			return request{method: "POST", path: "/v1/tokens/" + newToken(w.super2Token) + "/rotate"}
+		},
+		"`POST /v1/tokens/{id}/rotate` (service account's)": func(caller) request {
+			id := w.Do("POST", "/v1/tokens", su, map[string]any{"name": fmt.Sprint("svc", w.uniq()), "owner_id": w.service}).Want(w.t, 201).String("id")
+			return request{method: "POST", path: "/v1/tokens/" + id + "/rotate"}
+		},
+		"`POST /v1/agents/{id}/activate` (own)": func(c caller) request {
+			return request{method: "POST", path: "/v1/agents/" + newAgent(c.token, false) + "/activate"}
+		},
+		"`POST /v1/agents/{id}/activate` (another user's)": func(caller) request {
+			return request{method: "POST", path: "/v1/agents/" + newAgent(w.super2Token, false) + "/activate"}
+		},
+		"`POST /v1/agents/{id}/deactivate` (another user's)": func(caller) request {
+			return request{method: "POST", path: "/v1/agents/" + newAgent(w.super2Token, true) + "/deactivate"}
+		},
+		"`POST /v1/oauth/clients` (app_id of another user's app)": func(caller) request {
+			app := w.Do("POST", "/v1/apps", w.super2Token, map[string]any{"name": "super2's"}).Want(w.t, 201).String("app_id")
+			return request{method: "POST", path: "/v1/oauth/clients", body: map[string]any{"name": "c", "environment": "sandbox", "app_id": app}}
+		},
+		"`POST /v1/oauth/clients/{id}/secrets` (own client)": func(c caller) request {
+			id := w.do(c, "POST", "/v1/oauth/clients", map[string]any{"name": "mine", "environment": "sandbox"}).Want(w.t, 201).String("client_id")
+			return request{method: "POST", path: "/v1/oauth/clients/" + id + "/secrets", body: map[string]any{}}
+		},
+		"`POST /v1/oauth/clients/{id}/secrets` (another user's client)": func(caller) request {
+			return request{method: "POST", path: "/v1/oauth/clients/" + newClientOf(w.super2Token) + "/secrets", body: map[string]any{}}
+		},
+		"`POST /v1/oauth/clients/{id}/secrets/reset` (another user's client)": func(caller) request {
+			return request{method: "POST", path: "/v1/oauth/clients/" + newClientOf(w.super2Token) + "/secrets/reset", body: map[string]any{}}
 		},
 		"`GET /v1/zones`": func(caller) request { return request{method: "GET", path: "/v1/zones"} },
 		"`POST /v1/zones`": func(caller) request {

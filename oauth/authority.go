@@ -23,6 +23,9 @@ import (
 type Store interface {
 	FindClientByID(ctx context.Context, id string) (*keysmith.Client, error)
 	FindClientSecretChecks(ctx context.Context, clientID string) ([]keysmith.SecretCheck, error)
+	// FindUserByID reads a client's owner: a deactivated owner's clients
+	// issue nothing and their tokens are inactive.
+	FindUserByID(ctx context.Context, id string) (*keysmith.User, error)
 	keysmith.AccessTokenStore
 	keysmith.SigningKeyStore
 	Subscribe(f func(keysmith.Change))
@@ -77,6 +80,9 @@ type clientEntry struct {
 	client   *keysmith.Client
 	secrets  []keysmith.SecretCheck
 	loadedAt time.Time
+	// ownerActive says whether the client's owner was active when the
+	// entry was loaded; a change to the owner drops the entry.
+	ownerActive bool
 }
 
 // keySet is the signing keys as loaded: the one that signs, and all that
@@ -264,6 +270,14 @@ func (a *Authority) invalidate(c keysmith.Change) {
 	case keysmith.ChangeOAuthClient:
 		delete(a.clients, c.ID)
 		delete(a.negCli, c.ID)
+	case keysmith.ChangeUser:
+		// A deactivation or activation of an owner changes what their
+		// clients may do. Users change rarely, so a scan is fine.
+		for id, e := range a.clients {
+			if e.client.OwnerID == c.ID {
+				delete(a.clients, id)
+			}
+		}
 	case keysmith.ChangeAccessToken:
 		// The one change to an issued token is its revocation.
 		a.revoked[c.ID] = struct{}{}
@@ -324,6 +338,10 @@ func (a *Authority) client(ctx context.Context, id string) (*clientEntry, error)
 	if err == nil {
 		secrets, err = a.store.FindClientSecretChecks(ctx, id)
 	}
+	ownerActive := false
+	if err == nil {
+		ownerActive, err = a.ownerActive(ctx, c.OwnerID)
+	}
 	switch keysmith.ErrorCode(err) {
 	case "":
 	case keysmith.CodeNotFound:
@@ -340,7 +358,7 @@ func (a *Authority) client(ctx context.Context, id string) (*clientEntry, error)
 	default:
 		return nil, err
 	}
-	fresh := &clientEntry{client: c, secrets: secrets, loadedAt: now}
+	fresh := &clientEntry{client: c, secrets: secrets, loadedAt: now, ownerActive: ownerActive}
 	a.mu.Lock()
 	if a.gen == gen {
 		a.clients[id] = fresh
@@ -348,4 +366,17 @@ func (a *Authority) client(ctx context.Context, id string) (*clientEntry, error)
 	}
 	a.mu.Unlock()
 	return fresh, nil
+}
+
+// ownerActive reads whether a client's owner is active; an owner that no
+// longer exists is not.
+func (a *Authority) ownerActive(ctx context.Context, id string) (bool, error) {
+	u, err := a.store.FindUserByID(ctx, id)
+	if keysmith.ErrorCode(err) == keysmith.CodeNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.Status == keysmith.UserActive, nil
 }

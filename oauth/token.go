@@ -60,6 +60,11 @@ func (a *Authority) AuthenticateClient(ctx context.Context, id, secret string) (
 	if !ok {
 		return nil, errInvalidClient
 	}
+	if !e.ownerActive {
+		// Said only to a caller who proved the secret.
+		return nil, oauthErr(http.StatusUnauthorized, "invalid_client",
+			"the client's owner is deactivated, so the client issues no tokens until an admin activates the owner again")
+	}
 	return e.client, nil
 }
 
@@ -154,6 +159,9 @@ const (
 	NotFound  Status = "NOT_FOUND"
 	Expired   Status = "EXPIRED"
 	Revoked   Status = "REVOKED"
+	// OwnerInactive: the client's owner is deactivated. The token is
+	// active again if the owner is activated before it expires.
+	OwnerInactive Status = "OWNER_INACTIVE"
 )
 
 // Check is what checking an access token found.
@@ -194,6 +202,8 @@ func (a *Authority) CheckAccessToken(ctx context.Context, raw string) (Check, er
 		ch.Status = Revoked
 	case t.ExpiresAt != nil && !a.now().Before(*t.ExpiresAt):
 		ch.Status = Expired
+	case !e.ownerActive:
+		ch.Status = OwnerInactive
 	default:
 		ch.Status = Active
 	}
@@ -304,7 +314,7 @@ func (a *Authority) opaqueToken(ctx context.Context, h keysmith.Hash) (*keysmith
 // tell a caller which tokens exist.
 func (a *Authority) Revoke(ctx context.Context, raw string, by *keysmith.Client) error {
 	ch, err := a.CheckAccessToken(ctx, raw)
-	if err != nil || ch.Token == nil || ch.Status != Active {
+	if err != nil || ch.Token == nil || (ch.Status != Active && ch.Status != OwnerInactive) {
 		return err
 	}
 	if by != nil && ch.Token.ClientID != by.ID {
