@@ -14,6 +14,11 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, in CreateUserInpu
 	if err := CanCreateUser(p.User, in.Role); err != nil {
 		return nil, err
 	}
+	if in.Password != nil {
+		if err := CanChangeCredentials(p); err != nil {
+			return nil, err
+		}
+	}
 	hash := ""
 	if in.Password != nil {
 		var err error
@@ -75,7 +80,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, up Use
 	if err := CanUpdateUser(p.User, target, shared, &up); err != nil {
 		return nil, err
 	}
-	if target.ID == p.User.ID {
+	if target.ID == p.User.ID || up.Password != nil || up.Email != nil {
 		if err := CanChangeCredentials(p); err != nil {
 			return nil, err
 		}

@@ -139,6 +139,7 @@ func TestEscalations(t *testing.T) {
 
 		t.Run("PreviousSecretInGraceCannotRotateOrChangeCredentials", func(t *testing.T) {
 			id := createUser(t, s, "grace@example.com", "org_admin")
+			dev := createUser(t, s, "grace-dev@example.com", "developer")
 			tokID, old := tokenOf(t, s, "grace@example.com")
 			fresh := s.Do("POST", "/v1/tokens/"+tokID+"/rotate", old, map[string]any{"grace_seconds": 3600}).Want(t, http.StatusOK).String("token")
 			s.Do("GET", "/v1/me", old, nil).Want(t, http.StatusOK) // calls APIs as before
@@ -156,6 +157,8 @@ func TestEscalations(t *testing.T) {
 				{"POST", "/v1/agents", map[string]any{"name": "by the old secret", "kind": "ci"}},
 				{"POST", "/v1/oauth/clients", map[string]any{"name": "by the old secret", "environment": "sandbox"}},
 				{"PATCH", "/v1/users/" + id, map[string]any{"password": "locked out now"}},
+				{"PATCH", "/v1/users/" + dev, map[string]any{"password": "a way back in"}},
+				{"POST", "/v1/users", map[string]any{"email": "backdoor@example.com", "name": "b", "role": "org_admin", "password": "a way back in"}},
 			} {
 				if r := s.Do(c.method, c.path, old, c.body); r.Status != http.StatusForbidden {
 					t.Errorf("%s %s with the previous secret: status %d, want 403; %s", c.method, c.path, r.Status, r.Raw)
@@ -164,6 +167,7 @@ func TestEscalations(t *testing.T) {
 			if code := verifyCode(t, s, fresh); code != "VALID" {
 				t.Errorf("owner's new secret after the old one's attempts: %s", code)
 			}
+			s.Do("PATCH", "/v1/users/"+dev, old, map[string]any{"name": "renamed as before"}).Want(t, http.StatusOK)
 			s.Do("POST", "/v1/tokens/"+tokID+"/rotate", fresh, map[string]any{"grace_seconds": 0}).Want(t, http.StatusOK)
 			if code := verifyCode(t, s, old); code == "VALID" {
 				t.Errorf("old secret after the owner's second rotation: %s", code)
