@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/oauth"
@@ -63,6 +64,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					"client_ip", ipString(addr))
 			}
 		}()
+		// The user agent is kept (in sessions and the system log), so it
+		// must be text; NUL never gets this far (net/http refuses it).
+		if err := keysmith.CheckText("header User-Agent", r.UserAgent()); err != nil {
+			s.writeError(rec, r, err)
+			return
+		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
@@ -79,11 +86,16 @@ func validRequestID(id string) bool {
 	return true
 }
 
+// truncateString cuts s to at most n bytes, at a character boundary so
+// that valid UTF-8 stays valid.
 func truncateString(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 type statusRecorder struct {

@@ -50,7 +50,10 @@ func invalidRequest(desc string) *oauth.Error {
 }
 
 // readForm reads an application/x-www-form-urlencoded body. Parameters
-// may not repeat (RFC 6749 §3.2).
+// may not repeat (RFC 6749 §3.2), and names and values must be text
+// (keysmith.CheckText), except the values of client_id and client_secret:
+// those are credentials, which client authentication refuses as it refuses
+// any wrong credential.
 func readForm(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -66,8 +69,16 @@ func readForm(w http.ResponseWriter, r *http.Request) (map[string]string, error)
 	}
 	out := make(map[string]string, len(vals))
 	for k, v := range vals {
+		if err := keysmith.CheckText("a parameter name", k); err != nil {
+			return nil, err
+		}
 		if len(v) > 1 {
 			return nil, invalidRequest("parameter " + k + " is given more than once")
+		}
+		if k != "client_id" && k != "client_secret" {
+			if err := keysmith.CheckText("parameter "+strconv.Quote(k), v[0]); err != nil {
+				return nil, err
+			}
 		}
 		out[k] = v[0]
 	}

@@ -61,10 +61,16 @@ func (s *Server) Handler() http.Handler {
 	return s.middleware(mux)
 }
 
-// handle adapts a handler: it writes the returned error.
+// handle adapts a handler: it refuses a request whose path values or query
+// parameters are not valid text (checkURLText), and writes the returned
+// error.
 func (s *Server) handle(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := checkURLText(r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	})

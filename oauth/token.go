@@ -39,7 +39,10 @@ func (a *Authority) AuthenticateClient(ctx context.Context, id, secret string) (
 		return nil, oauthErr(http.StatusUnauthorized, "invalid_client",
 			"no client credentials: send client_id and client_secret by HTTP Basic or in the form body")
 	}
-	if id == "" || secret == "" || len(id) > 100 || len(secret) > 200 {
+	// Checked before any lookup: no store could hold such an id or secret,
+	// and PostgreSQL would refuse to compare with one that is not text.
+	if id == "" || secret == "" || len(id) > 100 || len(secret) > 200 ||
+		!keysmith.ValidText(id) || !keysmith.ValidText(secret) {
 		return nil, errInvalidClient
 	}
 	e, err := a.client(ctx, id)

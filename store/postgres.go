@@ -29,7 +29,7 @@ const (
 func (d *postgresDialect) name() string { return "postgres" }
 
 func (d *postgresDialect) open() (*sql.DB, error) {
-	db, err := sql.Open("pgx", d.dsn)
+	db, err := openChecked("pgx", d.dsn)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func (d *sqliteDialect) open() (*sql.DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+d.path+"?"+q.Encode())
+	db, err := openChecked("sqlite", "file:"+d.path+"?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}

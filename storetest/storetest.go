@@ -95,6 +95,9 @@ var cases = []struct {
 
 	// Secrets.
 	{"NoPlaintextTokenIsStored", withStore(testNoPlaintextTokenIsStored)},
+
+	// Text.
+	{"TextThatIsNotUTF8OrHoldsNULIsInvalid", withStore(testTextThatIsNotUTF8OrHoldsNULIsInvalid)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
