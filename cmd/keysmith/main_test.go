@@ -296,10 +296,14 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"IdleTTLTooShort", []string{"serve", "--token-idle-ttl", "10s"}, 1, "token idle TTL 10s: must be between"},
 		{"IdleTTLInDays", []string{"serve", "--token-idle-ttl", "30d"}, 2, "invalid value"},
 		{"BadTrustedProxy", []string{"serve", "--trusted-proxies", "10.0.0.0/8, proxy.local"}, 1, `--trusted-proxies entry "proxy.local"`},
+		{"TrustedProxiesMatchingEveryAddress", []string{"serve", "--trusted-proxies", "10.0.0.0/8,::/0"}, 1, `--trusted-proxies entry "::/0" matches every address`},
 		{"BadRedisURL", []string{"serve", "--redis", "http://localhost"}, 1, "redis URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(bin, c.args...)
+			// A mistake that is not refused would serve forever: stop it.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, c.args...)
 			cmd.Dir = t.TempDir()
 			out, err := cmd.CombinedOutput()
 			ee, ok := err.(*exec.ExitError)

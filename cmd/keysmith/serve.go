@@ -57,7 +57,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				entries = append(entries, e)
 			}
 		}
-		if cfg.TrustedProxies, err = keysmith.ParsePrefixes("--trusted-proxies", entries); err != nil {
+		if cfg.TrustedProxies, err = keysmith.ParseProxies("--trusted-proxies", entries); err != nil {
 			return fmt.Errorf("%s", keysmith.ErrorMessage(err))
 		}
 	}
