@@ -33,7 +33,8 @@ type Config struct {
 	// Redis, a redis:// URL, keeps rate-limit counters in Redis so that
 	// limits hold across replicas; empty: in process.
 	Redis string
-	// RedisPrefix starts every Redis key; default "keysmith:rl:".
+	// RedisPrefix starts every Redis key, so that deployments sharing a
+	// Redis database keep apart; default DefaultRedisPrefix.
 	RedisPrefix string
 	// TrustedProxies are proxies whose X-Forwarded-For is believed, besides
 	// the proxies listed in network zones.
@@ -80,6 +81,8 @@ type Config struct {
 const (
 	DefaultAddr = "127.0.0.1:8080"
 	DefaultDB   = "keysmith.db"
+	// DefaultRedisPrefix starts Redis keys unless Config.RedisPrefix is set.
+	DefaultRedisPrefix = "keysmith:rl:"
 )
 
 func (c *Config) setDefaults() {

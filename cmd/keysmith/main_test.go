@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/redis/redistest"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/storetest"
 )
@@ -241,6 +242,36 @@ func TestServeTakesSettingsFromTheEnvironment(t *testing.T) {
 		t.Errorf("KEYSMITH_TOKEN_IDLE_TTL not honoured: %d %v", status, tok)
 	}
 	s.stop(t)
+}
+
+// TestServeRedisPrefix: two deployments can share one Redis database, each
+// keeping its rate-limit counters under its own key prefix.
+func TestServeRedisPrefix(t *testing.T) {
+	url, _ := redistest.URL(t)
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, prefix string) *server
+	}{
+		{"FlagSetsTheKeyPrefix", func(t *testing.T, prefix string) *server {
+			return startServe(t, t.TempDir(), nil, "--redis", url, "--redis-prefix", prefix)
+		}},
+		{"EnvironmentSetsTheKeyPrefix", func(t *testing.T, prefix string) *server {
+			return startServe(t, t.TempDir(), []string{"KEYSMITH_REDIS=" + url, "KEYSMITH_REDIS_PREFIX=" + prefix})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			client, prefix := redistest.New(t)
+			s := c.run(t, prefix)
+			if status, body := s.call(t, "GET", "/v1/tokens", s.token(), ""); status != http.StatusOK {
+				t.Fatalf("list tokens: %d %v", status, body)
+			}
+			keys, err := client.Keys(context.Background(), prefix+"*").Result()
+			if err != nil || len(keys) == 0 {
+				t.Errorf("no rate-limit keys under %q after a counted request (%v); stderr:\n%s", prefix, err, s.stderr.String())
+			}
+			s.stop(t)
+		})
+	}
 }
 
 func TestInit(t *testing.T) {
