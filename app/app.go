@@ -54,9 +54,14 @@ type Config struct {
 	// expiries are recorded.
 	MaintenanceInterval time.Duration // default 1 min
 
-	// Issuer is the public URL of the server, the iss of access tokens;
-	// default "http://" + Addr.
+	// Issuer is the public URL of the server, the iss of access tokens. It
+	// is stored in the database and replaces the stored one; empty: the
+	// stored one, or on first start "http://" + Addr (see oauth.go).
 	Issuer string
+	// ReadIssuerOnly uses the stored issuer and stores none, for commands
+	// that issue no access tokens, so that they do not decide the issuer
+	// before the first serve.
+	ReadIssuerOnly bool
 	// MasterKey (base64 of 32 bytes) seals the private signing keys. Empty:
 	// a key file beside the SQLite database; required with PostgreSQL.
 	MasterKey string
@@ -133,6 +138,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err := keysmith.ValidateIdleTTL(cfg.TokenIdleTTL); err != nil {
 		return nil, fmt.Errorf("token idle TTL %s: must be between %s and %s", cfg.TokenIdleTTL, keysmith.MinIdleTTL, keysmith.MaxIdleTTL)
 	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DB, store.Options{Now: cfg.Now, Logger: cfg.Log})
 	if err != nil {
 		return nil, err
@@ -199,7 +207,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	a.Config.Log.Info("keysmith listening", "addr", "http://"+ln.Addr().String(), "db", a.Store.Engine())
+	a.Config.Log.Info("keysmith listening", "addr", "http://"+ln.Addr().String(), "db", a.Store.Engine(), "issuer", a.OAuth.Issuer())
 
 	var err error
 	select {

@@ -41,8 +41,9 @@ signing-keys rotate
        makes a new JWT signing key that signs from now on; the old public key
        stays in the JWKS until every token it signed has expired.
 
-serve also takes --issuer URL (the public URL, iss of access tokens; default
-http://ADDR), --signing-alg ES256|EdDSA|RS256, --signing-key-rotation DURATION
+serve also takes --issuer URL (the public URL, iss of access tokens; stored in
+the database at first start, from --issuer or as http://ADDR, and used by every
+replica and later start; --issuer replaces it), --signing-alg ES256|EdDSA|RS256, --signing-key-rotation DURATION
 (default 2160h; negative turns it off) and --max-client-secrets N (default 5).
 The private signing keys are sealed under the master key: KEYSMITH_MASTER_KEY
 (base64 of 32 bytes; required with PostgreSQL, the same on every replica), or

@@ -328,6 +328,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"IdleTTLInDays", []string{"serve", "--token-idle-ttl", "30d"}, 2, "invalid value"},
 		{"BadTrustedProxy", []string{"serve", "--trusted-proxies", "10.0.0.0/8, proxy.local"}, 1, `--trusted-proxies entry "proxy.local"`},
 		{"TrustedProxiesMatchingEveryAddress", []string{"serve", "--trusted-proxies", "10.0.0.0/8,::/0"}, 1, `--trusted-proxies entry "::/0" matches every address`},
+		{"IssuerNotAURL", []string{"serve", "--issuer", "keysmith.example"}, 1, `--issuer "keysmith.example": give the public URL`},
 		{"BadRedisURL", []string{"serve", "--redis", "http://localhost"}, 1, "redis URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
