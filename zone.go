@@ -42,6 +42,25 @@ func ParsePrefixes(field string, entries []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// ParseProxies parses a list of trusted proxies like ParsePrefixes, and
+// refuses a range that matches every address (0.0.0.0/0, ::/0): with it
+// every client would count as a proxy, so X-Forwarded-For, which the client
+// writes itself, would decide the address Keysmith sees, and with it network
+// policies, per-address limits and the system log's client_ip.
+func ParseProxies(field string, entries []string) ([]netip.Prefix, error) {
+	ps, err := ParsePrefixes(field, entries)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if p.Bits() == 0 {
+			return nil, Errorf(CodeInvalid, "%s entry %q matches every address: every client would count as a proxy and "+
+				"could choose its own address by sending X-Forwarded-For; list only the addresses or ranges of your proxies", field, p.String())
+		}
+	}
+	return ps, nil
+}
+
 func parsePrefix(s string) (netip.Prefix, *Error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		if a.Zone() != "" {
@@ -113,11 +132,12 @@ func (in ZoneInput) Parse(create bool) (ZoneUpdate, error) {
 		field string
 		in    *[]string
 		out   **[]netip.Prefix
-	}{{"gateways", in.Gateways, &u.Gateways}, {"proxies", in.Proxies, &u.Proxies}} {
+		parse func(string, []string) ([]netip.Prefix, error)
+	}{{"gateways", in.Gateways, &u.Gateways, ParsePrefixes}, {"proxies", in.Proxies, &u.Proxies, ParseProxies}} {
 		if f.in == nil {
 			continue
 		}
-		ps, err := ParsePrefixes(f.field, *f.in)
+		ps, err := f.parse(f.field, *f.in)
 		if err != nil {
 			return u, err
 		}

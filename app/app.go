@@ -33,7 +33,8 @@ type Config struct {
 	// Redis, a redis:// URL, keeps rate-limit counters in Redis so that
 	// limits hold across replicas; empty: in process.
 	Redis string
-	// RedisPrefix starts every Redis key; default "keysmith:rl:".
+	// RedisPrefix starts every Redis key, so that deployments sharing a
+	// Redis database keep apart; default DefaultRedisPrefix.
 	RedisPrefix string
 	// TrustedProxies are proxies whose X-Forwarded-For is believed, besides
 	// the proxies listed in network zones.
@@ -53,9 +54,14 @@ type Config struct {
 	// expiries are recorded.
 	MaintenanceInterval time.Duration // default 1 min
 
-	// Issuer is the public URL of the server, the iss of access tokens;
-	// default "http://" + Addr.
+	// Issuer is the public URL of the server, the iss of access tokens. It
+	// is stored in the database and replaces the stored one; empty: the
+	// stored one, or on first start "http://" + Addr (see oauth.go).
 	Issuer string
+	// ReadIssuerOnly uses the stored issuer and stores none, for commands
+	// that issue no access tokens, so that they do not decide the issuer
+	// before the first serve.
+	ReadIssuerOnly bool
 	// MasterKey (base64 of 32 bytes) seals the private signing keys. Empty:
 	// a key file beside the SQLite database; required with PostgreSQL.
 	MasterKey string
@@ -80,6 +86,8 @@ type Config struct {
 const (
 	DefaultAddr = "127.0.0.1:8080"
 	DefaultDB   = "keysmith.db"
+	// DefaultRedisPrefix starts Redis keys unless Config.RedisPrefix is set.
+	DefaultRedisPrefix = "keysmith:rl:"
 )
 
 func (c *Config) setDefaults() {
@@ -129,6 +137,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	cfg.setDefaults()
 	if err := keysmith.ValidateIdleTTL(cfg.TokenIdleTTL); err != nil {
 		return nil, fmt.Errorf("token idle TTL %s: must be between %s and %s", cfg.TokenIdleTTL, keysmith.MinIdleTTL, keysmith.MaxIdleTTL)
+	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return nil, err
 	}
 	db, err := store.Open(ctx, cfg.DB, store.Options{Now: cfg.Now, Logger: cfg.Log})
 	if err != nil {
@@ -196,7 +207,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	a.Config.Log.Info("keysmith listening", "addr", "http://"+ln.Addr().String(), "db", a.Store.Engine())
+	a.Config.Log.Info("keysmith listening", "addr", "http://"+ln.Addr().String(), "db", a.Store.Engine(), "issuer", a.OAuth.Issuer())
 
 	var err error
 	select {

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -52,10 +54,53 @@ func (c *Config) openOAuth(ctx context.Context, db *store.DB) (*oauth.Authority,
 	if err != nil {
 		return nil, err
 	}
-	issuer := c.Issuer
-	if issuer == "" {
-		issuer = "http://" + c.Addr
+	issuer, err := c.issuer(ctx, db)
+	if err != nil {
+		return nil, err
 	}
 	return oauth.New(ctx, db, oauth.Options{Issuer: issuer, MasterKey: key, Algorithm: c.SigningAlg,
 		RotationInterval: c.KeyRotation, Now: c.Now, Log: c.Log})
+}
+
+// checkIssuer refuses an issuer that is not an absolute http(s) URL: it is
+// compared byte for byte with the iss of every token, and published as the
+// base of the OAuth metadata.
+func checkIssuer(iss string) error {
+	if iss == "" {
+		return nil
+	}
+	u, err := url.Parse(iss)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return fmt.Errorf("--issuer %q: give the public URL Keysmith is reached at, like https://keysmith.example.com", iss)
+	}
+	return nil
+}
+
+// issuer decides the iss of access tokens once for every replica, so that a
+// token from any replica is accepted by all: the first start stores it
+// (from Issuer, or http:// and Addr), later starts read it, and Issuer
+// replaces it. Replicas already running keep the one they started with.
+func (c *Config) issuer(ctx context.Context, db *store.DB) (string, error) {
+	iss := strings.TrimRight(c.Issuer, "/")
+	switch {
+	case c.ReadIssuerOnly:
+		stored, err := db.Issuer(ctx)
+		if stored != "" || err != nil || iss != "" {
+			return cmp.Or(iss, stored), err
+		}
+		return "http://" + c.Addr, nil
+	case iss == "":
+		return db.InitIssuer(ctx, "http://"+c.Addr)
+	}
+	previous, err := db.SetIssuer(ctx, iss)
+	if err != nil {
+		return "", fmt.Errorf("store the issuer: %w", err)
+	}
+	if previous != "" && previous != iss {
+		c.Log.Warn("--issuer replaces the stored issuer: tokens issued under the old one are no longer accepted; "+
+			"replicas started from now on without --issuer use the new one, replicas already running keep the old one until they restart",
+			"old", previous, "new", iss)
+	}
+	return iss, nil
 }

@@ -23,7 +23,7 @@ func openLimiter(ctx context.Context, cfg Config) (ratelimit.Limiter, func() (bo
 	}
 	prefix := cfg.RedisPrefix
 	if prefix == "" {
-		prefix = "keysmith:rl:"
+		prefix = DefaultRedisPrefix
 	}
 	fb := &ratelimit.Fallback{
 		Primary:   &redis.Limiter{Client: client, Prefix: prefix, Now: cfg.Now},

@@ -106,6 +106,28 @@ func TestZonesAPI(t *testing.T) {
 			s.Do("DELETE", "/v1/zones/"+other, admin, nil).Want(t, http.StatusNoContent)
 		})
 
+		t.Run("MatchAllProxiesAreRefusedWithTheReason", func(t *testing.T) {
+			id := newZone(t, s, "edge proxies", []string{"192.0.2.0/24"}, []string{"10.0.0.5"})
+			before := s.Do("GET", "/v1/zones", admin, nil).Raw
+			for _, all := range []string{"0.0.0.0/0", "::/0"} {
+				for _, c := range []struct{ method, path, name string }{
+					{"POST", "/v1/zones", "everyone"}, {"PATCH", "/v1/zones/" + id, "edge proxies"},
+				} {
+					body := map[string]any{"name": c.name, "proxies": []string{"10.0.0.5", all}}
+					r := s.Do(c.method, c.path, admin, body).Want(t, http.StatusBadRequest)
+					if msg := r.String("error_description"); !strings.Contains(msg, all) || !strings.Contains(msg, "X-Forwarded-For") {
+						t.Errorf("%s %s proxies %s: %q, want the entry named and why it is refused", c.method, c.path, all, msg)
+					}
+				}
+				// A gateway may cover everything: that widens where a token works, not who picks its address.
+				r := s.Do("POST", "/v1/zones", admin, map[string]any{"name": "anywhere " + all, "gateways": []string{all}}).Want(t, http.StatusCreated)
+				s.Do("DELETE", "/v1/zones/"+r.String("id"), admin, nil).Want(t, http.StatusNoContent)
+			}
+			if after := s.Do("GET", "/v1/zones", admin, nil).Raw; string(after) != string(before) {
+				t.Errorf("refused requests changed zones:\n%s\n%s", before, after)
+			}
+		})
+
 		t.Run("ZoneInUseCannotBeDeleted", func(t *testing.T) {
 			zid := newZone(t, s, "in use", []string{"192.0.2.0/24"}, nil)
 			tid, _ := newPolicyToken(t, s, "in_zones", zid)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,11 +33,14 @@ type Server struct {
 	AdminID    string
 	t          testing.TB
 	client     *http.Client
+	stop       func()
 }
 
 // Start opens a server on dsn with a manual clock, bootstraps the first super
 // admin (admin@localhost) and stops the server when the test ends. cfg may
-// set anything but DB, Addr and Now.
+// set anything but DB, Addr and Now. Addr is the address it listens on, so
+// an issuer left unset is decided as serve decides it: the stored one, or
+// on first start http:// and that address.
 func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 	t.Helper()
 	return start(t, dsn, cfg, nil)
@@ -71,9 +75,7 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = "http://" + ln.Addr().String()
-	}
+	cfg.Addr = ln.Addr().String()
 	if cfg.MasterKey == "" && first != nil {
 		cfg.MasterKey = first.App.Config.MasterKey // replicas share the key
 	}
@@ -99,15 +101,25 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 		a.Close()
 	})
+	t.Cleanup(stop)
 	return &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
-		AdminToken: adminToken, AdminID: adminID, t: t, client: &http.Client{Timeout: 10 * time.Second}}
+		AdminToken: adminToken, AdminID: adminID, t: t, client: &http.Client{Timeout: 10 * time.Second}, stop: stop}
+}
+
+// Restart stops s and starts a new server on its database, as restarting
+// the process would: it does not bootstrap, keeps s's AdminToken, AdminID,
+// master key and time, and listens on a new address. cfg as for Start.
+func Restart(t testing.TB, s *Server, cfg app.Config) *Server {
+	t.Helper()
+	s.stop()
+	return start(t, s.App.Config.DB, cfg, s)
 }
 
 // Response is a decoded API answer.

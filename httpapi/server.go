@@ -23,8 +23,10 @@ type Server struct {
 	// Ready reports whether the server can serve: nil when the database
 	// answers.
 	Ready func(ctx context.Context) error
-	// RateLimitStatus says where rate-limit counters live, for /readyz;
-	// ok is false while Redis is configured but unreachable. nil: in process.
+	// RateLimitStatus says where rate-limit counters live, for /readyz: a
+	// fixed name ("redis", "in-process") while ok; ok is false while Redis
+	// is configured but unreachable, and detail then says why, for the log
+	// only. nil: in process.
 	RateLimitStatus func() (ok bool, detail string)
 }
 
@@ -81,11 +83,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	// The answer holds fixed words only: load balancers probe this from
+	// outside, and addresses or driver errors are for the log.
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Ready(ctx); err != nil {
-		s.Log.WarnContext(ctx, "not ready", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
+		s.Log.WarnContext(ctx, "not ready: the database does not answer", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unavailable"})
 		return nil
 	}
 	// Rate limits falling back to this process is degraded, not unready:
@@ -97,7 +101,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		ok, detail := s.RateLimitStatus()
 		body["rate_limits"] = detail
 		if !ok {
-			body["status"] = "degraded"
+			s.Log.WarnContext(ctx, "degraded: rate limits are counted in this process", "detail", detail)
+			body["status"], body["rate_limits"] = "degraded", "unavailable"
 		}
 	}
 	writeJSON(w, http.StatusOK, body)

@@ -2,13 +2,62 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
 )
 
-// SessionCookie is the name of the browser session cookie.
+// SessionCookie is the name of the browser session cookie over plain HTTP.
 const SessionCookie = "keysmith_session"
+
+// SecureSessionCookie is its name when the browser uses HTTPS. Browsers take
+// a __Host- cookie only if it is Secure, for path / and without a domain, so
+// neither a sibling subdomain nor anyone on the network can plant one; only
+// this name is read then, or the unprefixed one could be planted instead.
+const SecureSessionCookie = "__Host-" + SessionCookie
+
+// sessionCookieName is the cookie's name for r: see secureRequest.
+func (s *Server) sessionCookieName(r *http.Request) (name string, secure bool) {
+	if s.secureRequest(r) {
+		return SecureSessionCookie, true
+	}
+	return SessionCookie, false
+}
+
+// secureRequest reports whether the browser reached Keysmith over HTTPS.
+// Keysmith serves plain HTTP behind a TLS-terminating proxy, so r.TLS is
+// rarely set: an https issuer (the public URL) says so for every request,
+// and otherwise a trusted proxy (one whose X-Forwarded-For is believed) may
+// say so with X-Forwarded-Proto. Any https among its values counts: a
+// client that claims HTTPS over HTTP only gets a cookie its browser will
+// not send back, while missing a real HTTPS would leave the cookie without
+// Secure.
+func (s *Server) secureRequest(r *http.Request) bool {
+	if r.TLS != nil || (s.OAuth != nil && strings.HasPrefix(strings.ToLower(s.OAuth.Issuer()), "https://")) {
+		return true
+	}
+	protos := r.Header.Values("X-Forwarded-Proto")
+	if len(protos) == 0 {
+		return false
+	}
+	zones, err := s.Verifier.Zones(r.Context())
+	if err != nil {
+		s.Log.WarnContext(r.Context(), "cannot read network zones; ignoring X-Forwarded-Proto", "err", err)
+		return false
+	}
+	if !zones.IsProxy(remoteAddr(r)) {
+		return false
+	}
+	for _, v := range protos {
+		for p := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "https") {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // crossOrigin refuses cross-origin browser requests (by Sec-Fetch-Site, or
 // Origin against Host). Requests without either header come from programs,
@@ -34,7 +83,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.
 		}
 		return s.tokenPrincipal(w, r, raw)
 	}
-	c, err := r.Cookie(SessionCookie)
+	name, _ := s.sessionCookieName(r)
+	c, err := r.Cookie(name)
 	if err != nil {
 		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized,
 			"send an API token as Authorization: Bearer <token>, or sign in with POST /v1/sessions")
@@ -97,10 +147,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	name, secure := s.sessionCookieName(r)
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: secret.Reveal(), Path: "/",
+		Name: name, Value: secret.Reveal(), Path: "/",
 		Expires: sess.ExpiresAt, MaxAge: int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, map[string]any{"user": toUserJSON(u), "expires_at": sess.ExpiresAt})
@@ -111,8 +162,9 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, p keysmith.Prin
 	if err := s.Service.SignOut(r.Context(), p); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	name, secure := s.sessionCookieName(r)
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

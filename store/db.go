@@ -62,7 +62,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		d = &postgresDialect{dsn: dsn}
 	} else {
-		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")}
+		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), log: opt.Logger}
 	}
 	sdb, err := d.open()
 	if err != nil {

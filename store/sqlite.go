@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 
 	"github.com/keysmith/keysmith"
 	msqlite "modernc.org/sqlite"
@@ -16,11 +19,17 @@ import (
 // database lock at BEGIN (_txlock=immediate) so transactions never deadlock on
 // lock upgrades, WAL lets readers run beside the writer, and synchronous=FULL
 // makes every acknowledged commit durable.
-type sqliteDialect struct{ path string }
+type sqliteDialect struct {
+	path string
+	log  *slog.Logger
+}
 
 func (d *sqliteDialect) name() string { return "sqlite" }
 
 func (d *sqliteDialect) open() (*sql.DB, error) {
+	if err := d.createPrivate(); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -33,6 +42,27 @@ func (d *sqliteDialect) open() (*sql.DB, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	return db, nil
+}
+
+// createPrivate creates the database file readable by its owner only, before
+// SQLite opens it: the file holds password hashes and credential digests.
+// SQLite gives the WAL and shared-memory files it makes later the database
+// file's mode (it sets it explicitly, so the umask does not widen them). A
+// file that already exists keeps its mode, which its owner may have chosen;
+// a warning says when others may read it.
+func (d *sqliteDialect) createPrivate() error {
+	f, err := os.OpenFile(d.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	if st, err := os.Stat(d.path); err == nil && st.Mode().Perm()&0o077 != 0 && d.log != nil {
+		d.log.Warn("the database file may be read by other users; it holds password hashes: chmod 600 it and its -wal and -shm files",
+			"path", d.path, "mode", st.Mode().Perm().String())
+	}
+	return nil
 }
 
 func (d *sqliteDialect) isUniqueViolation(err error) bool {

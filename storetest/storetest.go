@@ -39,6 +39,7 @@ var cases = []struct {
 	{"OpenMigratesAnEmptyDatabase", testOpenMigratesAnEmptyDatabase},
 	{"OpenAgainIsIdempotent", testOpenAgainIsIdempotent},
 	{"ConcurrentOpensOfAFreshDatabaseAllSucceed", testConcurrentOpensOfAFreshDatabaseAllSucceed},
+	{"ConcurrentFirstStartsAgreeOnOneIssuer", withStore(testConcurrentFirstStartsAgreeOnOneIssuer)},
 
 	// Bootstrap and users.
 	{"BootstrapCreatesUserAndToken", withStore(testBootstrapCreatesUserAndToken)},

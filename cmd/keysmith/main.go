@@ -18,7 +18,7 @@ import (
 const usage = `Keysmith — the credential authority for your API.
 
 Usage:
-  keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--trusted-proxies CIDRS]
+  keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--redis-prefix P] [--trusted-proxies CIDRS]
                  [--token-idle-ttl DURATION] [--log-format json|text] [--log-level LEVEL]
                  [--session-ttl 12h] [--argon2 m=19456,t=2,p=1]
                  [--log-retention-days N]
@@ -41,8 +41,9 @@ signing-keys rotate
        makes a new JWT signing key that signs from now on; the old public key
        stays in the JWKS until every token it signed has expired.
 
-serve also takes --issuer URL (the public URL, iss of access tokens; default
-http://ADDR), --signing-alg ES256|EdDSA|RS256, --signing-key-rotation DURATION
+serve also takes --issuer URL (the public URL, iss of access tokens; stored in
+the database at first start, from --issuer or as http://ADDR, and used by every
+replica and later start; --issuer replaces it), --signing-alg ES256|EdDSA|RS256, --signing-key-rotation DURATION
 (default 2160h; negative turns it off) and --max-client-secrets N (default 5).
 The private signing keys are sealed under the master key: KEYSMITH_MASTER_KEY
 (base64 of 32 bytes; required with PostgreSQL, the same on every replica), or
@@ -50,7 +51,8 @@ else a key file made on first start beside the SQLite database (DB.key).
 
 DSN is an SQLite file path (default keysmith.db, created on first start) or a
 postgres:// URL. --redis redis://host:6379 shares rate-limit counters between
-replicas. --trusted-proxies lists proxies (addresses or CIDR ranges, comma-
+replicas; --redis-prefix (default keysmith:rl:) starts their keys, so that
+deployments sharing one Redis database each take their own. --trusted-proxies lists proxies (addresses or CIDR ranges, comma-
 separated) whose X-Forwarded-For header is believed. Every flag can be set in the environment as KEYSMITH_<FLAG>,
 for example KEYSMITH_ADDR, KEYSMITH_DB, KEYSMITH_LOG_FORMAT.
 `

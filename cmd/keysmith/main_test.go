@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/redis/redistest"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/storetest"
 )
@@ -243,6 +244,36 @@ func TestServeTakesSettingsFromTheEnvironment(t *testing.T) {
 	s.stop(t)
 }
 
+// TestServeRedisPrefix: two deployments can share one Redis database, each
+// keeping its rate-limit counters under its own key prefix.
+func TestServeRedisPrefix(t *testing.T) {
+	url, _ := redistest.URL(t)
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, prefix string) *server
+	}{
+		{"FlagSetsTheKeyPrefix", func(t *testing.T, prefix string) *server {
+			return startServe(t, t.TempDir(), nil, "--redis", url, "--redis-prefix", prefix)
+		}},
+		{"EnvironmentSetsTheKeyPrefix", func(t *testing.T, prefix string) *server {
+			return startServe(t, t.TempDir(), []string{"KEYSMITH_REDIS=" + url, "KEYSMITH_REDIS_PREFIX=" + prefix})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			client, prefix := redistest.New(t)
+			s := c.run(t, prefix)
+			if status, body := s.call(t, "GET", "/v1/tokens", s.token(), ""); status != http.StatusOK {
+				t.Fatalf("list tokens: %d %v", status, body)
+			}
+			keys, err := client.Keys(context.Background(), prefix+"*").Result()
+			if err != nil || len(keys) == 0 {
+				t.Errorf("no rate-limit keys under %q after a counted request (%v); stderr:\n%s", prefix, err, s.stderr.String())
+			}
+			s.stop(t)
+		})
+	}
+}
+
 func TestInit(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		out, err := exec.Command(bin, "init", "--db", dsn, "--email", "Ops@Example.com", "--json").Output()
@@ -296,10 +327,15 @@ func TestCommandLineMistakes(t *testing.T) {
 		{"IdleTTLTooShort", []string{"serve", "--token-idle-ttl", "10s"}, 1, "token idle TTL 10s: must be between"},
 		{"IdleTTLInDays", []string{"serve", "--token-idle-ttl", "30d"}, 2, "invalid value"},
 		{"BadTrustedProxy", []string{"serve", "--trusted-proxies", "10.0.0.0/8, proxy.local"}, 1, `--trusted-proxies entry "proxy.local"`},
+		{"TrustedProxiesMatchingEveryAddress", []string{"serve", "--trusted-proxies", "10.0.0.0/8,::/0"}, 1, `--trusted-proxies entry "::/0" matches every address`},
+		{"IssuerNotAURL", []string{"serve", "--issuer", "keysmith.example"}, 1, `--issuer "keysmith.example": give the public URL`},
 		{"BadRedisURL", []string{"serve", "--redis", "http://localhost"}, 1, "redis URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(bin, c.args...)
+			// A mistake that is not refused would serve forever: stop it.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, c.args...)
 			cmd.Dir = t.TempDir()
 			out, err := cmd.CombinedOutput()
 			ee, ok := err.(*exec.ExitError)

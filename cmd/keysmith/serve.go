@@ -23,6 +23,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"how long a token lives unused, renewed by every use (e.g. 720h); tokens may set their own idle_ttl")
 	oauthFlags(fs, &cfg)
 	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL for rate-limit counters shared by replicas (default: in process)")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", app.DefaultRedisPrefix,
+		"start of every Redis key; give each deployment that shares a Redis database its own")
 	trusted := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed")
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -57,7 +59,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				entries = append(entries, e)
 			}
 		}
-		if cfg.TrustedProxies, err = keysmith.ParsePrefixes("--trusted-proxies", entries); err != nil {
+		if cfg.TrustedProxies, err = keysmith.ParseProxies("--trusted-proxies", entries); err != nil {
 			return fmt.Errorf("%s", keysmith.ErrorMessage(err))
 		}
 	}

@@ -15,7 +15,8 @@ import (
 
 // oauthFlags are the OAuth settings of serve.
 func oauthFlags(fs *flag.FlagSet, cfg *app.Config) {
-	fs.StringVar(&cfg.Issuer, "issuer", "", "public URL of this server, the iss of access tokens (default http://ADDR)")
+	fs.StringVar(&cfg.Issuer, "issuer", "", "public URL of this server, the iss of access tokens; stored in the database for every "+
+		"replica, and replaces the stored one (default: the stored one, or http://ADDR on first start)")
 	fs.StringVar(&cfg.SigningAlg, "signing-alg", "ES256", "algorithm of new JWT signing keys: ES256, EdDSA or RS256")
 	fs.DurationVar(&cfg.KeyRotation, "signing-key-rotation", app.DefaultKeyRotation, "replace the signing key when it is this old; negative: never")
 	fs.IntVar(&cfg.MaxClientSecrets, "max-client-secrets", keysmith.DefaultMaxClientSecrets, "most secrets one OAuth client may hold")
@@ -37,7 +38,7 @@ func signingKeysCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	log, _ := newLogger(stderr, "text", "warn")
-	cfg := app.Config{DB: *dsn, Log: log, MasterKey: os.Getenv("KEYSMITH_MASTER_KEY"), KeyRotation: -1}
+	cfg := app.Config{DB: *dsn, Log: log, MasterKey: os.Getenv("KEYSMITH_MASTER_KEY"), KeyRotation: -1, ReadIssuerOnly: true}
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
