@@ -53,11 +53,13 @@ type PasswordHasher interface {
 // The in-process implementation serves one replica; a shared one (Redis)
 // can replace it without the service noticing.
 type FailureLimiter interface {
-	// Wait returns how long an attempt for key must wait from now; 0 if it
-	// may be made at once.
-	Wait(ctx context.Context, key string, now time.Time) (time.Duration, error)
-	// Fail counts a failed attempt for key.
-	Fail(ctx context.Context, key string, now time.Time) error
+	// Attempt reserves an attempt for key at now. While key must still
+	// wait it counts nothing and returns the wait; otherwise it counts the
+	// attempt as a failure before the credentials are checked and returns
+	// 0, so that attempts made at once are counted like attempts made one
+	// after another (a check first and a count after would let a burst all
+	// pass the check).
+	Attempt(ctx context.Context, key string, now time.Time) (time.Duration, error)
 	// Reset forgets key's failures, after a success.
 	Reset(ctx context.Context, key string) error
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,34 +52,49 @@ func rateLimited(r ratelimit.Result) error {
 		"too many requests: the limit is %d per minute; retry after %d s", r.Limit, max(1, ratelimit.Seconds(r.RetryAfter)))
 }
 
-// checkFailures refuses (429, with headers) a request whose source address
-// has used up its failures of group (keysmith.GroupFailedSignIns,
-// keysmith.GroupFailedClientAuth). Call it before checking credentials, and
-// countFailure when they turn out wrong.
-func (s *Server) checkFailures(w http.ResponseWriter, r *http.Request, group keysmith.APIGroup) error {
+// attempt is one unit of a per-address failure budget (failed sign-ins,
+// failed client authentication), taken before the credentials are checked.
+type attempt struct {
+	s     *Server
+	r     *http.Request
+	pa    *ratelimit.PerAddress
+	limit int
+}
+
+// reserveAttempt takes one unit of group's failure budget for the request's
+// source address, or refuses (429, with headers) when it is used up. Call it
+// before checking credentials, and settle the attempt after: reserving first
+// means that attempts sent at once are limited like attempts sent one after
+// another, where a look before and a count after would let a burst all pass
+// the look.
+func (s *Server) reserveAttempt(w http.ResponseWriter, r *http.Request, group keysmith.APIGroup) (*attempt, error) {
 	pa, limit, err := s.perAddress(r, group)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := pa.Check(r.Context(), clientAddr(r.Context()), limit)
+	res, err := pa.Reserve(r.Context(), clientAddr(r.Context()), limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !res.Allowed {
 		setRateLimitHeaders(w, res)
-		return rateLimited(res)
+		return nil, rateLimited(res)
 	}
-	return nil
+	return &attempt{s: s, r: r, pa: pa, limit: limit}, nil
 }
 
-// countFailure counts one failure of group from the request's address.
-func (s *Server) countFailure(r *http.Request, group keysmith.APIGroup) error {
-	pa, limit, err := s.perAddress(r, group)
-	if err != nil {
-		return err
+// settle keeps the reserved unit when the credentials were wrong, and gives
+// it back otherwise (a success, or an attempt refused before they were
+// checked), so that only failures count.
+func (a *attempt) settle(failed bool) {
+	if failed {
+		return
 	}
-	_, err = pa.Fail(r.Context(), clientAddr(r.Context()), limit)
-	return err
+	// A caller that hung up still gets its unit back.
+	ctx := context.WithoutCancel(a.r.Context())
+	if err := a.pa.Release(ctx, clientAddr(ctx), a.limit); err != nil {
+		a.s.Log.WarnContext(ctx, "giving back a reserved attempt failed", "group", a.pa.Group, "err", err)
+	}
 }
 
 func (s *Server) perAddress(r *http.Request, group keysmith.APIGroup) (*ratelimit.PerAddress, int, error) {

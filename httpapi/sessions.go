@@ -84,16 +84,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Guessing passwords is limited per source address (shared by replicas
 	// through Redis when configured) and, in the service, per account.
-	if err := s.checkFailures(w, r, keysmith.GroupFailedSignIns); err != nil {
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedSignIns)
+	if err != nil {
 		return err
 	}
 	u, sess, secret, err := s.Service.SignIn(r.Context(), keysmith.SignInInput{
 		Email: req.Email, Password: req.Password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: truncateString(r.UserAgent(), 256)})
-	if keysmith.ErrorCode(err) == keysmith.CodeUnauthorized {
-		if ferr := s.countFailure(r, keysmith.GroupFailedSignIns); ferr != nil {
-			s.Log.WarnContext(r.Context(), "counting a failed sign-in failed", "err", ferr)
-		}
-	}
+	att.settle(keysmith.ErrorCode(err) == keysmith.CodeUnauthorized)
 	if err != nil {
 		return err
 	}

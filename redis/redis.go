@@ -19,7 +19,7 @@ import (
 
 // script decides one check. KEYS[1] is the counter, stored as "tat interval"
 // (µs); ARGV are now (µs since the epoch), the limit, the window (µs) and
-// the cost (1 counts, 0 peeks). It answers {allowed (1 or 0), the stored
+// the cost (1 counts, 0 peeks, -1 gives one back). It answers {allowed (1 or 0), the stored
 // value before the check}, so the caller can compute the rest with
 // ratelimit.GCRA. Numbers travel as strings because Redis truncates Lua
 // numbers to integers.
@@ -30,6 +30,7 @@ local w = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
 local stored = redis.call('GET', KEYS[1])
 local tat, interval = 0, 0
+local existed = stored and true or false
 if stored then
   local a, b = string.match(stored, '^(%S+) (%S+)$')
   tat, interval = tonumber(a) or 0, tonumber(b) or 0
@@ -42,6 +43,17 @@ if interval > 0 and interval ~= newInterval then
   tat = now + (tat - now) / interval * newInterval
 end
 local new = tat + cost * newInterval
+if cost < 0 then
+  if existed then
+    if new <= now then
+      redis.call('DEL', KEYS[1])
+    else
+      local ttl = math.ceil((new - now) / 1000)
+      redis.call('SET', KEYS[1], string.format('%.17g %.17g', new, newInterval), 'PX', ttl)
+    end
+  end
+  return {1, stored}
+end
 if cost > 0 and now < new - w then
   return {0, stored}
 end
@@ -85,6 +97,12 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.
 // Peek reports the state of key without counting.
 func (l *Limiter) Peek(ctx context.Context, key string, limit int, window time.Duration) (ratelimit.Result, error) {
 	return l.check(ctx, key, limit, window, 0)
+}
+
+// Refund gives back one request counted for key.
+func (l *Limiter) Refund(ctx context.Context, key string, limit int, window time.Duration) error {
+	_, err := l.check(ctx, key, limit, window, -1)
+	return err
 }
 
 func (l *Limiter) check(ctx context.Context, key string, limit int, window time.Duration, cost int) (ratelimit.Result, error) {

@@ -98,6 +98,30 @@ func Contract(t *testing.T, l ratelimit.Limiter, advance func(time.Duration)) {
 			t.Errorf("%d of 200 concurrent requests allowed, want exactly the limit, 50", allowed)
 		}
 	})
+	t.Run("RefundGivesBackOneRequestAndNoMore", func(t *testing.T) {
+		k := key()
+		for range 2 {
+			l.Allow(ctx, k, 2, time.Minute)
+		}
+		if err := l.Refund(ctx, k, 2, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := l.Allow(ctx, k, 2, time.Minute); !r.Allowed {
+			t.Errorf("after a refund: %+v, want one more allowed", r)
+		}
+		if r, _ := l.Allow(ctx, k, 2, time.Minute); r.Allowed {
+			t.Errorf("a refund gave back more than one: %+v", r)
+		}
+		fresh := key()
+		for range 3 {
+			if err := l.Refund(ctx, fresh, 2, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r, _ := l.Peek(ctx, fresh, 2, time.Minute); r.Remaining != 2 {
+			t.Errorf("refunds of an unused key: %+v, want the limit, 2, and no more", r)
+		}
+	})
 	t.Run("KeysAreIndependent", func(t *testing.T) {
 		a, b := key(), key()
 		l.Allow(ctx, a, 1, time.Minute)
