@@ -30,6 +30,8 @@ func groupOf(path string) keysmith.APIGroup {
 		return keysmith.GroupZones
 	case "settings":
 		return keysmith.GroupSettings
+	case "agents":
+		return keysmith.GroupAgents
 	}
 	return ""
 }
@@ -50,6 +52,67 @@ func setRateLimitHeaders(w http.ResponseWriter, r ratelimit.Result) {
 func rateLimited(r ratelimit.Result) error {
 	return keysmith.Errorf(keysmith.CodeRateLimited,
 		"too many requests: the limit is %d per minute; retry after %d s", r.Limit, max(1, ratelimit.Seconds(r.RetryAfter)))
+}
+
+// countSession counts a request authenticated by a session cookie against
+// the user's share (keysmith.DefaultRateLimitPercent) of the path's group,
+// as a token's requests count against the token's: 429 with headers past it.
+func (s *Server) countSession(w http.ResponseWriter, r *http.Request, u *keysmith.User) error {
+	group := groupOf(r.URL.Path)
+	if group == "" {
+		return nil
+	}
+	limits, err := s.Verifier.Limits(r.Context())
+	if err != nil {
+		return err
+	}
+	limit := keysmith.Share(limits[group], keysmith.DefaultRateLimitPercent)
+	res, err := s.Verifier.Limiter().Allow(r.Context(), "usr:"+string(group)+":"+u.ID, limit, keysmith.RateLimitWindow)
+	if err != nil {
+		return err
+	}
+	setRateLimitHeaders(w, res)
+	if !res.Allowed {
+		return rateLimited(res)
+	}
+	return nil
+}
+
+// denied answers a request refused with 403. Refusals count in their own
+// budget (keysmith.GroupDenied): per token when the caller presented one
+// (its shares of the other groups stay untouched, so whoever holds a token
+// outside its networks cannot spend them), per user for a session, and per
+// source address otherwise. Within the budget the refusal is recorded in
+// the system log and answered as it is; past it, it is answered 429 and not
+// recorded, so refusals cannot grow the log without bound.
+func (s *Server) denied(w http.ResponseWriter, r *http.Request, p keysmith.Principal, refusal error) error {
+	ctx := r.Context()
+	limits, err := s.Verifier.Limits(ctx)
+	if err != nil {
+		return err
+	}
+	limit := limits[keysmith.GroupDenied]
+	var res ratelimit.Result
+	switch {
+	case p.Token != nil:
+		res, err = s.Verifier.Limiter().Allow(ctx, "tok:"+string(keysmith.GroupDenied)+":"+p.Token.ID, limit, keysmith.RateLimitWindow)
+	case p.User != nil:
+		res, err = s.Verifier.Limiter().Allow(ctx, "usr:"+string(keysmith.GroupDenied)+":"+p.User.ID, limit, keysmith.RateLimitWindow)
+	default:
+		pa := &ratelimit.PerAddress{Limiter: s.Verifier.Limiter(), Group: string(keysmith.GroupDenied), Window: keysmith.RateLimitWindow}
+		res, err = pa.Reserve(ctx, clientAddr(ctx), limit)
+	}
+	if err != nil {
+		return err
+	}
+	if !res.Allowed {
+		setRateLimitHeaders(w, res)
+		return keysmith.Errorf(keysmith.CodeRateLimited,
+			"too many refused requests: %d a minute are answered 403 and recorded; retry after %d s, and check the credential's permissions and network policy",
+			res.Limit, max(1, ratelimit.Seconds(res.RetryAfter)))
+	}
+	s.recordDenied(r, refusal)
+	return refusal
 }
 
 // attempt is one unit of a per-address failure budget (failed sign-ins,
