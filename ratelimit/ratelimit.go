@@ -73,7 +73,11 @@ func GCRA(tat, interval, now float64, limit int, window time.Duration, cost int)
 		r.Reset = micros(tat - now)
 		return r, tat, interval
 	}
-	r.Remaining = int(math.Floor((now+w-newTAT)/interval + 1e-6))
+	// After a lowered limit, more can be spent than the window holds:
+	// nothing remains (never less), and the next request fits when tat has
+	// come back to one interval within the window, which is never later
+	// than Reset.
+	r.Remaining = max(0, int(math.Floor((now+w-newTAT)/interval+1e-6)))
 	r.Reset = micros(newTAT - now)
 	r.Allowed = cost > 0 || r.Remaining > 0
 	if cost == 0 && r.Remaining == 0 {

@@ -130,8 +130,10 @@ func (l *Limiter) check(ctx context.Context, key string, limit int, window time.
 	r, _, _ := ratelimit.GCRA(tat, interval, float64(t), limit, window, cost)
 	if cost > 0 && (allowed == 1) != r.Allowed { // the script's word is final
 		r.Allowed = allowed == 1
-		if !r.Allowed {
+		if !r.Allowed { // a rounding apart: the next request fits one interval on
 			r.Remaining = 0
+			r.RetryAfter = window / time.Duration(limit)
+			r.Reset = max(r.Reset, r.RetryAfter)
 		}
 	}
 	return r, nil

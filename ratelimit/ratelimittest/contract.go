@@ -122,6 +122,25 @@ func Contract(t *testing.T, l ratelimit.Limiter, advance func(time.Duration)) {
 			t.Errorf("refunds of an unused key: %+v, want the limit, 2, and no more", r)
 		}
 	})
+	t.Run("LoweredLimitReportsNothingRemainingAndARetryWithinTheReset", func(t *testing.T) {
+		k := key()
+		for range 20 {
+			l.Allow(ctx, k, 20, time.Minute)
+		}
+		// 20 used at 30 s each under a limit of 2: 600 s to be whole again.
+		for _, check := range []func() (ratelimit.Result, error){
+			func() (ratelimit.Result, error) { return l.Peek(ctx, k, 2, time.Minute) },
+			func() (ratelimit.Result, error) { return l.Allow(ctx, k, 2, time.Minute) },
+		} {
+			r, err := check()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Allowed || r.Remaining != 0 || r.Reset != 600*time.Second || r.RetryAfter != 570*time.Second {
+				t.Errorf("over a lowered limit: %+v, want refused, 0 remaining, retry after 570s, reset in 600s", r)
+			}
+		}
+	})
 	t.Run("KeysAreIndependent", func(t *testing.T) {
 		a, b := key(), key()
 		l.Allow(ctx, a, 1, time.Minute)
