@@ -47,7 +47,7 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 	}
 	u, hash, err := s.Store.FindUserByEmail(ctx, email)
 	if err != nil && ErrorCode(err) != CodeNotFound {
-		return nil, nil, Secret{}, err
+		return nil, nil, Secret{}, s.releaseAttempt(ctx, accountKey, err)
 	}
 	reason := ""
 	switch {
@@ -61,8 +61,8 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 		reason = "inactive"
 	}
 	ok, err := s.checkPassword(in.Password, hash)
-	if err != nil {
-		return nil, nil, Secret{}, err
+	if err != nil { // the hasher was busy (CodeRateLimited), or a hash is corrupt
+		return nil, nil, Secret{}, s.releaseAttempt(ctx, accountKey, err)
 	}
 	if !ok || reason != "" {
 		if reason == "" {
@@ -105,6 +105,17 @@ func (s *Service) reserveAttempt(ctx context.Context, now time.Time, accountKey 
 			Message: "too many failed sign-ins for this account; wait before trying again (see Retry-After)"}
 	}
 	return nil
+}
+
+// releaseAttempt takes back the account's reserved attempt, which ended in
+// err before the password was checked, and returns err.
+func (s *Service) releaseAttempt(ctx context.Context, accountKey string, err error) error {
+	if s.AccountLimiter != nil {
+		if rerr := s.AccountLimiter.Release(ctx, accountKey); rerr != nil {
+			return rerr
+		}
+	}
+	return err
 }
 
 // signInFailed records the failure in the system log (with the reason,

@@ -60,6 +60,10 @@ type FailureLimiter interface {
 	// after another (a check first and a count after would let a burst all
 	// pass the check).
 	Attempt(ctx context.Context, key string, now time.Time) (time.Duration, error)
+	// Release takes back an attempt that Attempt counted but that ended
+	// before its credentials were checked (the password hasher was busy,
+	// the store failed), so that it costs the account nothing.
+	Release(ctx context.Context, key string) error
 	// Reset forgets key's failures, after a success.
 	Reset(ctx context.Context, key string) error
 }

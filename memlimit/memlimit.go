@@ -41,6 +41,7 @@ type Limiter struct {
 type state struct {
 	failures int
 	last     time.Time
+	prev     time.Time // last before the latest attempt, for Release
 }
 
 var _ keysmith.FailureLimiter = (*Limiter)(nil)
@@ -105,7 +106,25 @@ func (l *Limiter) fail(key string, now time.Time) {
 		l.keys[key] = s
 	}
 	s.failures++
-	s.last = now
+	s.prev, s.last = s.last, now
+}
+
+// Release takes back the latest attempt counted for key.
+func (l *Limiter) Release(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.keys[key]
+	if s == nil {
+		return nil
+	}
+	if s.failures--; s.failures <= 0 {
+		delete(l.keys, key)
+		return nil
+	}
+	if !s.prev.IsZero() {
+		s.last = s.prev
+	}
+	return nil
 }
 
 // Reset forgets key.

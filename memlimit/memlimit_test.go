@@ -84,6 +84,24 @@ func TestLimiter(t *testing.T) {
 		}
 	})
 
+	t.Run("AReleasedAttemptCostsNothing", func(t *testing.T) {
+		l := memlimit.New(p)
+		for i := range 3 {
+			attempt(l, "k", t0.Add(time.Duration(i)*time.Second))
+		}
+		before := wait(l, "k", t0.Add(2*time.Second))
+		attempt(l, "k", t0.Add(3*time.Second))
+		l.Release(ctx, "k")
+		if got := wait(l, "k", t0.Add(2*time.Second)); got != before {
+			t.Errorf("after a released attempt: wait %v, want %v as before it", got, before)
+		}
+		attempt(l, "single", t0)
+		l.Release(ctx, "single")
+		if got := wait(l, "single", t0); got != 0 {
+			t.Errorf("a key whose only attempt was released waits %v", got)
+		}
+	})
+
 	t.Run("MemoryIsBounded", func(t *testing.T) {
 		l := memlimit.New(p)
 		for _, k := range []string{"a", "b", "c", "d", "e"} {
