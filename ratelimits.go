@@ -31,6 +31,10 @@ const (
 	// GroupFailedClientAuth counts failed client authentications at the
 	// OAuth token endpoint per source address.
 	GroupFailedClientAuth APIGroup = "failed_client_auth"
+	// GroupUnknownTokens counts lookups of tokens that turn out unknown
+	// (at verify and the management API), per source address of the
+	// request: past it, that address is answered from the caches only.
+	GroupUnknownTokens APIGroup = "unknown_tokens"
 	// GroupDenied counts requests refused with 403, per token (apart from
 	// the token's shares, so that a thief outside its networks cannot
 	// spend them), or per source address when no token is known. Past it
@@ -65,12 +69,13 @@ func DefaultRateLimits() RateLimits {
 		GroupFailedSignIns:    10,
 		GroupFailedClientAuth: 20,
 		GroupDenied:           60,
+		GroupUnknownTokens:    600,
 	}
 }
 
 // Groups lists the known groups, sorted.
 func (RateLimits) Groups() []APIGroup {
-	gs := make([]APIGroup, 0, 12)
+	gs := make([]APIGroup, 0, 13)
 	for g := range DefaultRateLimits() {
 		gs = append(gs, g)
 	}

@@ -147,7 +147,7 @@ func (s *Server) authed(h authedHandler) http.Handler {
 // path's rate-limit group (whose standing goes into the response headers).
 func (s *Server) tokenPrincipal(w http.ResponseWriter, r *http.Request, raw string) (keysmith.Principal, error) {
 	addr := clientAddr(r.Context())
-	res, err := s.Verifier.Check(r.Context(), raw, addr, groupOf(r.URL.Path))
+	res, err := s.Verifier.CheckFrom(r.Context(), raw, addr, addr, groupOf(r.URL.Path))
 	if err != nil {
 		return keysmith.Principal{}, err
 	}

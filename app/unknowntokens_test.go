@@ -1,0 +1,69 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/app"
+	"github.com/keysmith/keysmith/apptest"
+	"github.com/keysmith/keysmith/storetest"
+)
+
+// verifyAs verifies token as a caller at ip (the server trusts 127.0.0.0/8
+// as a proxy, so X-Forwarded-For names the caller) and returns the code.
+func verifyAs(t *testing.T, s *apptest.Server, ip, token string) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", s.URL+"/v1/verify", strings.NewReader(`{"token":"`+token+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", ip)
+	return s.Send(req).Want(t, http.StatusOK).String("code")
+}
+
+// Anyone can mint well-formed tokens (the checksum is public), each a
+// database lookup: the lookups one address causes are bounded by the
+// unknown_tokens rate limit, and past it the address is answered from the
+// caches only.
+func TestUnknownTokens(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		s := apptest.Start(t, dsn, app.Config{TrustedProxies: mustPrefixes(t, "127.0.0.0/8")})
+		s.Do("PUT", "/v1/settings/rate-limits", s.AdminToken, map[string]any{"unknown_tokens": 5}).Want(t, http.StatusOK)
+		const flooder, bystander = "198.51.100.1", "198.51.100.2"
+		_, known := newToken(t, s, s.AdminToken, "in use")
+		if c := verifyAs(t, s, flooder, known); c != "VALID" { // found: costs no budget
+			t.Fatalf("a real token: %s", c)
+		}
+
+		t.Run("AnAddressPastItsBudgetIsAnsweredFromTheCachesOnly", func(t *testing.T) {
+			for range 8 {
+				minted, _ := keysmith.NewAPITokenSecret()
+				if c := verifyAs(t, s, flooder, minted.Reveal()); c != "NOT_FOUND" {
+					t.Fatalf("a minted token: %s", c)
+				}
+			}
+			if c := verifyAs(t, s, flooder, known); c != "VALID" {
+				t.Errorf("a cached real token past the budget: %s, want VALID", c)
+			}
+			_, fresh := newToken(t, s, s.AdminToken, "not yet cached")
+			if c := verifyAs(t, s, flooder, fresh); c != "NOT_FOUND" {
+				t.Errorf("an uncached token past the budget: %s, want NOT_FOUND (no lookup)", c)
+			}
+			if c := verifyAs(t, s, bystander, fresh); c != "VALID" {
+				t.Errorf("the same token from another address: %s, want VALID", c)
+			}
+			if c := verifyAs(t, s, flooder, fresh); c != "VALID" {
+				t.Errorf("once cached, from the flooding address: %s, want VALID", c)
+			}
+			_, later := newToken(t, s, s.AdminToken, "after a refill")
+			s.Clock.Advance(time.Minute)
+			if c := verifyAs(t, s, flooder, later); c != "VALID" {
+				t.Errorf("a minute later: %s, want VALID", c)
+			}
+		})
+	})
+}
