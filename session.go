@@ -2,7 +2,6 @@ package keysmith
 
 import (
 	"context"
-	"strings"
 	"time"
 )
 
@@ -17,24 +16,19 @@ type Session struct {
 	UserAgent string
 }
 
-// SessionPrefix starts every session secret, so that a leaked one is
-// recognisable and never mistaken for an API token.
-const SessionPrefix = "kss_"
+// SessionPrefix starts every session secret issued now (SessionForm), so
+// that a leaked one is recognisable and never mistaken for another kind.
+const SessionPrefix = "ksb_"
 
-// NewSessionSecret generates a session secret (190 bits from crypto/rand)
-// and its hash.
-func NewSessionSecret() (Secret, Hash) {
-	s := SessionPrefix + randomBase62(tokenRandomLen)
-	return NewSecret(s), HashOf(s)
-}
+// NewSessionSecret generates a session secret (190 bits from crypto/rand,
+// and a checksum) and its hash.
+func NewSessionSecret() (Secret, Hash) { return SessionForm.generate() }
 
 // ParseSessionSecret checks the form of a presented session secret and
-// returns its hash.
+// returns its hash. Sessions issued before they had their own prefix
+// (LegacySessionForm) are accepted until they expire.
 func ParseSessionSecret(s string) (Hash, bool) {
-	if len(s) != len(SessionPrefix)+tokenRandomLen || !strings.HasPrefix(s, SessionPrefix) || !isBase62(s[len(SessionPrefix):]) {
-		return Hash{}, false
-	}
-	return HashOf(s), true
+	return parseCredential(s, SessionForm, LegacySessionForm)
 }
 
 // PasswordHasher turns passwords into stored hashes and checks them. The
