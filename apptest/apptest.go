@@ -99,7 +99,12 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
+	client := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(func() {
+		// Connections the client dialled but never used (it dials one per
+		// concurrent request) look new to the server, and a shutdown waits
+		// 5 s before it counts a new connection as idle: close them first.
+		client.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
@@ -107,7 +112,7 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 		a.Close()
 	})
 	return &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
-		AdminToken: adminToken, AdminID: adminID, t: t, client: &http.Client{Timeout: 10 * time.Second}}
+		AdminToken: adminToken, AdminID: adminID, t: t, client: client}
 }
 
 // Response is a decoded API answer.
