@@ -10,8 +10,10 @@ import (
 // GroupVerified) the customer's API as seen through verify.
 type APIGroup string
 
-// The API groups. Tokens use RateLimitPercent of each group's maximum; the
-// Failed* groups limit failures per source address instead.
+// The API groups. Tokens use RateLimitPercent of each group's maximum, and
+// session cookies DefaultRateLimitPercent of it, per user; the Failed*
+// groups limit failures per source address instead, and GroupDenied
+// refusals per credential.
 const (
 	GroupTokens   APIGroup = "tokens"
 	GroupUsers    APIGroup = "users"
@@ -20,6 +22,7 @@ const (
 	GroupLogs     APIGroup = "logs"
 	GroupZones    APIGroup = "zones"
 	GroupSettings APIGroup = "settings"
+	GroupAgents   APIGroup = "agents"
 	// GroupVerified counts successful verifies of a token: the requests it
 	// made to the customer's API.
 	GroupVerified APIGroup = "verified"
@@ -28,6 +31,15 @@ const (
 	// GroupFailedClientAuth counts failed client authentications at the
 	// OAuth token endpoint per source address.
 	GroupFailedClientAuth APIGroup = "failed_client_auth"
+	// GroupUnknownTokens counts lookups of tokens that turn out unknown
+	// (at verify and the management API), per source address of the
+	// request: past it, that address is answered from the caches only.
+	GroupUnknownTokens APIGroup = "unknown_tokens"
+	// GroupDenied counts requests refused with 403, per token (apart from
+	// the token's shares, so that a thief outside its networks cannot
+	// spend them), or per source address when no token is known. Past it
+	// a refusal is answered 429 and not written to the system log.
+	GroupDenied APIGroup = "denied"
 )
 
 // RateLimitWindow is the period every limit is counted over.
@@ -52,15 +64,18 @@ func DefaultRateLimits() RateLimits {
 		GroupLogs:             300,
 		GroupZones:            300,
 		GroupSettings:         60,
+		GroupAgents:           600,
 		GroupVerified:         600_000,
 		GroupFailedSignIns:    10,
 		GroupFailedClientAuth: 20,
+		GroupDenied:           60,
+		GroupUnknownTokens:    600,
 	}
 }
 
 // Groups lists the known groups, sorted.
 func (RateLimits) Groups() []APIGroup {
-	gs := make([]APIGroup, 0, 10)
+	gs := make([]APIGroup, 0, 13)
 	for g := range DefaultRateLimits() {
 		gs = append(gs, g)
 	}

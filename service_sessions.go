@@ -21,8 +21,11 @@ type SignInInput struct {
 var errSignIn = Errorf(CodeUnauthorized, "email or password is wrong")
 
 // SignIn checks a person's e-mail and password and starts a session. It
-// answers CodeRateLimited (with RetryAfter) while the account or the client
-// address is slowed down after failures, before any password is checked.
+// answers CodeRateLimited (with RetryAfter) while the account is slowed down
+// after failures, before any password is checked. Each attempt is counted as
+// a failure of the account before its password is checked, and the count is
+// reset when the password is right, so that attempts sent at once are
+// limited exactly like attempts sent one after another.
 // Unknown accounts, service accounts, accounts without a password and
 // deactivated accounts fail like a wrong password, after hashing just as
 // long, so neither the answer nor its timing reveals which it was.
@@ -39,12 +42,12 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 	}
 	accountKey := "account:" + email
 	now := s.Now()
-	if err := s.checkLimits(ctx, now, accountKey); err != nil {
+	if err := s.reserveAttempt(ctx, now, accountKey); err != nil {
 		return nil, nil, Secret{}, err
 	}
 	u, hash, err := s.Store.FindUserByEmail(ctx, email)
 	if err != nil && ErrorCode(err) != CodeNotFound {
-		return nil, nil, Secret{}, err
+		return nil, nil, Secret{}, s.releaseAttempt(ctx, accountKey, err)
 	}
 	reason := ""
 	switch {
@@ -58,14 +61,14 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 		reason = "inactive"
 	}
 	ok, err := s.checkPassword(in.Password, hash)
-	if err != nil {
-		return nil, nil, Secret{}, err
+	if err != nil { // the hasher was busy (CodeRateLimited), or a hash is corrupt
+		return nil, nil, Secret{}, s.releaseAttempt(ctx, accountKey, err)
 	}
 	if !ok || reason != "" {
 		if reason == "" {
 			reason = "wrong_password"
 		}
-		return nil, nil, Secret{}, s.signInFailed(ctx, now, email, u, reason, accountKey)
+		return nil, nil, Secret{}, s.signInFailed(ctx, email, u, reason)
 	}
 	if s.AccountLimiter != nil {
 		if err := s.AccountLimiter.Reset(ctx, accountKey); err != nil {
@@ -85,14 +88,15 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*User, *Session, 
 	return u, sess, secret, nil
 }
 
-// checkLimits answers CodeRateLimited while the account must wait. (Failures
-// per source address are limited by the transport, with the shared
-// per-address limiter, before the service is called.)
-func (s *Service) checkLimits(ctx context.Context, now time.Time, accountKey string) error {
+// reserveAttempt answers CodeRateLimited while the account must wait, and
+// otherwise counts this attempt as a failure until it proves otherwise.
+// (Failures per source address are limited by the transport, with the
+// shared per-address limiter, before the service is called.)
+func (s *Service) reserveAttempt(ctx context.Context, now time.Time, accountKey string) error {
 	if s.AccountLimiter == nil {
 		return nil
 	}
-	wait, err := s.AccountLimiter.Wait(ctx, accountKey, now)
+	wait, err := s.AccountLimiter.Attempt(ctx, accountKey, now)
 	if err != nil {
 		return err
 	}
@@ -103,14 +107,21 @@ func (s *Service) checkLimits(ctx context.Context, now time.Time, accountKey str
 	return nil
 }
 
-// signInFailed counts the failure and records it in the system log (with
-// the reason, never the password), then answers errSignIn.
-func (s *Service) signInFailed(ctx context.Context, now time.Time, email string, u *User, reason, accountKey string) error {
+// releaseAttempt takes back the account's reserved attempt, which ended in
+// err before the password was checked, and returns err.
+func (s *Service) releaseAttempt(ctx context.Context, accountKey string, err error) error {
 	if s.AccountLimiter != nil {
-		if err := s.AccountLimiter.Fail(ctx, accountKey, now); err != nil {
-			return err
+		if rerr := s.AccountLimiter.Release(ctx, accountKey); rerr != nil {
+			return rerr
 		}
 	}
+	return err
+}
+
+// signInFailed records the failure in the system log (with the reason,
+// never the password; reserveAttempt has counted it), then answers
+// errSignIn.
+func (s *Service) signInFailed(ctx context.Context, email string, u *User, reason string) error {
 	target := Ref{Type: "user", DisplayName: email}
 	if u != nil {
 		target = UserRef(u)

@@ -2,7 +2,6 @@ package keysmith
 
 import (
 	"context"
-	"strings"
 	"time"
 )
 
@@ -17,24 +16,19 @@ type Session struct {
 	UserAgent string
 }
 
-// SessionPrefix starts every session secret, so that a leaked one is
-// recognisable and never mistaken for an API token.
-const SessionPrefix = "kss_"
+// SessionPrefix starts every session secret issued now (SessionForm), so
+// that a leaked one is recognisable and never mistaken for another kind.
+const SessionPrefix = "ksb_"
 
-// NewSessionSecret generates a session secret (190 bits from crypto/rand)
-// and its hash.
-func NewSessionSecret() (Secret, Hash) {
-	s := SessionPrefix + randomBase62(tokenRandomLen)
-	return NewSecret(s), HashOf(s)
-}
+// NewSessionSecret generates a session secret (190 bits from crypto/rand,
+// and a checksum) and its hash.
+func NewSessionSecret() (Secret, Hash) { return SessionForm.generate() }
 
 // ParseSessionSecret checks the form of a presented session secret and
-// returns its hash.
+// returns its hash. Sessions issued before they had their own prefix
+// (LegacySessionForm) are accepted until they expire.
 func ParseSessionSecret(s string) (Hash, bool) {
-	if len(s) != len(SessionPrefix)+tokenRandomLen || !strings.HasPrefix(s, SessionPrefix) || !isBase62(s[len(SessionPrefix):]) {
-		return Hash{}, false
-	}
-	return HashOf(s), true
+	return parseCredential(s, SessionForm, LegacySessionForm)
 }
 
 // PasswordHasher turns passwords into stored hashes and checks them. The
@@ -53,11 +47,17 @@ type PasswordHasher interface {
 // The in-process implementation serves one replica; a shared one (Redis)
 // can replace it without the service noticing.
 type FailureLimiter interface {
-	// Wait returns how long an attempt for key must wait from now; 0 if it
-	// may be made at once.
-	Wait(ctx context.Context, key string, now time.Time) (time.Duration, error)
-	// Fail counts a failed attempt for key.
-	Fail(ctx context.Context, key string, now time.Time) error
+	// Attempt reserves an attempt for key at now. While key must still
+	// wait it counts nothing and returns the wait; otherwise it counts the
+	// attempt as a failure before the credentials are checked and returns
+	// 0, so that attempts made at once are counted like attempts made one
+	// after another (a check first and a count after would let a burst all
+	// pass the check).
+	Attempt(ctx context.Context, key string, now time.Time) (time.Duration, error)
+	// Release takes back an attempt that Attempt counted but that ended
+	// before its credentials were checked (the password hasher was busy,
+	// the store failed), so that it costs the account nothing.
+	Release(ctx context.Context, key string) error
 	// Reset forgets key's failures, after a success.
 	Reset(ctx context.Context, key string) error
 }

@@ -75,6 +75,10 @@ type Config struct {
 	MaxClientSecrets int
 	// Password is argon2id's cost; zero fields take password.Default.
 	Password password.Params
+	// PasswordWait is how long a password hash waits for one of the
+	// GOMAXPROCS-1 hashing slots before the request is answered 429;
+	// default password.DefaultMaxWait (1 s).
+	PasswordWait time.Duration
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration // default keysmith.DefaultSessionTTL
 
@@ -151,9 +155,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log, Limiter: limiter, TrustedProxies: cfg.TrustedProxies})
+	hasher := password.New(cfg.Password)
+	hasher.MaxWait = cfg.PasswordWait
 	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v, IdleTTL: cfg.TokenIdleTTL,
 		MaxClientSecrets: cfg.MaxClientSecrets,
-		Passwords:        password.New(cfg.Password),
+		Passwords:        hasher,
 		AccountLimiter:   memlimit.New(memlimit.Account),
 		SessionTTL:       cfg.SessionTTL,
 	}

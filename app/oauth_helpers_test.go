@@ -46,6 +46,19 @@ func postForm(t *testing.T, s *apptest.Server, path, user, pass, bearer string, 
 	return s.Send(req)
 }
 
+// tokenRequest is a client_credentials request to the token endpoint of the
+// server at base, with client_secret_basic.
+func tokenRequest(t *testing.T, base, id, secret string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest("POST", base+"/v1/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	return req
+}
+
 // getToken asks the token endpoint with client_secret_basic.
 func getToken(t *testing.T, s *apptest.Server, c client, scope string) apptest.Response {
 	t.Helper()

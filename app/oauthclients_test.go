@@ -23,7 +23,7 @@ func TestOAuthClientsAPI(t *testing.T) {
 		t.Run("CreateShowsTheSecretOnce", func(t *testing.T) {
 			c := newClient(t, s, admin, map[string]any{"environment": "production", "scopes": []string{"read", "write"},
 				"grant_types": []string{"client_credentials"}})
-			if !strings.HasPrefix(c.Secret, "kss_") || len(c.Secret) < 4+43 || !strings.HasPrefix(c.ID, "cli_") {
+			if !strings.HasPrefix(c.Secret, "ksc_") || len(c.Secret) != 4+43+6 || !strings.HasPrefix(c.ID, "cli_") {
 				t.Fatalf("create: %v", c.Body)
 			}
 			if c.Body["token_ttl_seconds"] != 3600.0 || c.Body["token_format"] != "jwt" || c.Body["environment"] != "production" ||
@@ -96,7 +96,7 @@ func TestOAuthClientsAPI(t *testing.T) {
 			c := newClient(t, s, admin, map[string]any{})
 			path := "/v1/oauth/clients/" + c.ID + "/secrets"
 			second := s.Do("POST", path, admin, map[string]any{"description": "rotation"}).Want(t, http.StatusCreated)
-			if second.Header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(second.String("client_secret"), "kss_") {
+			if second.Header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(second.String("client_secret"), "ksc_") {
 				t.Fatalf("new secret: %s", second.Raw)
 			}
 			// Both secrets work at once.

@@ -332,5 +332,25 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 				t.Errorf("admin revocation: %s", in.Raw)
 			}
 		})
+
+		t.Run("EveryAdminButReadOnlyRevokesAccessTokens", func(t *testing.T) {
+			tok := accessToken(t, s, sandbox)
+			_, ga := s.AddUser(keysmith.RoleGroupAdmin, "")
+			_, ro := s.AddUser(keysmith.RoleReadOnlyAdmin, "")
+			_, dev := s.AddUser(keysmith.RoleDeveloper, "")
+			for _, refused := range []string{ro, dev} {
+				r := postForm(t, s, "/v1/oauth/revoke", "", "", refused, url.Values{"token": {tok}}).Want(t, http.StatusForbidden)
+				if r.String("error") != "forbidden" || r.String("error_description") == "" {
+					t.Errorf("refused revocation: %s", r.Raw)
+				}
+			}
+			if in := introspect(t, s, peer, tok); in.Body["active"] != true {
+				t.Fatalf("refused revocations revoked the token: %s", in.Raw)
+			}
+			postForm(t, s, "/v1/oauth/revoke", "", "", ga, url.Values{"token": {tok}}).Want(t, http.StatusOK)
+			if in := introspect(t, s, peer, tok); in.Body["active"] != false {
+				t.Errorf("a group admin's revocation: %s", in.Raw)
+			}
+		})
 	})
 }

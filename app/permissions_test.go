@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -64,8 +66,23 @@ type caller struct {
 	cookie   string // session cookie value
 }
 
+// do sends a request as c. A url.Values body goes as a form, as the OAuth
+// endpoints take it.
 func (s *matrixWorld) do(c caller, method, path string, body any) apptest.Response {
 	s.t.Helper()
+	if form, ok := body.(url.Values); ok {
+		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(form.Encode()))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		} else {
+			req.AddCookie(&http.Cookie{Name: "keysmith_session", Value: c.cookie})
+		}
+		return s.Send(req)
+	}
 	if c.token != "" {
 		return s.Do(method, path, c.token, body)
 	}
@@ -245,6 +262,12 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		},
 		"`POST /v1/oauth/clients/{id}/secrets/reset` (another user's client)": func(caller) request {
 			return request{method: "POST", path: "/v1/oauth/clients/" + newClientOf(w.super2Token) + "/secrets/reset", body: map[string]any{}}
+		},
+		"`POST /v1/oauth/revoke` (access token of another user's client)": func(caller) request {
+			r := w.Do("POST", "/v1/oauth/clients", w.super2Token, map[string]any{"name": fmt.Sprint("c", w.uniq()),
+				"environment": "sandbox", "scopes": []string{"read"}}).Want(w.t, 201)
+			tok := w.Send(tokenRequest(w.t, w.URL, r.String("client_id"), r.String("client_secret"))).Want(w.t, 200).String("access_token")
+			return request{method: "POST", path: "/v1/oauth/revoke", body: url.Values{"token": {tok}}}
 		},
 		"`GET /v1/zones`": func(caller) request { return request{method: "GET", path: "/v1/zones"} },
 		"`POST /v1/zones`": func(caller) request {

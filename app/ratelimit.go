@@ -26,7 +26,8 @@ func openLimiter(ctx context.Context, cfg Config) (ratelimit.Limiter, func() (bo
 		prefix = DefaultRedisPrefix
 	}
 	fb := &ratelimit.Fallback{
-		Primary:   &redis.Limiter{Client: client, Prefix: prefix, Now: cfg.Now},
+		// Redis counts on its own clock, so replicas' clocks do not matter.
+		Primary:   &redis.Limiter{Client: client, Prefix: prefix},
 		Secondary: local,
 		Probe:     func(ctx context.Context) error { return client.Ping(ctx).Err() },
 		Name:      "redis",

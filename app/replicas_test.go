@@ -70,6 +70,30 @@ func TestTwoReplicas(t *testing.T) {
 			t.Errorf("replica B, inside the edited zone: %s", c)
 		}
 	})
+
+	// Last: it sets replica B's clock a minute ahead.
+	t.Run("ReplicaClocksApartDoNotWidenALimit", func(t *testing.T) {
+		a.Do("PUT", "/v1/settings/rate-limits", a.AdminToken, map[string]any{"verified": 20}).Want(t, http.StatusOK)
+		_, secret := newToken(t, a, a.AdminToken, "clocks apart") // 50 %: 10 per minute
+		waitFor(t, "replica B to apply the new limit", func() bool {
+			_, probe := newToken(t, a, a.AdminToken, "probe")
+			r := b.Do("POST", "/v1/verify", "", map[string]any{"token": probe}).Want(t, http.StatusOK)
+			rl, _ := r.Body["ratelimit"].(map[string]any)
+			return rl["limit"] == float64(10)
+		})
+		b.Clock.Advance(time.Minute)
+		accepted := 0
+		for _, s := range []*apptest.Server{a, b} {
+			for range 15 {
+				if verifyCode(t, s, secret) == "VALID" {
+					accepted++
+				}
+			}
+		}
+		if accepted != 10 {
+			t.Errorf("replicas a minute apart accepted %d of 30 verifies, want the token's limit, 10", accepted)
+		}
+	})
 }
 
 // waitFor polls cond for up to one second: how long a change may take to

@@ -32,7 +32,7 @@ func TestSessions(t *testing.T) {
 			}
 			c := cs[0]
 			if c.Name != "keysmith_session" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure || c.Path != "/" ||
-				c.MaxAge != int((12*time.Hour).Seconds()) || !strings.HasPrefix(c.Value, "kss_") {
+				c.MaxAge != int((12*time.Hour).Seconds()) || !strings.HasPrefix(c.Value, "ksb_") {
 				t.Errorf("cookie = %+v (Secure only over TLS)", c)
 			}
 			if strings.Contains(string(r.Raw), c.Value) {

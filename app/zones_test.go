@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -437,6 +438,37 @@ func TestRateLimits(t *testing.T) {
 			}
 			if c := verifyFrom(t, s, secret, "192.0.2.1").String("code"); c != "VALID" {
 				t.Errorf("inside after refusals from outside: %s, want VALID", c)
+			}
+			s.Do("PUT", "/v1/settings/rate-limits", admin, map[string]any{}).Want(t, http.StatusOK)
+		})
+
+		t.Run("LoweredLimitReportsZeroRemainingAndARetryAfterWithinTheReset", func(t *testing.T) {
+			s.Do("PUT", "/v1/settings/rate-limits", admin, map[string]any{"verified": 40, "zones": 40}).Want(t, http.StatusOK)
+			id, secret := newToken(t, s, admin, "lowered") // shares of 20
+			for range 20 {
+				verifyCode(t, s, secret)
+				s.Do("GET", "/v1/zones", secret, nil).Want(t, http.StatusOK)
+			}
+			// Shares of 2: the 20 used count against them (10 windows' worth).
+			s.Do("PUT", "/v1/settings/rate-limits", admin, map[string]any{"verified": 4, "zones": 4}).Want(t, http.StatusOK)
+			s.Do("PATCH", "/v1/tokens/"+id, admin, map[string]any{"enabled": false}).Want(t, http.StatusOK)
+			r := s.Do("POST", "/v1/verify", "", map[string]any{"token": secret}).Want(t, http.StatusOK)
+			if rl, _ := r.Body["ratelimit"].(map[string]any); r.String("code") != "DISABLED" || rl["remaining"] != float64(0) || rl["reset"] != float64(600) {
+				t.Errorf("disabled token over a lowered limit: %s, want remaining 0 and reset 600", r.Raw)
+			}
+			s.Do("PATCH", "/v1/tokens/"+id, admin, map[string]any{"enabled": true}).Want(t, http.StatusOK)
+			r = s.Do("POST", "/v1/verify", "", map[string]any{"token": secret}).Want(t, http.StatusOK)
+			if rl, _ := r.Body["ratelimit"].(map[string]any); r.String("code") != "RATE_LIMITED" || rl["remaining"] != float64(0) {
+				t.Errorf("over a lowered limit: %s", r.Raw)
+			}
+			h := s.Do("GET", "/v1/zones", secret, nil).Want(t, http.StatusTooManyRequests).Header
+			retry, _ := strconv.Atoi(h.Get("Retry-After"))
+			reset, _ := strconv.Atoi(h.Get("RateLimit-Reset"))
+			// One more request fits when the 20 used, at 30 s each, are
+			// back to 2 in the window: 600 s - 60 s + 30 s.
+			if h.Get("RateLimit-Remaining") != "0" || retry != 570 || reset != 600 {
+				t.Errorf("429 over a lowered limit: Remaining %q, Retry-After %q, Reset %q; want 0, 570, 600",
+					h.Get("RateLimit-Remaining"), h.Get("Retry-After"), h.Get("RateLimit-Reset"))
 			}
 			s.Do("PUT", "/v1/settings/rate-limits", admin, map[string]any{}).Want(t, http.StatusOK)
 		})

@@ -101,7 +101,12 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
+	client := &http.Client{Timeout: 10 * time.Second}
 	stop := sync.OnceFunc(func() {
+		// Connections the client dialled but never used (it dials one per
+		// concurrent request) look new to the server, and a shutdown waits
+		// 5 s before it counts a new connection as idle: close them first.
+		client.CloseIdleConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
@@ -110,7 +115,7 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 	})
 	t.Cleanup(stop)
 	return &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
-		AdminToken: adminToken, AdminID: adminID, t: t, client: &http.Client{Timeout: 10 * time.Second}, stop: stop}
+		AdminToken: adminToken, AdminID: adminID, t: t, client: client, stop: stop}
 }
 
 // Restart stops s and starts a new server on its database, as restarting

@@ -52,7 +52,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, body = m.status, errorBody{m.name, keysmith.ErrorMessage(err)}
 	} else {
 		body = errorBody{"server_error", keysmith.ErrorMessage(err)}
-		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", truncateString(r.URL.Path, maxLoggedLen),
 			"request_id", requestID(r.Context()), "err", err)
 	}
 	var ke *keysmith.Error

@@ -128,10 +128,12 @@ const exportFlushEvery = 100
 
 // recordDenied records access.denied for a request refused with 403, with
 // the caller as the actor (from r's Audit). Every 403 of an authenticated
-// endpoint passes here. Failing to record does not change the answer, which
+// endpoint within the caller's budget of refusals passes here (see
+// denied); the strings taken from the request are cut to maxLoggedLen. Failing to record does not change the answer, which
 // is a refusal either way; it is logged.
 func (s *Server) recordDenied(r *http.Request, refusal error) {
-	details := map[string]any{"method": r.Method, "path": r.URL.Path, "reason": keysmith.ErrorMessage(refusal)}
+	details := map[string]any{"method": truncateString(r.Method, maxLoggedLen), "path": truncateString(r.URL.Path, maxLoggedLen),
+		"reason": truncateString(keysmith.ErrorMessage(refusal), maxLoggedLen)}
 	if r.Pattern != "" {
 		details["route"] = r.Pattern
 	}

@@ -41,7 +41,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, clientAddrKey{}, addr)
 		ctx = keysmith.WithAudit(ctx, keysmith.Audit{
 			Actor: keysmith.Ref{Type: "anonymous"}, ClientIP: ipString(addr),
-			UserAgent: truncateString(r.UserAgent(), 256), RequestID: id,
+			UserAgent: truncateString(r.UserAgent(), maxLoggedLen), RequestID: id,
 		})
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
@@ -59,7 +59,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				level = slog.LevelDebug
 			}
 			if s.Log.Enabled(ctx, level) {
-				s.Log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				s.Log.Log(ctx, level, "request", "method", r.Method, "path", truncateString(r.URL.Path, maxLoggedLen), "status", rec.status,
 					"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", id,
 					"client_ip", ipString(addr))
 			}
@@ -85,6 +85,11 @@ func validRequestID(id string) bool {
 	}
 	return true
 }
+
+// maxLoggedLen bounds every string taken from a request (a path, a user
+// agent, a refusal's reason) before it is logged or stored, so that no
+// request can make a log line or an event large.
+const maxLoggedLen = 256
 
 // truncateString cuts s to at most n bytes, at a character boundary so
 // that valid UTF-8 stays valid.
@@ -122,7 +127,8 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // session cookie (see authenticate), answering 401 for a missing, malformed,
 // unknown, expired or revoked credential or an inactive owner, 403 when a
 // token's network policy refuses the client's address, and 429 when a token
-// has used its share of the path's rate-limit group. The
+// has used its share of the path's rate-limit group (a session, its user's
+// share), or the caller its budget of refusals (see denied). The
 // principal's user is as they are now: a role change or a deactivation
 // applies to the next request.
 func (s *Server) authed(h authedHandler) http.Handler {
@@ -137,7 +143,7 @@ func (s *Server) authed(h authedHandler) http.Handler {
 			err = h(w, r, p)
 		}
 		if keysmith.ErrorCode(err) == keysmith.CodeForbidden {
-			s.recordDenied(r, err)
+			err = s.denied(w, r, p, err)
 		}
 		return err
 	})
@@ -148,7 +154,7 @@ func (s *Server) authed(h authedHandler) http.Handler {
 // path's rate-limit group (whose standing goes into the response headers).
 func (s *Server) tokenPrincipal(w http.ResponseWriter, r *http.Request, raw string) (keysmith.Principal, error) {
 	addr := clientAddr(r.Context())
-	res, err := s.Verifier.Check(r.Context(), raw, addr, groupOf(r.URL.Path))
+	res, err := s.Verifier.CheckFrom(r.Context(), raw, addr, addr, groupOf(r.URL.Path))
 	if err != nil {
 		return keysmith.Principal{}, err
 	}

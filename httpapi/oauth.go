@@ -130,17 +130,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if grant == "" {
 		return s.writeOAuth(w, r, invalidRequest("grant_type is required; Keysmith supports client_credentials"), basic)
 	}
-	// Guessing client secrets is limited per source address.
-	if err := s.checkFailures(w, r, keysmith.GroupFailedClientAuth); err != nil {
-		return err
-	}
-	c, err := s.OAuth.AuthenticateClient(r.Context(), id, secret)
+	c, err := s.authenticateClient(w, r, id, secret)
 	if err != nil {
-		if oe, ok := err.(*oauth.Error); ok && oe.Code == "invalid_client" {
-			if ferr := s.countFailure(r, keysmith.GroupFailedClientAuth); ferr != nil {
-				s.Log.WarnContext(r.Context(), "counting a failed client authentication failed", "err", ferr)
-			}
-		}
 		return s.writeOAuth(w, r, err, basic)
 	}
 	if grant != keysmith.GrantClientCredentials {
@@ -161,6 +152,20 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// authenticateClient checks a client's credentials. Guessing client secrets
+// is limited per source address: the attempt takes a unit of the
+// failed_client_auth budget first, kept only when the credentials are wrong.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, id, secret string) (*keysmith.Client, error) {
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedClientAuth)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.OAuth.AuthenticateClient(r.Context(), id, secret)
+	var oe *oauth.Error
+	att.settle(errors.As(err, &oe) && oe.Code == "invalid_client")
+	return c, err
 }
 
 // caller is who asks to introspect or revoke: a client, or an admin by an
@@ -187,7 +192,7 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form map[st
 	if err != nil {
 		return caller{basic: basic}, err
 	}
-	c, err := s.OAuth.AuthenticateClient(r.Context(), id, secret)
+	c, err := s.authenticateClient(w, r, id, secret)
 	return caller{client: c, basic: basic}, err
 }
 

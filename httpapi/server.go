@@ -58,7 +58,7 @@ func (s *Server) Handler() http.Handler {
 	s.agentRoutes(mux)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", r.Method, r.URL.Path)
+		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", truncateString(r.Method, maxLoggedLen), truncateString(r.URL.Path, maxLoggedLen))
 	}))
 	return s.middleware(mux)
 }

@@ -74,7 +74,8 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 // token (and only that is tried); otherwise the session cookie. A request
 // authenticated by cookie that could change something (any method but GET,
 // HEAD, OPTIONS) must not be cross-origin: SameSite=Lax already keeps the
-// cookie off cross-site POSTs, and this also covers same-site origins.
+// cookie off cross-site POSTs, and this also covers same-site origins. A
+// session's requests count against its user's share of the path's group.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.Principal, error) {
 	if r.Header.Get("Authorization") != "" {
 		raw, ok := bearer(r)
@@ -96,6 +97,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.
 	if err := crossOrigin.Check(r); err != nil {
 		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeForbidden,
 			"cross-origin request refused: a session cookie only authenticates requests from Keysmith's own origin")
+	}
+	if err := s.countSession(w, r, p.User); err != nil {
+		return keysmith.Principal{}, err
 	}
 	return p, nil
 }
@@ -134,16 +138,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Guessing passwords is limited per source address (shared by replicas
 	// through Redis when configured) and, in the service, per account.
-	if err := s.checkFailures(w, r, keysmith.GroupFailedSignIns); err != nil {
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedSignIns)
+	if err != nil {
 		return err
 	}
 	u, sess, secret, err := s.Service.SignIn(r.Context(), keysmith.SignInInput{
-		Email: req.Email, Password: req.Password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: truncateString(r.UserAgent(), 256)})
-	if keysmith.ErrorCode(err) == keysmith.CodeUnauthorized {
-		if ferr := s.countFailure(r, keysmith.GroupFailedSignIns); ferr != nil {
-			s.Log.WarnContext(r.Context(), "counting a failed sign-in failed", "err", ferr)
-		}
-	}
+		Email: req.Email, Password: req.Password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: truncateString(r.UserAgent(), maxLoggedLen)})
+	att.settle(keysmith.ErrorCode(err) == keysmith.CodeUnauthorized)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		}
 		addr = a.Unmap()
 	}
-	res, err := s.Verifier.Check(r.Context(), req.Token, addr, keysmith.GroupVerified)
+	// Unknown tokens are looked up on the budget of whoever sends them,
+	// not of the ip they name (which the caller chooses).
+	res, err := s.Verifier.CheckFrom(r.Context(), req.Token, addr, clientAddr(r.Context()), keysmith.GroupVerified)
 	if err != nil {
 		return err
 	}

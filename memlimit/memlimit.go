@@ -41,6 +41,7 @@ type Limiter struct {
 type state struct {
 	failures int
 	last     time.Time
+	prev     time.Time // last before the latest attempt, for Release
 }
 
 var _ keysmith.FailureLimiter = (*Limiter)(nil)
@@ -60,25 +61,39 @@ func (l *Limiter) delay(n int) time.Duration {
 	return min(d, l.p.Max)
 }
 
-// Wait returns how long an attempt for key must wait from now.
+// Wait returns how long an attempt for key must wait from now, counting
+// nothing.
 func (l *Limiter) Wait(_ context.Context, key string, now time.Time) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.wait(key, now), nil
+}
+
+// Attempt returns the wait for key when there is one, and otherwise counts
+// a failure for key at now (see keysmith.FailureLimiter), in one step.
+func (l *Limiter) Attempt(_ context.Context, key string, now time.Time) (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := l.wait(key, now); d > 0 {
+		return d, nil
+	}
+	l.fail(key, now)
+	return 0, nil
+}
+
+func (l *Limiter) wait(key string, now time.Time) time.Duration {
 	s := l.keys[key]
 	if s == nil {
-		return 0, nil
+		return 0
 	}
 	if now.Sub(s.last) >= l.p.Forget {
 		delete(l.keys, key)
-		return 0, nil
+		return 0
 	}
-	return max(0, s.last.Add(l.delay(s.failures)).Sub(now)), nil
+	return max(0, s.last.Add(l.delay(s.failures)).Sub(now))
 }
 
-// Fail counts a failure for key at now.
-func (l *Limiter) Fail(_ context.Context, key string, now time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (l *Limiter) fail(key string, now time.Time) {
 	s := l.keys[key]
 	if s != nil && now.Sub(s.last) >= l.p.Forget {
 		s = nil
@@ -91,7 +106,24 @@ func (l *Limiter) Fail(_ context.Context, key string, now time.Time) error {
 		l.keys[key] = s
 	}
 	s.failures++
-	s.last = now
+	s.prev, s.last = s.last, now
+}
+
+// Release takes back the latest attempt counted for key.
+func (l *Limiter) Release(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.keys[key]
+	if s == nil {
+		return nil
+	}
+	if s.failures--; s.failures <= 0 {
+		delete(l.keys, key)
+		return nil
+	}
+	if !s.prev.IsZero() {
+		s.last = s.prev
+	}
 	return nil
 }
 

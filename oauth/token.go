@@ -45,6 +45,12 @@ func (a *Authority) AuthenticateClient(ctx context.Context, id, secret string) (
 		!keysmith.ValidText(id) || !keysmith.ValidText(secret) {
 		return nil, errInvalidClient
 	}
+	// The form (ksc_ with its checksum, or a kss_ secret issued before)
+	// turns away typos and garbage before any lookup.
+	h, ok := keysmith.ParseClientSecret(secret)
+	if !ok {
+		return nil, errInvalidClient
+	}
 	e, err := a.client(ctx, id)
 	if err != nil {
 		return nil, err
@@ -52,9 +58,8 @@ func (a *Authority) AuthenticateClient(ctx context.Context, id, secret string) (
 	if e == nil || e.client.RevokedAt != nil {
 		return nil, errInvalidClient
 	}
-	h := keysmith.HashOf(secret)
 	now := a.now()
-	ok := false
+	ok = false
 	for _, s := range e.secrets {
 		if h.Equal(s.Hash) && (s.ExpiresAt == nil || now.Before(*s.ExpiresAt)) {
 			ok = true

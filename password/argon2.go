@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -38,12 +39,26 @@ const (
 	keyLen  = 32
 )
 
-// Hasher hashes and checks passwords. At most GOMAXPROCS hashes run at once,
-// so a burst of sign-ins queues instead of exhausting memory.
+// Hasher hashes and checks passwords. At most Slots hashes run at once:
+// one fewer than GOMAXPROCS (at least one), so that a burst of sign-ins
+// queues instead of exhausting memory and leaves a core for verify, whose
+// latency is the product. A hash that cannot start within MaxWait fails with
+// keysmith.CodeRateLimited.
 type Hasher struct {
+	// MaxWait is how long a hash waits for a slot; default DefaultMaxWait.
+	MaxWait time.Duration
+
 	p   Params
 	sem chan struct{}
 }
+
+// DefaultMaxWait is how long a hash waits for a free slot by default: a few
+// hashes' time, so that a short burst queues and a flood is refused.
+const DefaultMaxWait = time.Second
+
+// errBusy answers a hash that found no slot in time.
+var errBusy = &keysmith.Error{Code: keysmith.CodeRateLimited, RetryAfter: time.Second,
+	Message: "too many passwords are being checked at once; retry in a second"}
 
 var _ keysmith.PasswordHasher = (*Hasher)(nil)
 
@@ -58,33 +73,70 @@ func New(p Params) *Hasher {
 	if p.Threads == 0 {
 		p.Threads = Default.Threads
 	}
-	return &Hasher{p: p, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	return &Hasher{p: p, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 }
 
-func (h *Hasher) key(password string, salt []byte, p Params, n uint32) []byte {
-	h.sem <- struct{}{}
-	defer func() { <-h.sem }()
-	return argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, n)
+// Slots is how many hashes may run at once.
+func (h *Hasher) Slots() int { return cap(h.sem) }
+
+// Acquire takes a hashing slot, waiting at most MaxWait, and returns the
+// function that gives it back. Hash and Verify call it; so may a caller that
+// must keep the hasher busy (a test of the refusal, a maintenance job).
+func (h *Hasher) Acquire() (release func(), err error) {
+	select {
+	case h.sem <- struct{}{}:
+		return func() { <-h.sem }, nil
+	default:
+	}
+	wait := h.MaxWait
+	if wait <= 0 {
+		wait = DefaultMaxWait
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return func() { <-h.sem }, nil
+	case <-t.C:
+		return nil, errBusy
+	}
 }
 
-// Hash returns the PHC string of password with a fresh random salt.
+func (h *Hasher) key(password string, salt []byte, p Params, n uint32) ([]byte, error) {
+	release, err := h.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, n), nil
+}
+
+// Hash returns the PHC string of password with a fresh random salt; it
+// fails with keysmith.CodeRateLimited when no slot frees within MaxWait.
 func (h *Hasher) Hash(password string) (string, error) {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
-	key := h.key(password, salt, h.p, keyLen)
+	key, err := h.key(password, salt, h.p, keyLen)
+	if err != nil {
+		return "", err
+	}
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.p.MemoryKiB, h.p.Time, h.p.Threads,
 		enc.EncodeToString(salt), enc.EncodeToString(key)), nil
 }
 
 // Verify reports whether password matches the PHC string encoded, comparing
-// in constant time. A malformed encoding is an error.
+// in constant time. A malformed encoding is an error, and so is finding no
+// slot within MaxWait (keysmith.CodeRateLimited).
 func (h *Hasher) Verify(password, encoded string) (bool, error) {
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return false, err
 	}
-	got := h.key(password, salt, p, uint32(len(want)))
+	got, err := h.key(password, salt, p, uint32(len(want)))
+	if err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 

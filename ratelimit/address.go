@@ -7,14 +7,18 @@ import (
 )
 
 // PerAddress limits failures per source address: failed sign-ins, failed
-// client authentication at the token endpoint. The pattern is:
+// client authentication at the OAuth endpoints. An attempt reserves one unit
+// of its address's budget before the credentials are looked at, and gives it
+// back when they turn out right (or were never checked):
 //
-//	if r, _ := pa.Check(ctx, addr, limit); !r.Allowed { answer 429 }
+//	r, _ := pa.Reserve(ctx, addr, limit)
+//	if !r.Allowed { answer 429 }
 //	... authenticate ...
-//	if failed { pa.Fail(ctx, addr, limit) }
+//	if !failed { pa.Release(ctx, addr, limit) }
 //
-// so successful attempts cost nothing, and an address that has failed limit
-// times in a window is refused before its credentials are even looked at.
+// Reserving first is what makes a burst count like a sequence: attempts sent
+// at once each take their unit before any credential is checked, so no more
+// than limit of them reach the check, while a success still costs nothing.
 // IPv6 addresses are counted per /64, because one host usually holds a
 // whole /64.
 type PerAddress struct {
@@ -23,14 +27,15 @@ type PerAddress struct {
 	Window  time.Duration
 }
 
-// Check reports whether addr may try again, without counting.
-func (p *PerAddress) Check(ctx context.Context, addr netip.Addr, limit int) (Result, error) {
-	return p.Limiter.Peek(ctx, p.key(addr), limit, p.Window)
+// Reserve counts one attempt from addr unless its budget is used up.
+func (p *PerAddress) Reserve(ctx context.Context, addr netip.Addr, limit int) (Result, error) {
+	return p.Limiter.Allow(ctx, p.key(addr), limit, p.Window)
 }
 
-// Fail counts one failure from addr.
-func (p *PerAddress) Fail(ctx context.Context, addr netip.Addr, limit int) (Result, error) {
-	return p.Limiter.Allow(ctx, p.key(addr), limit, p.Window)
+// Release gives back a unit that Reserve took, for an attempt that did not
+// fail.
+func (p *PerAddress) Release(ctx context.Context, addr netip.Addr, limit int) error {
+	return p.Limiter.Refund(ctx, p.key(addr), limit, p.Window)
 }
 
 func (p *PerAddress) key(a netip.Addr) string {

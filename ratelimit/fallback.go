@@ -52,6 +52,18 @@ func (f *Fallback) Peek(ctx context.Context, key string, limit int, window time.
 	return f.Secondary.Peek(ctx, key, limit, window)
 }
 
+// Refund gives back on Primary, or on Secondary while Primary is down.
+func (f *Fallback) Refund(ctx context.Context, key string, limit int, window time.Duration) error {
+	if !f.isDown() {
+		err := f.Primary.Refund(ctx, key, limit, window)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		f.fail(err)
+	}
+	return f.Secondary.Refund(ctx, key, limit, window)
+}
+
 // Status says where counters live now: ok is false while Primary is down,
 // and detail explains it for /readyz.
 func (f *Fallback) Status() (ok bool, detail string) {

@@ -47,6 +47,12 @@ func (l *Local) Peek(_ context.Context, key string, limit int, window time.Durat
 	return l.check(key, limit, window, 0), nil
 }
 
+// Refund gives back one request counted for key.
+func (l *Local) Refund(_ context.Context, key string, limit int, window time.Duration) error {
+	l.check(key, limit, window, -1)
+	return nil
+}
+
 func (l *Local) check(key string, limit int, window time.Duration, cost int) Result {
 	now := float64(l.now().UnixMicro())
 	s := &l.shards[maphash.String(l.seed, key)%uint64(len(l.shards))]
@@ -54,6 +60,9 @@ func (l *Local) check(key string, limit int, window time.Duration, cost int) Res
 	defer s.mu.Unlock()
 	old, ok := s.tat[key]
 	r, tat, interval := GCRA(old.tat, old.interval, now, limit, window, cost)
+	if cost < 0 && ok {
+		s.tat[key] = cell{tat, interval}
+	}
 	if cost > 0 && r.Allowed {
 		if !ok {
 			s.writes++

@@ -33,14 +33,19 @@ type Limiter interface {
 	// Peek reports the state of key without counting anything. Allowed
 	// says whether one more request would be allowed.
 	Peek(ctx context.Context, key string, limit int, window time.Duration) (Result, error)
+	// Refund gives back one request that Allow counted for key, for a
+	// budget taken before knowing whether the request should count (see
+	// PerAddress). It never takes the key past its full limit.
+	Refund(ctx context.Context, key string, limit int, window time.Duration) error
 }
 
 // GCRA is the algorithm on one key. The key stores tat, the theoretical
 // arrival time of its next request, and interval, the emission interval
 // (window/limit) tat was counted in; both are in microseconds (tat since the
 // epoch) and 0 for a new key. now is the time in microseconds since the
-// epoch; cost is 1 to count a request and 0 to peek. It returns the result
-// and the tat and interval to store (unchanged when nothing is counted).
+// epoch; cost is 1 to count a request, 0 to peek and -1 to give one back
+// (Refund). It returns the result and the tat and interval to store
+// (unchanged when nothing is counted).
 //
 // When the limit has changed since the key was written, tat is rescaled so
 // that the requests already used in the window stay used: raising a limit
@@ -57,6 +62,10 @@ func GCRA(tat, interval, now float64, limit int, window time.Duration, cost int)
 	}
 	interval = newInterval
 	r := Result{Limit: limit}
+	if cost < 0 { // a refund: back by one interval, never past "full"
+		r.Allowed = true
+		return r, max(now, tat+float64(cost)*interval), interval
+	}
 	newTAT := tat + float64(cost)*interval
 	allowAt := newTAT - w
 	if cost > 0 && now < allowAt {
@@ -64,7 +73,11 @@ func GCRA(tat, interval, now float64, limit int, window time.Duration, cost int)
 		r.Reset = micros(tat - now)
 		return r, tat, interval
 	}
-	r.Remaining = int(math.Floor((now+w-newTAT)/interval + 1e-6))
+	// After a lowered limit, more can be spent than the window holds:
+	// nothing remains (never less), and the next request fits when tat has
+	// come back to one interval within the window, which is never later
+	// than Reset.
+	r.Remaining = max(0, int(math.Floor((now+w-newTAT)/interval+1e-6)))
 	r.Reset = micros(newTAT - now)
 	r.Allowed = cost > 0 || r.Remaining > 0
 	if cost == 0 && r.Remaining == 0 {

@@ -52,10 +52,21 @@ func (v *Verifier) Limiter() ratelimit.Limiter { return v.limiter }
 // request that passes counts against the token's share of that group, and
 // RateLimit says where the token stands; for a known token that fails, the
 // share is only read. The error is only for failures of the store or the
-// limiter.
+// limiter. Lookups of unknown tokens are not bounded: requests from outside
+// use CheckFrom.
 func (v *Verifier) Check(ctx context.Context, raw string, addr netip.Addr, group keysmith.APIGroup) (Result, error) {
+	return v.CheckFrom(ctx, raw, addr, netip.Addr{}, group)
+}
+
+// CheckFrom is Check for a request sent from caller (which differs from addr
+// when a gateway verifies a token its client used at addr). Tokens that
+// neither cache knows cost a lookup from caller's unknown_tokens budget
+// (keysmith.GroupUnknownTokens, per address, IPv6 per /64), given back when
+// the token exists; past it, caller gets RATE_LIMITED for them without one
+// (with the budget's standing in RateLimit).
+func (v *Verifier) CheckFrom(ctx context.Context, raw string, addr, caller netip.Addr, group keysmith.APIGroup) (Result, error) {
 	now := v.now()
-	r, e, err := v.verify(ctx, raw, addr, now)
+	r, e, err := v.verify(ctx, raw, addr, caller, now)
 	if err != nil || r.Token == nil {
 		return r, err
 	}

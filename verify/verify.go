@@ -181,20 +181,25 @@ func New(store Store, opt Options) *Verifier {
 func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, error) {
 	addr, _ := netip.ParseAddr(ip)
 	now := v.now()
-	r, e, err := v.verify(ctx, raw, addr, now)
+	r, e, err := v.verify(ctx, raw, addr, netip.Addr{}, now)
 	if r.Valid() {
 		v.usage.touch(e.useState, now, addr)
 	}
 	return r, err
 }
 
-// verify checks the token's form, record, owner and network policy.
-func (v *Verifier) verify(ctx context.Context, raw string, addr netip.Addr, now time.Time) (Result, *entry, error) {
+// verify checks the token's form, record, owner and network policy. caller
+// is the address the request came from, whose lookups of unknown tokens are
+// bounded (the zero Addr: not bounded).
+func (v *Verifier) verify(ctx context.Context, raw string, addr, caller netip.Addr, now time.Time) (Result, *entry, error) {
 	h, ok := keysmith.ParseAPIToken(raw)
 	if !ok {
 		return Result{Code: Malformed}, nil, nil
 	}
-	e, err := v.token(ctx, h, now)
+	e, err := v.token(ctx, h, caller, now)
+	if ob, ok := err.(*overBudget); ok {
+		return Result{Code: RateLimited, RateLimit: &ob.rl}, nil, nil
+	}
 	if err != nil || e == nil {
 		return Result{Code: NotFound}, nil, err
 	}
@@ -251,8 +256,9 @@ func (e *entry) idleExpired(now time.Time) bool {
 }
 
 // token returns the cached entry for h, loading it on a miss; nil if there is
-// no such token.
-func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*entry, error) {
+// no such token. A hash in neither cache costs a lookup, which is bounded
+// per caller (see lookup).
+func (v *Verifier) token(ctx context.Context, h keysmith.Hash, caller netip.Addr, now time.Time) (*entry, error) {
 	v.mu.RLock()
 	e := v.tokens[h]
 	negUntil, isNeg := v.neg[h]
@@ -263,8 +269,49 @@ func (v *Verifier) token(ctx context.Context, h keysmith.Hash, now time.Time) (*
 	if e == nil && isNeg && now.Before(negUntil) {
 		return nil, nil
 	}
+	if e == nil && caller.IsValid() {
+		return v.lookup(ctx, h, caller, now)
+	}
 	return v.load(ctx, h, now, e)
 }
+
+// lookup loads a hash that neither cache knows, for a request from caller.
+// The checksum is public, so anyone can mint well-formed tokens that are
+// all unknown, each a database lookup: every lookup takes a unit of the
+// caller's unknown_tokens budget first, given back when the token exists,
+// so only misses count, and a burst counts like a sequence. Past the budget
+// the caller is answered from the caches only: a token neither cache knows
+// is RATE_LIMITED (an overBudget error carrying the budget's standing), not
+// NOT_FOUND, because it may be a real token this replica has not cached;
+// the answer stays true and the cost stays bounded.
+func (v *Verifier) lookup(ctx context.Context, h keysmith.Hash, caller netip.Addr, now time.Time) (*entry, error) {
+	limits, err := v.limitsAt(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	limit := limits[keysmith.GroupUnknownTokens]
+	pa := &ratelimit.PerAddress{Limiter: v.limiter, Group: string(keysmith.GroupUnknownTokens), Window: keysmith.RateLimitWindow}
+	res, err := pa.Reserve(ctx, caller, limit)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Allowed {
+		return nil, &overBudget{res}
+	}
+	e, err := v.load(ctx, h, now, nil)
+	if e != nil || err != nil {
+		if rerr := pa.Release(context.WithoutCancel(ctx), caller, limit); rerr != nil {
+			v.log.WarnContext(ctx, "giving back an unknown-token lookup failed", "err", rerr)
+		}
+	}
+	return e, err
+}
+
+// overBudget says that the caller has used its budget of lookups of
+// unknown tokens (GroupUnknownTokens); rl is where the budget stands.
+type overBudget struct{ rl ratelimit.Result }
+
+func (e *overBudget) Error() string { return "the caller's budget of unknown-token lookups is used up" }
 
 // load reads the token of h from the store and caches it, replacing the
 // stale entry e (nil if none); nil if there is no such token.

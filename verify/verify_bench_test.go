@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -85,4 +86,38 @@ func BenchmarkVerifyNegativeCached(b *testing.B) {
 	}
 	b.StopTimer()
 	f.wantReads(b, 1, 0) // the warm-up only
+}
+
+// benchUnknownFlood verifies b.N freshly minted, well-formed, unknown tokens
+// (anyone can compute the checksum) sent from caller, and reports how many
+// of them reached the store.
+func benchUnknownFlood(b *testing.B, caller netip.Addr) {
+	f := newBenchFixture(b)
+	minted := make([]string, b.N)
+	for i := range minted {
+		minted[i], _ = unknownToken()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if r, _ := f.v.CheckFrom(f.ctx, minted[i], caller, caller, keysmith.GroupVerified); r.Code != verify.NotFound {
+			b.Fatalf("CheckFrom = %s, want %s", r.Code, verify.NotFound)
+		}
+	}
+	b.StopTimer()
+	tokens, _ := f.reads()
+	b.ReportMetric(float64(tokens)/float64(b.N), "lookups/op")
+}
+
+// BenchmarkVerifyUnknownFloodOneAddress is one address minting tokens: past
+// its unknown_tokens budget (600 a minute) each costs a limiter check, not a
+// database lookup.
+func BenchmarkVerifyUnknownFloodOneAddress(b *testing.B) {
+	benchUnknownFlood(b, netip.MustParseAddr("198.51.100.1"))
+}
+
+// BenchmarkVerifyUnknownFloodUnbounded is the same flood with no caller
+// address, as every request was before the budget: each token is a lookup.
+func BenchmarkVerifyUnknownFloodUnbounded(b *testing.B) {
+	benchUnknownFlood(b, netip.Addr{})
 }

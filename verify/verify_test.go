@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -343,6 +344,58 @@ func TestVerify(t *testing.T) {
 		f.mustBe(t, c, verify.NotFound) // full: forgets a and b
 		f.mustBe(t, a, verify.NotFound)
 		f.wantReads(t, 4, 0)
+	})
+
+	t.Run("UnknownTokensFromOneCallerCostAtMostItsBudgetOfLookups", func(t *testing.T) {
+		f := newFixture(t)
+		if err := f.db.SetRateLimits(f.ctx, keysmith.RateLimits{keysmith.GroupUnknownTokens: 3}); err != nil {
+			t.Fatal(err)
+		}
+		caller, other := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+		check := func(raw string, from netip.Addr) verify.Code {
+			t.Helper()
+			r, err := f.v.CheckFrom(f.ctx, raw, netip.Addr{}, from, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Code
+		}
+		cached, _ := f.newToken(t, nil)
+		if c := check(cached, caller); c != verify.Valid { // a hit: gives its unit back
+			t.Fatalf("real token: %s", c)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[verify.Code]int{}
+		for range 20 { // at once: reserved before the lookup, so a burst counts like a sequence
+			wg.Go(func() {
+				raw, _ := unknownToken()
+				c := check(raw, caller)
+				mu.Lock()
+				codes[c]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if codes[verify.NotFound] != 3 || codes[verify.RateLimited] != 17 {
+			t.Errorf("20 unknown tokens at once with a budget of 3: %v, want 3 NOT_FOUND and 17 RATE_LIMITED", codes)
+		}
+		f.wantReads(t, 1+3, 1)
+		if c := check(cached, caller); c != verify.Valid {
+			t.Errorf("a cached token over the budget: %s, want VALID from the cache", c)
+		}
+		uncached, _ := f.newToken(t, nil)
+		if c := check(uncached, caller); c != verify.RateLimited {
+			t.Errorf("an uncached token over the budget: %s, want RATE_LIMITED without a lookup (it may be real)", c)
+		}
+		f.wantReads(t, 1+3, 1)
+		if c := check(uncached, other); c != verify.Valid {
+			t.Errorf("the same token from another address: %s", c)
+		}
+		f.clock.Advance(20 * time.Second) // one unit back
+		raw, _ := unknownToken()
+		check(raw, caller)
+		f.wantReads(t, 1+3+1+1, 1)
 	})
 
 	t.Run("RevokedTokenIsRejectedAtOnce", func(t *testing.T) {

@@ -105,4 +105,53 @@ func Contract(t *testing.T, l ratelimit.Limiter, advance func(time.Duration)) {
 			t.Error("a used-up key refuses another")
 		}
 	})
+	changes(t, l, key)
+}
+
+// changes is the part of the contract about giving back and lowered limits.
+func changes(t *testing.T, l ratelimit.Limiter, key func() string) {
+	ctx := context.Background()
+	t.Run("RefundGivesBackOneRequestAndNoMore", func(t *testing.T) {
+		k := key()
+		for range 2 {
+			l.Allow(ctx, k, 2, time.Minute)
+		}
+		if err := l.Refund(ctx, k, 2, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := l.Allow(ctx, k, 2, time.Minute); !r.Allowed {
+			t.Errorf("after a refund: %+v, want one more allowed", r)
+		}
+		if r, _ := l.Allow(ctx, k, 2, time.Minute); r.Allowed {
+			t.Errorf("a refund gave back more than one: %+v", r)
+		}
+		fresh := key()
+		for range 3 {
+			if err := l.Refund(ctx, fresh, 2, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r, _ := l.Peek(ctx, fresh, 2, time.Minute); r.Remaining != 2 {
+			t.Errorf("refunds of an unused key: %+v, want the limit, 2, and no more", r)
+		}
+	})
+	t.Run("LoweredLimitReportsNothingRemainingAndARetryWithinTheReset", func(t *testing.T) {
+		k := key()
+		for range 20 {
+			l.Allow(ctx, k, 20, time.Minute)
+		}
+		// 20 used at 30 s each under a limit of 2: 600 s to be whole again.
+		for _, check := range []func() (ratelimit.Result, error){
+			func() (ratelimit.Result, error) { return l.Peek(ctx, k, 2, time.Minute) },
+			func() (ratelimit.Result, error) { return l.Allow(ctx, k, 2, time.Minute) },
+		} {
+			r, err := check()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Allowed || r.Remaining != 0 || r.Reset != 600*time.Second || r.RetryAfter != 570*time.Second {
+				t.Errorf("over a lowered limit: %+v, want refused, 0 remaining, retry after 570s, reset in 600s", r)
+			}
+		}
+	})
 }

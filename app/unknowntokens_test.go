@@ -1,0 +1,75 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/app"
+	"github.com/keysmith/keysmith/apptest"
+	"github.com/keysmith/keysmith/storetest"
+)
+
+// verifyAs verifies token as a caller at ip (the server trusts 127.0.0.0/8
+// as a proxy, so X-Forwarded-For names the caller) and returns the code.
+func verifyAs(t *testing.T, s *apptest.Server, ip, token string) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", s.URL+"/v1/verify", strings.NewReader(`{"token":"`+token+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", ip)
+	return s.Send(req).Want(t, http.StatusOK).String("code")
+}
+
+// Anyone can mint well-formed tokens (the checksum is public), each a
+// database lookup: the lookups one address causes are bounded by the
+// unknown_tokens rate limit, and past it the address is answered from the
+// caches only: a token they do not hold is RATE_LIMITED (it may be real), not
+// NOT_FOUND.
+func TestUnknownTokens(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		s := apptest.Start(t, dsn, app.Config{TrustedProxies: mustPrefixes(t, "127.0.0.0/8")})
+		s.Do("PUT", "/v1/settings/rate-limits", s.AdminToken, map[string]any{"unknown_tokens": 5}).Want(t, http.StatusOK)
+		const flooder, bystander = "198.51.100.1", "198.51.100.2"
+		_, known := newToken(t, s, s.AdminToken, "in use")
+		if c := verifyAs(t, s, flooder, known); c != "VALID" { // found: costs no budget
+			t.Fatalf("a real token: %s", c)
+		}
+
+		t.Run("AnAddressPastItsBudgetIsAnsweredFromTheCachesOnly", func(t *testing.T) {
+			for i := range 8 {
+				minted, _ := keysmith.NewAPITokenSecret()
+				want := "NOT_FOUND"
+				if i >= 5 {
+					want = "RATE_LIMITED"
+				}
+				if c := verifyAs(t, s, flooder, minted.Reveal()); c != want {
+					t.Fatalf("minted token %d: %s, want %s", i+1, c, want)
+				}
+			}
+			if c := verifyAs(t, s, flooder, known); c != "VALID" {
+				t.Errorf("a cached real token past the budget: %s, want VALID", c)
+			}
+			_, fresh := newToken(t, s, s.AdminToken, "not yet cached")
+			if c := verifyAs(t, s, flooder, fresh); c != "RATE_LIMITED" {
+				t.Errorf("an uncached token past the budget: %s, want RATE_LIMITED (no lookup, and no false NOT_FOUND)", c)
+			}
+			s.Do("GET", "/v1/me", fresh, nil).Want(t, http.StatusOK) // from 127.0.0.1, whose budget is untouched
+			if c := verifyAs(t, s, bystander, fresh); c != "VALID" {
+				t.Errorf("the same token from another address: %s, want VALID", c)
+			}
+			if c := verifyAs(t, s, flooder, fresh); c != "VALID" {
+				t.Errorf("once cached, from the flooding address: %s, want VALID", c)
+			}
+			_, later := newToken(t, s, s.AdminToken, "after a refill")
+			s.Clock.Advance(time.Minute)
+			if c := verifyAs(t, s, flooder, later); c != "VALID" {
+				t.Errorf("a minute later: %s, want VALID", c)
+			}
+		})
+	})
+}
