@@ -46,6 +46,11 @@ func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 // replica would run: it does not bootstrap, and its AdminToken and AdminID
 // are first's. It has a clock of its own, set to first's time. cfg may set
 // anything but DB, Addr and Now.
+//
+// Moving a server's clock by at least its UsageFlushInterval first flushes
+// the server's pending uses, as its background flush would have in that
+// time; a test that wants a replica to hold its uses back (as a paused one
+// would) gives it a long UsageFlushInterval and calls Verifier.Flush itself.
 func StartReplica(t testing.TB, first *Server, cfg app.Config) *Server {
 	t.Helper()
 	return start(t, first.App.Config.DB, cfg, first)
@@ -97,6 +102,18 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 		}
 		adminToken, adminID = secret.Reveal(), u.ID
 	}
+	// A replica flushes its uses every UsageFlushInterval: when the test
+	// moves the clock by that much, the flush happens first, as it would
+	// have in that time (a use flushed only after a jump past its token's
+	// idle deadline would be refused as late).
+	flushEvery := a.Config.UsageFlushInterval
+	clock.BeforeAdvance(func(d time.Duration) {
+		if d >= flushEvery {
+			if err := a.Verifier.Flush(context.Background()); err != nil {
+				t.Errorf("flush uses before moving the clock: %v", err)
+			}
+		}
+	})
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
 	t.Cleanup(func() {

@@ -76,6 +76,9 @@ var cases = []struct {
 	{"RecordTokenUsesKeepsTheNewestUse", withStore(testRecordTokenUsesKeepsTheNewestUse)},
 	{"RecordTokenUsesIgnoresUnknownTokens", withStore(testRecordTokenUsesIgnoresUnknownTokens)},
 	{"RecordTokenUsesIsNotAChange", withStore(testRecordTokenUsesIsNotAChange)},
+	{"RecordTokenUsesRefusesAUseArrivingAfterTheDeadlinePlusSettle", withStore(testRecordTokenUsesRefusesAUseArrivingAfterTheDeadlinePlusSettle)},
+	{"RecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded", withStore(testRecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded)},
+	{"RecordTokenExpiryLeavesARenewedTokenAlone", withStore(testRecordTokenExpiryLeavesARenewedTokenAlone)},
 
 	// The system log.
 	{"BootstrapAppendsUserAndTokenEvents", withStore(testBootstrapAppendsUserAndTokenEvents)},

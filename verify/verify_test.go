@@ -848,10 +848,13 @@ func TestReloadThatRacesAFlushKeepsTheUse(t *testing.T) {
 	if err := f.v.Flush(f.ctx); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Advance(idle * 2 / 3)
+	f.clock.Advance(idle - 5*time.Second)
 	f.mustBe(t, raw, verify.Valid) // renews; not yet flushed
 	f.publish(keysmith.Change{Kind: keysmith.ChangeAll})
-	f.clock.Advance(idle * 2 / 3) // past the first use's deadline, within the second's
+	// Past the first use's deadline, within the second's, and soon enough
+	// after the first deadline (keysmith.IdleSettle) for the store to take
+	// the second use.
+	f.clock.Advance(6 * time.Second)
 	f.store.afterFind = func(keysmith.Hash) {
 		if err := f.v.Flush(f.ctx); err != nil {
 			t.Error(err)
