@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,7 @@ type Server struct {
 	AdminID    string
 	t          testing.TB
 	client     *http.Client
+	stop       func()
 }
 
 // Start opens a server on dsn with a manual clock, bootstraps the first super
@@ -116,16 +118,25 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 	})
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	s := &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
+		AdminToken: adminToken, AdminID: adminID, t: t, client: &http.Client{Timeout: 10 * time.Second}}
+	s.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
+	})
+	t.Cleanup(func() {
+		s.stop()
 		a.Close()
 	})
-	return &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
-		AdminToken: adminToken, AdminID: adminID, t: t, client: &http.Client{Timeout: 10 * time.Second}}
+	return s
 }
+
+// Stop shuts the server down as SIGTERM does (in-flight requests finish,
+// pending uses are written) and returns when it has. The store stays open
+// for the test to inspect until the test ends.
+func (s *Server) Stop() { s.stop() }
 
 // Response is a decoded API answer.
 type Response struct {

@@ -268,6 +268,13 @@ type txn struct {
 // write runs f in a transaction. When f succeeds the transaction commits and
 // the changes f noted are published; otherwise it rolls back and nothing is
 // published or recorded.
+//
+// Lock order. On PostgreSQL two transactions that take the same locks in
+// different orders can deadlock, and one of them fails. Every write takes
+// its locks in one order: first the rows it changes (several rows of one
+// table in ascending id order, one statement per row, since a multi-row
+// statement locks in no stated order), then the system log's lock, which
+// tx.record takes. Nothing takes a row lock after appending an event.
 func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
 	var changes []keysmith.Change
 	err := db.tx(ctx, func(stx *sql.Tx) error {

@@ -18,6 +18,7 @@ type dialect interface {
 	lockMigrations(ctx context.Context, db *sql.DB) (unlock func(), err error)
 	// lockLog serialises appends to the system log within tx, so that
 	// concurrent writers (even on several replicas) extend one hash chain.
+	// It is the last lock a transaction takes (see DB.write).
 	lockLog(ctx context.Context, tx *sql.Tx) error
 	// notify tells other replicas about c when tx commits.
 	notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error

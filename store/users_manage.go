@@ -84,7 +84,9 @@ func queryAll[T any](ctx context.Context, db *DB, q string, args []any, scan fun
 func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate) (*keysmith.User, error) {
 	var u *keysmith.User
 	err := db.write(ctx, func(tx *txn) error {
-		if err := db.dialect.lockLog(ctx, tx.Tx); err != nil {
+		// The user's row first, so concurrent changes to one user queue up
+		// and each reads what the one before wrote (see write for the order).
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET id = id WHERE id = $1`, id); err != nil {
 			return err
 		}
 		old, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
@@ -139,6 +141,17 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 			}
 			return err
 		}
+		if statusChanged && nu.Status != keysmith.UserActive || up.PasswordHash != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		// The log lock, last, also serialises the check that an active
+		// super admin remains: two demotions at once are counted one after
+		// the other, each seeing the other's committed change.
+		if err := db.dialect.lockLog(ctx, tx.Tx); err != nil {
+			return err
+		}
 		if old.Role == keysmith.RoleSuperAdmin && old.Status == keysmith.UserActive && (roleChanged || statusChanged) {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = $1 AND status = $2`,
@@ -147,11 +160,6 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 			}
 			if n == 0 {
 				return keysmith.Errorf(keysmith.CodeConflict, "%s is the last active super admin; make another user super admin first", old.Email)
-			}
-		}
-		if statusChanged && nu.Status != keysmith.UserActive || up.PasswordHash != nil {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
-				return err
 			}
 		}
 		tx.changed(keysmith.ChangeUser, id)

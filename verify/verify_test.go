@@ -701,6 +701,23 @@ func TestUsage(t *testing.T) {
 		wantStoredUse(t, f.storedToken(t, tok.ID), want)
 	})
 
+	t.Run("RunRetriesAFailedFlushAtShutdown", func(t *testing.T) {
+		f := newFixture(t)
+		f.store.failRecord = 2 // as a deadlock victim or a dropped connection fails
+		raw, tok := f.newToken(t, nil)
+		ctx, cancel := context.WithCancel(f.ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); f.v.Run(ctx, time.Hour) }()
+		want := keysmith.TokenUse{TokenID: tok.ID, At: f.now(), IP: "192.0.2.1"}
+		f.verify(t, raw, want.IP)
+		cancel()
+		<-done
+		if n := f.store.recordUses.Load(); n != 3 {
+			t.Errorf("RecordTokenUses called %d times at shutdown, want 3 (two failures, then success)", n)
+		}
+		wantStoredUse(t, f.storedToken(t, tok.ID), want)
+	})
+
 	t.Run("RunFlushesEveryInterval", func(t *testing.T) {
 		f := newFixture(t)
 		f.store.recorded = make(chan struct{}, 1)
