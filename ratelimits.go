@@ -28,6 +28,9 @@ const (
 	// GroupFailedClientAuth counts failed client authentications at the
 	// OAuth token endpoint per source address.
 	GroupFailedClientAuth APIGroup = "failed_client_auth"
+	// GroupTokenIssuance counts the access tokens issued to each OAuth
+	// client (per client, not per token or address).
+	GroupTokenIssuance APIGroup = "token_issuance"
 )
 
 // RateLimitWindow is the period every limit is counted over.
@@ -42,7 +45,9 @@ type RateLimits map[APIGroup]int
 // DefaultRateLimits are the limits of a new installation. Management groups
 // are sized for people and scripts; verified for a busy API (10 000 requests
 // per second for all tokens together, so 5 000 for one token at the default
-// share of 50 %); failures per address for brute-force protection.
+// share of 50 %); failures per address for brute-force protection; token
+// issuance at 10 a second per client, far above what a client caching its
+// tokens until they expire needs.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
 		GroupTokens:           600,
@@ -55,6 +60,7 @@ func DefaultRateLimits() RateLimits {
 		GroupVerified:         600_000,
 		GroupFailedSignIns:    10,
 		GroupFailedClientAuth: 20,
+		GroupTokenIssuance:    600,
 	}
 }
 

@@ -49,8 +49,8 @@ type Config struct {
 	// LogRetention is how long system-log events are kept; 0 keeps them
 	// forever. See logs.go.
 	LogRetention time.Duration
-	// MaintenanceInterval is how often the system log is pruned and token
-	// expiries are recorded.
+	// MaintenanceInterval is how often the system log is pruned, token
+	// expiries are recorded and expired access tokens deleted.
 	MaintenanceInterval time.Duration // default 1 min
 
 	// Issuer is the public URL of the server, the iss of access tokens;

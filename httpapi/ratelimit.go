@@ -51,6 +51,26 @@ func rateLimited(r ratelimit.Result) error {
 		"too many requests: the limit is %d per minute; retry after %d s", r.Limit, max(1, ratelimit.Seconds(r.RetryAfter)))
 }
 
+// countIssuance counts one access token issued to a client against its
+// keysmith.GroupTokenIssuance limit, refusing (429, with headers) when the
+// client has used it up.
+func (s *Server) countIssuance(w http.ResponseWriter, r *http.Request, clientID string) error {
+	limits, err := s.Verifier.Limits(r.Context())
+	if err != nil {
+		return err
+	}
+	key := "cli:" + string(keysmith.GroupTokenIssuance) + ":" + clientID
+	res, err := s.Verifier.Limiter().Allow(r.Context(), key, limits[keysmith.GroupTokenIssuance], keysmith.RateLimitWindow)
+	if err != nil {
+		return err
+	}
+	setRateLimitHeaders(w, res)
+	if !res.Allowed {
+		return rateLimited(res)
+	}
+	return nil
+}
+
 // checkFailures refuses (429, with headers) a request whose source address
 // has used up its failures of group (keysmith.GroupFailedSignIns,
 // keysmith.GroupFailedClientAuth). Call it before checking credentials, and

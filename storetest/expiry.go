@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +104,47 @@ func testRecordTokenExpiryLeavesARenewedTokenAlone(t *testing.T, fx *fixture) {
 	}
 	if err := fx.db.RecordTokenExpiry(fx.ctx, keysmith.NewID("tok"), fx.clock.Now()); err != nil {
 		t.Errorf("RecordTokenExpiry of an unknown token: %v, want nothing done", err)
+	}
+}
+
+func testPruneAccessTokensDeletesOnlyExpiredRecords(t *testing.T, fx *fixture) {
+	now := fx.clock.Now()
+	const expired = 1100 // more than one batch
+	var rows []string
+	add := func(id string, expires *time.Time, revoked bool) {
+		exp, rev := "NULL", "NULL"
+		if expires != nil {
+			exp = fmt.Sprint(expires.UnixMicro())
+		}
+		if revoked {
+			rev = fmt.Sprint(now.UnixMicro())
+		}
+		rows = append(rows, fmt.Sprintf("('%s', 'opaque', 'cli_x', '', 'sandbox', 'a', 'aud', %d, %s, %s)",
+			id, now.Add(-2*time.Hour).UnixMicro(), exp, rev))
+	}
+	for i := range expired {
+		add(fmt.Sprint("at_old", i), ptr(now.Add(-time.Duration(i+1)*time.Second)), i%2 == 0)
+	}
+	add("at_at_the_cutoff", &now, false)
+	add("at_live", ptr(now.Add(time.Hour)), false)
+	add("at_revoked_live", ptr(now.Add(time.Hour)), true)
+	add("at_never", nil, false)
+	_, err := fx.db.SQL().ExecContext(fx.ctx, `INSERT INTO oauth_tokens (id, format, client_id, app_id, environment, scope,
+		audience, issued_at, expires_at, revoked_at) VALUES `+strings.Join(rows, ", "))
+	if err != nil {
+		t.Fatalf("insert access tokens: %v", err)
+	}
+	n, err := fx.db.PruneAccessTokens(fx.ctx, now)
+	if err != nil || n != expired {
+		t.Fatalf("PruneAccessTokens = %d, %v; want %d", n, err, expired)
+	}
+	if got := fx.count("oauth_tokens"); got != 4 {
+		t.Errorf("%d access tokens left, want 4 (expiring at the cutoff or later, and never)", got)
+	}
+	if ids, err := fx.db.FindRevokedAccessTokens(fx.ctx, now); err != nil || len(ids) != 1 || ids[0] != "at_revoked_live" {
+		t.Errorf("revoked unexpired tokens after pruning: %v, %v; want at_revoked_live", ids, err)
+	}
+	if n, err := fx.db.PruneAccessTokens(fx.ctx, now); err != nil || n != 0 {
+		t.Errorf("second PruneAccessTokens = %d, %v; want 0", n, err)
 	}
 }

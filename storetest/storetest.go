@@ -80,6 +80,9 @@ var cases = []struct {
 	{"RecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded", withStore(testRecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded)},
 	{"RecordTokenExpiryLeavesARenewedTokenAlone", withStore(testRecordTokenExpiryLeavesARenewedTokenAlone)},
 
+	// Access tokens.
+	{"PruneAccessTokensDeletesOnlyExpiredRecords", withStore(testPruneAccessTokensDeletesOnlyExpiredRecords)},
+
 	// The system log.
 	{"BootstrapAppendsUserAndTokenEvents", withStore(testBootstrapAppendsUserAndTokenEvents)},
 	{"CreateTokenAppendsOneEvent", withStore(testCreateTokenAppendsOneEvent)},
