@@ -47,7 +47,8 @@ func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 // StartReplica starts a second server on the database of first, as another
 // replica would run: it does not bootstrap, and its AdminToken and AdminID
 // are first's. It has a clock of its own, set to first's time. cfg may set
-// anything but DB, Addr and Now.
+// anything but Addr and Now; its DB, if set, must reach first's database
+// (through a proxy, say).
 //
 // Moving a server's clock by at least its UsageFlushInterval first flushes
 // the server's pending uses, as its background flush would have in that
@@ -55,7 +56,11 @@ func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 // would) gives it a long UsageFlushInterval and calls Verifier.Flush itself.
 func StartReplica(t testing.TB, first *Server, cfg app.Config) *Server {
 	t.Helper()
-	return start(t, first.App.Config.DB, cfg, first)
+	dsn := cfg.DB
+	if dsn == "" {
+		dsn = first.App.Config.DB
+	}
+	return start(t, dsn, cfg, first)
 }
 
 func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
