@@ -146,20 +146,9 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 				return err
 			}
 		}
-		// The log lock, last, also serialises the check that an active
-		// super admin remains: two demotions at once are counted one after
-		// the other, each seeing the other's committed change.
-		if err := db.dialect.lockLog(ctx, tx.Tx); err != nil {
-			return err
-		}
 		if old.Role == keysmith.RoleSuperAdmin && old.Status == keysmith.UserActive && (roleChanged || statusChanged) {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = $1 AND status = $2`,
-				keysmith.RoleSuperAdmin, keysmith.UserActive).Scan(&n); err != nil {
+			if err := tx.keepASuperAdmin(old.Email); err != nil {
 				return err
-			}
-			if n == 0 {
-				return keysmith.Errorf(keysmith.CodeConflict, "%s is the last active super admin; make another user super admin first", old.Email)
 			}
 		}
 		tx.changed(keysmith.ChangeUser, id)
@@ -187,4 +176,24 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 		return nil, err
 	}
 	return u, nil
+}
+
+// keepASuperAdmin refuses (CodeConflict) a change that left no active super
+// admin; email names the user it demoted or deactivated. It takes the log
+// lock first, last of the transaction's locks (see write), which also
+// serialises the check: two demotions at once are counted one after the
+// other, the second seeing the first's committed change.
+func (tx *txn) keepASuperAdmin(email string) error {
+	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM users WHERE role = $1 AND status = $2`,
+		keysmith.RoleSuperAdmin, keysmith.UserActive).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return keysmith.Errorf(keysmith.CodeConflict, "%s is the last active super admin; make another user super admin first", email)
+	}
+	return nil
 }
