@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/apptest"
 	"github.com/keysmith/keysmith/storetest"
@@ -31,7 +32,27 @@ func TestChangeListener(t *testing.T) {
 		var logs lockedBuffer
 		b := apptest.StartReplica(t, a, app.Config{DB: proxy.dsn, ChangeListenerCheck: 100 * time.Millisecond,
 			Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		heard := make(chan keysmith.Change, 100)
+		b.App.Store.Subscribe(func(c keysmith.Change) {
+			select {
+			case heard <- c:
+			default:
+			}
+		})
 		id, secret := newToken(t, a, a.AdminToken, "watched")
+		// B hears of the creation first, so that nothing it hears later
+		// drops the token from its cache.
+		for created := (keysmith.Change{Kind: keysmith.ChangeToken, ID: id}); ; {
+			select {
+			case c := <-heard:
+				if c != created {
+					continue
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("B did not hear of the token's creation within 5 s")
+			}
+			break
+		}
 		if code := verifyCode(t, b, secret); code != "VALID" { // cached on B
 			t.Fatalf("B before the revocation: %s", code)
 		}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,8 @@ func testRecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded(t *testing.T, f
 	if got.LastUsedAt != nil || got.Status(fx.clock.Now()) != keysmith.TokenExpired {
 		t.Errorf("a use flushed after the recorded expiry revived the token: last use %v, status %s", got.LastUsedAt, got.Status(fx.clock.Now()))
 	}
-	if len(changes) != 1 || changes[0] != tokenChange(tok.ID) {
+	// (On PostgreSQL the store may also have heard its own notification.)
+	if len(changes) == 0 || slices.ContainsFunc(changes, func(c keysmith.Change) bool { return c != tokenChange(tok.ID) }) {
 		t.Errorf("refused use published %v, want the token's change (caches hold the refused use)", changes)
 	}
 	if err := fx.db.RecordTokenExpiry(fx.ctx, tok.ID, fx.clock.Now()); err != nil || fx.expiryEvents(tok.ID) != 1 {
