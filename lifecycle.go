@@ -16,6 +16,14 @@ const (
 	MaxIdleTTL     = 3650 * 24 * time.Hour
 )
 
+// IdleSettle is how long after a token's idle deadline a use made before the
+// deadline may still be stored: replicas flush their uses every second, so
+// one made just in time has arrived by then. A use that reaches the store
+// later is refused, and so is any use once the token's expiry has been
+// recorded (by a replica that answered EXPIRED, by the expiry sweep, or by a
+// flush that was refused): from then on idle expiry is final.
+const IdleSettle = 10 * time.Second
+
 // The colour thresholds.
 const (
 	RecentUse    = 3 * 24 * time.Hour // used within this is green

@@ -263,6 +263,12 @@ type AccessToken struct {
 	RevokedAt   *time.Time
 }
 
+// AccessTokenRetention is how long the record of an expired access token
+// is kept: verify and introspection answer EXPIRED for it meanwhile, and the
+// periodic sweep deletes it after (then it is NOT_FOUND), so that issued
+// tokens do not pile up forever.
+const AccessTokenRetention = time.Hour
+
 // AccessTokenRef is how an access token appears in events.
 func AccessTokenRef(t *AccessToken) Ref {
 	return Ref{Type: "access_token", ID: t.ID, DisplayName: t.ClientID}

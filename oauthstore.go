@@ -66,6 +66,11 @@ type AccessTokenStore interface {
 	// FindRevokedAccessTokens returns the ids of revoked tokens that had
 	// not expired at now.
 	FindRevokedAccessTokens(ctx context.Context, now time.Time) ([]string, error)
+	// PruneAccessTokens deletes the records of access tokens that expired
+	// before the time, in small batches (one transaction each, so that no
+	// lock is held long), and returns how many. Tokens that never expire
+	// are kept.
+	PruneAccessTokens(ctx context.Context, before time.Time) (int64, error)
 }
 
 // SigningKeyStore keeps JWT signing keys.

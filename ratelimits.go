@@ -40,6 +40,9 @@ const (
 	// spend them), or per source address when no token is known. Past it
 	// a refusal is answered 429 and not written to the system log.
 	GroupDenied APIGroup = "denied"
+	// GroupTokenIssuance counts the access tokens issued to each OAuth
+	// client (per client, not per token or address).
+	GroupTokenIssuance APIGroup = "token_issuance"
 )
 
 // RateLimitWindow is the period every limit is counted over.
@@ -54,7 +57,9 @@ type RateLimits map[APIGroup]int
 // DefaultRateLimits are the limits of a new installation. Management groups
 // are sized for people and scripts; verified for a busy API (10 000 requests
 // per second for all tokens together, so 5 000 for one token at the default
-// share of 50 %); failures per address for brute-force protection.
+// share of 50 %); failures per address for brute-force protection; token
+// issuance at 10 a second per client, far above what a client caching its
+// tokens until they expire needs.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
 		GroupTokens:           600,
@@ -70,6 +75,7 @@ func DefaultRateLimits() RateLimits {
 		GroupFailedClientAuth: 20,
 		GroupDenied:           60,
 		GroupUnknownTokens:    600,
+		GroupTokenIssuance:    600,
 	}
 }
 

@@ -141,6 +141,9 @@ func (s *Service) tokenOwner(ctx context.Context, p Principal, id string) (*User
 // FindTokenByID returns a token the caller may see. A token they may not see
 // is CodeNotFound, so ids of other users' tokens cannot be probed.
 func (s *Service) FindTokenByID(ctx context.Context, p Principal, id string) (*Token, error) {
+	// A flush that ends while the store is read takes the use out of the
+	// pending ones before the read could see it: look for it before, too.
+	before := s.pendingUse(id)
 	t, err := s.Store.FindTokenByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -148,7 +151,7 @@ func (s *Service) FindTokenByID(ctx context.Context, p Principal, id string) (*T
 	if !CanSeeToken(p.User, t) {
 		return nil, Errorf(CodeNotFound, "token %q not found", id)
 	}
-	s.overlayUse(t)
+	s.overlayUse(t, before...)
 	return t, nil
 }
 
@@ -191,15 +194,26 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) (*Tok
 	return s.Store.RevokeToken(ctx, id, p.User.ID)
 }
 
-// overlayUse shows a use that is newer than the stored one.
-func (s *Service) overlayUse(t *Token) {
+// overlayUse shows the newest of the stored use, the pending one and
+// earlier, pending uses taken before the store was read.
+func (s *Service) overlayUse(t *Token, earlier ...TokenUse) {
+	for _, u := range append(earlier, s.pendingUse(t.ID)...) {
+		if t.LastUsedAt == nil || u.At.After(*t.LastUsedAt) {
+			at := u.At
+			t.LastUsedAt, t.LastUsedIP = &at, u.IP
+		}
+	}
+}
+
+// pendingUse is the token's use seen and not yet stored, if any.
+func (s *Service) pendingUse(id string) []TokenUse {
 	if s.Usage == nil {
-		return
+		return nil
 	}
-	if u, ok := s.Usage.PendingUse(t.ID); ok && (t.LastUsedAt == nil || u.At.After(*t.LastUsedAt)) {
-		at := u.At
-		t.LastUsedAt, t.LastUsedIP = &at, u.IP
+	if u, ok := s.Usage.PendingUse(id); ok {
+		return []TokenUse{u}
 	}
+	return nil
 }
 
 // truncate drops what storage cannot keep, so a value reads back as written.

@@ -110,9 +110,19 @@ type TokenStore interface {
 	// there is none.
 	RevokeToken(ctx context.Context, id, revokedBy string) (*Token, error)
 	// RecordTokenUses stores a batch of last-use records. A record older than
-	// what is stored is ignored, so replicas may flush in any order, and so
-	// is one at or after the token's idle expiry, which is final.
+	// what is stored is ignored, so replicas may flush in any order. A
+	// record cannot revive a token: one whose batch began at or after the
+	// stored idle deadline, one that arrives IdleSettle or more after that
+	// deadline, and any record for a token whose expiry was recorded are
+	// refused, and the refusal records the expiry if it was not recorded
+	// yet. Uses are not changes; only such a refusal publishes one.
 	RecordTokenUses(ctx context.Context, uses []TokenUse) error
+	// RecordTokenExpiry records the idle expiry of a token (api_token.expired,
+	// by the system) if, by the uses stored, it was not used within its idle
+	// TTL before now: after that no use revives it. It changes nothing when
+	// the token was renewed, revoked, or its expiry is already recorded.
+	// CodeNotFound if there is no such token.
+	RecordTokenExpiry(ctx context.Context, id string, now time.Time) error
 	// UpdateToken applies the non-nil fields of u and returns the token as
 	// it is now. CodeNotFound if there is no such token, CodeConflict if it
 	// is revoked, CodeInvalid if u names a zone that does not exist.

@@ -61,6 +61,10 @@ type Token struct {
 	Network NetworkPolicy
 	// RateLimitPercent is the token's share of every group's maximum.
 	RateLimitPercent int
+	// ExpiryRecordedAt is when the token's expiry was recorded in the
+	// system log (api_token.expired); nil before. A recorded expiry is
+	// final: no later use renews the token.
+	ExpiryRecordedAt *time.Time
 
 	// Set on read, not stored as such.
 	AgentActive       bool       // the agent exists, is active and holds this token
@@ -82,7 +86,7 @@ func (t *Token) Status(now time.Time) TokenStatus {
 	switch {
 	case t.RevokedAt != nil:
 		return TokenRevoked
-	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt), !now.Before(t.IdleExpiresAt()):
+	case t.ExpiryRecordedAt != nil, t.ExpiresAt != nil && !now.Before(*t.ExpiresAt), !now.Before(t.IdleExpiresAt()):
 		return TokenExpired
 	case t.DisabledAt != nil:
 		return TokenDisabled

@@ -50,8 +50,12 @@ type Config struct {
 	// LogRetention is how long system-log events are kept; 0 keeps them
 	// forever. See logs.go.
 	LogRetention time.Duration
-	// MaintenanceInterval is how often the system log is pruned and token
-	// expiries are recorded.
+	// ChangeListenerCheck is how long the PostgreSQL change listener's
+	// connection may stay quiet before it is pinged (and how long the ping
+	// may take); a failed ping reconnects it and drops every cache.
+	ChangeListenerCheck time.Duration // default store.DefaultListenerCheck (15 s)
+	// MaintenanceInterval is how often the system log is pruned, token
+	// expiries are recorded and expired access tokens deleted.
 	MaintenanceInterval time.Duration // default 1 min
 
 	// Issuer is the public URL of the server, the iss of access tokens. It
@@ -145,7 +149,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err := checkIssuer(cfg.Issuer); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.DB, store.Options{Now: cfg.Now, Logger: cfg.Log})
+	db, err := store.Open(ctx, cfg.DB, store.Options{Now: cfg.Now, Logger: cfg.Log, ListenerCheck: cfg.ChangeListenerCheck})
 	if err != nil {
 		return nil, err
 	}

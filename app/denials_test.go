@@ -1,35 +1,15 @@
 package app_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/apptest"
 	"github.com/keysmith/keysmith/storetest"
 )
-
-// lockedBuffer collects a server's log for a test to read.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // from sends a request as if from ip: the server trusts 127.0.0.0/8 as a
 // proxy, so X-Forwarded-For names the client.
@@ -54,7 +34,7 @@ func from(t *testing.T, s *apptest.Server, ip, method, path, token, cookie strin
 
 func TestDenials(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
-		log := &lockedBuffer{}
+		log := &logBuffer{}
 		s := apptest.Start(t, dsn, app.Config{TrustedProxies: mustPrefixes(t, "127.0.0.0/8"),
 			Log: slog.New(slog.NewTextHandler(log, nil))})
 		admin := s.AdminToken

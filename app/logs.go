@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"time"
+
+	"github.com/keysmith/keysmith"
 )
 
-// Maintain does the system log's periodic work once: it records
-// api_token.expired for tokens that have expired since the last run, and,
-// with a LogRetention, prunes events older than that. Serve runs it every
+// Maintain does the periodic work once: it records api_token.expired for
+// tokens that have expired since the last run, deletes the records of
+// access tokens expired for keysmith.AccessTokenRetention, and, with a
+// LogRetention, prunes events older than that. Serve runs it every
 // MaintenanceInterval; tests call it after moving the clock.
 func (a *App) Maintain(ctx context.Context) error {
 	now := a.Config.Now()
@@ -17,6 +20,13 @@ func (a *App) Maintain(ctx context.Context) error {
 	}
 	if n > 0 {
 		a.Config.Log.Info("recorded token expiries", "tokens", n)
+	}
+	pruned, err := a.Store.PruneAccessTokens(ctx, now.Add(-keysmith.AccessTokenRetention))
+	if err != nil {
+		return err
+	}
+	if pruned > 0 {
+		a.Config.Log.Info("deleted expired access tokens", "tokens", pruned)
 	}
 	if a.Config.LogRetention <= 0 {
 		return nil

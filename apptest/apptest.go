@@ -49,10 +49,20 @@ func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 // StartReplica starts a second server on the database of first, as another
 // replica would run: it does not bootstrap, and its AdminToken and AdminID
 // are first's. It has a clock of its own, set to first's time. cfg may set
-// anything but DB, Addr and Now.
+// anything but Addr and Now; its DB, if set, must reach first's database
+// (through a proxy, say).
+//
+// Moving a server's clock by at least its UsageFlushInterval first flushes
+// the server's pending uses, as its background flush would have in that
+// time; a test that wants a replica to hold its uses back (as a paused one
+// would) gives it a long UsageFlushInterval and calls Verifier.Flush itself.
 func StartReplica(t testing.TB, first *Server, cfg app.Config) *Server {
 	t.Helper()
-	return start(t, first.App.Config.DB, cfg, first)
+	dsn := cfg.DB
+	if dsn == "" {
+		dsn = first.App.Config.DB
+	}
+	return start(t, dsn, cfg, first)
 }
 
 func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
@@ -99,10 +109,24 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 		}
 		adminToken, adminID = secret.Reveal(), u.ID
 	}
+	// A replica flushes its uses every UsageFlushInterval: when the test
+	// moves the clock by that much, the flush happens first, as it would
+	// have in that time (a use flushed only after a jump past its token's
+	// idle deadline would be refused as late).
+	flushEvery := a.Config.UsageFlushInterval
+	clock.BeforeAdvance(func(d time.Duration) {
+		if d >= flushEvery {
+			if err := a.Verifier.Flush(context.Background()); err != nil {
+				t.Errorf("flush uses before moving the clock: %v", err)
+			}
+		}
+	})
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
 	client := &http.Client{Timeout: 10 * time.Second}
-	stop := sync.OnceFunc(func() {
+	s := &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
+		AdminToken: adminToken, AdminID: adminID, t: t, client: client}
+	s.stop = sync.OnceFunc(func() {
 		// Connections the client dialled but never used (it dials one per
 		// concurrent request) look new to the server, and a shutdown waits
 		// 5 s before it counts a new connection as idle: close them first.
@@ -111,11 +135,12 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
+	})
+	t.Cleanup(func() {
+		s.stop()
 		a.Close()
 	})
-	t.Cleanup(stop)
-	return &Server{App: a, URL: "http://" + ln.Addr().String(), Clock: clock,
-		AdminToken: adminToken, AdminID: adminID, t: t, client: client, stop: stop}
+	return s
 }
 
 // Restart stops s and starts a new server on its database, as restarting
@@ -126,6 +151,11 @@ func Restart(t testing.TB, s *Server, cfg app.Config) *Server {
 	s.stop()
 	return start(t, s.App.Config.DB, cfg, s)
 }
+
+// Stop shuts the server down as SIGTERM does (in-flight requests finish,
+// pending uses are written) and returns when it has. The store stays open
+// for the test to inspect until the test ends.
+func (s *Server) Stop() { s.stop() }
 
 // Response is a decoded API answer.
 type Response struct {

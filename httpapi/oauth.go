@@ -138,6 +138,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return s.writeOAuth(w, r, &oauth.Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest,
 			Description: "grant_type " + strconv.Quote(grant) + " is not supported; Keysmith supports client_credentials"}, basic)
 	}
+	if err := s.countIssuance(w, r, c.ID); err != nil {
+		return err
+	}
 	iss, err := s.OAuth.IssueClientCredentials(r.Context(), c, form["scope"])
 	if err != nil {
 		return s.writeOAuth(w, r, err, basic)

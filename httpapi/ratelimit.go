@@ -168,3 +168,23 @@ func (s *Server) perAddress(r *http.Request, group keysmith.APIGroup) (*ratelimi
 	return &ratelimit.PerAddress{Limiter: s.Verifier.Limiter(), Group: string(group), Window: keysmith.RateLimitWindow},
 		limits[group], nil
 }
+
+// countIssuance counts one access token issued to a client against its
+// keysmith.GroupTokenIssuance limit, refusing (429, with headers) when the
+// client has used it up.
+func (s *Server) countIssuance(w http.ResponseWriter, r *http.Request, clientID string) error {
+	limits, err := s.Verifier.Limits(r.Context())
+	if err != nil {
+		return err
+	}
+	key := "cli:" + string(keysmith.GroupTokenIssuance) + ":" + clientID
+	res, err := s.Verifier.Limiter().Allow(r.Context(), key, limits[keysmith.GroupTokenIssuance], keysmith.RateLimitWindow)
+	if err != nil {
+		return err
+	}
+	setRateLimitHeaders(w, res)
+	if !res.Allowed {
+		return rateLimited(res)
+	}
+	return nil
+}

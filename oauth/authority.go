@@ -64,6 +64,10 @@ type Authority struct {
 	keys      atomic.Pointer[keySet]
 	keysStale atomic.Bool // a change to the keys was announced; read them again before use
 	reloadMu  sync.Mutex
+	// lastKIDReload is when (unix µs) a JWT with an unknown kid last made
+	// the keys be read again; kidReloads counts such reads.
+	lastKIDReload atomic.Int64
+	kidReloads    atomic.Uint64
 
 	mu      sync.RWMutex
 	gen     uint64
@@ -316,6 +320,39 @@ func (a *Authority) keySet(ctx context.Context) *keySet {
 	}
 	return a.keys.Load()
 }
+
+// unknownKIDReload is how often a JWT whose kid is not among the loaded
+// keys may make the authority read its keys again: a key rotated on another
+// replica then verifies from its first token, even when the change
+// notification was lost, and a flood of made-up kids costs one read a
+// second.
+const unknownKIDReload = time.Second
+
+// keySetWithKID returns the signing keys once they have been read again
+// because a JWT named a kid missing from keys, or nil if that was done less
+// than unknownKIDReload ago (or failed).
+func (a *Authority) keySetWithKID(ctx context.Context, kid string) *keySet {
+	now := a.now().UnixMicro()
+	for {
+		last := a.lastKIDReload.Load()
+		if last != 0 && now-last < unknownKIDReload.Microseconds() {
+			return nil
+		}
+		if a.lastKIDReload.CompareAndSwap(last, now) {
+			break
+		}
+	}
+	a.kidReloads.Add(1)
+	if err := a.reloadKeys(ctx); err != nil {
+		a.log.Error("reading signing keys for an unknown kid failed", "kid", kid, "err", err)
+		return nil
+	}
+	return a.keys.Load()
+}
+
+// UnknownKIDReloads counts the times a JWT with an unknown kid made the
+// signing keys be read again: for a metric.
+func (a *Authority) UnknownKIDReloads() uint64 { return a.kidReloads.Load() }
 
 const negativeTTL = 5 * time.Second
 

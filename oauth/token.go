@@ -235,7 +235,7 @@ func (a *Authority) lookup(ctx context.Context, raw string) (*keysmith.AccessTok
 	if t != nil {
 		return t, nil
 	}
-	t, err := a.parseJWT(a.keySet(ctx), raw)
+	t, err := a.parseJWT(ctx, a.keySet(ctx), raw)
 	if err != nil || t == nil {
 		return nil, err
 	}
@@ -251,8 +251,10 @@ func (a *Authority) lookup(ctx context.Context, raw string) (*keysmith.AccessTok
 var algs = []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA, jose.RS256}
 
 // parseJWT checks a JWT's form, type, key, signature and issuer; nil if it
-// is not a token Keysmith signed.
-func (a *Authority) parseJWT(keys *keySet, raw string) (*keysmith.AccessToken, error) {
+// is not a token Keysmith signed. A kid missing from keys has the keys read
+// again first (at most once a second): it may be a key another replica has
+// just made.
+func (a *Authority) parseJWT(ctx context.Context, keys *keySet, raw string) (*keysmith.AccessToken, error) {
 	tok, err := jwt.ParseSigned(raw, algs)
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, errMalformed
@@ -260,6 +262,11 @@ func (a *Authority) parseJWT(keys *keySet, raw string) (*keysmith.AccessToken, e
 	hdr := tok.Headers[0]
 	if typ, _ := hdr.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
 		return nil, nil
+	}
+	if keys.byKID[hdr.KeyID] == nil {
+		if fresh := a.keySetWithKID(ctx, hdr.KeyID); fresh != nil {
+			keys = fresh
+		}
 	}
 	key := keys.byKID[hdr.KeyID]
 	if key == nil || key.meta.Algorithm != hdr.Algorithm {

@@ -72,6 +72,29 @@ func (db *DB) RevokeAccessToken(ctx context.Context, t *keysmith.AccessToken) er
 	})
 }
 
+// pruneBatch bounds the rows one PruneAccessTokens statement deletes.
+const pruneBatch = 500
+
+// PruneAccessTokens deletes the records of tokens that expired before the
+// time, pruneBatch rows per statement (each its own transaction), until none
+// is left. Nothing is recorded: the tokens had expired, and issuing them was
+// not recorded either.
+func (db *DB) PruneAccessTokens(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := db.sql.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE id IN
+			(SELECT id FROM oauth_tokens WHERE expires_at IS NOT NULL AND expires_at < $1 LIMIT $2)`, micros(before), pruneBatch)
+		if err != nil {
+			return total, db.mapError(err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
 // FindRevokedAccessTokens returns the ids of revoked tokens that had not
 // expired at now.
 func (db *DB) FindRevokedAccessTokens(ctx context.Context, now time.Time) ([]string, error) {

@@ -91,7 +91,8 @@ func (db *DB) DeleteApp(ctx context.Context, id, deletedBy string) error {
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE app_id = $1 AND revoked_at IS NULL`, id)
+		rows, err := tx.QueryContext(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE app_id = $1 AND revoked_at IS NULL
+			ORDER BY id`, id)
 		if err != nil {
 			return err
 		}
@@ -108,13 +109,24 @@ func (db *DB) DeleteApp(ctx context.Context, id, deletedBy string) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// Every row first, in id order, then the events (see write).
+		var revoked []*keysmith.Client
 		for _, c := range clients {
-			if err := tx.revokeClient(c, deletedBy); err != nil {
+			ok, err := tx.markClientRevoked(c, deletedBy)
+			if err != nil {
 				return err
+			}
+			if ok {
+				revoked = append(revoked, c)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE id = $1`, id); err != nil {
 			return err
+		}
+		for _, c := range revoked {
+			if err := tx.recordClientRevoked(c); err != nil {
+				return err
+			}
 		}
 		return tx.record(keysmith.EventAppDeleted, map[string]any{"revoked_clients": len(clients)}, keysmith.AppRef(a))
 	})

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -35,8 +36,9 @@ type DB struct {
 	mu   sync.RWMutex
 	subs []func(keysmith.Change)
 
-	stopListen context.CancelFunc
-	listenDone chan struct{}
+	stopListen       context.CancelFunc
+	listenDone       chan struct{}
+	listenerFailures atomic.Uint64
 }
 
 var _ keysmith.Store = (*DB)(nil)
@@ -45,7 +47,16 @@ var _ keysmith.Store = (*DB)(nil)
 type Options struct {
 	Now    keysmith.Clock // default keysmith.SystemClock
 	Logger *slog.Logger   // default slog.Default()
+	// ListenerCheck is how long the change listener's connection
+	// (PostgreSQL) may stay quiet before it is pinged, and how long the
+	// ping may take before the connection counts as dead. Default
+	// DefaultListenerCheck.
+	ListenerCheck time.Duration
 }
+
+// DefaultListenerCheck is the default Options.ListenerCheck: a silently
+// dead listener is noticed within twice this.
+const DefaultListenerCheck = 15 * time.Second
 
 // Open connects to the database named by dsn and brings its schema up to
 // date. A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
@@ -57,6 +68,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.ListenerCheck <= 0 {
+		opt.ListenerCheck = DefaultListenerCheck
 	}
 	var d dialect
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
@@ -90,7 +104,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	go func() {
 		defer close(db.listenDone)
 		defer markReady()
-		d.listen(lctx, db.log, db.publish, markReady)
+		d.listen(lctx, listenHooks{log: db.log, publish: db.publish, ready: markReady,
+			lost: func() { db.listenerFailures.Add(1) }, check: opt.ListenerCheck})
 	}()
 	select {
 	case <-ready:
@@ -100,6 +115,12 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	}
 	return db, nil
 }
+
+// ChangeListenerFailures counts the times the change listener's connection
+// failed or stopped answering its ping; after each, the listener reconnects
+// and, once connected, drops every cache (a ChangeAll). It is there for a
+// metric; always 0 on SQLite, which has no listener.
+func (db *DB) ChangeListenerFailures() uint64 { return db.listenerFailures.Load() }
 
 // Engine names the database engine: "sqlite" or "postgres".
 func (db *DB) Engine() string { return db.dialect.name() }
@@ -268,6 +289,13 @@ type txn struct {
 // write runs f in a transaction. When f succeeds the transaction commits and
 // the changes f noted are published; otherwise it rolls back and nothing is
 // published or recorded.
+//
+// Lock order. On PostgreSQL two transactions that take the same locks in
+// different orders can deadlock, and one of them fails. Every write takes
+// its locks in one order: first the rows it changes (several rows of one
+// table in ascending id order, one statement per row, since a multi-row
+// statement locks in no stated order), then the system log's lock, which
+// tx.record takes. Nothing takes a row lock after appending an event.
 func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
 	var changes []keysmith.Change
 	err := db.tx(ctx, func(stx *sql.Tx) error {

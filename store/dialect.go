@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -18,12 +19,26 @@ type dialect interface {
 	lockMigrations(ctx context.Context, db *sql.DB) (unlock func(), err error)
 	// lockLog serialises appends to the system log within tx, so that
 	// concurrent writers (even on several replicas) extend one hash chain.
+	// It is the last lock a transaction takes (see DB.write).
 	lockLog(ctx context.Context, tx *sql.Tx) error
 	// notify tells other replicas about c when tx commits.
 	notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error
-	// listen delivers other replicas' changes to publish until ctx ends. It
-	// calls ready (which may be called again) once its first attempt to
+	// listen delivers other replicas' changes to h.publish until ctx ends.
+	// It calls h.ready (which may be called again) once its first attempt to
 	// listen has succeeded or failed, so that Open returns only when changes
 	// from then on will be heard.
-	listen(ctx context.Context, log *slog.Logger, publish func(keysmith.Change), ready func())
+	listen(ctx context.Context, h listenHooks)
+}
+
+// listenHooks is what a dialect's listener reports to, and how often it
+// checks its connection.
+type listenHooks struct {
+	log     *slog.Logger
+	publish func(keysmith.Change)
+	ready   func()
+	// lost is called when the connection failed or stopped answering.
+	lost func()
+	// check is how long the connection may stay quiet before it is pinged,
+	// and how long the ping may take.
+	check time.Duration
 }

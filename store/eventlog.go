@@ -247,71 +247,6 @@ func readAnchor(ctx context.Context, q interface {
 	return seq, hash, err
 }
 
-// expiryBatch bounds the tokens one expiry sweep transaction records.
-const expiryBatch = 200
-
-// idleSweepMargin is how long after a token's idle deadline (by its stored
-// last use) the sweep waits before recording it expired: replicas flush
-// their uses every second, so a use just before the deadline is stored by
-// then, and a token renewed at the last moment is not called expired.
-const idleSweepMargin = time.Minute
-
-// RecordTokenExpiries records api_token.expired for each unrevoked token
-// whose absolute expiry, or idle deadline (plus idleSweepMargin), has passed
-// at now and has not been recorded, marking the token so that the event is
-// recorded once, even with several replicas sweeping at the same time. The
-// actor is the system.
-func (db *DB) RecordTokenExpiries(ctx context.Context, now time.Time) (int, error) {
-	total := 0
-	for {
-		n := 0
-		err := db.write(ctx, func(tx *txn) error {
-			rows, err := tx.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens
-				WHERE (expires_at <= $1 OR COALESCE(last_used_at, created_at) + idle_ttl <= $3)
-				AND revoked_at IS NULL AND expiry_recorded_at IS NULL
-				ORDER BY id LIMIT $2`, micros(now), expiryBatch, micros(now.Add(-idleSweepMargin)))
-			if err != nil {
-				return err
-			}
-			var ts []*keysmith.Token
-			for rows.Next() {
-				t, err := scanToken(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				ts = append(ts, t)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, t := range ts {
-				res, err := tx.ExecContext(ctx, `UPDATE tokens SET expiry_recorded_at = $1
-					WHERE id = $2 AND expiry_recorded_at IS NULL AND revoked_at IS NULL`, micros(db.now()), t.ID)
-				if err != nil {
-					return err
-				}
-				if k, _ := res.RowsAffected(); k == 0 {
-					continue // another replica recorded it, or it was revoked meanwhile
-				}
-				at, reason := tokenExpiry(t, now)
-				err = tx.record(keysmith.EventAPITokenExpired, map[string]any{"expired_at": at, "reason": reason, "owner_id": t.OwnerID},
-					keysmith.TokenRef(t), tx.userRef(t.OwnerID))
-				if err != nil {
-					return err
-				}
-				n++
-			}
-			return nil
-		})
-		total += n
-		if err != nil || n < expiryBatch {
-			return total, err
-		}
-	}
-}
-
 // fillEventColumns fills the searchable columns of events recorded before
 // they existed, from each event's JSON. It runs at Open and does nothing once
 // every event has them. An event whose JSON does not decode is left for
@@ -364,19 +299,4 @@ func (db *DB) fillEventColumns(ctx context.Context) error {
 			return nil
 		}
 	}
-}
-
-// tokenExpiry says when and why a token found by the sweep expired: at its
-// absolute expiry ("absolute") or its idle deadline ("idle"), whichever came
-// first.
-func tokenExpiry(t *keysmith.Token, now time.Time) (time.Time, string) {
-	last := t.CreatedAt
-	if t.LastUsedAt != nil && t.LastUsedAt.After(last) {
-		last = *t.LastUsedAt
-	}
-	idle := last.Add(t.IdleTTL)
-	if t.ExpiresAt != nil && !t.ExpiresAt.After(now) && !t.ExpiresAt.After(idle) {
-		return t.ExpiresAt.UTC(), "absolute"
-	}
-	return idle.UTC(), "idle"
 }

@@ -22,10 +22,12 @@ const idleDeadlineExpr = `(COALESCE(tokens.last_used_at, tokens.created_at) + to
 const effectiveExpiryExpr = `(CASE WHEN tokens.expires_at IS NOT NULL AND tokens.expires_at < ` + idleDeadlineExpr +
 	` THEN tokens.expires_at ELSE ` + idleDeadlineExpr + ` END)`
 
-// expiredExpr is true when the token is expired at now (a placeholder). It is
+// expiredExpr is true when the token is expired at now (a placeholder): its
+// expiry was recorded (which is final), or a deadline has passed. It is
 // never NULL, so that NOT works on it.
 func expiredExpr(now string) string {
-	return `((tokens.expires_at IS NOT NULL AND tokens.expires_at <= ` + now + `) OR ` + idleDeadlineExpr + ` <= ` + now + `)`
+	return `(tokens.expiry_recorded_at IS NOT NULL OR (tokens.expires_at IS NOT NULL AND tokens.expires_at <= ` + now + `) OR ` +
+		idleDeadlineExpr + ` <= ` + now + `)`
 }
 
 const suspiciousExpr = `(tokens.type = 'agent' AND ` + agentActiveExpr + ` = 0)`

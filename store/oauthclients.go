@@ -124,16 +124,30 @@ func (tx *txn) lockClient(id string) (*keysmith.Client, error) {
 }
 
 func (tx *txn) revokeClient(c *keysmith.Client, revokedBy string) error {
+	ok, err := tx.markClientRevoked(c, revokedBy)
+	if err != nil || !ok {
+		return err
+	}
+	return tx.recordClientRevoked(c)
+}
+
+// markClientRevoked revokes c's row, reporting whether it was live; the
+// caller records the event with recordClientRevoked after its last row lock.
+func (tx *txn) markClientRevoked(c *keysmith.Client, revokedBy string) (bool, error) {
 	now := tx.db.now()
 	res, err := tx.ExecContext(tx.ctx, `UPDATE oauth_clients SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL`,
 		micros(now), revokedBy, c.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil
+		return false, nil
 	}
 	c.RevokedAt, c.RevokedBy = &now, revokedBy
+	return true, nil
+}
+
+func (tx *txn) recordClientRevoked(c *keysmith.Client) error {
 	tx.changed(keysmith.ChangeOAuthClient, c.ID)
 	return tx.record(keysmith.EventClientRevoked, map[string]any{"app_id": c.AppID}, keysmith.ClientRef(c))
 }

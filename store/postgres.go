@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"log/slog"
+	"fmt"
 	"strings"
 	"time"
 
@@ -72,7 +72,7 @@ func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, c keysmith.Cha
 // listen holds one connection in LISTEN and publishes what arrives. After a
 // lost connection it reconnects with backoff and publishes ChangeAll, because
 // notifications sent while it was away are gone.
-func (d *postgresDialect) listen(ctx context.Context, log *slog.Logger, publish func(keysmith.Change), ready func()) {
+func (d *postgresDialect) listen(ctx context.Context, h listenHooks) {
 	backoff := 100 * time.Millisecond
 	for first := true; ctx.Err() == nil; first = false {
 		if !first {
@@ -86,33 +86,58 @@ func (d *postgresDialect) listen(ctx context.Context, log *slog.Logger, publish 
 		conn, err := pgx.Connect(ctx, d.dsn)
 		if err != nil {
 			if ctx.Err() == nil {
-				log.Warn("change listener cannot connect; caches expire entries by age until it can", "err", err)
+				h.log.Warn("change listener cannot connect; caches expire entries by age until it can", "err", err)
 			}
-			ready()
+			h.ready()
 			continue
 		}
 		if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
 			conn.Close(context.Background())
-			ready()
+			h.ready()
 			continue
 		}
-		ready()
+		h.ready()
 		if !first {
-			publish(keysmith.Change{Kind: keysmith.ChangeAll})
-			log.Info("change listener reconnected")
+			h.publish(keysmith.Change{Kind: keysmith.ChangeAll})
+			h.log.Info("change listener reconnected; dropped every cache")
 		}
 		backoff = 100 * time.Millisecond
-		for {
-			n, err := conn.WaitForNotification(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Warn("change listener lost its connection", "err", err)
-				}
-				break
-			}
-			kind, id, _ := strings.Cut(n.Payload, ":")
-			publish(keysmith.Change{Kind: keysmith.ChangeKind(kind), ID: id})
+		err = receive(ctx, conn, h)
+		if ctx.Err() == nil {
+			h.lost()
+			h.log.Warn("change listener lost its connection; reconnecting, and dropping every cache once reconnected", "err", err)
 		}
-		conn.Close(context.Background())
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn.Close(cctx)
+		cancel()
+	}
+}
+
+// receive publishes the notifications conn receives until it fails. A
+// connection quiet for h.check is pinged, and one that does not answer
+// within h.check has failed: a connection can die silently (a dropped route,
+// a firewall that forgot it), and would otherwise wait for notifications
+// forever while every cache went stale.
+func receive(ctx context.Context, conn *pgx.Conn, h listenHooks) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, h.check)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			kind, id, _ := strings.Cut(n.Payload, ":")
+			h.publish(keysmith.Change{Kind: keysmith.ChangeKind(kind), ID: id})
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !pgconn.Timeout(err):
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, h.check)
+		err = conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("no answer to a ping within %s: %w", h.check, err)
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 const tokenColumns = `tokens.id, tokens.name, tokens.type, tokens.owner_id, tokens.created_at, tokens.created_by,
 	tokens.expires_at, tokens.last_used_at, tokens.last_used_ip, tokens.revoked_at, tokens.revoked_by,
 	tokens.idle_ttl, tokens.disabled_at, tokens.meta, tokens.rotated_at, tokens.prev_hash_expires_at, tokens.agent_id,
-	tokens.network_mode, tokens.rate_limit_percent,
+	tokens.network_mode, tokens.rate_limit_percent, tokens.expiry_recorded_at,
 	` + agentActiveExpr
 
 // agentActiveExpr is 1 when an active agent holds the token, else 0.
@@ -27,12 +27,12 @@ const agentActiveExpr = `(SELECT COUNT(*) FROM agents WHERE agents.id = tokens.a
 func scanToken(row interface{ Scan(...any) error }, extra ...any) (*keysmith.Token, error) {
 	var t keysmith.Token
 	var created, idle int64
-	var expires, lastUsed, revoked, disabled, rotated, prevExpires sql.NullInt64
+	var expires, lastUsed, revoked, disabled, rotated, prevExpires, expiryRecorded sql.NullInt64
 	var meta string
 	var agentActive int
 	dest := []any{&t.ID, &t.Name, &t.Type, &t.OwnerID, &created, &t.CreatedBy, &expires, &lastUsed,
 		&t.LastUsedIP, &revoked, &t.RevokedBy, &idle, &disabled, &meta, &rotated, &prevExpires, &t.AgentID,
-		&t.Network.Mode, &t.RateLimitPercent, &agentActive}
+		&t.Network.Mode, &t.RateLimitPercent, &expiryRecorded, &agentActive}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -40,6 +40,7 @@ func scanToken(row interface{ Scan(...any) error }, extra ...any) (*keysmith.Tok
 	t.ExpiresAt, t.LastUsedAt, t.RevokedAt = timePtr(expires), timePtr(lastUsed), timePtr(revoked)
 	t.IdleTTL = time.Duration(idle) * time.Microsecond
 	t.DisabledAt, t.RotatedAt, t.PrevSecretExpiresAt = timePtr(disabled), timePtr(rotated), timePtr(prevExpires)
+	t.ExpiryRecordedAt = timePtr(expiryRecorded)
 	t.Meta = json.RawMessage(meta)
 	t.AgentActive = agentActive > 0
 	return &t, nil
@@ -190,37 +191,4 @@ func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) 
 		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 	}()
 	return t, err
-}
-
-// RecordTokenUses stores a batch of last-use records in one transaction. A
-// record older than the stored one is ignored, so replicas may flush in any
-// order, and so is one at or after the token's idle expiry. Use is not a
-// change: nothing is published or recorded.
-func (db *DB) RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error {
-	if len(uses) == 0 {
-		return nil
-	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		// The last condition makes idle expiry final: a batch whose first
-		// use came at or after the stored idle deadline cannot revive the
-		// token. (The uses of a batch after its first each came within the
-		// idle TTL of the one before, or the verifier would have refused.)
-		stmt, err := tx.PrepareContext(ctx, `UPDATE tokens SET last_used_at = $1, last_used_ip = $2
-			WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)
-			AND COALESCE(last_used_at, created_at) + idle_ttl > $4`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, u := range uses {
-			first := u.First
-			if first.IsZero() || first.After(u.At) {
-				first = u.At
-			}
-			if _, err := stmt.ExecContext(ctx, micros(u.At), u.IP, u.TokenID, micros(first)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

@@ -84,7 +84,9 @@ func queryAll[T any](ctx context.Context, db *DB, q string, args []any, scan fun
 func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate) (*keysmith.User, error) {
 	var u *keysmith.User
 	err := db.write(ctx, func(tx *txn) error {
-		if err := db.dialect.lockLog(ctx, tx.Tx); err != nil {
+		// The user's row first, so concurrent changes to one user queue up
+		// and each reads what the one before wrote (see write for the order).
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET id = id WHERE id = $1`, id); err != nil {
 			return err
 		}
 		old, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
@@ -139,18 +141,13 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 			}
 			return err
 		}
-		if old.Role == keysmith.RoleSuperAdmin && old.Status == keysmith.UserActive && (roleChanged || statusChanged) {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = $1 AND status = $2`,
-				keysmith.RoleSuperAdmin, keysmith.UserActive).Scan(&n); err != nil {
-				return err
-			}
-			if n == 0 {
-				return keysmith.Errorf(keysmith.CodeConflict, "%s is the last active super admin; make another user super admin first", old.Email)
-			}
-		}
 		if statusChanged && nu.Status != keysmith.UserActive || up.PasswordHash != nil {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		if old.Role == keysmith.RoleSuperAdmin && old.Status == keysmith.UserActive && (roleChanged || statusChanged) {
+			if err := tx.keepASuperAdmin(old.Email); err != nil {
 				return err
 			}
 		}
@@ -179,4 +176,24 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 		return nil, err
 	}
 	return u, nil
+}
+
+// keepASuperAdmin refuses (CodeConflict) a change that left no active super
+// admin; email names the user it demoted or deactivated. It takes the log
+// lock first, last of the transaction's locks (see write), which also
+// serialises the check: two demotions at once are counted one after the
+// other, the second seeing the first's committed change.
+func (tx *txn) keepASuperAdmin(email string) error {
+	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM users WHERE role = $1 AND status = $2`,
+		keysmith.RoleSuperAdmin, keysmith.UserActive).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return keysmith.Errorf(keysmith.CodeConflict, "%s is the last active super admin; make another user super admin first", email)
+	}
+	return nil
 }

@@ -77,6 +77,12 @@ var cases = []struct {
 	{"RecordTokenUsesKeepsTheNewestUse", withStore(testRecordTokenUsesKeepsTheNewestUse)},
 	{"RecordTokenUsesIgnoresUnknownTokens", withStore(testRecordTokenUsesIgnoresUnknownTokens)},
 	{"RecordTokenUsesIsNotAChange", withStore(testRecordTokenUsesIsNotAChange)},
+	{"RecordTokenUsesRefusesAUseArrivingAfterTheDeadlinePlusSettle", withStore(testRecordTokenUsesRefusesAUseArrivingAfterTheDeadlinePlusSettle)},
+	{"RecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded", withStore(testRecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded)},
+	{"RecordTokenExpiryLeavesARenewedTokenAlone", withStore(testRecordTokenExpiryLeavesARenewedTokenAlone)},
+
+	// Access tokens.
+	{"PruneAccessTokensDeletesOnlyExpiredRecords", withStore(testPruneAccessTokensDeletesOnlyExpiredRecords)},
 
 	// The system log.
 	{"BootstrapAppendsUserAndTokenEvents", withStore(testBootstrapAppendsUserAndTokenEvents)},

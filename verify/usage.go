@@ -146,8 +146,9 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	return err
 }
 
-// Run flushes uses every interval until ctx ends, then once more (with a
-// fresh context, bounded by 10 s) so that nothing seen before shutdown is lost.
+// Run flushes uses every interval until ctx ends, then once more (see
+// flushAtShutdown) so that nothing seen before shutdown is lost. A failed
+// periodic flush keeps its uses for the next one.
 func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -158,12 +159,37 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 				v.log.Error("recording token uses failed; will retry", "err", err)
 			}
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := v.Flush(fctx); err != nil {
-				v.log.Error("recording token uses at shutdown failed", "err", err)
-			}
+			v.flushAtShutdown()
 			return
 		}
+	}
+}
+
+// shutdownFlushAttempts bounds the last flush's attempts: a deadlock or a
+// dropped connection must not lose the uses of the last second, and a
+// database that stays away must not hold up the shutdown for long.
+const shutdownFlushAttempts = 5
+
+// flushAtShutdown writes the pending uses with a fresh context bounded by
+// 10 s, retrying a failure after 50 ms, then 100 ms, and so on.
+func (v *Verifier) flushAtShutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := v.Flush(ctx)
+		if err == nil {
+			return
+		}
+		if attempt == shutdownFlushAttempts || ctx.Err() != nil {
+			v.log.Error("recording token uses at shutdown failed; the uses since the last flush are lost", "err", err, "attempts", attempt)
+			return
+		}
+		v.log.Warn("recording token uses at shutdown failed; retrying", "err", err, "attempt", attempt)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		wait *= 2
 	}
 }

@@ -33,13 +33,6 @@ const (
 	OwnerInactive Code = "OWNER_INACTIVE"
 )
 
-// idleSettle is how long after a token's idle deadline this replica still
-// re-reads the token before calling it expired: long enough for every
-// replica to have flushed a use made before the deadline (they flush every
-// second by default). After that, idle expiry is final; the store refuses
-// later uses too.
-const idleSettle = 10 * time.Second
-
 // Result is what a verification found. Token and Owner are shared, read-only
 // snapshots: callers must not modify them.
 type Result struct {
@@ -59,6 +52,7 @@ type Store interface {
 	FindTokenByHash(ctx context.Context, h keysmith.Hash) (*keysmith.Token, error)
 	FindUserByID(ctx context.Context, id string) (*keysmith.User, error)
 	RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error
+	RecordTokenExpiry(ctx context.Context, id string, now time.Time) error
 	Subscribe(f func(keysmith.Change))
 	FindZones(ctx context.Context) ([]*keysmith.Zone, error)
 	RateLimits(ctx context.Context) (keysmith.RateLimits, error)
@@ -109,6 +103,17 @@ type Verifier struct {
 	trusted   []netip.Prefix
 
 	usage usage
+
+	expiryMu sync.Mutex
+	expiring map[keysmith.Hash]*expiryCall // one idle-expiry declaration per secret at a time
+}
+
+// expiryCall is a declaration of a token's idle expiry in progress; the
+// requests that find it wait for its outcome instead of writing again.
+type expiryCall struct {
+	done  chan struct{}
+	entry *entry
+	err   error
 }
 
 type entry struct {
@@ -166,6 +171,8 @@ func New(store Store, opt Options) *Verifier {
 		neg:    map[keysmith.Hash]time.Time{},
 		usage:  usage{pending: map[string]*useState{}},
 
+		expiring: map[keysmith.Hash]*expiryCall{},
+
 		limiter: opt.Limiter,
 		trusted: opt.TrustedProxies,
 	}
@@ -203,12 +210,11 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr, caller netip.Ad
 	if err != nil || e == nil {
 		return Result{Code: NotFound}, nil, err
 	}
-	if e.idleExpired(now) && e.loadedAt.Before(e.idleDeadline().Add(idleSettle)) && now.Sub(e.loadedAt) >= time.Second {
-		// Another replica may have renewed the token shortly before the
-		// deadline: read it again (at most once a second, so a flood of
-		// requests with an expired token does not reach the database)
-		// before calling it expired.
-		if e, err = v.load(ctx, h, now, e); err != nil || e == nil {
+	if e.onlyIdleExpired(now) {
+		// Another replica may have renewed the token: the store decides,
+		// and records the expiry unless it was renewed, so that EXPIRED is
+		// final (no use flushed later revives the token).
+		if e, err = v.declareIdleExpiry(ctx, h, e, now); err != nil || e == nil {
 			return Result{Code: NotFound}, nil, err
 		}
 	}
@@ -222,7 +228,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr, caller netip.Ad
 	case t.RevokedAt != nil,
 		t.ViaPreviousSecret && (t.PrevSecretExpiresAt == nil || !now.Before(*t.PrevSecretExpiresAt)):
 		r.Code = Revoked
-	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt), e.idleExpired(now):
+	case t.ExpiryRecordedAt != nil, t.ExpiresAt != nil && !now.Before(*t.ExpiresAt), e.idleExpired(now):
 		r.Code = Expired
 	case t.DisabledAt != nil:
 		r.Code = Disabled
@@ -243,16 +249,51 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr, caller netip.Ad
 	return r, e, nil
 }
 
-// idleDeadline is when the token expires unless used, by the latest use
-// known here.
-func (e *entry) idleDeadline() time.Time {
-	last := max(e.lastUsed.Load(), e.token.CreatedAt.UnixMicro())
-	return time.UnixMicro(last).Add(e.token.IdleTTL)
-}
-
 func (e *entry) idleExpired(now time.Time) bool {
 	last := max(e.lastUsed.Load(), e.token.CreatedAt.UnixMicro())
 	return now.UnixMicro() >= last+e.token.IdleTTL.Microseconds()
+}
+
+// onlyIdleExpired reports whether the token would be answered EXPIRED at
+// now for its idle expiry alone, not yet recorded: the one verdict that a
+// use on another replica could still overturn.
+func (e *entry) onlyIdleExpired(now time.Time) bool {
+	t := e.token
+	return t.RevokedAt == nil && t.ExpiryRecordedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt)) &&
+		!(t.ViaPreviousSecret && (t.PrevSecretExpiresAt == nil || !now.Before(*t.PrevSecretExpiresAt))) &&
+		e.idleExpired(now)
+}
+
+// declareIdleExpiry asks the store to record the idle expiry of the token
+// of h (it does unless a stored use renewed the token) and reads the token
+// again: the fresh entry is either expired for good or renewed. Concurrent
+// requests for one secret share one declaration; nil if the token is gone.
+func (v *Verifier) declareIdleExpiry(ctx context.Context, h keysmith.Hash, e *entry, now time.Time) (*entry, error) {
+	v.expiryMu.Lock()
+	c := v.expiring[h]
+	if c != nil {
+		v.expiryMu.Unlock()
+		select {
+		case <-c.done:
+			return c.entry, c.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	c = &expiryCall{done: make(chan struct{})}
+	v.expiring[h] = c
+	v.expiryMu.Unlock()
+	defer func() {
+		v.expiryMu.Lock()
+		delete(v.expiring, h)
+		v.expiryMu.Unlock()
+		close(c.done)
+	}()
+	if c.err = v.store.RecordTokenExpiry(ctx, e.token.ID, now); c.err != nil {
+		return nil, c.err
+	}
+	c.entry, c.err = v.load(ctx, h, now, e)
+	return c.entry, c.err
 }
 
 // token returns the cached entry for h, loading it on a miss; nil if there is

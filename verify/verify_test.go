@@ -754,6 +754,23 @@ func TestUsage(t *testing.T) {
 		wantStoredUse(t, f.storedToken(t, tok.ID), want)
 	})
 
+	t.Run("RunRetriesAFailedFlushAtShutdown", func(t *testing.T) {
+		f := newFixture(t)
+		f.store.failRecord = 2 // as a deadlock victim or a dropped connection fails
+		raw, tok := f.newToken(t, nil)
+		ctx, cancel := context.WithCancel(f.ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); f.v.Run(ctx, time.Hour) }()
+		want := keysmith.TokenUse{TokenID: tok.ID, At: f.now(), IP: "192.0.2.1"}
+		f.verify(t, raw, want.IP)
+		cancel()
+		<-done
+		if n := f.store.recordUses.Load(); n != 3 {
+			t.Errorf("RecordTokenUses called %d times at shutdown, want 3 (two failures, then success)", n)
+		}
+		wantStoredUse(t, f.storedToken(t, tok.ID), want)
+	})
+
 	t.Run("RunFlushesEveryInterval", func(t *testing.T) {
 		f := newFixture(t)
 		f.store.recorded = make(chan struct{}, 1)
@@ -901,10 +918,13 @@ func TestReloadThatRacesAFlushKeepsTheUse(t *testing.T) {
 	if err := f.v.Flush(f.ctx); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Advance(idle * 2 / 3)
+	f.clock.Advance(idle - 5*time.Second)
 	f.mustBe(t, raw, verify.Valid) // renews; not yet flushed
 	f.publish(keysmith.Change{Kind: keysmith.ChangeAll})
-	f.clock.Advance(idle * 2 / 3) // past the first use's deadline, within the second's
+	// Past the first use's deadline, within the second's, and soon enough
+	// after the first deadline (keysmith.IdleSettle) for the store to take
+	// the second use.
+	f.clock.Advance(6 * time.Second)
 	f.store.afterFind = func(keysmith.Hash) {
 		if err := f.v.Flush(f.ctx); err != nil {
 			t.Error(err)

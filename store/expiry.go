@@ -1,0 +1,237 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// Token uses and expiries. Idle expiry is final once recorded: the use flush,
+// the verifier (through RecordTokenExpiry) and the sweep all record it the
+// same way, and the flush refuses uses that would revive a token.
+//
+// Lock order (see write): these methods lock token rows one at a time in id
+// order, and append to the system log only after the last row lock.
+
+// useUpdate stores one batched use unless it would revive the token: the
+// batch must have begun before the stored idle deadline ($4), arrive before
+// that deadline plus IdleSettle ($5 is now minus IdleSettle), and the
+// token's expiry must not be recorded. (The uses of a batch after its first
+// each came within the idle TTL of the one before, or the verifier would
+// have refused them.)
+const useUpdate = `UPDATE tokens SET last_used_at = $1, last_used_ip = $2
+	WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1) AND expiry_recorded_at IS NULL
+	AND ` + idleDeadlineExpr + ` > $4 AND ` + idleDeadlineExpr + ` > $5`
+
+// RecordTokenUses stores a batch of last-use records in one transaction, in
+// token id order. A record older than the stored one is ignored, so replicas
+// may flush in any order. A record that may not revive its token (see
+// useUpdate) is refused; if the token has expired by what is stored, the
+// refusal records its expiry, and either way the change is published so
+// that caches holding the refused use read the token again. Other uses are
+// not changes: nothing is published or recorded for them.
+func (db *DB) RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	uses = slices.Clone(uses)
+	slices.SortStableFunc(uses, func(a, b keysmith.TokenUse) int { return cmp.Compare(a.TokenID, b.TokenID) })
+	return db.write(ctx, func(tx *txn) error {
+		now := db.now()
+		stmt, err := tx.PrepareContext(ctx, useUpdate)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		var expired []*keysmith.Token
+		for _, u := range uses {
+			first := u.First
+			if first.IsZero() || first.After(u.At) {
+				first = u.At
+			}
+			res, err := stmt.ExecContext(ctx, micros(u.At), u.IP, u.TokenID, micros(first), micros(now.Add(-keysmith.IdleSettle)))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				continue
+			}
+			t, err := tx.settleRefusedUse(u.TokenID, now)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				expired = append(expired, t)
+			}
+		}
+		return tx.recordExpired(expired, now)
+	})
+}
+
+// settleRefusedUse looks at a token whose use was not stored. If its expiry
+// is recorded, caches must drop the use they hold; if it has expired by
+// what is stored, its expiry is recorded now (the token is returned, for
+// recordExpired). A use that was merely older than the stored one changes
+// nothing.
+func (tx *txn) settleRefusedUse(id string, now time.Time) (*keysmith.Token, error) {
+	var recorded, expiredNow bool
+	err := tx.QueryRowContext(tx.ctx, `SELECT expiry_recorded_at IS NOT NULL,
+		revoked_at IS NULL AND ((expires_at IS NOT NULL AND expires_at <= $2) OR `+idleDeadlineExpr+` <= $2)
+		FROM tokens WHERE id = $1`, id, micros(now)).Scan(&recorded, &expiredNow)
+	switch {
+	case err == sql.ErrNoRows:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case recorded:
+		tx.changed(keysmith.ChangeToken, id)
+		return nil, nil
+	case !expiredNow:
+		return nil, nil
+	}
+	return tx.markExpired(id, now, now)
+}
+
+// RecordTokenExpiry records the expiry of a token if, by the uses stored, it
+// was not used within its idle TTL before now (or its absolute expiry has
+// passed): a replica calls it before answering EXPIRED, so that no use
+// flushed later can revive the token. Nothing changes for a token that was
+// renewed, revoked or whose expiry is recorded already, or that does not
+// exist.
+func (db *DB) RecordTokenExpiry(ctx context.Context, id string, now time.Time) error {
+	ctx = keysmith.WithAudit(ctx, keysmith.Audit{Actor: keysmith.SystemActor}) // not the request's: the clock's
+	return db.write(ctx, func(tx *txn) error {
+		t, err := tx.markExpired(id, now, now)
+		if err != nil || t == nil {
+			return err
+		}
+		return tx.recordExpired([]*keysmith.Token{t}, now)
+	})
+}
+
+// expiryBatch bounds the tokens one expiry sweep transaction records.
+const expiryBatch = 200
+
+// idleSweepMargin is how long after a token's idle deadline (by its stored
+// last use) the sweep waits before recording it expired: until then a use
+// made just before the deadline may still arrive from another replica;
+// after it the store refuses such a use anyway.
+const idleSweepMargin = keysmith.IdleSettle
+
+// RecordTokenExpiries records api_token.expired for each unrevoked token
+// whose absolute expiry, or idle deadline (plus idleSweepMargin), has passed
+// at now and has not been recorded, marking the token so that the event is
+// recorded once, even with several replicas sweeping at the same time. The
+// actor is the system. Each batch reads candidates without locks, then
+// locks and marks them in id order, then appends the events.
+func (db *DB) RecordTokenExpiries(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	after := ""
+	for {
+		var ids []string
+		n := 0
+		err := db.write(ctx, func(tx *txn) error {
+			var err error
+			ids, err = tx.expiryCandidates(after, now)
+			if err != nil {
+				return err
+			}
+			var ts []*keysmith.Token
+			for _, id := range ids {
+				t, err := tx.markExpired(id, now, now.Add(-idleSweepMargin))
+				if err != nil {
+					return err
+				}
+				if t != nil { // else another replica recorded it, or it was renewed or revoked meanwhile
+					ts = append(ts, t)
+				}
+			}
+			n = len(ts)
+			return tx.recordExpired(ts, now)
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if len(ids) < expiryBatch {
+			return total, nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// expiryCandidates returns, in id order, up to expiryBatch ids after after
+// of tokens the sweep should record as expired at now.
+func (tx *txn) expiryCandidates(after string, now time.Time) ([]string, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT id FROM tokens
+		WHERE (expires_at <= $1 OR `+idleDeadlineExpr+` <= $2)
+		AND revoked_at IS NULL AND expiry_recorded_at IS NULL AND id > $3
+		ORDER BY id LIMIT $4`, micros(now), micros(now.Add(-idleSweepMargin)), after, expiryBatch)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// markExpired marks a token's expiry recorded, taking its row lock, if it is
+// unrevoked, not marked yet, and expired at now: absolutely, or idle by
+// idleBefore (its stored idle deadline at or before it). It returns the
+// token if it marked it, nil if not; the caller records the event with
+// recordExpired once every row it needs is locked.
+func (tx *txn) markExpired(id string, now, idleBefore time.Time) (*keysmith.Token, error) {
+	res, err := tx.ExecContext(tx.ctx, `UPDATE tokens SET expiry_recorded_at = $1
+		WHERE id = $2 AND expiry_recorded_at IS NULL AND revoked_at IS NULL
+		AND ((expires_at IS NOT NULL AND expires_at <= $3) OR `+idleDeadlineExpr+` <= $4)`,
+		micros(tx.db.now()), id, micros(now), micros(idleBefore))
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	return tx.tokenByID(id)
+}
+
+// recordExpired appends api_token.expired for each token markExpired
+// marked, and publishes the change: a replica holding a use of the token
+// that the store will refuse must read it again.
+func (tx *txn) recordExpired(ts []*keysmith.Token, now time.Time) error {
+	for _, t := range ts {
+		tx.changed(keysmith.ChangeToken, t.ID)
+		at, reason := tokenExpiry(t, now)
+		err := tx.record(keysmith.EventAPITokenExpired, map[string]any{"expired_at": at, "reason": reason, "owner_id": t.OwnerID},
+			keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenExpiry says when and why a token found expired at now expired: at
+// its absolute expiry ("absolute") or its idle deadline ("idle"),
+// whichever came first.
+func tokenExpiry(t *keysmith.Token, now time.Time) (time.Time, string) {
+	last := t.CreatedAt
+	if t.LastUsedAt != nil && t.LastUsedAt.After(last) {
+		last = *t.LastUsedAt
+	}
+	idle := last.Add(t.IdleTTL)
+	if t.ExpiresAt != nil && !t.ExpiresAt.After(now) && !t.ExpiresAt.After(idle) {
+		return t.ExpiresAt.UTC(), "absolute"
+	}
+	return idle.UTC(), "idle"
+}
