@@ -1,0 +1,273 @@
+package keysmith_test
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// exploreCall is one call of the exploration: a service method with fixed
+// arguments that cross a boundary of some role. A call that hands over a
+// credential says so, so that the exploration can ask whom it acts as.
+// Every later call that changes rights or returns a secret belongs here.
+//
+// Its footprint names what it reads and writes besides what every call
+// reads (the caller's user and memberships): "u:X" user X (role, type,
+// status), "pw:X" X's password, "g:X" X's memberships, "t:T", "a:A", "c:C",
+// "p:P" a token, agent, client or application, and "self" in place of the
+// caller's label. Two calls whose footprints do not overlap in a write
+// commute, and the exploration tries only one of their two orders; so a
+// footprint may name more than a call touches, never less.
+type exploreCall struct {
+	name          string
+	reads, writes string // space-separated footprint
+	do            func(x *callContext) ([]credential, error)
+}
+
+// callContext is what a call runs with: the world and the caller as loaded
+// for this call.
+type callContext struct {
+	w    *exploreWorld
+	p    keysmith.Principal
+	self string // the caller's label
+}
+
+// credentialKind says what a credential handed to the caller is.
+type credentialKind int
+
+const (
+	credToken        credentialKind = iota // an API token secret (created, rotated or issued to an agent)
+	credClientSecret                       // an OAuth client secret
+	credPassword                           // a password the caller chose for a user
+)
+
+// credential is something a call handed to its caller that authenticates
+// as someone. Whom a secret acts as is not taken from the call's answer but
+// from the store, by the secret's hash: that is what verification and the
+// token endpoint will do with it.
+type credential struct {
+	kind   credentialKind
+	secret keysmith.Secret // token, client secret
+	user   string          // password: whose
+	fresh  bool            // token: newly issued rather than a rotation of one
+}
+
+// errNoTarget refuses a call about "the caller's" object the caller lacks.
+var errNoTarget = errors.New("the caller has no such object")
+
+// target resolves a label; "" is the caller, and "T_"/"AG_" followed by
+// nothing the caller's token or agent.
+func (x *callContext) target(label string) (string, error) {
+	switch label {
+	case "":
+		label = x.self
+	case "T_", "AG_":
+		label += x.self
+	}
+	id, ok := x.w.id[label]
+	if !ok {
+		return "", errNoTarget
+	}
+	return id, nil
+}
+
+// exploreCalls is the set of calls the exploration combines.
+func exploreCalls() []exploreCall {
+	// The order matters only to the time the search takes: of two calls
+	// that commute, only the order with the earlier first is tried, so calls
+	// that commute with nearly all come first.
+	return []exploreCall{
+		{"register an app", "", "", registerApp},
+		{"register an agent", "", "", registerAgent},
+		{"create a token for the caller", "", "", createToken("")},
+		{"create an org_admin with a password", "", "", createUser(keysmith.RoleOrgAdmin, true)},
+		{"create a super_admin", "", "", createUser(keysmith.RoleSuperAdmin, false)},
+		{"set the caller's password", "", "pw:self", setPassword("")},
+		{"add a client to P_S", "p:P_S", "", addClient("P_S")},
+		{"add a secret to C_S", "", "c:C_S", clientSecret("C_S", false)},
+		{"reset the secrets of C_D1", "", "c:C_D1", clientSecret("C_D1", true)},
+		{"create a token for SA_org", "u:SA_org", "", createToken("SA_org")},
+		{"create a token for SA_super", "u:SA_super", "", createToken("SA_super")},
+		{"set S2's password", "u:S2", "pw:S2", setPassword("S2")},
+		{"deactivate S2", "u:S", "u:S2", updateUser("S2", keysmith.UserUpdate{Status: ptr(keysmith.UserInactive)})},
+		{"make the caller super_admin", "", "u:self", updateUser("", keysmith.UserUpdate{Role: ptr(keysmith.RoleSuperAdmin)})},
+		{"rotate T_S", "u:S", "t:T_S", rotateToken("T_S")},
+		{"activate AG_S", "u:S", "a:AG_S", activateAgent("AG_S")},
+		{"revoke T_S", "", "t:T_S", revokeToken("T_S")},
+		{"disable T_S", "", "t:T_S", disableToken("T_S")},
+		{"deactivate AG_S_live", "", "a:AG_S_live t:T_AG_S_live", deactivateAgent("AG_S_live")},
+		{"rotate T_SA_org", "u:SA_org", "t:T_SA_org", rotateToken("T_SA_org")},
+		{"activate the caller's agent", "", "a:self", activateAgent("AG_")},
+		{"rotate the caller's token", "", "t:self", rotateToken("T_")},
+		{"add D2 to G1", "u:D2", "g:D2", member("G1", "D2", true)},
+		{"set D2's password", "u:D2 g:D2", "pw:D2", setPassword("D2")},
+		{"remove D1 from G1", "u:D1", "g:D1", member("G1", "D1", false)},
+		{"set D1's password", "u:D1 g:D1", "pw:D1", setPassword("D1")},
+		{"make D1 org_admin", "g:D1", "u:D1", updateUser("D1", keysmith.UserUpdate{Role: ptr(keysmith.RoleOrgAdmin)})},
+		{"add GA to G2", "u:GA", "g:GA", member("G2", "GA", true)},
+		{"make the caller developer", "u:S u:S2", "u:self", updateUser("", keysmith.UserUpdate{Role: ptr(keysmith.RoleDeveloper)})},
+	}
+}
+
+// ptr returns a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }
+
+// uniqueEmail returns an address no user has.
+func uniqueEmail() string { return strings.ToLower(keysmith.NewID("new")) + "@example.com" }
+
+// The calls, one constructor per service method. A label "" names the
+// caller, and "T_" and "AG_" the caller's token and agent.
+
+func member(group, user string, add bool) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		uid, err := x.target(user)
+		if err != nil {
+			return nil, err
+		}
+		return nil, x.w.svc.SetGroupMember(x.w.ctx, x.p, x.w.id[group], uid, add)
+	}
+}
+
+func setPassword(user string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		uid, err := x.target(user)
+		if err != nil {
+			return nil, err
+		}
+		pw := "explore-" + keysmith.NewID("pw")
+		if _, err := x.w.svc.UpdateUser(x.w.ctx, x.p, uid, keysmith.UserUpdate{Password: &pw}); err != nil {
+			return nil, err
+		}
+		return []credential{{kind: credPassword, user: uid}}, nil
+	}
+}
+
+func updateUser(user string, up keysmith.UserUpdate) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		uid, err := x.target(user)
+		if err != nil {
+			return nil, err
+		}
+		_, err = x.w.svc.UpdateUser(x.w.ctx, x.p, uid, up)
+		return nil, err
+	}
+}
+
+func createUser(role keysmith.Role, withPassword bool) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		in := keysmith.CreateUserInput{Email: uniqueEmail(), Name: "new " + string(role), Role: role}
+		if withPassword {
+			in.Password = ptr("explore-" + keysmith.NewID("pw"))
+		}
+		u, err := x.w.svc.CreateUser(x.w.ctx, x.p, in)
+		if err != nil || !withPassword {
+			return nil, err
+		}
+		return []credential{{kind: credPassword, user: u.ID}}, nil
+	}
+}
+
+func createToken(owner string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		in := keysmith.CreateTokenInput{Name: "explored"}
+		if owner != "" {
+			in.OwnerID = x.w.id[owner]
+		}
+		_, secret, err := x.w.svc.CreateToken(x.w.ctx, x.p, in)
+		if err != nil {
+			return nil, err
+		}
+		return []credential{{kind: credToken, fresh: true, secret: secret}}, nil
+	}
+}
+
+func rotateToken(token string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		id, err := x.target(token)
+		if err != nil {
+			return nil, err
+		}
+		_, secret, err := x.w.svc.RotateToken(x.w.ctx, x.p, id, time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		return []credential{{kind: credToken, secret: secret}}, nil
+	}
+}
+
+func revokeToken(token string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		_, err := x.w.svc.RevokeToken(x.w.ctx, x.p, x.w.id[token])
+		return nil, err
+	}
+}
+
+func disableToken(token string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		_, err := x.w.svc.UpdateToken(x.w.ctx, x.p, x.w.id[token], keysmith.TokenUpdate{Enabled: ptr(false)})
+		return nil, err
+	}
+}
+
+func registerAgent(x *callContext) ([]credential, error) {
+	_, err := x.w.svc.CreateAgent(x.w.ctx, x.p, keysmith.CreateAgentInput{Name: "explored", Kind: keysmith.AgentCI})
+	return nil, err
+}
+
+func activateAgent(agent string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		id, err := x.target(agent)
+		if err != nil {
+			return nil, err
+		}
+		_, _, secret, err := x.w.svc.ActivateAgent(x.w.ctx, x.p, id)
+		if err != nil {
+			return nil, err
+		}
+		return []credential{{kind: credToken, fresh: true, secret: secret}}, nil
+	}
+}
+
+func deactivateAgent(agent string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		_, err := x.w.svc.DeactivateAgent(x.w.ctx, x.p, x.w.id[agent])
+		return nil, err
+	}
+}
+
+// clientSecret adds a secret to a client, or resets its secrets.
+func clientSecret(client string, reset bool) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		id := x.w.id[client]
+		in := keysmith.CreateSecretInput{Description: "explored"}
+		var secret keysmith.Secret
+		var err error
+		if reset {
+			_, secret, err = x.w.svc.ResetClientSecrets(x.w.ctx, x.p, id, in)
+		} else {
+			_, secret, err = x.w.svc.CreateClientSecret(x.w.ctx, x.p, id, in)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []credential{{kind: credClientSecret, secret: secret}}, nil
+	}
+}
+
+func addClient(app string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		_, _, secret, err := x.w.svc.CreateClient(x.w.ctx, x.p, keysmith.CreateClientInput{
+			Name: "explored", AppID: x.w.id[app], Environment: string(keysmith.EnvProduction)})
+		if err != nil {
+			return nil, err
+		}
+		return []credential{{kind: credClientSecret, secret: secret}}, nil
+	}
+}
+
+func registerApp(x *callContext) ([]credential, error) {
+	_, err := x.w.svc.CreateApp(x.w.ctx, x.p, keysmith.CreateAppInput{Name: "explored"})
+	return nil, err
+}

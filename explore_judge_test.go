@@ -1,0 +1,131 @@
+package keysmith_test
+
+import (
+	"fmt"
+
+	"github.com/keysmith/keysmith"
+)
+
+// The judgements of the principle on what a call handed over or created.
+// The rules are asked about the world as seeded (first: the caller then)
+// and about the moment of the call (at: the state, caller: the caller as
+// loaded for it): a credential needs both, so that neither a widening
+// earlier in the sequence nor a demotion excuses it.
+
+// judge decides whether the caller may receive credential c from a call
+// made in state at that led to state after. It returns whom or what the
+// credential acts as (a user or application id), and the problem if there
+// is one.
+func (e *explorer) judge(c credential, at, after *exploreState, caller *keysmith.User) (who, problem string) {
+	var what string
+	var ok bool
+	switch c.kind {
+	case credToken:
+		who, what, ok = e.judgeToken(c, at, after, caller)
+	case credClientSecret:
+		who, what, ok = e.judgeClientSecret(c, at, after, caller)
+	case credPassword:
+		who, what, ok = e.judgePassword(c, at, after, caller)
+	}
+	switch {
+	case who == "":
+		return "", "it now holds " + what
+	case e.previous:
+		return who, "authenticated by a rotated-out secret, it now holds " + what + ", which outlives the rotation's grace"
+	case !ok:
+		return who, "it now holds " + what
+	}
+	return who, ""
+}
+
+// judgeToken: an API token secret acting as the caller, if new only while
+// the caller may create tokens; or as a service account the caller may
+// create tokens for.
+func (e *explorer) judgeToken(c credential, at, after *exploreState, caller *keysmith.User) (who, what string, ok bool) {
+	id, found := after.tokenHash[keysmith.HashOf(c.secret.Reveal()).String()]
+	if !found {
+		return "", "a token secret that authenticates no token", false
+	}
+	owner := after.users[after.tokens[id].OwnerID]
+	token := "token " + e.w.labelOf(id)
+	if e.before.tokens[id] == nil {
+		token = "a new token"
+	}
+	what = fmt.Sprintf("the secret of %s, which acts as %s (%s)", token, e.w.labelOf(owner.ID), owner.Role)
+	first, was := e.before.users[e.caller], e.before.users[owner.ID]
+	switch {
+	case owner.ID == e.caller && !c.fresh:
+		return owner.ID, what, true
+	case owner.ID == e.caller:
+		ok = keysmith.CanCreateTokens(first) && keysmith.CanCreateTokens(caller)
+		return owner.ID, what + fmt.Sprintf(", though role %s may not create tokens", caller.Role), ok
+	case was != nil && was.Type == keysmith.UserService:
+		ok = keysmith.CanCreateTokenFor(first, was) == nil && keysmith.CanCreateTokenFor(caller, at.users[owner.ID]) == nil
+		return owner.ID, what, ok
+	}
+	return owner.ID, what, false
+}
+
+// judgeClientSecret: a client secret acts as the client's application; the
+// caller must be one who may issue its credentials.
+func (e *explorer) judgeClientSecret(c credential, at, after *exploreState, caller *keysmith.User) (who, what string, ok bool) {
+	id, found := after.secrets[keysmith.HashOf(c.secret.Reveal()).String()]
+	if !found {
+		return "", "a client secret that authenticates no client", false
+	}
+	cl := after.clients[id]
+	owner := cl.OwnerID
+	if app := at.apps[cl.AppID]; app != nil {
+		owner = app.OwnerID
+	}
+	client := "client " + e.w.labelOf(id)
+	if e.before.clients[id] == nil {
+		client = "a new client"
+	}
+	what = fmt.Sprintf("a secret of %s, which acts as application %s of %s", client, e.w.labelOf(cl.AppID), e.w.labelOf(owner))
+	first := e.before.users[e.caller]
+	return cl.AppID, what, keysmith.CanIssueAppCredentials(first, owner) && keysmith.CanIssueAppCredentials(caller, owner)
+}
+
+// judgePassword: a password the caller chose acts as its user; the caller
+// may choose their own, one of a user they managed, and one of a user they
+// create with a role they may grant.
+func (e *explorer) judgePassword(c credential, at, after *exploreState, caller *keysmith.User) (who, what string, ok bool) {
+	u := after.users[c.user]
+	what = fmt.Sprintf("a password it chose for %s (%s)", e.w.labelOf(u.ID), u.Role)
+	first, was := e.before.users[e.caller], at.users[u.ID]
+	switch {
+	case u.ID == e.caller:
+		return u.ID, what, true
+	case e.before.users[u.ID] == nil:
+		what = fmt.Sprintf("a password it chose for a new %s user", u.Role)
+		return u.ID, what, keysmith.CanCreateUser(first, u.Role) == nil && keysmith.CanCreateUser(caller, u.Role) == nil
+	}
+	pw := "explore-password"
+	up := keysmith.UserUpdate{Password: &pw}
+	return u.ID, what, e.controlled[u.ID] && keysmith.CanUpdateUser(caller, was, at.sharesGroup(caller, was), &up) == nil
+}
+
+// created judges the users, applications and agents created during the
+// sequence: each must be one the caller could create in the world as
+// seeded. (Tokens and clients come with a secret, which judge looks at.)
+func (e *explorer) created(st *exploreState) []string {
+	first := e.before.users[e.caller]
+	var problems []string
+	for id, u := range st.users {
+		if e.before.users[id] == nil && keysmith.CanCreateUser(first, u.Role) != nil {
+			problems = append(problems, fmt.Sprintf("there is now a %s user, which the caller may not create", u.Role))
+		}
+	}
+	for id, a := range st.apps {
+		if e.before.apps[id] == nil && (a.OwnerID != e.caller || !keysmith.CanCreateApps(first)) {
+			problems = append(problems, fmt.Sprintf("there is now an application of %s, which the caller may not register", e.w.labelOf(a.OwnerID)))
+		}
+	}
+	for id, a := range st.agents {
+		if e.before.agents[id] == nil && (a.OwnerID != e.caller || !keysmith.CanCreateTokens(first)) {
+			problems = append(problems, fmt.Sprintf("there is now an agent of %s, which the caller may not register", e.w.labelOf(a.OwnerID)))
+		}
+	}
+	return problems
+}

@@ -1,0 +1,423 @@
+package keysmith_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keysmith/keysmith"
+)
+
+// TestExplorePermissions is the regression net for the principle the
+// permission rules follow (permission.go): no call hands its caller a secret
+// that acts as anyone other than the caller, or with more rights than the
+// caller has, and no sequence of allowed calls widens what a role controls.
+//
+// For every role but super_admin it applies, as a user of that role, every
+// sequence of up to three calls of exploreCalls to the world of
+// newExploreWorld, through the domain service on SQLite (an undo log takes
+// the database back between sequences), and asserts after each call that
+//   - a refused call changed nothing;
+//   - every secret handed over acts as the caller, or as a service account
+//     the caller may create tokens for, or as an application the caller may
+//     issue credentials for, and every password the caller chose is their
+//     own, or one of a user they managed, or one of a user they created with
+//     a role they may grant: judged by the rules both in the world as seeded
+//     and at the moment of the call (explore_judge_test.go);
+//   - the users, applications and agents created are ones the caller may
+//     create;
+//   - the caller controls nothing they did not control in the world as
+//     seeded: capabilities closed over the users they can take over
+//     (explore_rights_test.go).
+//
+// A caller authenticated by a token's rotated-out secret may keep calling
+// until the grace ends, but must get no credential that outlives it; those
+// callers are tried with sequences of up to two calls.
+//
+// The search extends no state twice, and tries one order of two calls that
+// commute (explore_commute_test.go). A failure names the sequence of calls
+// and what the caller gained or received: it is a reproduction. A new call
+// that changes rights or returns a secret belongs in exploreCalls.
+func TestExplorePermissions(t *testing.T) {
+	t.Run("every_call_works_for_a_super_admin", testEveryCallWorksForASuperAdmin)
+	callers := []struct {
+		name, label string
+		previous    bool
+		depth       int
+		parts       int // the org admin's many sequences are split in parts that run in parallel
+	}{
+		{"org_admin", "O", false, 3, 2},
+		{"group_admin", "GA", false, 3, 1},
+		{"group_membership_admin", "GM", false, 3, 1},
+		{"read_only_admin", "R", false, 3, 1},
+		{"developer", "D1", false, 3, 1},
+		{"org_admin_with_a_rotated-out_secret", "O", true, 2, 1},
+		{"group_admin_with_a_rotated-out_secret", "GA", true, 2, 1},
+		{"group_membership_admin_with_a_rotated-out_secret", "GM", true, 2, 1},
+		{"read_only_admin_with_a_rotated-out_secret", "R", true, 2, 1},
+	}
+	for _, c := range callers {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if c.parts == 1 {
+				explore(t, c.label, c.previous, c.depth, 0, 1)
+				return
+			}
+			for part := range c.parts {
+				t.Run(fmt.Sprintf("part_%d_of_%d", part+1, c.parts), func(t *testing.T) {
+					t.Parallel()
+					explore(t, c.label, c.previous, c.depth, part, c.parts)
+				})
+			}
+		})
+	}
+}
+
+// explore searches, as the user labelled self, the sequences whose first
+// call is number part modulo parts, and reports what breaks the principle.
+func explore(t *testing.T, self string, previous bool, depth, part, parts int) {
+	e := newExplorer(t, self, previous, depth)
+	e.part, e.parts = part, parts
+	before, err := e.undo.digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	e.visit(e.root)
+	took := time.Since(start)
+	e.checkFootprints()
+	if after, err := e.undo.digest(); err != nil || after != before {
+		t.Fatalf("the exploration did not leave the world as seeded (%v): the undo log is broken", err)
+	}
+	e.finish(took)
+}
+
+// testEveryCallWorksForASuperAdmin checks the calls themselves: a super
+// admin may make each of them, so a refusal the exploration sees comes from
+// a rule and not from a malformed call.
+func testEveryCallWorksForASuperAdmin(t *testing.T) {
+	t.Parallel()
+	e := newExplorer(t, "S", false, 1)
+	p, ok := e.principal(e.root)
+	if !ok {
+		t.Fatal("S cannot call")
+	}
+	m := e.mark()
+	for _, c := range e.calls {
+		if _, err := c.do(&callContext{w: e.w, p: clonePrincipal(p), self: "S"}); err != nil {
+			t.Errorf("%s as S: %v", c.name, err)
+		}
+		e.rollback(m, e.changedSince(m))
+	}
+}
+
+// explorer searches the sequences of calls of one caller.
+type explorer struct {
+	t        *testing.T
+	w        *exploreWorld
+	undo     *undoLog
+	reader   *stateReader
+	calls    []exploreCall
+	self     string // the caller's label
+	caller   string // and id
+	previous bool   // the caller authenticates with a rotated-out secret
+	depth    int
+	// part and parts split the search: this explorer extends only the
+	// sequences whose first call is number part modulo parts.
+	part, parts int
+	uni         *capUniverse
+	root        *exploreNode
+	// before is the world as seeded, beforeCaps what the caller controls in
+	// it, controlled the users they control there.
+	before     *exploreState
+	beforeCaps capSet
+	controlled map[string]bool
+	// asleepAfter[i] is the set of calls not tried right after call i: those
+	// that commute with it and come before it in the list, because the
+	// other order is tried.
+	asleepAfter []uint64
+	commute     [][]bool
+	atRoot      []string              // outcome of each call in the world as seeded
+	afterOne    []commuted            // outcomes of calls right after one they commute with
+	caps        map[string]capSet     // cache of capUniverse.of
+	seen        map[string][]seenNode // by fingerprint
+	found       map[string]*finding   // by call and problem
+
+	tried, allowed, asleep, states, lockedOut int
+}
+
+// exploreNode is a state the search reached, with what the caller learned on
+// the way there.
+type exploreNode struct {
+	st      *exploreState
+	learned []string        // ids of the users and applications the caller holds credentials of
+	secret  keysmith.Secret // what the caller authenticates with; zero for none
+	path    []int           // the calls that led here
+	asleep  uint64          // calls not to try here
+}
+
+// seenNode is how a state was first extended: at which depth, with which
+// calls asleep. A later node of the same state is extended only if it has
+// more depth to go or fewer calls asleep.
+type seenNode struct {
+	depth  int
+	asleep uint64
+}
+
+// finding is a breach of the principle, with the shortest sequence that
+// shows it.
+type finding struct {
+	path    []int
+	problem string
+	count   int
+}
+
+// newExplorer seeds a world and prepares to explore it as the user labelled
+// self.
+func newExplorer(t *testing.T, self string, previous bool, depth int) *explorer {
+	t.Helper()
+	w := newExploreWorld(t)
+	e := &explorer{t: t, w: w, undo: newUndoLog(t, w.ctx, w.db), calls: exploreCalls(), self: self,
+		caller: w.id[self], previous: previous, depth: depth, parts: 1,
+		caps: map[string]capSet{}, seen: map[string][]seenNode{}, found: map[string]*finding{}}
+	if len(e.calls) > 64 {
+		t.Fatalf("%d calls; the search keeps sets of calls in 64 bits", len(e.calls))
+	}
+	var err error
+	if e.reader, err = newStateReader(w.ctx, e.undo.conn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.reader.close)
+	st, err := e.reader.read(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.uni, err = newCapUniverse(w, st); err != nil {
+		t.Fatal(err)
+	}
+	e.before = st
+	e.root = &exploreNode{st: st, secret: w.secret["T_"+self]}
+	if previous {
+		e.root.secret = w.secret["T_"+self+".prev"]
+	}
+	e.beforeCaps, e.controlled = e.closure(st, nil)
+	e.seen[w.fingerprint(st, st, nil)] = []seenNode{{}}
+	e.orderCommuting()
+	e.atRoot = make([]string, len(e.calls))
+	return e
+}
+
+// visit tries every call that is not asleep in the state of n, and goes on
+// from each new state an allowed call reaches. The caller is loaded once
+// per state: a refused call changes nothing, and an allowed one is rolled
+// back before the next is tried.
+func (e *explorer) visit(n *exploreNode) {
+	p, ok := e.principal(n)
+	if !ok {
+		e.lockedOut++ // the caller can no longer call at all
+		return
+	}
+	m := e.mark()
+	for i, c := range e.calls {
+		if n.asleep&(1<<i) != 0 {
+			e.asleep++
+			continue
+		}
+		creds, err := c.do(&callContext{w: e.w, p: clonePrincipal(p), self: e.self})
+		e.tried++
+		e.checkCommutes(n, i, err)
+		changed := e.changedSince(m)
+		if err != nil {
+			e.refused(n, i, err, changed)
+		} else {
+			e.allowed++
+			e.step(n, p, i, creds, changed)
+		}
+		e.rollback(m, changed)
+	}
+}
+
+// refused checks a refused call: refused for a reason of the domain, and
+// with no change but perhaps a record in the system log.
+func (e *explorer) refused(n *exploreNode, i int, err error, changed []string) {
+	path := append(slices.Clip(n.path), i)
+	switch keysmith.ErrorCode(err) {
+	case keysmith.CodeForbidden, keysmith.CodeNotFound, keysmith.CodeConflict, keysmith.CodeInvalid:
+	default:
+		if !errors.Is(err, errNoTarget) {
+			e.t.Errorf("%s: failed unexpectedly: %v", e.sequence(path), err)
+		}
+	}
+	if changed = slices.DeleteFunc(slices.Clone(changed), func(t string) bool { return t == "events" }); len(changed) > 0 {
+		e.report(path, fmt.Sprintf("it was refused (%v) but changed %s", err, strings.Join(changed, ", ")))
+	}
+}
+
+// step checks the state an allowed call reached and goes on from it.
+func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []credential, changed []string) {
+	st, err := e.reader.read(n.st, changed)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	child := &exploreNode{st: st, learned: n.learned, secret: n.secret, path: append(slices.Clip(n.path), i),
+		asleep: e.asleepAfter[i]}
+	var problems []string
+	for _, cr := range creds {
+		who, problem := e.judge(cr, n.st, st, p.User)
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+		if who != "" && who != e.caller && !slices.Contains(child.learned, who) {
+			child.learned = append(slices.Clip(child.learned), who)
+			slices.Sort(child.learned)
+		}
+		if cr.kind == credToken && !e.previous && st.tokenHash[keysmith.HashOf(cr.secret.Reveal()).String()] == e.w.id["T_"+e.self] {
+			child.secret = cr.secret // the caller rotated their own token and calls with the new secret
+		}
+	}
+	problems = append(problems, e.created(st)...)
+	caps, _ := e.closure(st, child.learned)
+	if gained := caps.minus(e.beforeCaps); !gained.empty() {
+		problems = append(problems, "the caller now controls what they did not: "+e.uni.describe(gained))
+	}
+	if len(problems) > 0 {
+		e.report(child.path, strings.Join(problems, "; and "))
+		return
+	}
+	if len(child.path) < e.depth && child.path[0]%e.parts == e.part && e.firstVisit(child) {
+		e.states++
+		e.visit(child)
+	}
+}
+
+// firstVisit reports whether n's state needs extending: whether no node of
+// the same state was extended with as much depth to go and no more calls
+// asleep.
+func (e *explorer) firstVisit(n *exploreNode) bool {
+	fp := e.w.fingerprint(e.before, n.st, n.learned)
+	for _, s := range e.seen[fp] {
+		if s.depth <= len(n.path) && s.asleep&^n.asleep == 0 {
+			return false
+		}
+	}
+	e.seen[fp] = append(e.seen[fp], seenNode{depth: len(n.path), asleep: n.asleep})
+	return true
+}
+
+// principal loads the caller as a request would: the user as stored, and
+// the token their secret authenticates, if it still does.
+func (e *explorer) principal(n *exploreNode) (keysmith.Principal, bool) {
+	u := *n.st.users[e.caller]
+	if u.Status != keysmith.UserActive {
+		return keysmith.Principal{}, false
+	}
+	p := keysmith.Principal{User: &u}
+	if n.secret.Reveal() == "" {
+		return p, true
+	}
+	t, err := e.w.db.FindTokenByHash(e.w.ctx, keysmith.HashOf(n.secret.Reveal()))
+	if keysmith.ErrorCode(err) == keysmith.CodeNotFound {
+		return p, false
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	now := e.w.clock.Now()
+	if t.OwnerID != u.ID || t.Status(now) != keysmith.TokenActive ||
+		t.ViaPreviousSecret && (t.PrevSecretExpiresAt == nil || !now.Before(*t.PrevSecretExpiresAt)) {
+		return p, false
+	}
+	p.Token = t
+	return p, true
+}
+
+// clonePrincipal copies p, so that no call can change the caller for the
+// next one.
+func clonePrincipal(p keysmith.Principal) keysmith.Principal {
+	u := *p.User
+	p.User = &u
+	if p.Token != nil {
+		t := *p.Token
+		p.Token = &t
+	}
+	return p
+}
+
+// mark and rollback wrap the undo log, failing the test on error.
+func (e *explorer) mark() int64 {
+	m, err := e.undo.mark()
+	if err != nil {
+		e.t.Fatalf("undo log: %v", err)
+	}
+	return m
+}
+
+func (e *explorer) changedSince(m int64) []string {
+	tables, err := e.undo.changedSince(m)
+	if err != nil {
+		e.t.Fatalf("undo log: %v", err)
+	}
+	return tables
+}
+
+func (e *explorer) rollback(m int64, tables []string) {
+	if err := e.undo.rollback(m, tables); err != nil {
+		e.t.Fatalf("undo log: %v", err)
+	}
+}
+
+// report records a breach, keeping the shortest sequence that shows it.
+func (e *explorer) report(path []int, problem string) {
+	key := e.calls[path[len(path)-1]].name + "\x00" + problem
+	f := e.found[key]
+	if f == nil {
+		f = &finding{problem: problem}
+		e.found[key] = f
+	}
+	if f.count++; f.path == nil || len(path) < len(f.path) {
+		f.path = slices.Clone(path)
+	}
+}
+
+// who names the caller for messages.
+func (e *explorer) who() string {
+	if e.previous {
+		return "as " + e.self + " (with the rotated-out secret of T_" + e.self + ")"
+	}
+	return "as " + e.self
+}
+
+// sequence writes a path of calls for a failure message.
+func (e *explorer) sequence(path []int) string {
+	names := make([]string, len(path))
+	for i, c := range path {
+		names[i] = e.calls[c].name
+	}
+	return e.who() + ": " + strings.Join(names, " → ")
+}
+
+// finish reports the breaches found and logs how much was explored.
+func (e *explorer) finish(took time.Duration) {
+	keys := make([]string, 0, len(e.found))
+	for k := range e.found {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := e.found[keys[i]], e.found[keys[j]]
+		return len(a.path) < len(b.path) || len(a.path) == len(b.path) && keys[i] < keys[j]
+	})
+	for _, k := range keys {
+		f := e.found[k]
+		e.t.Errorf("%s\n\t%s\n\t(%d sequences end so)", e.sequence(f.path), f.problem, f.count)
+	}
+	part := ""
+	if e.parts > 1 {
+		part = fmt.Sprintf(", first calls %d modulo %d", e.part, e.parts)
+	}
+	e.t.Logf("%s: sequences of up to %d calls%s: %d calls made (%d allowed, %d skipped as commuting), %d states extended (%d distinct), %d where the caller was locked out, in %v",
+		e.who(), e.depth, part, e.tried, e.allowed, e.asleep, e.states, len(e.seen), e.lockedOut, took.Round(time.Millisecond))
+}
