@@ -92,13 +92,15 @@ func CanManageAgent(c *User, a *Agent) bool { return a.OwnerID == c.ID || isOrgW
 // CanChangeCredentials refuses a caller who authenticated with an API
 // token's previous secret, still inside its rotation grace: that secret may
 // call APIs as before, but may not create, rotate, revoke or change
-// credentials (passwords included, anyone's), nor change its owner's
-// account. Otherwise whoever leaked the old secret could rotate the token
-// again and lock its owner out, or leave themselves a password that
-// outlives the grace.
+// credentials, nor change anything that decides who may do what: users
+// (roles, status, passwords, e-mail, new users), group memberships,
+// network zones and rate limits. Otherwise whoever leaked the old secret
+// could rotate the token again and lock its owner out, or leave themselves
+// a way in (a password, a reactivated or promoted account) that outlives
+// the grace.
 func CanChangeCredentials(p Principal) error {
 	if p.Token != nil && p.Token.ViaPreviousSecret {
-		return Errorf(CodeForbidden, "this API token's secret was replaced by a rotation and works only until its grace period ends; it may not create, rotate, revoke or change credentials or change its owner's account; use the new secret")
+		return Errorf(CodeForbidden, "this API token's secret was replaced by a rotation and works only until its grace period ends; it may not create, rotate, revoke or change credentials, users, memberships, zones or rate limits; use the new secret")
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ type Service struct {
 	AccountLimiter FailureLimiter // keyed by e-mail address
 	SessionTTL     time.Duration  // default DefaultSessionTTL
 
-	dummyOnce sync.Once
+	dummyMu   sync.Mutex
 	dummyHash string
 }
 

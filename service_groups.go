@@ -100,6 +100,9 @@ func (s *Service) SetGroupMember(ctx context.Context, p Principal, groupID, user
 	if err := CanManageMembership(p.User, administers, u, member); err != nil {
 		return err
 	}
+	if err := CanChangeCredentials(p); err != nil {
+		return err
+	}
 	if member {
 		return s.Store.AddGroupMember(ctx, groupID, userID)
 	}

@@ -140,11 +140,31 @@ func (s *Service) checkPassword(password, hash string) (bool, error) {
 		return false, Errorf(CodeInternal, "no password hasher configured")
 	}
 	if hash == "" {
-		s.dummyOnce.Do(func() { s.dummyHash, _ = s.Passwords.Hash("keysmith dummy password") })
-		_, err := s.Passwords.Verify(password, s.dummyHash)
+		dummy, err := s.dummy()
+		if err != nil {
+			return false, err
+		}
+		_, err = s.Passwords.Verify(password, dummy)
 		return false, err
 	}
 	return s.Passwords.Verify(password, hash)
+}
+
+// dummy returns the hash that sign-ins without a password hash are checked
+// against, making it on first use. A failure (all hashing slots busy) is
+// returned and not kept, so the next sign-in makes it again: a kept empty
+// hash would answer unknown accounts at once and tell them apart.
+func (s *Service) dummy() (string, error) {
+	s.dummyMu.Lock()
+	defer s.dummyMu.Unlock()
+	if s.dummyHash == "" {
+		h, err := s.Passwords.Hash("keysmith dummy password")
+		if err != nil {
+			return "", err
+		}
+		s.dummyHash = h
+	}
+	return s.dummyHash, nil
 }
 
 func (s *Service) hashPassword(password string) (string, error) {

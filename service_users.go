@@ -14,10 +14,8 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, in CreateUserInpu
 	if err := CanCreateUser(p.User, in.Role); err != nil {
 		return nil, err
 	}
-	if in.Password != nil {
-		if err := CanChangeCredentials(p); err != nil {
-			return nil, err
-		}
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
 	}
 	hash := ""
 	if in.Password != nil {
@@ -80,10 +78,8 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, up Use
 	if err := CanUpdateUser(p.User, target, shared, &up); err != nil {
 		return nil, err
 	}
-	if target.ID == p.User.ID || up.Password != nil || up.Email != nil {
-		if err := CanChangeCredentials(p); err != nil {
-			return nil, err
-		}
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
 	}
 	if up.Password != nil {
 		h, err := s.hashPassword(*up.Password)

@@ -10,6 +10,9 @@ func (s *Service) CreateZone(ctx context.Context, p Principal, in ZoneInput) (*Z
 	if !CanEditZones(p.User) {
 		return nil, Errorf(CodeForbidden, "role %s may not manage network zones; org and super admins may", p.User.Role)
 	}
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
 	u, err := in.Parse(true)
 	if err != nil {
 		return nil, err
@@ -51,6 +54,9 @@ func (s *Service) UpdateZone(ctx context.Context, p Principal, id string, in Zon
 	if !CanEditZones(p.User) {
 		return nil, Errorf(CodeForbidden, "role %s may not manage network zones; org and super admins may", p.User.Role)
 	}
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
 	u, err := in.Parse(false)
 	if err != nil {
 		return nil, err
@@ -62,6 +68,9 @@ func (s *Service) UpdateZone(ctx context.Context, p Principal, id string, in Zon
 func (s *Service) DeleteZone(ctx context.Context, p Principal, id string) error {
 	if !CanEditZones(p.User) {
 		return Errorf(CodeForbidden, "role %s may not manage network zones; org and super admins may", p.User.Role)
+	}
+	if err := CanChangeCredentials(p); err != nil {
+		return err
 	}
 	return s.Store.DeleteZone(ctx, id)
 }
@@ -79,6 +88,9 @@ func (s *Service) RateLimits(ctx context.Context, p Principal) (RateLimits, erro
 func (s *Service) SetRateLimits(ctx context.Context, p Principal, l RateLimits) (RateLimits, error) {
 	if !CanEditRateLimits(p.User) {
 		return nil, Errorf(CodeForbidden, "role %s may not change the rate limits; super admins may", p.User.Role)
+	}
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
 	}
 	if err := l.Validate(); err != nil {
 		return nil, err

@@ -42,11 +42,18 @@ func ParsePrefixes(field string, entries []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// MinProxyBits is the shortest prefix a trusted proxy range may have. No
+// real set of reverse proxies spans more than a /8 (10.0.0.0/8, fd00::/8);
+// wider ranges, or a few halves that together cover everything
+// (0.0.0.0/1 + 128.0.0.0/1), would make most clients proxies.
+const MinProxyBits = 8
+
 // ParseProxies parses a list of trusted proxies like ParsePrefixes, and
-// refuses a range that matches every address (0.0.0.0/0, ::/0): with it
-// every client would count as a proxy, so X-Forwarded-For, which the client
-// writes itself, would decide the address Keysmith sees, and with it network
-// policies, per-address limits and the system log's client_ip.
+// refuses a range wider than a /8 (MinProxyBits), 0.0.0.0/0 and ::/0
+// included: with it (almost) every client would count as a proxy, so
+// X-Forwarded-For, which the client writes itself, would decide the
+// address Keysmith sees, and with it network policies, per-address limits
+// and the system log's client_ip.
 func ParseProxies(field string, entries []string) ([]netip.Prefix, error) {
 	ps, err := ParsePrefixes(field, entries)
 	if err != nil {
@@ -56,6 +63,10 @@ func ParseProxies(field string, entries []string) ([]netip.Prefix, error) {
 		if p.Bits() == 0 {
 			return nil, Errorf(CodeInvalid, "%s entry %q matches every address: every client would count as a proxy and "+
 				"could choose its own address by sending X-Forwarded-For; list only the addresses or ranges of your proxies", field, p.String())
+		}
+		if p.Bits() < MinProxyBits {
+			return nil, Errorf(CodeInvalid, "%s entry %q is wider than a /%d: most clients would count as proxies and "+
+				"could choose their own address by sending X-Forwarded-For; list only the addresses or ranges of your proxies", field, p.String(), MinProxyBits)
 		}
 	}
 	return ps, nil

@@ -140,6 +140,9 @@ func TestEscalations(t *testing.T) {
 		t.Run("PreviousSecretInGraceCannotRotateOrChangeCredentials", func(t *testing.T) {
 			id := createUser(t, s, "grace@example.com", "org_admin")
 			dev := createUser(t, s, "grace-dev@example.com", "developer")
+			ex := createUser(t, s, "grace-ex@example.com", "developer")
+			s.Do("POST", "/v1/users/"+ex+"/deactivate", su, nil).Want(t, http.StatusOK)
+			g := s.Do("POST", "/v1/groups", su, map[string]any{"name": "grace group"}).Want(t, http.StatusCreated).String("id")
 			tokID, old := tokenOf(t, s, "grace@example.com")
 			fresh := s.Do("POST", "/v1/tokens/"+tokID+"/rotate", old, map[string]any{"grace_seconds": 3600}).Want(t, http.StatusOK).String("token")
 			s.Do("GET", "/v1/me", old, nil).Want(t, http.StatusOK) // calls APIs as before
@@ -159,6 +162,12 @@ func TestEscalations(t *testing.T) {
 				{"PATCH", "/v1/users/" + id, map[string]any{"password": "locked out now"}},
 				{"PATCH", "/v1/users/" + dev, map[string]any{"password": "a way back in"}},
 				{"POST", "/v1/users", map[string]any{"email": "backdoor@example.com", "name": "b", "role": "org_admin", "password": "a way back in"}},
+				// A way back in that outlives the grace without a password:
+				// an old account of the thief's, reactivated and promoted.
+				{"POST", "/v1/users/" + ex + "/activate", nil},
+				{"PATCH", "/v1/users/" + dev, map[string]any{"role": "org_admin"}},
+				{"PUT", "/v1/groups/" + g + "/members/" + dev, nil},
+				{"POST", "/v1/zones", map[string]any{"name": "thief's", "gateways": []string{"198.51.100.0/24"}}},
 			} {
 				if r := s.Do(c.method, c.path, old, c.body); r.Status != http.StatusForbidden {
 					t.Errorf("%s %s with the previous secret: status %d, want 403; %s", c.method, c.path, r.Status, r.Raw)
@@ -167,7 +176,13 @@ func TestEscalations(t *testing.T) {
 			if code := verifyCode(t, s, fresh); code != "VALID" {
 				t.Errorf("owner's new secret after the old one's attempts: %s", code)
 			}
-			s.Do("PATCH", "/v1/users/"+dev, old, map[string]any{"name": "renamed as before"}).Want(t, http.StatusOK)
+			s.Do("POST", "/v1/groups", old, map[string]any{"name": "created as before"}).Want(t, http.StatusCreated)
+			c := newClient(t, s, su, map[string]any{"token_format": "opaque"})
+			at := accessToken(t, s, c)
+			postForm(t, s, "/v1/oauth/revoke", "", "", old, url.Values{"token": {at}}).Want(t, http.StatusForbidden)
+			if code := verifyCode(t, s, at); code != "VALID" {
+				t.Errorf("access token after the old secret's revocation attempt: %s", code)
+			}
 			s.Do("POST", "/v1/tokens/"+tokID+"/rotate", fresh, map[string]any{"grace_seconds": 0}).Want(t, http.StatusOK)
 			if code := verifyCode(t, s, old); code == "VALID" {
 				t.Errorf("old secret after the owner's second rotation: %s", code)

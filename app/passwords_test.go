@@ -52,5 +52,30 @@ func TestPasswordHashing(t *testing.T) {
 			}
 			signIn(t, s, "busy@example.com", "pw busy@example.com")
 		})
+
+		t.Run("UnknownAccountsAnswerAlikeAfterTheHasherWasBusy", func(t *testing.T) {
+			// The first sign-in without a password hash makes the dummy hash
+			// it is checked against; made while every slot is busy, it
+			// fails, and must not be kept as empty (that would answer
+			// unknown accounts at once, telling them apart, uncounted).
+			var release []func()
+			for range h.Slots() {
+				r, err := h.Acquire()
+				if err != nil {
+					t.Fatal(err)
+				}
+				release = append(release, r)
+			}
+			unknown := map[string]any{"email": "nobody-busy@example.com", "password": "whatever pw"}
+			s.Do("POST", "/v1/sessions", "", unknown).Want(t, http.StatusTooManyRequests)
+			for _, r := range release {
+				r()
+			}
+			for range 3 {
+				if r := s.Do("POST", "/v1/sessions", "", unknown); r.Status != http.StatusUnauthorized {
+					t.Fatalf("unknown account after the hasher was busy: %d %s, want 401", r.Status, r.Raw)
+				}
+			}
+		})
 	})
 }

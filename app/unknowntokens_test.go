@@ -71,5 +71,24 @@ func TestUnknownTokens(t *testing.T) {
 				t.Errorf("a minute later: %s, want VALID", c)
 			}
 		})
+
+		t.Run("MintedSessionCookiesCostTheSameBudget", func(t *testing.T) {
+			const minter = "198.51.100.3"
+			for i := range 8 {
+				minted, _ := keysmith.NewSessionSecret()
+				want := http.StatusUnauthorized
+				if i >= 5 {
+					want = http.StatusTooManyRequests
+				}
+				if r := from(t, s, minter, "GET", "/v1/me", "", minted.Reveal(), nil); r.Status != want {
+					t.Fatalf("minted session %d: %d %s, want %d", i+1, r.Status, r.Raw, want)
+				}
+			}
+			createUser(t, s, "cookie-budget@example.com", "developer")
+			cookie := signIn(t, s, "cookie-budget@example.com", "pw cookie-budget@example.com")
+			for range 8 { // more than the budget: a session that exists gives its unit back
+				from(t, s, "198.51.100.4", "GET", "/v1/me", "", cookie, nil).Want(t, http.StatusOK)
+			}
+		})
 	})
 }

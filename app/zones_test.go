@@ -104,13 +104,15 @@ func TestZonesAPI(t *testing.T) {
 			if after := s.Do("GET", "/v1/zones", admin, nil).Raw; string(after) != string(before) {
 				t.Errorf("refused requests changed zones:\n%s\n%s", before, after)
 			}
+			r := s.Do("POST", "/v1/zones", admin, map[string]any{"name": "private proxies", "proxies": []string{"10.0.0.0/8", "fd00::/8"}}).Want(t, http.StatusCreated)
+			s.Do("DELETE", "/v1/zones/"+r.String("id"), admin, nil).Want(t, http.StatusNoContent)
 			s.Do("DELETE", "/v1/zones/"+other, admin, nil).Want(t, http.StatusNoContent)
 		})
 
-		t.Run("MatchAllProxiesAreRefusedWithTheReason", func(t *testing.T) {
+		t.Run("ProxyRangesWiderThanASlash8AreRefusedWithTheReason", func(t *testing.T) {
 			id := newZone(t, s, "edge proxies", []string{"192.0.2.0/24"}, []string{"10.0.0.5"})
 			before := s.Do("GET", "/v1/zones", admin, nil).Raw
-			for _, all := range []string{"0.0.0.0/0", "::/0"} {
+			for _, all := range []string{"0.0.0.0/0", "::/0", "0.0.0.0/1", "128.0.0.0/1", "8000::/1", "10.0.0.0/7"} {
 				for _, c := range []struct{ method, path, name string }{
 					{"POST", "/v1/zones", "everyone"}, {"PATCH", "/v1/zones/" + id, "edge proxies"},
 				} {
@@ -127,6 +129,8 @@ func TestZonesAPI(t *testing.T) {
 			if after := s.Do("GET", "/v1/zones", admin, nil).Raw; string(after) != string(before) {
 				t.Errorf("refused requests changed zones:\n%s\n%s", before, after)
 			}
+			r := s.Do("POST", "/v1/zones", admin, map[string]any{"name": "private proxies", "proxies": []string{"10.0.0.0/8", "fd00::/8"}}).Want(t, http.StatusCreated)
+			s.Do("DELETE", "/v1/zones/"+r.String("id"), admin, nil).Want(t, http.StatusNoContent)
 		})
 
 		t.Run("ZoneInUseCannotBeDeleted", func(t *testing.T) {

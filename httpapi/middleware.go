@@ -41,7 +41,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, clientAddrKey{}, addr)
 		ctx = keysmith.WithAudit(ctx, keysmith.Audit{
 			Actor: keysmith.Ref{Type: "anonymous"}, ClientIP: ipString(addr),
-			UserAgent: truncateString(r.UserAgent(), maxLoggedLen), RequestID: id,
+			UserAgent: userAgent(r), RequestID: id,
 		})
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
@@ -64,14 +64,16 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					"client_ip", ipString(addr))
 			}
 		}()
-		// The user agent is kept (in sessions and the system log), so it
-		// must be text; NUL never gets this far (net/http refuses it).
-		if err := keysmith.CheckText("header User-Agent", r.UserAgent()); err != nil {
-			s.writeError(rec, r, err)
-			return
-		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// userAgent is the request's User-Agent as kept in sessions and the system
+// log: cut to maxLoggedLen, with bytes that are not UTF-8 replaced (a
+// gateway or an old client may send Latin-1; that is no reason to refuse
+// the request, but stored text must be text). net/http refuses NUL.
+func userAgent(r *http.Request) string {
+	return truncateString(strings.ToValidUTF8(r.UserAgent(), "\uFFFD"), maxLoggedLen)
 }
 
 func validRequestID(id string) bool {

@@ -176,6 +176,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, id, 
 type caller struct {
 	client *keysmith.Client
 	admin  *keysmith.User
+	p      keysmith.Principal // the admin's, when admin is set
 	basic  bool
 }
 
@@ -189,7 +190,7 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form map[st
 		if !adminOK(p.User) {
 			return caller{}, keysmith.Errorf(keysmith.CodeForbidden, "role %s may not do this; authenticate as the client instead", p.User.Role)
 		}
-		return caller{admin: p.User}, nil
+		return caller{admin: p.User, p: p}, nil
 	}
 	id, secret, basic, err := clientCredentials(r, form)
 	if err != nil {
@@ -234,6 +235,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		return s.writeOAuth(w, r, err, false)
 	}
 	who, err := s.oauthCaller(w, r, form, keysmith.CanManageAllApps)
+	if err == nil && who.admin != nil {
+		err = keysmith.CanChangeCredentials(who.p)
+	}
 	if err != nil {
 		return s.writeOAuth(w, r, err, who.basic)
 	}

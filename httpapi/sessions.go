@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -90,7 +91,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.
 		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized,
 			"send an API token as Authorization: Bearer <token>, or sign in with POST /v1/sessions")
 	}
-	p, err := s.Service.AuthenticateSession(r.Context(), c.Value)
+	p, err := s.sessionPrincipal(w, r, c.Value)
 	if err != nil {
 		return p, err
 	}
@@ -102,6 +103,37 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.
 		return keysmith.Principal{}, err
 	}
 	return p, nil
+}
+
+// sessionPrincipal authenticates a session cookie's secret. A well-formed
+// secret costs a database lookup, and anyone can mint them: like unknown
+// API tokens, each lookup takes a unit of the source address's
+// unknown_tokens budget first, given back when the session exists; past the
+// budget the answer is 429 without a lookup.
+func (s *Server) sessionPrincipal(w http.ResponseWriter, r *http.Request, raw string) (keysmith.Principal, error) {
+	if _, ok := keysmith.ParseSessionSecret(raw); !ok {
+		return s.Service.AuthenticateSession(r.Context(), raw) // refused by its form, without a lookup
+	}
+	pa, limit, err := s.perAddress(r, keysmith.GroupUnknownTokens)
+	if err != nil {
+		return keysmith.Principal{}, err
+	}
+	addr := clientAddr(r.Context())
+	res, err := pa.Reserve(r.Context(), addr, limit)
+	if err != nil {
+		return keysmith.Principal{}, err
+	}
+	if !res.Allowed {
+		setRateLimitHeaders(w, res)
+		return keysmith.Principal{}, rateLimited(res)
+	}
+	p, err := s.Service.AuthenticateSession(r.Context(), raw)
+	if keysmith.ErrorCode(err) != keysmith.CodeUnauthorized {
+		if rerr := pa.Release(context.WithoutCancel(r.Context()), addr, limit); rerr != nil {
+			s.Log.WarnContext(r.Context(), "giving back an unknown-session lookup failed", "err", rerr)
+		}
+	}
+	return p, err
 }
 
 // meJSON is who the caller is, and by which credential.
@@ -143,7 +175,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, sess, secret, err := s.Service.SignIn(r.Context(), keysmith.SignInInput{
-		Email: req.Email, Password: req.Password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: truncateString(r.UserAgent(), maxLoggedLen)})
+		Email: req.Email, Password: req.Password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: userAgent(r)})
 	att.settle(keysmith.ErrorCode(err) == keysmith.CodeUnauthorized)
 	if err != nil {
 		return err

@@ -80,13 +80,22 @@ func (db *DB) ActivateAgent(ctx context.Context, id string, t *keysmith.Token, h
 		if a.Status == keysmith.AgentActive {
 			return keysmith.Errorf(keysmith.CodeConflict, "agent %s is active already; deactivate it first", id)
 		}
+		// Every row lock before the log lock (see write): the old token's
+		// row first, then the new token's insert (its key locks on the
+		// owner and zones) and the events of both.
 		if a.TokenID != "" {
-			if _, err := tx.revokeToken(a.TokenID, by); err != nil && keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+			if _, err := tx.lockToken(a.TokenID); err != nil && keysmith.ErrorCode(err) != keysmith.CodeNotFound &&
+				keysmith.ErrorCode(err) != keysmith.CodeConflict { // gone or revoked: nothing to revoke below
 				return err
 			}
 		}
 		if err := tx.insertToken(t, h); err != nil {
 			return err
+		}
+		if a.TokenID != "" {
+			if _, err := tx.revokeToken(a.TokenID, by); err != nil && keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+				return err
+			}
 		}
 		now := db.now()
 		if _, err := tx.ExecContext(ctx, `UPDATE agents SET status = $1, token_id = $2, activated_at = $3 WHERE id = $4`,
