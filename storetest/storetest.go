@@ -105,6 +105,9 @@ var cases = []struct {
 
 	// Text.
 	{"TextThatIsNotUTF8OrHoldsNULIsInvalid", withStore(testTextThatIsNotUTF8OrHoldsNULIsInvalid)},
+
+	// One case per resource (its file), subtests sharing one database.
+	{"Zones", withStore(testZones)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
