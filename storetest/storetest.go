@@ -108,6 +108,8 @@ var cases = []struct {
 
 	// One case per resource (its file), subtests sharing one database.
 	{"Zones", withStore(testZones)},
+	{"Apps", withStore(testApps)},
+	{"Clients", withStore(testClients)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
