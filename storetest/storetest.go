@@ -110,6 +110,7 @@ var cases = []struct {
 	{"Zones", withStore(testZones)},
 	{"Apps", withStore(testApps)},
 	{"Clients", withStore(testClients)},
+	{"Agents", withStore(testAgents)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
