@@ -111,6 +111,9 @@ var cases = []struct {
 	{"Apps", withStore(testApps)},
 	{"Clients", withStore(testClients)},
 	{"Agents", withStore(testAgents)},
+	{"Groups", withStore(testGroups)},
+	{"Users", withStore(testUsers)},
+	{"Sessions", withStore(testSessions)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
