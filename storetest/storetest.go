@@ -114,6 +114,7 @@ var cases = []struct {
 	{"Groups", withStore(testGroups)},
 	{"Users", withStore(testUsers)},
 	{"Sessions", withStore(testSessions)},
+	{"TokenLifecycle", withStore(testTokenLifecycle)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
