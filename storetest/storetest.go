@@ -115,6 +115,9 @@ var cases = []struct {
 	{"Users", withStore(testUsers)},
 	{"Sessions", withStore(testSessions)},
 	{"TokenLifecycle", withStore(testTokenLifecycle)},
+	{"AccessTokens", withStore(testAccessTokens)},
+	{"SigningKeys", withStore(testSigningKeys)},
+	{"Settings", withStore(testSettings)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
