@@ -18,7 +18,7 @@ func testSettings(t *testing.T, fx *fixture) {
 	if diff := cmp.Diff(keysmith.DefaultRateLimits(), got); diff != "" {
 		t.Errorf("RateLimits of a new database (-defaults +got):\n%s", diff)
 	}
-	other := fx.open() // another replica on the same database
+	other := fx.open()              // another replica on the same database
 	for _, n := range []int{7, 9} { // the first inserts the row, the second updates it
 		if err := fx.db.SetRateLimits(fx.ctx, keysmith.RateLimits{keysmith.GroupZones: n}); err != nil {
 			t.Fatalf("SetRateLimits: %v", err)

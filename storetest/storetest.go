@@ -118,6 +118,7 @@ var cases = []struct {
 	{"AccessTokens", withStore(testAccessTokens)},
 	{"SigningKeys", withStore(testSigningKeys)},
 	{"Settings", withStore(testSettings)},
+	{"EventLog", withStore(testEventLog)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose
