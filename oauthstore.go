@@ -41,14 +41,15 @@ type ClientStore interface {
 	// RevokeClient revokes a client: no new tokens, its live tokens become
 	// inactive. Idempotent. CodeNotFound if there is none.
 	RevokeClient(ctx context.Context, id, revokedBy string) (*Client, error)
-	// CreateClientSecret adds a secret. CodeConflict when the client holds
-	// max secrets already; CodeNotFound for an unknown or revoked client.
+	// CreateClientSecret adds a secret. CodeConflict when the client is
+	// revoked or holds max secrets already; CodeNotFound for an unknown one.
 	CreateClientSecret(ctx context.Context, s *ClientSecret, h Hash, max int) error
 	// FindClientSecrets lists a client's secrets, oldest first.
 	FindClientSecrets(ctx context.Context, clientID string) ([]*ClientSecret, error)
 	// DeleteClientSecret deletes one secret. CodeNotFound if there is none.
 	DeleteClientSecret(ctx context.Context, clientID, secretID string) error
 	// ResetClientSecrets replaces all of a client's secrets with s.
+	// CodeNotFound for an unknown client, CodeConflict for a revoked one.
 	ResetClientSecrets(ctx context.Context, s *ClientSecret, h Hash) error
 	// FindClientSecretChecks returns the hashes that authenticate a client.
 	FindClientSecretChecks(ctx context.Context, clientID string) ([]SecretCheck, error)

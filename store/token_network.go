@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,17 +62,21 @@ func (tx *txn) tokenByID(id string) (*keysmith.Token, error) {
 }
 
 // setTokenZones replaces the zones a token's policy names. A zone that does
-// not exist is CodeInvalid, naming it.
+// not exist is CodeInvalid, naming it. Each zone's row is locked (in id
+// order) before it is named, so that a concurrent DeleteZone either waits and
+// then sees the token (conflict), or deletes first and the zone is missing
+// here (invalid), never a foreign-key violation.
 func (tx *txn) setTokenZones(tokenID string, zones []string) error {
 	if _, err := tx.ExecContext(tx.ctx, `DELETE FROM token_zones WHERE token_id = $1`, tokenID); err != nil {
 		return err
 	}
+	zones = slices.Sorted(slices.Values(zones))
 	for _, z := range zones {
-		var n int
-		if err := tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM zones WHERE id = $1`, z).Scan(&n); err != nil {
+		found, err := tx.lockZone(z)
+		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !found {
 			return keysmith.Errorf(keysmith.CodeInvalid, "network zone %q does not exist; see GET /v1/zones", z)
 		}
 		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO token_zones (token_id, zone_id) VALUES ($1, $2)`, tokenID, z); err != nil {

@@ -139,10 +139,14 @@ func (db *DB) UpdateZone(ctx context.Context, id string, u keysmith.ZoneUpdate) 
 // listing them. CodeNotFound if there is none.
 func (db *DB) DeleteZone(ctx context.Context, id string) error {
 	return db.write(ctx, func(tx *txn) error {
-		z, err := scanZone(tx.QueryRowContext(ctx, `SELECT `+zoneColumns+` FROM zones WHERE id = $1`, id))
-		if err == sql.ErrNoRows {
+		found, err := tx.lockZone(id)
+		if err != nil {
+			return err
+		}
+		if !found {
 			return keysmith.Errorf(keysmith.CodeNotFound, "network zone %q not found", id)
 		}
+		z, err := scanZone(tx.QueryRowContext(ctx, `SELECT `+zoneColumns+` FROM zones WHERE id = $1`, id))
 		if err != nil {
 			return err
 		}
@@ -181,4 +185,17 @@ func (db *DB) DeleteZone(ctx context.Context, id string) error {
 		tx.changed(keysmith.ChangeZone, id)
 		return tx.record(keysmith.EventZoneDeleted, zoneDetails(z), keysmith.ZoneRef(z))
 	})
+}
+
+// lockZone takes a zone's row lock on PostgreSQL (SQLite serialises writers
+// anyway) and reports whether the zone exists. DeleteZone and every write
+// that names a zone take it, so that the check "no token uses the zone" and
+// "the zone exists" cannot both pass for one token.
+func (tx *txn) lockZone(id string) (bool, error) {
+	res, err := tx.ExecContext(tx.ctx, `UPDATE zones SET id = id WHERE id = $1`, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }

@@ -1,3 +1,39 @@
+// Coverage: every method of keysmith.Store, and the contract case (file)
+// that calls it and checks the error codes its doc comment names. Add a
+// method here with its case.
+//
+//	Store            Ping: OpenMigratesAnEmptyDatabase (open); Subscribe: every
+//	                 case's watcher (changes); Bootstrap: Bootstrap* (bootstrap)
+//	UserStore        FindUserByID, FindUserByEmail, CreateUser, FindUsers,
+//	                 UpdateUser: Users, LastActiveSuperAdminIsKept (users)
+//	GroupStore       CreateGroup, FindGroupByID, FindGroups, UpdateGroup,
+//	                 DeleteGroup, AddGroupMember, RemoveGroupMember,
+//	                 FindGroupIDsOfUser: Groups (groups)
+//	SessionStore     CreateSession, FindSessionByHash, DeleteSession: Sessions
+//	TokenStore       CreateToken, FindTokenByID, FindTokenByHash: CreateToken*,
+//	                 FindUnknownTokenIsNotFound (tokens); FindTokens: FindTokens*
+//	                 (list); RevokeToken: RevokeToken* (revoke); RecordTokenUses,
+//	                 RecordTokenExpiry: RecordToken* (expiry); UpdateToken,
+//	                 RotateToken, SummarizeTokens: TokenLifecycle (token_lifecycle)
+//	AgentStore       CreateAgent, FindAgentByID, FindAgents, ActivateAgent,
+//	                 DeactivateAgent, DeleteAgent: Agents (agents), with
+//	                 concurrent re-activations leaving one live token
+//	ZoneStore        CreateZone, FindZoneByID, FindZones, UpdateZone,
+//	                 DeleteZone: Zones (zones), with DeleteZone racing UpdateToken
+//	SettingsStore    RateLimits, SetRateLimits: Settings (settings)
+//	EventStore       RecordEvent, FindEvents, ExportEvents, VerifyEvents,
+//	                 PruneEvents, RecordTokenExpiries: EventLog (eventlog); the
+//	                 events of changes: *AppendsOneEvent… (events)
+//	AppStore         CreateApp, FindAppByID, FindApps, UpdateApp, DeleteApp: Apps
+//	ClientStore      CreateClient, FindClientByID, FindClients, RevokeClient,
+//	                 CreateClientSecret, FindClientSecrets, DeleteClientSecret,
+//	                 ResetClientSecrets, FindClientSecretChecks: Clients
+//	                 (clients), with the secret cap under concurrent additions
+//	AccessTokenStore CreateAccessToken, FindAccessTokenByHash, RevokeAccessToken,
+//	                 FindRevokedAccessTokens: AccessTokens (accesstokens);
+//	                 PruneAccessTokens: PruneAccessTokensDeletesOnlyExpiredRecords
+//	SigningKeyStore  FindSigningKeys, AddSigningKey: SigningKeys (signingkeys)
+
 package storetest
 
 import (
@@ -105,6 +141,20 @@ var cases = []struct {
 
 	// Text.
 	{"TextThatIsNotUTF8OrHoldsNULIsInvalid", withStore(testTextThatIsNotUTF8OrHoldsNULIsInvalid)},
+
+	// One case per resource (its file), subtests sharing one database.
+	{"Zones", withStore(testZones)},
+	{"Apps", withStore(testApps)},
+	{"Clients", withStore(testClients)},
+	{"Agents", withStore(testAgents)},
+	{"Groups", withStore(testGroups)},
+	{"Users", withStore(testUsers)},
+	{"Sessions", withStore(testSessions)},
+	{"TokenLifecycle", withStore(testTokenLifecycle)},
+	{"AccessTokens", withStore(testAccessTokens)},
+	{"SigningKeys", withStore(testSigningKeys)},
+	{"Settings", withStore(testSettings)},
+	{"EventLog", withStore(testEventLog)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose

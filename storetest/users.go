@@ -1,9 +1,13 @@
 package storetest
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/keysmith/keysmith"
 )
@@ -79,4 +83,78 @@ func testNoPlaintextPasswordOrSessionSecretIsStored(t *testing.T, fx *fixture) {
 			}
 		}
 	}
+}
+
+// testUsers: the UserStore methods' round trips, filters and error codes
+// (the last super admin has its own case).
+func testUsers(t *testing.T, fx *fixture) {
+	newUser := func(email string, role keysmith.Role) *keysmith.User {
+		now := fx.clock.Now()
+		return &keysmith.User{ID: keysmith.NewID("usr"), Email: email, Name: "Name of " + email, Role: role,
+			Type: keysmith.UserPerson, Status: keysmith.UserActive, CreatedAt: now, UpdatedAt: now}
+	}
+
+	t.Run("CreateUserRoundTripsWithItsPasswordHash", func(t *testing.T) {
+		fx := fx.in(t)
+		u := newUser("carol@example.com", keysmith.RoleDeveloper)
+		if err := fx.db.CreateUser(fx.ctx, u, "$argon2id$stand-in"); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		byID, err := fx.db.FindUserByID(fx.ctx, u.ID)
+		if err != nil || !cmp.Equal(u, byID) {
+			t.Errorf("FindUserByID = %+v, %v; want %+v", byID, err, u)
+		}
+		byEmail, hash, err := fx.db.FindUserByEmail(fx.ctx, u.Email)
+		if err != nil || !cmp.Equal(u, byEmail) || hash != "$argon2id$stand-in" {
+			t.Errorf("FindUserByEmail = %+v, %q, %v; want the user and the hash", byEmail, hash, err)
+		}
+		_, _, err = fx.db.FindUserByEmail(fx.ctx, "nobody@example.com")
+		wantCode(t, "FindUserByEmail of an unknown address", err, keysmith.CodeNotFound)
+	})
+
+	t.Run("ATakenEmailAddressIsConflict", func(t *testing.T) {
+		fx := fx.in(t)
+		first, second := newUser("dave@example.com", keysmith.RoleDeveloper), newUser("erin@example.com", keysmith.RoleDeveloper)
+		for _, u := range []*keysmith.User{first, second} {
+			if err := fx.db.CreateUser(fx.ctx, u, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCode(t, "CreateUser with a taken address", fx.db.CreateUser(fx.ctx, newUser("dave@example.com", keysmith.RoleDeveloper), ""),
+			keysmith.CodeConflict)
+		_, err := fx.db.UpdateUser(fx.ctx, second.ID, keysmith.UserUpdate{Email: ptr("dave@example.com")})
+		wantCode(t, "UpdateUser to a taken address", err, keysmith.CodeConflict)
+		if got, err := fx.db.FindUserByID(fx.ctx, second.ID); err != nil || got.Email != "erin@example.com" {
+			t.Errorf("user after the refused change: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("FindUsersFiltersAndPagesNewestFirst", func(t *testing.T) {
+		fx := fx.in(t)
+		var made []*keysmith.User
+		for i, role := range []keysmith.Role{keysmith.RoleReadOnlyAdmin, keysmith.RoleReadOnlyAdmin, keysmith.RoleDeveloper} {
+			fx.clock.Advance(time.Second)
+			u := newUser(fmt.Sprintf("pager%d@example.com", i), role)
+			if err := fx.db.CreateUser(fx.ctx, u, ""); err != nil {
+				t.Fatal(err)
+			}
+			made = append(made, u)
+		}
+		page, next, err := fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Query: "PAGER", Role: keysmith.RoleReadOnlyAdmin, Limit: 1})
+		if err != nil || len(page) != 1 || page[0].ID != made[1].ID || next == "" {
+			t.Fatalf("FindUsers first page = %d users, next %q, %v; want the newer read-only admin and a cursor", len(page), next, err)
+		}
+		page, next, err = fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Query: "PAGER", Role: keysmith.RoleReadOnlyAdmin, Limit: 1, Cursor: next})
+		if err != nil || len(page) != 1 || page[0].ID != made[0].ID || next != "" {
+			t.Errorf("FindUsers last page = %d users, next %q, %v; want the older read-only admin and no cursor", len(page), next, err)
+		}
+		_, _, err = fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Cursor: "garbage"})
+		wantCode(t, "FindUsers with a garbage cursor", err, keysmith.CodeInvalid)
+	})
+
+	t.Run("UpdateUserOfAnUnknownUserIsNotFound", func(t *testing.T) {
+		fx := fx.in(t)
+		_, err := fx.db.UpdateUser(fx.ctx, keysmith.NewID("usr"), keysmith.UserUpdate{Name: ptr("x")})
+		wantCode(t, "UpdateUser of an unknown id", err, keysmith.CodeNotFound)
+	})
 }
