@@ -70,40 +70,6 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/me", s.authed(s.me))
 }
 
-// authenticate finds the caller: an Authorization header means an API
-// token (and only that is tried); otherwise the session cookie. A request
-// authenticated by cookie that could change something (any method but GET,
-// HEAD, OPTIONS) must not be cross-origin: SameSite=Lax already keeps the
-// cookie off cross-site POSTs, and this also covers same-site origins. A
-// session's requests count against its user's share of the path's group.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.Principal, error) {
-	if r.Header.Get("Authorization") != "" {
-		raw, ok := bearer(r)
-		if !ok {
-			return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
-		}
-		return s.tokenPrincipal(w, r, raw)
-	}
-	name, _ := s.sessionCookieName(r)
-	c, err := r.Cookie(name)
-	if err != nil {
-		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized,
-			"send an API token as Authorization: Bearer <token>, or sign in with POST /v1/sessions")
-	}
-	p, err := s.Service.AuthenticateSession(r.Context(), c.Value)
-	if err != nil {
-		return p, err
-	}
-	if err := crossOrigin.Check(r); err != nil {
-		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeForbidden,
-			"cross-origin request refused: a session cookie only authenticates requests from Keysmith's own origin")
-	}
-	if err := s.countSession(w, r, p.User); err != nil {
-		return keysmith.Principal{}, err
-	}
-	return p, nil
-}
-
 // meJSON is who the caller is, and by which credential.
 type meJSON struct {
 	User             userJSON   `json:"user"`
