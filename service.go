@@ -64,8 +64,8 @@ func (s *Service) Bootstrap(ctx context.Context, email string) (*User, *Token, S
 	u := &User{ID: NewID("usr"), Email: email, Name: "Administrator", Role: RoleSuperAdmin,
 		Type: UserPerson, Status: UserActive, CreatedAt: now, UpdatedAt: now}
 	secret, hash := NewAPITokenSecret()
-	t := &Token{ID: NewID("tok"), Name: "bootstrap", Type: TokenUser, OwnerID: u.ID, CreatedAt: now, CreatedBy: u.ID,
-		IdleTTL: s.idleTTL()}
+	t := NewToken(Token{ID: NewID("tok"), Name: "bootstrap", Type: TokenUser, OwnerID: u.ID, CreatedAt: now, CreatedBy: u.ID,
+		IdleTTL: s.idleTTL()})
 	if err := s.Store.Bootstrap(ctx, u, t, hash); err != nil {
 		return nil, nil, Secret{}, err
 	}

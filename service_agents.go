@@ -67,8 +67,8 @@ func (s *Service) ActivateAgent(ctx context.Context, p Principal, id string) (*A
 	}
 	now := s.Now()
 	secret, hash := NewAPITokenSecret()
-	t := &Token{ID: NewID("tok"), Name: a.Name, Type: TokenAgent, OwnerID: a.OwnerID, CreatedAt: now,
-		CreatedBy: p.User.ID, IdleTTL: s.idleTTL(), AgentID: a.ID, AgentActive: true}
+	t := NewToken(Token{ID: NewID("tok"), Name: a.Name, Type: TokenAgent, OwnerID: a.OwnerID, CreatedAt: now,
+		CreatedBy: p.User.ID, IdleTTL: s.idleTTL(), AgentID: a.ID, AgentActive: true})
 	a, err = s.Store.ActivateAgent(ctx, id, t, hash, p.User.ID)
 	if err != nil {
 		return nil, nil, Secret{}, err

@@ -25,3 +25,14 @@ func canReadLogs(p Principal, f *EventFilter) error {
 	}
 	return f.Validate()
 }
+
+// RecordAccessDenied records access.denied, with the actor of ctx's Audit,
+// for a request refused with 403: its method, path, matched route ("" if
+// none) and the reason it was given.
+func (s *Service) RecordAccessDenied(ctx context.Context, method, path, route, reason string) error {
+	details := map[string]any{"method": method, "path": path, "reason": reason}
+	if route != "" {
+		details["route"] = route
+	}
+	return s.Store.RecordEvent(ctx, EventAccessDenied, OutcomeDenied, details)
+}

@@ -115,15 +115,13 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 		typ = TokenService
 	}
 	secret, hash := NewAPITokenSecret()
-	t := &Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: owner.ID,
-		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt),
-		IdleTTL: s.idleTTL(), Meta: in.Meta,
-		Network: NetworkPolicy{Mode: NetworkAny}, RateLimitPercent: DefaultRateLimitPercent}
+	t := Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: owner.ID,
+		CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt), IdleTTL: s.idleTTL()}
 	if in.IdleTTL != nil {
 		t.IdleTTL = *in.IdleTTL
 	}
-	if t.Meta != nil {
-		t.Meta, _ = NormalizeMeta(t.Meta) // validated above
+	if in.Meta != nil {
+		t.Meta, _ = NormalizeMeta(in.Meta) // validated above
 	}
 	if in.Network != nil {
 		t.Network = *in.Network
@@ -131,11 +129,12 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	if in.RateLimitPercent != nil {
 		t.RateLimitPercent = *in.RateLimitPercent
 	}
-	if err := s.Store.CreateToken(ctx, t, hash); err != nil {
+	created := NewToken(t)
+	if err := s.Store.CreateToken(ctx, created, hash); err != nil {
 		return nil, Secret{}, err
 	}
-	t.Owner = TokenOwner{ID: owner.ID, Email: owner.Email, Role: owner.Role}
-	return t, secret, nil
+	created.Owner = TokenOwner{ID: owner.ID, Email: owner.Email, Role: owner.Role}
+	return created, secret, nil
 }
 
 // tokenOwner loads the service account a caller creates a token for.

@@ -80,6 +80,26 @@ type TokenOwner struct {
 	Role  Role
 }
 
+// NewToken returns the record of a new token: t, with the defaults every
+// new token gets where t leaves a field unset: DefaultIdleTTL, an empty meta
+// object, a network policy that allows any address, and
+// DefaultRateLimitPercent. These defaults are set here and nowhere else.
+func NewToken(t Token) *Token {
+	if t.IdleTTL == 0 {
+		t.IdleTTL = DefaultIdleTTL
+	}
+	if len(t.Meta) == 0 {
+		t.Meta = json.RawMessage("{}")
+	}
+	if t.Network.Mode == "" {
+		t.Network.Mode = NetworkAny
+	}
+	if t.RateLimitPercent == 0 {
+		t.RateLimitPercent = DefaultRateLimitPercent
+	}
+	return &t
+}
+
 // Status derives the token's status at now. The order matters: a revoked
 // token is revoked whatever its dates, an expired one is expired even while
 // disabled, and only a live, enabled agent token can be suspicious.
@@ -404,4 +424,58 @@ type TokenSummary struct {
 	ByType   map[TokenType]int
 	ByStatus map[TokenStatus]int
 	ByColor  map[TokenColor]int
+}
+
+// CreatedEvent is the event a new token's creation records; owner is the
+// ref of the token's owner.
+func (t *Token) CreatedEvent(owner Ref) EventDraft {
+	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID, "idle_ttl_seconds": int64(t.IdleTTL / time.Second),
+		"network": networkDetails(t.Network), "rate_limit_percent": t.RateLimitPercent}
+	if t.AgentID != "" {
+		details["agent_id"] = t.AgentID
+	}
+	if t.ExpiresAt != nil {
+		details["expires_at"] = *t.ExpiresAt
+	}
+	return EventDraft{Type: EventAPITokenCreated, Details: details, Targets: []Ref{TokenRef(t), owner}}
+}
+
+// Events are the events the update of old records: one api_token.updated
+// that lists the fields it sets and their new values (never meta's, which
+// may be large); owner is the ref of the token's owner.
+func (u *TokenUpdate) Events(old *Token, owner Ref) []EventDraft {
+	var changed []string
+	details := map[string]any{}
+	t := *old
+	if u.Name != nil {
+		changed = append(changed, "name")
+		details["name"] = *u.Name
+		t.Name = *u.Name
+	}
+	if u.Enabled != nil {
+		changed = append(changed, "enabled")
+		details["enabled"] = *u.Enabled
+	}
+	if u.Meta != nil {
+		changed = append(changed, "meta")
+	}
+	if u.Network != nil {
+		changed = append(changed, "network")
+		details["network"] = networkDetails(*u.Network)
+	}
+	if u.RateLimitPercent != nil {
+		changed = append(changed, "rate_limit_percent")
+		details["rate_limit_percent"] = *u.RateLimitPercent
+	}
+	details["changed"] = changed
+	return []EventDraft{{Type: EventAPITokenUpdated, Details: details, Targets: []Ref{TokenRef(&t), owner}}}
+}
+
+// networkDetails is how a policy appears in the system log.
+func networkDetails(p NetworkPolicy) map[string]any {
+	zones := p.Zones
+	if zones == nil {
+		zones = []string{}
+	}
+	return map[string]any{"mode": p.Mode, "zones": zones}
 }

@@ -17,6 +17,16 @@ func (tx *txn) record(typ keysmith.EventType, details map[string]any, targets ..
 	return tx.recordOutcome(typ, keysmith.OutcomeSuccess, details, targets...)
 }
 
+// recordAll records the events the domain drafted for a change.
+func (tx *txn) recordAll(evs ...keysmith.EventDraft) error {
+	for _, ev := range evs {
+		if err := tx.record(ev.Type, ev.Details, ev.Targets...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // recordOutcome is record with an outcome other than success.
 func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map[string]any, targets ...keysmith.Ref) error {
 	a := keysmith.AuditFrom(tx.ctx)

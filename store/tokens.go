@@ -53,18 +53,7 @@ func (db *DB) CreateToken(ctx context.Context, t *keysmith.Token, h keysmith.Has
 }
 
 func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
-	if t.IdleTTL == 0 { // a caller that predates idle expiry
-		t.IdleTTL = keysmith.DefaultIdleTTL
-	}
-	if len(t.Meta) == 0 {
-		t.Meta = json.RawMessage("{}")
-	}
-	if t.Network.Mode == "" {
-		t.Network.Mode = keysmith.NetworkAny
-	}
-	if t.RateLimitPercent == 0 {
-		t.RateLimitPercent = keysmith.DefaultRateLimitPercent
-	}
+	t = keysmith.NewToken(*t) // for callers that did not build t with it; the caller's value is not changed
 	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at,
 		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
@@ -77,15 +66,7 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 		return err
 	}
 	tx.changed(keysmith.ChangeToken, t.ID)
-	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID, "idle_ttl_seconds": int64(t.IdleTTL / time.Second),
-		"network": networkDetails(t.Network), "rate_limit_percent": t.RateLimitPercent}
-	if t.AgentID != "" {
-		details["agent_id"] = t.AgentID
-	}
-	if t.ExpiresAt != nil {
-		details["expires_at"] = *t.ExpiresAt
-	}
-	return tx.record(keysmith.EventAPITokenCreated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+	return tx.recordAll(t.CreatedEvent(tx.userRef(t.OwnerID)))
 }
 
 // FindTokenByID returns a token with its owner. CodeNotFound if there is
@@ -208,12 +189,8 @@ func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate
 			args = append(args, v)
 			return "$" + strconv.Itoa(len(args))
 		}
-		var changed []string
-		details := map[string]any{}
 		if u.Name != nil {
 			set = append(set, "name = "+arg(*u.Name), "name_lower = "+arg(strings.ToLower(*u.Name)))
-			changed = append(changed, "name")
-			details["name"] = *u.Name
 		}
 		if u.Enabled != nil {
 			if *u.Enabled {
@@ -221,24 +198,16 @@ func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate
 			} else {
 				set = append(set, "disabled_at = COALESCE(disabled_at, "+arg(micros(db.now()))+")")
 			}
-			changed = append(changed, "enabled")
-			details["enabled"] = *u.Enabled
 		}
 		if u.Meta != nil {
 			set = append(set, "meta = "+arg(string(*u.Meta)))
-			changed = append(changed, "meta")
 		}
 		if u.Network != nil {
 			set = append(set, "network_mode = "+arg(string(u.Network.Mode)))
-			changed = append(changed, "network")
-			details["network"] = networkDetails(*u.Network)
 		}
 		if u.RateLimitPercent != nil {
 			set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
-			changed = append(changed, "rate_limit_percent")
-			details["rate_limit_percent"] = *u.RateLimitPercent
 		}
-		details["changed"] = changed
 		if len(set) > 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), args...); err != nil {
 				return err
@@ -250,10 +219,7 @@ func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate
 			}
 		}
 		tx.changed(keysmith.ChangeToken, id)
-		if u.Name != nil {
-			t.Name = *u.Name
-		}
-		return tx.record(keysmith.EventAPITokenUpdated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+		return tx.recordAll(u.Events(t, tx.userRef(t.OwnerID))...)
 	})
 	if err != nil {
 		return nil, err
@@ -379,13 +345,4 @@ func (tx *txn) setTokenZones(tokenID string, zones []string) error {
 		}
 	}
 	return nil
-}
-
-// networkDetails is how a policy appears in the system log.
-func networkDetails(p keysmith.NetworkPolicy) map[string]any {
-	zones := p.Zones
-	if zones == nil {
-		zones = []string{}
-	}
-	return map[string]any{"mode": p.Mode, "zones": zones}
 }

@@ -156,36 +156,12 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 		if err != nil {
 			return err
 		}
-		nu := *old
-		var changed []string
-		set := func(field string, differs bool) {
-			if differs {
-				changed = append(changed, field)
-			}
-		}
-		if up.Email != nil {
-			set("email", *up.Email != nu.Email)
-			nu.Email = *up.Email
-		}
-		if up.Name != nil {
-			set("name", *up.Name != nu.Name)
-			nu.Name = *up.Name
-		}
-		if up.PasswordHash != nil {
-			set("password", true)
-		}
-		roleChanged := up.Role != nil && *up.Role != old.Role
-		statusChanged := up.Status != nil && *up.Status != old.Status
-		if roleChanged {
-			nu.Role = *up.Role
-		}
-		if statusChanged {
-			nu.Status = *up.Status
-		}
-		u = &nu
-		if len(changed) == 0 && !roleChanged && !statusChanged {
+		nu, events := up.Apply(old)
+		u = nu
+		if len(events) == 0 {
 			return nil // nothing changes: no write, no event
 		}
+		roleChanged, statusChanged := nu.Role != old.Role, nu.Status != old.Status
 		nu.UpdatedAt = db.now()
 		q := `UPDATE users SET email = $1, name = $2, role = $3, status = $4, updated_at = $5`
 		args := []any{nu.Email, nu.Name, nu.Role, nu.Status, micros(nu.UpdatedAt)}
@@ -212,25 +188,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 			}
 		}
 		tx.changed(keysmith.ChangeUser, id)
-		ref := keysmith.UserRef(&nu)
-		if len(changed) > 0 {
-			if err := tx.record(keysmith.EventUserUpdated, map[string]any{"fields": changed}, ref); err != nil {
-				return err
-			}
-		}
-		if roleChanged {
-			if err := tx.record(keysmith.EventUserRoleChanged, map[string]any{"from": old.Role, "to": nu.Role}, ref); err != nil {
-				return err
-			}
-		}
-		if statusChanged {
-			typ := keysmith.EventUserActivated
-			if nu.Status != keysmith.UserActive {
-				typ = keysmith.EventUserDeactivated
-			}
-			return tx.record(typ, nil, ref)
-		}
-		return nil
+		return tx.recordAll(events...)
 	})
 	if err != nil {
 		return nil, err
