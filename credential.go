@@ -32,6 +32,10 @@ const (
 	CredentialAccessToken  CredentialKind = "access_token" // opaque OAuth access tokens; JWTs are not prefixed
 	CredentialSession      CredentialKind = "session"
 	CredentialClientSecret CredentialKind = "client_secret"
+	// CredentialJWT is an OAuth access token in JWT format (a compact JWS):
+	// it has no prefix, no form here, and its signature is checked by the
+	// oauth package.
+	CredentialJWT CredentialKind = "jwt"
 )
 
 // CredentialForm is the shape of one kind of credential: Prefix, RandomLen
@@ -51,10 +55,10 @@ const checksumLen = 6
 
 // The forms. Issued ones first.
 var (
-	APITokenForm     = CredentialForm{Kind: CredentialAPIToken, Prefix: "ks_", RandomLen: 32, Checksum: true}
-	AccessTokenForm  = CredentialForm{Kind: CredentialAccessToken, Prefix: "ksa_", RandomLen: 32, Checksum: true}
-	SessionForm      = CredentialForm{Kind: CredentialSession, Prefix: "ksb_", RandomLen: 32, Checksum: true}
-	ClientSecretForm = CredentialForm{Kind: CredentialClientSecret, Prefix: "ksc_", RandomLen: 43, Checksum: true}
+	APITokenForm     = CredentialForm{Kind: CredentialAPIToken, Prefix: TokenPrefix, RandomLen: 32, Checksum: true}
+	AccessTokenForm  = CredentialForm{Kind: CredentialAccessToken, Prefix: OpaqueTokenPrefix, RandomLen: 32, Checksum: true}
+	SessionForm      = CredentialForm{Kind: CredentialSession, Prefix: SessionPrefix, RandomLen: 32, Checksum: true}
+	ClientSecretForm = CredentialForm{Kind: CredentialClientSecret, Prefix: ClientSecretPrefix, RandomLen: 43, Checksum: true}
 	// LegacySessionForm was issued before sessions had their own prefix;
 	// such sessions last until they expire.
 	LegacySessionForm = CredentialForm{Kind: CredentialSession, Prefix: "kss_", RandomLen: 32, Legacy: true}
@@ -118,12 +122,99 @@ func Classify(raw string) (kind CredentialKind, ok bool) {
 	return "", false
 }
 
-// parseCredential returns the hash of raw when it has one of forms.
-func parseCredential(raw string, forms ...CredentialForm) (Hash, bool) {
-	for _, f := range forms {
-		if f.matches(raw) {
-			return HashOf(raw), true
+// Claims says which kind of credential raw presents itself as, before its
+// form is checked, so that it can be handed to the check for that kind: the
+// kind whose prefix it starts with (a legacy "kss_" secret is a client
+// secret when it has that length, else a session), else CredentialJWT when
+// it has the three dot-separated parts of a compact JWS; ok is false for
+// anything else. Classify, stricter, also checks the form.
+func Claims(raw string) (kind CredentialKind, ok bool) {
+	if kind, ok := Classify(raw); ok {
+		return kind, true
+	}
+	for _, f := range CredentialForms {
+		if strings.HasPrefix(raw, f.Prefix) {
+			if f.Legacy && f.Kind == CredentialSession && len(raw) == LegacyClientSecretForm.Len() {
+				continue
+			}
+			return f.Kind, true
 		}
 	}
+	if strings.Count(raw, ".") == 2 {
+		return CredentialJWT, true
+	}
+	return "", false
+}
+
+// parseCredential returns the hash of raw when Classify finds it a
+// well-formed credential of kind.
+func parseCredential(raw string, kind CredentialKind) (Hash, bool) {
+	if k, ok := Classify(raw); ok && k == kind {
+		return HashOf(raw), true
+	}
 	return Hash{}, false
+}
+
+// API token format (APITokenForm): "ks_", 32 random base62
+// characters (190 bits from crypto/rand), then a 6-character base62 CRC-32 of
+// the random part, as GitHub does. The checksum lets verify reject typos and
+// garbage without a lookup, and lets secret scanners recognise a Keysmith
+// token with few false positives.
+const (
+	// TokenPrefix starts every API token.
+	TokenPrefix = "ks_"
+	// TokenLen is the length of every API token.
+	TokenLen = 3 + 32 + checksumLen
+)
+
+// NewAPITokenSecret generates an API token and its hash.
+func NewAPITokenSecret() (Secret, Hash) { return APITokenForm.generate() }
+
+// ParseAPIToken checks the form of a presented API token (prefix, length,
+// alphabet, checksum) and returns its hash. ok is false for anything that
+// cannot be a Keysmith token; no lookup is needed to say so.
+func ParseAPIToken(s string) (h Hash, ok bool) { return parseCredential(s, CredentialAPIToken) }
+
+// SessionPrefix starts every session secret issued now (SessionForm), so
+// that a leaked one is recognisable and never mistaken for another kind.
+const SessionPrefix = "ksb_"
+
+// NewSessionSecret generates a session secret (190 bits from crypto/rand,
+// and a checksum) and its hash.
+func NewSessionSecret() (Secret, Hash) { return SessionForm.generate() }
+
+// ParseSessionSecret checks the form of a presented session secret and
+// returns its hash. Sessions issued before they had their own prefix
+// (LegacySessionForm) are accepted until they expire.
+func ParseSessionSecret(s string) (Hash, bool) {
+	return parseCredential(s, CredentialSession)
+}
+
+// Client secret format (ClientSecretForm): "ksc_", 43
+// base62 characters from crypto/rand (256 bits), a 6-character checksum.
+// Secrets are machine-generated and high-entropy, so SHA-256 is enough to
+// store them; a slow hash would only cap token issuance.
+const ClientSecretPrefix = "ksc_"
+
+// NewClientSecret generates a client secret and its hash.
+func NewClientSecret() (Secret, Hash) { return ClientSecretForm.generate() }
+
+// ParseClientSecret checks the form of a presented client secret and returns
+// its hash. Secrets issued before client secrets had their own prefix
+// (LegacyClientSecretForm, "kss_" without a checksum) still authenticate.
+func ParseClientSecret(s string) (Hash, bool) {
+	return parseCredential(s, CredentialClientSecret)
+}
+
+// Opaque access token format (AccessTokenForm): "ksa_",
+// 32 base62 characters, a 6-character checksum, like API tokens.
+const OpaqueTokenPrefix = "ksa_"
+
+// NewOpaqueAccessToken generates an opaque access token and its hash.
+func NewOpaqueAccessToken() (Secret, Hash) { return AccessTokenForm.generate() }
+
+// ParseOpaqueAccessToken checks the form of an opaque access token and
+// returns its hash.
+func ParseOpaqueAccessToken(s string) (h Hash, ok bool) {
+	return parseCredential(s, CredentialAccessToken)
 }

@@ -92,3 +92,25 @@ func TestCredentialForms(t *testing.T) {
 		}
 	})
 }
+
+func TestClaimsNamesTheKindAPresentedStringClaimsToBe(t *testing.T) {
+	for _, c := range []struct {
+		raw  string
+		kind keysmith.CredentialKind
+		ok   bool
+	}{
+		{"ks_typo", keysmith.CredentialAPIToken, true},
+		{"ksa_typo", keysmith.CredentialAccessToken, true},
+		{"ksb_typo", keysmith.CredentialSession, true},
+		{"ksc_typo", keysmith.CredentialClientSecret, true},
+		{"kss_typo", keysmith.CredentialSession, true},
+		{"kss_" + strings.Repeat("x", 43), keysmith.CredentialClientSecret, true},
+		{"ks_a.b.c", keysmith.CredentialAPIToken, true},
+		{"header.payload.signature", keysmith.CredentialJWT, true},
+		{"password", "", false},
+	} {
+		if kind, ok := keysmith.Claims(c.raw); kind != c.kind || ok != c.ok {
+			t.Errorf("Claims(%q) = %q, %v; want %q, %v", c.raw, kind, ok, c.kind, c.ok)
+		}
+	}
+}

@@ -186,3 +186,12 @@ func EventTypes() []EventType {
 	slices.Sort(out)
 	return out
 }
+
+// EventDraft is an event a change records, as the domain decides it: its
+// type, details and targets. The store adds the rest (id, time, actor,
+// request, chain links) when it appends it in the change's transaction.
+type EventDraft struct {
+	Type    EventType
+	Details map[string]any
+	Targets []Ref
+}

@@ -1,8 +1,11 @@
 package keysmith
 
 import (
-	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -13,32 +16,6 @@ const (
 	OutcomeFailure = "failure" // an attempt failed (for example a wrong password)
 	OutcomeDenied  = "denied"  // the caller was authenticated but not allowed
 )
-
-// EventStore keeps the system log. Changes record their events themselves, in
-// their own transactions; these methods read the log, record events that are
-// not changes, and keep the log's chain.
-type EventStore interface {
-	// RecordEvent appends an event that is not part of a change (a refused
-	// request, a failed sign-in), with the Audit from ctx.
-	RecordEvent(ctx context.Context, typ EventType, outcome string, details map[string]any, targets ...Ref) error
-	// FindEvents returns one page of events, newest first, and the cursor of
-	// the next page ("" on the last). CodeInvalid for a bad cursor.
-	FindEvents(ctx context.Context, f EventFilter) ([]*Event, string, error)
-	// ExportEvents calls fn with every event that f selects, oldest first.
-	// f.Limit and f.Cursor are ignored. It stops at fn's first error.
-	ExportEvents(ctx context.Context, f EventFilter, fn func(*Event) error) error
-	// VerifyEvents walks the hash chain from its anchor and reports the first
-	// event that was modified, removed or reordered.
-	VerifyEvents(ctx context.Context) (*LogCheck, error)
-	// PruneEvents deletes the oldest events recorded before the time, keeps
-	// the last deleted event's seq and hash as the anchor the rest of the
-	// chain is verified from, and records the pruning. It returns how many
-	// events it deleted.
-	PruneEvents(ctx context.Context, before time.Time) (int64, error)
-	// RecordTokenExpiries records api_token.expired, once per token, for every
-	// unrevoked token whose expiry has passed at now. It returns how many.
-	RecordTokenExpiries(ctx context.Context, now time.Time) (int, error)
-}
 
 // EventFilter selects events. Zero fields select everything.
 type EventFilter struct {
@@ -110,26 +87,130 @@ func (p *LogProblem) String() string {
 	return fmt.Sprintf("event seq %d%s %s: %s", p.Seq, id, p.Kind, p.Detail)
 }
 
-// FindEvents lists system-log events for an admin.
-func (s *Service) FindEvents(ctx context.Context, p Principal, f EventFilter) ([]*Event, string, error) {
-	if err := canReadLogs(p, &f); err != nil {
-		return nil, "", err
+// TargetIDs is the searchable form of an event's targets: ",id1,id2,".
+func TargetIDs(targets []Ref) string {
+	if len(targets) == 0 {
+		return ""
 	}
-	return s.Store.FindEvents(ctx, f)
+	var b strings.Builder
+	for _, t := range targets {
+		b.WriteString(",")
+		b.WriteString(t.ID)
+	}
+	b.WriteString(",")
+	return b.String()
 }
 
-// ExportEvents streams system-log events, oldest first, for an admin.
-func (s *Service) ExportEvents(ctx context.Context, p Principal, f EventFilter, fn func(*Event) error) error {
-	f.Limit, f.Cursor = 0, ""
-	if err := canReadLogs(p, &f); err != nil {
-		return err
+// CanonicalEvent is the encoding the chain hash covers: the event's JSON with
+// fields in declaration order and map keys sorted (encoding/json's rules),
+// times in UTC with microseconds.
+func CanonicalEvent(ev Event) (string, error) {
+	ev.Time = ev.Time.UTC()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return "", fmt.Errorf("encode event: %w", err)
 	}
-	return s.Store.ExportEvents(ctx, f, fn)
+	return string(b), nil
 }
 
-func canReadLogs(p Principal, f *EventFilter) error {
-	if !CanReadLogs(p.User) {
-		return Errorf(CodeForbidden, "role %s may not read the system log; ask an admin", p.User.Role)
+// ChainHash links an event to its predecessor.
+func ChainHash(prevHash, data string) string {
+	h := sha256.New()
+	h.Write([]byte(prevHash))
+	h.Write([]byte{0})
+	h.Write([]byte(data))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// EventRow is one row of the events table as stored: the event's
+// canonical JSON (Data), its links, and the columns copied from it for
+// searching, which the chain walk holds to the JSON.
+type EventRow struct {
+	Seq                                     int64
+	ID, Type, ActorID, Data, PrevHash, Hash string
+	Time                                    int64 // Unix microseconds
+	TargetIDs, Outcome                      *string
+}
+
+// RecordedEvent is what the chain walk reads from an event's JSON.
+type RecordedEvent struct {
+	Seq     int64          `json:"seq"`
+	ID      string         `json:"id"`
+	Time    time.Time      `json:"time"`
+	Type    string         `json:"type"`
+	Actor   Ref            `json:"actor"`
+	Targets []Ref          `json:"targets"`
+	Outcome string         `json:"outcome"`
+	Details map[string]any `json:"details"`
+}
+
+// CheckLink checks one row against the chain so far: the seq it must have,
+// the hash it must link to, and the id of the event before it.
+func CheckLink(r EventRow, next int64, prevHash, prevID string) (*RecordedEvent, *LogProblem) {
+	bad := func(kind, format string, args ...any) *LogProblem {
+		return &LogProblem{Seq: r.Seq, ID: r.ID, Kind: kind, Detail: fmt.Sprintf(format, args...)}
 	}
-	return f.Validate()
+	var d RecordedEvent
+	if err := json.Unmarshal([]byte(r.Data), &d); err != nil {
+		return nil, bad(ProblemModified, "its contents are not the JSON that was recorded")
+	}
+	if d.Seq != r.Seq {
+		return nil, bad(ProblemReordered, "it was recorded as seq %d but is stored at seq %d", d.Seq, r.Seq)
+	}
+	if r.Seq != next {
+		missing := fmt.Sprintf("seq %d", next)
+		if r.Seq > next+1 {
+			missing = fmt.Sprintf("seq %d to %d", next, r.Seq-1)
+		}
+		return nil, &LogProblem{Seq: next, Kind: ProblemRemoved,
+			Detail: fmt.Sprintf("%s is missing: the chain goes on at seq %d (%s)", missing, r.Seq, r.ID)}
+	}
+	if d.ID != r.ID {
+		return nil, bad(ProblemModified, "its id column differs from the id recorded (%s)", d.ID)
+	}
+	if ChainHash(prevHash, r.Data) != r.Hash {
+		if r.PrevHash != prevHash && ChainHash(r.PrevHash, r.Data) == r.Hash {
+			return nil, bad(ProblemModified, "it does not link to seq %d (%s): that event was rewritten with a new hash, or this one was",
+				r.Seq-1, prevID)
+		}
+		return nil, bad(ProblemModified, "its contents do not match its hash")
+	}
+	if r.PrevHash != prevHash {
+		return nil, bad(ProblemModified, "its prev_hash column was changed")
+	}
+	switch {
+	case r.Time != d.Time.UnixMicro():
+		return nil, bad(ProblemModified, "its time column differs from the time recorded")
+	case r.Type != d.Type:
+		return nil, bad(ProblemModified, "its type column differs from the type recorded (%s)", d.Type)
+	case r.ActorID != d.Actor.ID:
+		return nil, bad(ProblemModified, "its actor_id column differs from the actor recorded (%s)", d.Actor.ID)
+	case r.TargetIDs == nil || *r.TargetIDs != TargetIDs(d.Targets):
+		return nil, bad(ProblemModified, "its target_ids column differs from the targets recorded")
+	case r.Outcome == nil || *r.Outcome != d.Outcome:
+		return nil, bad(ProblemModified, "its outcome column differs from the outcome recorded (%s)", d.Outcome)
+	}
+	return &d, nil
+}
+
+// CheckAnchor confirms the anchor by the newest system_log.pruned event,
+// which recorded it in the chain: an anchor moved by hand (to hide removed
+// events) is not confirmed.
+func CheckAnchor(seq int64, hash string, pruned *RecordedEvent) *LogProblem {
+	if seq == 0 {
+		return nil
+	}
+	p := &LogProblem{Seq: seq, Kind: ProblemAnchor}
+	if pruned == nil {
+		p.Detail = "the chain starts after this seq, but no system_log.pruned event records that pruning"
+		return p
+	}
+	through, _ := pruned.Details["through_seq"].(float64)
+	anchorHash, _ := pruned.Details["anchor_hash"].(string)
+	if int64(through) != seq || anchorHash != hash {
+		p.Detail = fmt.Sprintf("the anchor differs from the one the last pruning recorded (event %s: through seq %d)",
+			pruned.ID, int64(through))
+		return p
+	}
+	return nil
 }

@@ -181,22 +181,6 @@ func ValidateScopes(scopes []string) error {
 	return nil
 }
 
-// Client secret format (ClientSecretForm in credential.go): "ksc_", 43
-// base62 characters from crypto/rand (256 bits), a 6-character checksum.
-// Secrets are machine-generated and high-entropy, so SHA-256 is enough to
-// store them; a slow hash would only cap token issuance.
-const ClientSecretPrefix = "ksc_"
-
-// NewClientSecret generates a client secret and its hash.
-func NewClientSecret() (Secret, Hash) { return ClientSecretForm.generate() }
-
-// ParseClientSecret checks the form of a presented client secret and returns
-// its hash. Secrets issued before client secrets had their own prefix
-// (LegacyClientSecretForm, "kss_" without a checksum) still authenticate.
-func ParseClientSecret(s string) (Hash, bool) {
-	return parseCredential(s, ClientSecretForm, LegacyClientSecretForm)
-}
-
 // ClientSecret is a client secret's record: never the secret nor its hash,
 // only its last four characters, so people can tell secrets apart.
 type ClientSecret struct {
@@ -236,17 +220,6 @@ func (in *CreateSecretInput) Validate(now time.Time) error {
 	}
 	return nil
 }
-
-// Opaque access token format (AccessTokenForm in credential.go): "ksa_",
-// 32 base62 characters, a 6-character checksum, like API tokens.
-const OpaqueTokenPrefix = "ksa_"
-
-// NewOpaqueAccessToken generates an opaque access token and its hash.
-func NewOpaqueAccessToken() (Secret, Hash) { return AccessTokenForm.generate() }
-
-// ParseOpaqueAccessToken checks the form of an opaque access token and
-// returns its hash.
-func ParseOpaqueAccessToken(s string) (h Hash, ok bool) { return parseCredential(s, AccessTokenForm) }
 
 // AccessToken is an issued access token as Keysmith keeps it: opaque tokens
 // always, JWTs only once revoked (until then the signature is the record).

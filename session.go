@@ -16,21 +16,6 @@ type Session struct {
 	UserAgent string
 }
 
-// SessionPrefix starts every session secret issued now (SessionForm), so
-// that a leaked one is recognisable and never mistaken for another kind.
-const SessionPrefix = "ksb_"
-
-// NewSessionSecret generates a session secret (190 bits from crypto/rand,
-// and a checksum) and its hash.
-func NewSessionSecret() (Secret, Hash) { return SessionForm.generate() }
-
-// ParseSessionSecret checks the form of a presented session secret and
-// returns its hash. Sessions issued before they had their own prefix
-// (LegacySessionForm) are accepted until they expire.
-func ParseSessionSecret(s string) (Hash, bool) {
-	return parseCredential(s, SessionForm, LegacySessionForm)
-}
-
 // PasswordHasher turns passwords into stored hashes and checks them. The
 // implementation (argon2id) lives outside the domain, with its dependency.
 type PasswordHasher interface {

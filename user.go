@@ -225,3 +225,53 @@ func roleList() string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// Apply returns old as the update leaves it and the events the change
+// records: user.updated listing the fields that differ (a new password
+// always does), user.role_changed, and user.activated or
+// user.deactivated. No events means that nothing changes, and nothing is
+// written.
+func (u *UserUpdate) Apply(old *User) (*User, []EventDraft) {
+	nu := *old
+	var changed []string
+	set := func(field string, differs bool) {
+		if differs {
+			changed = append(changed, field)
+		}
+	}
+	if u.Email != nil {
+		set("email", *u.Email != nu.Email)
+		nu.Email = *u.Email
+	}
+	if u.Name != nil {
+		set("name", *u.Name != nu.Name)
+		nu.Name = *u.Name
+	}
+	if u.PasswordHash != nil {
+		set("password", true)
+	}
+	roleChanged := u.Role != nil && *u.Role != old.Role
+	statusChanged := u.Status != nil && *u.Status != old.Status
+	if roleChanged {
+		nu.Role = *u.Role
+	}
+	if statusChanged {
+		nu.Status = *u.Status
+	}
+	ref := []Ref{UserRef(&nu)}
+	var evs []EventDraft
+	if len(changed) > 0 {
+		evs = append(evs, EventDraft{Type: EventUserUpdated, Details: map[string]any{"fields": changed}, Targets: ref})
+	}
+	if roleChanged {
+		evs = append(evs, EventDraft{Type: EventUserRoleChanged, Details: map[string]any{"from": old.Role, "to": nu.Role}, Targets: ref})
+	}
+	if statusChanged {
+		typ := EventUserActivated
+		if nu.Status != UserActive {
+			typ = EventUserDeactivated
+		}
+		evs = append(evs, EventDraft{Type: typ, Targets: ref})
+	}
+	return &nu, evs
+}

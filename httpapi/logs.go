@@ -132,13 +132,10 @@ const exportFlushEvery = 100
 // denied); the strings taken from the request are cut to maxLoggedLen. Failing to record does not change the answer, which
 // is a refusal either way; it is logged.
 func (s *Server) recordDenied(r *http.Request, refusal error) {
-	details := map[string]any{"method": truncateString(r.Method, maxLoggedLen), "path": truncateString(r.URL.Path, maxLoggedLen),
-		"reason": truncateString(keysmith.ErrorMessage(refusal), maxLoggedLen)}
-	if r.Pattern != "" {
-		details["route"] = r.Pattern
-	}
 	// A caller that hung up is still recorded.
-	if err := s.Service.Store.RecordEvent(context.WithoutCancel(r.Context()), keysmith.EventAccessDenied, keysmith.OutcomeDenied, details); err != nil {
+	err := s.Service.RecordAccessDenied(context.WithoutCancel(r.Context()), truncateString(r.Method, maxLoggedLen),
+		truncateString(r.URL.Path, maxLoggedLen), r.Pattern, truncateString(keysmith.ErrorMessage(refusal), maxLoggedLen))
+	if err != nil {
 		s.Log.ErrorContext(r.Context(), "recording a refused request in the system log failed",
 			"request_id", requestID(r.Context()), "err", err)
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -69,71 +68,6 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/sessions", s.handle(s.signIn))
 	mux.Handle("DELETE /v1/sessions/current", s.authed(s.signOut))
 	mux.Handle("GET /v1/me", s.authed(s.me))
-}
-
-// authenticate finds the caller: an Authorization header means an API
-// token (and only that is tried); otherwise the session cookie. A request
-// authenticated by cookie that could change something (any method but GET,
-// HEAD, OPTIONS) must not be cross-origin: SameSite=Lax already keeps the
-// cookie off cross-site POSTs, and this also covers same-site origins. A
-// session's requests count against its user's share of the path's group.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (keysmith.Principal, error) {
-	if r.Header.Get("Authorization") != "" {
-		raw, ok := bearer(r)
-		if !ok {
-			return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "send an API token as Authorization: Bearer <token>")
-		}
-		return s.tokenPrincipal(w, r, raw)
-	}
-	name, _ := s.sessionCookieName(r)
-	c, err := r.Cookie(name)
-	if err != nil {
-		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized,
-			"send an API token as Authorization: Bearer <token>, or sign in with POST /v1/sessions")
-	}
-	p, err := s.sessionPrincipal(w, r, c.Value)
-	if err != nil {
-		return p, err
-	}
-	if err := crossOrigin.Check(r); err != nil {
-		return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeForbidden,
-			"cross-origin request refused: a session cookie only authenticates requests from Keysmith's own origin")
-	}
-	if err := s.countSession(w, r, p.User); err != nil {
-		return keysmith.Principal{}, err
-	}
-	return p, nil
-}
-
-// sessionPrincipal authenticates a session cookie's secret. A well-formed
-// secret costs a database lookup, and anyone can mint them: like unknown
-// API tokens, each lookup takes a unit of the source address's
-// unknown_tokens budget first, given back when the session exists; past the
-// budget the answer is 429 without a lookup.
-func (s *Server) sessionPrincipal(w http.ResponseWriter, r *http.Request, raw string) (keysmith.Principal, error) {
-	if _, ok := keysmith.ParseSessionSecret(raw); !ok {
-		return s.Service.AuthenticateSession(r.Context(), raw) // refused by its form, without a lookup
-	}
-	pa, limit, err := s.perAddress(r, keysmith.GroupUnknownTokens)
-	if err != nil {
-		return keysmith.Principal{}, err
-	}
-	addr := clientAddr(r.Context())
-	res, err := pa.Reserve(r.Context(), addr, limit)
-	if err != nil {
-		return keysmith.Principal{}, err
-	}
-	if !res.Allowed {
-		setRateLimitHeaders(w, res)
-		return keysmith.Principal{}, rateLimited(res)
-	}
-	p, err := s.Service.AuthenticateSession(r.Context(), raw)
-	if keysmith.ErrorCode(err) != keysmith.CodeUnauthorized {
-		if rerr := pa.Release(context.WithoutCancel(r.Context()), addr, limit); rerr != nil {
-			s.Log.WarnContext(r.Context(), "giving back an unknown-session lookup failed", "err", rerr)
-		}
-	}
-	return p, err
 }
 
 // meJSON is who the caller is, and by which credential.

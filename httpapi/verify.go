@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -66,7 +65,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if s.OAuth != nil && !strings.HasPrefix(req.Token, keysmith.TokenPrefix) && oauth.LooksLikeAccessToken(req.Token) {
+	if s.OAuth != nil && oauth.LooksLikeAccessToken(req.Token) {
 		return s.verifyAccessToken(w, r, req.Token)
 	}
 	addr := clientAddr(r.Context())

@@ -178,10 +178,12 @@ type Check struct {
 	Token  *keysmith.AccessToken // nil unless the token is one of ours
 }
 
-// LooksLikeAccessToken reports whether raw has the form of an access token
-// (an opaque ksa_ token or a compact JWS), without checking it.
+// LooksLikeAccessToken reports whether raw presents itself as an access
+// token (an opaque ksa_ token or a compact JWS; see keysmith.Claims), without
+// checking it.
 func LooksLikeAccessToken(raw string) bool {
-	return strings.HasPrefix(raw, keysmith.OpaqueTokenPrefix) || strings.Count(raw, ".") == 2
+	kind, _ := keysmith.Claims(raw)
+	return kind == keysmith.CredentialAccessToken || kind == keysmith.CredentialJWT
 }
 
 // CheckAccessToken says whether an access token is active, from memory: a

@@ -277,7 +277,7 @@ func (db *DB) fillEventColumns(ctx context.Context) error {
 				n, after = n+1, seq
 				var ev keysmith.Event
 				if json.Unmarshal([]byte(data), &ev) == nil {
-					fills = append(fills, fill{seq, targetIDs(ev.Targets), ev.Outcome})
+					fills = append(fills, fill{seq, keysmith.TargetIDs(ev.Targets), ev.Outcome})
 				}
 			}
 			rows.Close()

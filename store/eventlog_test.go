@@ -277,7 +277,7 @@ func tamperTests(t *testing.T, engine string) {
 			if err := f.db.SQL().QueryRow(`SELECT data, prev_hash FROM events WHERE seq = 4`).Scan(&data, &prev); err != nil {
 				t.Fatal(err)
 			}
-			f.exec(t, `UPDATE events SET hash = $1 WHERE seq = 4`, store.ChainHash(prev, data))
+			f.exec(t, `UPDATE events SET hash = $1 WHERE seq = 4`, keysmith.ChainHash(prev, data))
 			// Seq 4 is consistent in itself; seq 5 no longer links to it.
 			f.wantProblem(t, 5, evs[4].ID, keysmith.ProblemModified)
 		})

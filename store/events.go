@@ -1,13 +1,9 @@
 package store
 
 import (
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/keysmith/keysmith"
 )
@@ -19,6 +15,16 @@ import (
 // the one place events are made.
 func (tx *txn) record(typ keysmith.EventType, details map[string]any, targets ...keysmith.Ref) error {
 	return tx.recordOutcome(typ, keysmith.OutcomeSuccess, details, targets...)
+}
+
+// recordAll records the events the domain drafted for a change.
+func (tx *txn) recordAll(evs ...keysmith.EventDraft) error {
+	for _, ev := range evs {
+		if err := tx.record(ev.Type, ev.Details, ev.Targets...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recordOutcome is record with an outcome other than success.
@@ -51,15 +57,15 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 		return err
 	}
 	ev.Seq = prevSeq + 1
-	data, err := CanonicalEvent(ev)
+	data, err := keysmith.CanonicalEvent(ev)
 	if err != nil {
 		return err
 	}
-	ev.PrevHash, ev.Hash = prevHash, ChainHash(prevHash, data)
+	ev.PrevHash, ev.Hash = prevHash, keysmith.ChainHash(prevHash, data)
 	_, err = tx.ExecContext(tx.ctx, `INSERT INTO events (seq, id, time, type, actor_id, data, prev_hash, hash, target_ids, outcome)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		ev.Seq, ev.ID, micros(ev.Time), string(ev.Type), ev.Actor.ID, data, ev.PrevHash, ev.Hash,
-		targetIDs(ev.Targets), ev.Outcome)
+		keysmith.TargetIDs(ev.Targets), ev.Outcome)
 	if err != nil {
 		return fmt.Errorf("append to system log: %w", err)
 	}
@@ -89,39 +95,4 @@ func (tx *txn) userRef(id string) keysmith.Ref {
 		return keysmith.Ref{Type: "user", ID: id}
 	}
 	return keysmith.Ref{Type: "user", ID: id, DisplayName: email}
-}
-
-// targetIDs is the searchable form of an event's targets: ",id1,id2,".
-func targetIDs(targets []keysmith.Ref) string {
-	if len(targets) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	for _, t := range targets {
-		b.WriteString(",")
-		b.WriteString(t.ID)
-	}
-	b.WriteString(",")
-	return b.String()
-}
-
-// CanonicalEvent is the encoding the chain hash covers: the event's JSON with
-// fields in declaration order and map keys sorted (encoding/json's rules),
-// times in UTC with microseconds.
-func CanonicalEvent(ev keysmith.Event) (string, error) {
-	ev.Time = ev.Time.UTC()
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return "", fmt.Errorf("encode event: %w", err)
-	}
-	return string(b), nil
-}
-
-// ChainHash links an event to its predecessor.
-func ChainHash(prevHash, data string) string {
-	h := sha256.New()
-	h.Write([]byte(prevHash))
-	h.Write([]byte{0})
-	h.Write([]byte(data))
-	return hex.EncodeToString(h.Sum(nil))
 }

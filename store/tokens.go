@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,18 +54,7 @@ func (db *DB) CreateToken(ctx context.Context, t *keysmith.Token, h keysmith.Has
 }
 
 func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
-	if t.IdleTTL == 0 { // a caller that predates idle expiry
-		t.IdleTTL = keysmith.DefaultIdleTTL
-	}
-	if len(t.Meta) == 0 {
-		t.Meta = json.RawMessage("{}")
-	}
-	if t.Network.Mode == "" {
-		t.Network.Mode = keysmith.NetworkAny
-	}
-	if t.RateLimitPercent == 0 {
-		t.RateLimitPercent = keysmith.DefaultRateLimitPercent
-	}
+	t = keysmith.NewToken(*t) // for callers that did not build t with it; the caller's value is not changed
 	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at,
 		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
@@ -77,15 +67,7 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 		return err
 	}
 	tx.changed(keysmith.ChangeToken, t.ID)
-	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID, "idle_ttl_seconds": int64(t.IdleTTL / time.Second),
-		"network": networkDetails(t.Network), "rate_limit_percent": t.RateLimitPercent}
-	if t.AgentID != "" {
-		details["agent_id"] = t.AgentID
-	}
-	if t.ExpiresAt != nil {
-		details["expires_at"] = *t.ExpiresAt
-	}
-	return tx.record(keysmith.EventAPITokenCreated, details, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+	return tx.recordAll(t.CreatedEvent(tx.userRef(t.OwnerID)))
 }
 
 // FindTokenByID returns a token with its owner. CodeNotFound if there is
@@ -191,4 +173,181 @@ func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) 
 		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 	}()
 	return t, err
+}
+
+// UpdateToken applies the non-nil fields of u and records the change.
+// CodeNotFound if there is no such token, CodeConflict if it is revoked,
+// CodeInvalid if u names a network zone that does not exist.
+func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate) (*keysmith.Token, error) {
+	err := db.write(ctx, func(tx *txn) error {
+		t, err := tx.lockToken(id)
+		if err != nil {
+			return err
+		}
+		var set []string
+		var args []any
+		arg := func(v any) string {
+			args = append(args, v)
+			return "$" + strconv.Itoa(len(args))
+		}
+		if u.Name != nil {
+			set = append(set, "name = "+arg(*u.Name), "name_lower = "+arg(strings.ToLower(*u.Name)))
+		}
+		if u.Enabled != nil {
+			if *u.Enabled {
+				set = append(set, "disabled_at = NULL")
+			} else {
+				set = append(set, "disabled_at = COALESCE(disabled_at, "+arg(micros(db.now()))+")")
+			}
+		}
+		if u.Meta != nil {
+			set = append(set, "meta = "+arg(string(*u.Meta)))
+		}
+		if u.Network != nil {
+			set = append(set, "network_mode = "+arg(string(u.Network.Mode)))
+		}
+		if u.RateLimitPercent != nil {
+			set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
+		}
+		if len(set) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), args...); err != nil {
+				return err
+			}
+		}
+		if u.Network != nil {
+			if err := tx.setTokenZones(id, u.Network.Zones); err != nil {
+				return err
+			}
+		}
+		tx.changed(keysmith.ChangeToken, id)
+		return tx.recordAll(u.Events(t, tx.userRef(t.OwnerID))...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.FindTokenByID(ctx, id)
+}
+
+// RotateToken moves the token's hash to prev_hash (valid until graceUntil)
+// and stores h as its hash, keeping every other column. CodeNotFound if there
+// is no such token, CodeConflict if it is revoked.
+func (db *DB) RotateToken(ctx context.Context, id string, h keysmith.Hash, graceUntil time.Time) (*keysmith.Token, error) {
+	err := db.write(ctx, func(tx *txn) error {
+		t, err := tx.lockToken(id)
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET prev_hash = hash, hash = $1, prev_hash_expires_at = $2, rotated_at = $3
+			WHERE id = $4`, h.String(), micros(graceUntil), micros(now), id); err != nil {
+			return err
+		}
+		tx.changed(keysmith.ChangeToken, id)
+		grace := graceUntil.Sub(now)
+		return tx.record(keysmith.EventAPITokenRotated, map[string]any{"grace_seconds": int64(grace / time.Second),
+			"previous_secret_expires_at": graceUntil}, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.FindTokenByID(ctx, id)
+}
+
+// lockToken reads a token that is about to change, locking its row where the
+// engine locks rows (SQLite serialises writers anyway). CodeNotFound if there
+// is none, CodeConflict if it is revoked.
+func (tx *txn) lockToken(id string) (*keysmith.Token, error) {
+	// A no-op write takes the row lock on PostgreSQL with the same text on
+	// both engines, so concurrent changes to one token queue up.
+	res, err := tx.ExecContext(tx.ctx, `UPDATE tokens SET id = id WHERE id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
+	}
+	t, err := tx.tokenByID(id)
+	if err != nil {
+		return nil, err
+	}
+	if t.RevokedAt != nil {
+		return nil, keysmith.Errorf(keysmith.CodeConflict, "token %s is revoked; a revoked token cannot be changed", id)
+	}
+	return t, nil
+}
+
+// querier is what reads need: the pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// loadTokenZones fills the zone lists of the tokens whose policy names zones,
+// with one query for all of them.
+func loadTokenZones(ctx context.Context, q querier, ts []*keysmith.Token) error {
+	byID := map[string]*keysmith.Token{}
+	var args []any
+	var marks []string
+	for _, t := range ts {
+		if t.Network.Mode == keysmith.NetworkInZones || t.Network.Mode == keysmith.NetworkNotInZones {
+			byID[t.ID] = t
+			args = append(args, t.ID)
+			marks = append(marks, "$"+strconv.Itoa(len(args)))
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT token_id, zone_id FROM token_zones WHERE token_id IN (`+
+		strings.Join(marks, ", ")+`) ORDER BY token_id, zone_id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tid, zid string
+		if err := rows.Scan(&tid, &zid); err != nil {
+			return err
+		}
+		t := byID[tid]
+		t.Network.Zones = append(t.Network.Zones, zid)
+	}
+	return rows.Err()
+}
+
+// tokenByID reads a token, with its zones, in tx. CodeNotFound if there is
+// none.
+func (tx *txn) tokenByID(id string) (*keysmith.Token, error) {
+	t, err := scanToken(tx.QueryRowContext(tx.ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = $1`, id))
+	if err == sql.ErrNoRows {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "token %q not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, loadTokenZones(tx.ctx, tx, []*keysmith.Token{t})
+}
+
+// setTokenZones replaces the zones a token's policy names. A zone that does
+// not exist is CodeInvalid, naming it. Each zone's row is locked (in id
+// order) before it is named, so that a concurrent DeleteZone either waits and
+// then sees the token (conflict), or deletes first and the zone is missing
+// here (invalid), never a foreign-key violation.
+func (tx *txn) setTokenZones(tokenID string, zones []string) error {
+	if _, err := tx.ExecContext(tx.ctx, `DELETE FROM token_zones WHERE token_id = $1`, tokenID); err != nil {
+		return err
+	}
+	zones = slices.Sorted(slices.Values(zones))
+	for _, z := range zones {
+		found, err := tx.lockZone(z)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return keysmith.Errorf(keysmith.CodeInvalid, "network zone %q does not exist; see GET /v1/zones", z)
+		}
+		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO token_zones (token_id, zone_id) VALUES ($1, $2)`, tokenID, z); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/keysmith/keysmith"
-	"github.com/keysmith/keysmith/store"
 )
 
 // eventRow is one row of the system log as stored.
@@ -77,12 +76,12 @@ func checkChain(t *testing.T, log []eventRow) {
 		if r.PrevHash != prev {
 			t.Errorf("event %d: prev_hash %q, want the previous event's hash %q", r.Seq, r.PrevHash, prev)
 		}
-		if want := store.ChainHash(r.PrevHash, r.Data); r.Hash != want {
+		if want := keysmith.ChainHash(r.PrevHash, r.Data); r.Hash != want {
 			t.Errorf("event %d: hash %q, want ChainHash(prev_hash, data) = %q", r.Seq, r.Hash, want)
 		}
 		// Auditors recompute the hash from the decoded event, so the stored
 		// data must be exactly its canonical encoding.
-		if canon, err := store.CanonicalEvent(r.event(t)); err != nil || canon != r.Data {
+		if canon, err := keysmith.CanonicalEvent(r.event(t)); err != nil || canon != r.Data {
 			t.Errorf("event %d: data is not canonical (err %v):\nstored    %s\ncanonical %s", r.Seq, err, r.Data, canon)
 		}
 		prev = r.Hash

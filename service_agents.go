@@ -1,94 +1,6 @@
 package keysmith
 
-import (
-	"context"
-	"time"
-)
-
-// UpdateToken applies an update (name, enabled, meta, network,
-// rate_limit_percent) to a token the caller may manage: their own, or
-// anyone's for org and super admins. A caller who may not manage the token
-// learns nothing about their input. A revoked token cannot be changed.
-// Every change takes effect on every replica when it commits.
-func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u TokenUpdate) (*Token, error) {
-	if err := CanChangeCredentials(p); err != nil {
-		return nil, err
-	}
-	t, err := s.manageableToken(ctx, p, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := u.Validate(); err != nil {
-		return nil, err
-	}
-	if t.RevokedAt != nil {
-		return nil, Errorf(CodeConflict, "token %s is revoked; a revoked token cannot be changed", id)
-	}
-	t, err = s.Store.UpdateToken(ctx, id, u)
-	if err != nil {
-		return nil, err
-	}
-	s.overlayUse(t)
-	return t, nil
-}
-
-// RotateToken gives a token a new secret and returns it, shown once. The
-// token keeps its id, name, owner, restrictions and history; the old secret
-// keeps working for grace (0..MaxRotationGrace), then verify says REVOKED.
-// Only the owner rotates (CanRotateToken): the new secret acts as them.
-func (s *Service) RotateToken(ctx context.Context, p Principal, id string, grace time.Duration) (*Token, Secret, error) {
-	if err := CanChangeCredentials(p); err != nil {
-		return nil, Secret{}, err
-	}
-	if grace < 0 || grace > MaxRotationGrace {
-		return nil, Secret{}, Errorf(CodeInvalid, "grace_seconds must be between 0 and %d", int64(MaxRotationGrace/time.Second))
-	}
-	t, err := s.FindTokenByID(ctx, p, id)
-	if err != nil {
-		return nil, Secret{}, err
-	}
-	var owner *User
-	if t.OwnerID != p.User.ID {
-		if owner, err = s.Store.FindUserByID(ctx, t.OwnerID); err != nil {
-			return nil, Secret{}, err
-		}
-	}
-	if err := CanRotateToken(p.User, t, owner); err != nil {
-		return nil, Secret{}, err
-	}
-	now := s.Now()
-	if st := t.Status(now); st == TokenRevoked || st == TokenExpired {
-		return nil, Secret{}, Errorf(CodeConflict, "token %s is %s and cannot be rotated; create a new one", id, st)
-	}
-	secret, hash := NewAPITokenSecret()
-	t, err = s.Store.RotateToken(ctx, id, hash, now.Add(grace))
-	if err != nil {
-		return nil, Secret{}, err
-	}
-	s.overlayUse(t)
-	return t, secret, nil
-}
-
-// SummarizeTokens counts the tokens the caller may see.
-func (s *Service) SummarizeTokens(ctx context.Context, p Principal) (*TokenSummary, error) {
-	owner := ""
-	if !CanSeeAllTokens(p.User) {
-		owner = p.User.ID
-	}
-	return s.Store.SummarizeTokens(ctx, owner, s.Now())
-}
-
-// manageableToken returns a token the caller may see and manage.
-func (s *Service) manageableToken(ctx context.Context, p Principal, id string) (*Token, error) {
-	t, err := s.FindTokenByID(ctx, p, id)
-	if err != nil {
-		return nil, err
-	}
-	if !CanManageToken(p.User, t) {
-		return nil, Errorf(CodeForbidden, "role %s may not change other users' tokens", p.User.Role)
-	}
-	return t, nil
-}
+import "context"
 
 // CreateAgent registers an agent owned by the caller. It holds no token
 // until it is activated.
@@ -155,8 +67,8 @@ func (s *Service) ActivateAgent(ctx context.Context, p Principal, id string) (*A
 	}
 	now := s.Now()
 	secret, hash := NewAPITokenSecret()
-	t := &Token{ID: NewID("tok"), Name: a.Name, Type: TokenAgent, OwnerID: a.OwnerID, CreatedAt: now,
-		CreatedBy: p.User.ID, IdleTTL: s.idleTTL(), AgentID: a.ID, AgentActive: true}
+	t := NewToken(Token{ID: NewID("tok"), Name: a.Name, Type: TokenAgent, OwnerID: a.OwnerID, CreatedAt: now,
+		CreatedBy: p.User.ID, IdleTTL: s.idleTTL(), AgentID: a.ID, AgentActive: true})
 	a, err = s.Store.ActivateAgent(ctx, id, t, hash, p.User.ID)
 	if err != nil {
 		return nil, nil, Secret{}, err
