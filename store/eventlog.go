@@ -20,55 +20,25 @@ func (db *DB) RecordEvent(ctx context.Context, typ keysmith.EventType, outcome s
 	return db.write(ctx, func(tx *txn) error { return tx.recordOutcome(typ, outcome, details, targets...) })
 }
 
-// eventQuery builds the WHERE clause of f; args are numbered from 1.
-type eventQuery struct {
-	where []string
-	args  []any
-}
-
-func (q *eventQuery) arg(v any) string {
-	q.args = append(q.args, v)
-	return "$" + strconv.Itoa(len(q.args))
-}
-
-func (q *eventQuery) add(cond string) { q.where = append(q.where, cond) }
-
-func (q *eventQuery) sql() string {
-	if len(q.where) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(q.where, " AND ")
-}
-
-func filterEvents(f keysmith.EventFilter) *eventQuery {
-	q := &eventQuery{}
-	if f.Type != "" {
-		q.add("type = " + q.arg(string(f.Type)))
-	}
-	if f.ActorID != "" {
-		q.add("actor_id = " + q.arg(f.ActorID))
-	}
+// filterEvents is the WHERE conditions of f; args are numbered from 1.
+func filterEvents(f keysmith.EventFilter) *conditions {
+	q := &conditions{}
+	q.equal("type", string(f.Type))
+	q.equal("actor_id", f.ActorID)
 	if f.TargetID != "" {
-		q.add(`target_ids LIKE ` + q.arg("%,"+escapeLike(f.TargetID)+",%") + ` ESCAPE '\'`)
+		q.and(`target_ids LIKE ` + q.arg("%,"+escapeLike(f.TargetID)+",%") + ` ESCAPE '\'`)
 	}
-	if f.Outcome != "" {
-		q.add("outcome = " + q.arg(f.Outcome))
-	}
+	q.equal("outcome", f.Outcome)
 	if f.Query != "" {
-		q.add(`LOWER(data) LIKE ` + q.arg("%"+escapeLike(strings.ToLower(f.Query))+"%") + ` ESCAPE '\'`)
+		q.and(`LOWER(data) LIKE ` + q.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
 	if !f.Since.IsZero() {
-		q.add("time >= " + q.arg(micros(f.Since)))
+		q.and("time >= " + q.arg(micros(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		q.add("time < " + q.arg(micros(f.Until)))
+		q.and("time < " + q.arg(micros(f.Until)))
 	}
 	return q
-}
-
-// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 const eventColumns = `seq, data, prev_hash, hash`
@@ -101,9 +71,9 @@ func (db *DB) FindEvents(ctx context.Context, f keysmith.EventFilter) ([]*keysmi
 		if err != nil {
 			return nil, "", err
 		}
-		q.add("seq < " + q.arg(seq))
+		q.and("seq < " + q.arg(seq))
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.sql()+
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
 		` ORDER BY seq DESC LIMIT `+q.arg(limit+1), q.args...)
 	if err != nil {
 		return nil, "", db.mapError(err)
@@ -148,8 +118,8 @@ func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(
 	var after int64
 	for {
 		q := filterEvents(f)
-		q.add("seq > " + q.arg(after))
-		rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.sql()+
+		q.and("seq > " + q.arg(after))
+		rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
 			` ORDER BY seq LIMIT `+q.arg(exportBatch), q.args...)
 		if err != nil {
 			return db.mapError(err)

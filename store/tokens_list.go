@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 
@@ -103,27 +102,18 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 	if limit <= 0 {
 		limit = keysmith.DefaultPageSize
 	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.OwnerID != "" {
-		where = append(where, "tokens.owner_id = "+arg(f.OwnerID))
-	}
-	if f.Type != "" {
-		where = append(where, "tokens.type = "+arg(string(f.Type)))
-	}
+	var c conditions
+	c.equal("tokens.owner_id", f.OwnerID)
+	c.equal("tokens.type", string(f.Type))
 	if f.Query != "" {
-		where = append(where, `tokens.name_lower LIKE `+arg("%"+escapeLike(strings.ToLower(f.Query))+"%")+` ESCAPE '\'`)
+		c.and(`tokens.name_lower LIKE ` + c.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
 	if f.Status != "" {
 		now := f.Now
 		if now.IsZero() {
 			now = db.now()
 		}
-		where = append(where, "("+statusCond(f.Status, func() string { return arg(micros(now)) })+")")
+		c.and("(" + statusCond(f.Status, func() string { return c.arg(micros(now)) }) + ")")
 	}
 	key := sortKey[f.Sort]
 	dir, cmp := "DESC", "<"
@@ -131,25 +121,22 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 		dir, cmp = "ASC", ">"
 	}
 	if f.Cursor != "" {
-		c, err := decodeTokenCursor(f.Cursor, f)
+		cur, err := decodeTokenCursor(f.Cursor, f)
 		if err != nil {
 			return nil, "", err
 		}
 		var k string
 		if f.Sort == keysmith.SortName {
-			k = arg(c.Str)
+			k = c.arg(cur.Str)
 		} else {
-			k = arg(c.Num)
+			k = c.arg(cur.Num)
 		}
-		id := arg(c.ID)
-		where = append(where, "("+key+" "+cmp+" "+k+" OR ("+key+" = "+k+" AND tokens.id "+cmp+" "+id+"))")
+		id := c.arg(cur.ID)
+		c.and("(" + key + " " + cmp + " " + k + " OR (" + key + " = " + k + " AND tokens.id " + cmp + " " + id + "))")
 	}
-	q := tokenWithOwnerSelect
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY ` + key + ` ` + dir + `, tokens.id ` + dir + ` LIMIT ` + arg(limit+1)
-	rows, err := db.sql.QueryContext(ctx, q, args...)
+	q := tokenWithOwnerSelect + c.whereSQL() +
+		` ORDER BY ` + key + ` ` + dir + `, tokens.id ` + dir + ` LIMIT ` + c.arg(limit+1)
+	rows, err := db.sql.QueryContext(ctx, q, c.args...)
 	if err != nil {
 		return nil, "", db.mapError(err)
 	}

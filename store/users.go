@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -91,13 +90,6 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*keysmith.User
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &u, hash, nil
-}
-
-// likePattern matches s anywhere, case-insensitively (the column is
-// lower-cased in the query), with LIKE's wildcards escaped.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }
 
 // FindUsers returns one page of users, newest first, and the cursor of the
