@@ -73,22 +73,10 @@ func (db *DB) FindEvents(ctx context.Context, f keysmith.EventFilter) ([]*keysmi
 		}
 		q.and("seq < " + q.arg(seq))
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
-		` ORDER BY seq DESC LIMIT `+q.arg(limit+1), q.args...)
+	out, err := queryAll(ctx, db.sql, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
+		` ORDER BY seq DESC LIMIT `+q.arg(limit+1), q.args, scanEvent)
 	if err != nil {
 		return nil, "", db.mapError(err)
-	}
-	defer rows.Close()
-	var out []*keysmith.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {
@@ -119,23 +107,10 @@ func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(
 	for {
 		q := filterEvents(f)
 		q.and("seq > " + q.arg(after))
-		rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
-			` ORDER BY seq LIMIT `+q.arg(exportBatch), q.args...)
+		batch, err := queryAll(ctx, db.sql, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
+			` ORDER BY seq LIMIT `+q.arg(exportBatch), q.args, scanEvent)
 		if err != nil {
 			return db.mapError(err)
-		}
-		var batch []*keysmith.Event
-		for rows.Next() {
-			ev, err := scanEvent(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			batch = append(batch, ev)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		for _, ev := range batch {
 			if err := fn(ev); err != nil {
@@ -227,36 +202,29 @@ func (db *DB) fillEventColumns(ctx context.Context) error {
 	for {
 		var n int
 		err := db.write(ctx, func(tx *txn) error {
-			rows, err := tx.QueryContext(ctx, `SELECT seq, data FROM events
-				WHERE (target_ids IS NULL OR outcome IS NULL) AND seq > $1 ORDER BY seq LIMIT $2`, after, batch)
+			type stored struct {
+				seq  int64
+				data string
+			}
+			evs, err := queryAll(ctx, tx, `SELECT seq, data FROM events
+				WHERE (target_ids IS NULL OR outcome IS NULL) AND seq > $1 ORDER BY seq LIMIT $2`, []any{after, batch},
+				func(row scanner) (stored, error) {
+					var s stored
+					err := row.Scan(&s.seq, &s.data)
+					return s, err
+				})
 			if err != nil {
 				return err
 			}
-			type fill struct {
-				seq              int64
-				targets, outcome string
-			}
-			var fills []fill
-			for rows.Next() {
-				var seq int64
-				var data string
-				if err := rows.Scan(&seq, &data); err != nil {
-					rows.Close()
-					return err
-				}
-				n, after = n+1, seq
+			n = len(evs)
+			for _, s := range evs {
+				after = s.seq
 				var ev keysmith.Event
-				if json.Unmarshal([]byte(data), &ev) == nil {
-					fills = append(fills, fill{seq, keysmith.TargetIDs(ev.Targets), ev.Outcome})
+				if json.Unmarshal([]byte(s.data), &ev) != nil {
+					continue
 				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, f := range fills {
 				if _, err := tx.ExecContext(ctx, `UPDATE events SET target_ids = $1, outcome = $2 WHERE seq = $3`,
-					f.targets, f.outcome, f.seq); err != nil {
+					keysmith.TargetIDs(ev.Targets), ev.Outcome, s.seq); err != nil {
 					return err
 				}
 			}

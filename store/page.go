@@ -73,9 +73,9 @@ func pageNewestFirst[T any](ctx context.Context, db *DB, sel string, c *conditio
 		c.and("(created_at < " + a + " OR (created_at = " + a + " AND id < " + b + "))")
 	}
 	q := sel + c.whereSQL() + ` ORDER BY created_at DESC, id DESC LIMIT ` + c.arg(limit+1)
-	out, err := queryAll(ctx, db, q, c.args, scan)
+	out, err := queryAll(ctx, db.sql, q, c.args, scan)
 	if err != nil {
-		return nil, "", err
+		return nil, "", db.mapError(err)
 	}
 	next := ""
 	if len(out) > limit {

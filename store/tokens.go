@@ -273,11 +273,6 @@ func (tx *txn) lockToken(id string) (*keysmith.Token, error) {
 	return t, nil
 }
 
-// querier is what reads need: the pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
 // loadTokenZones fills the zone lists of the tokens whose policy names zones,
 // with one query for all of them.
 func loadTokenZones(ctx context.Context, q querier, ts []*keysmith.Token) error {
@@ -293,21 +288,18 @@ func loadTokenZones(ctx context.Context, q querier, ts []*keysmith.Token) error 
 	if len(marks) == 0 {
 		return nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT token_id, zone_id FROM token_zones WHERE token_id IN (`+
-		strings.Join(marks, ", ")+`) ORDER BY token_id, zone_id`, c.args...)
-	if err != nil {
-		return err
+	type use struct{ tokenID, zoneID string }
+	uses, err := queryAll(ctx, q, `SELECT token_id, zone_id FROM token_zones WHERE token_id IN (`+
+		strings.Join(marks, ", ")+`) ORDER BY token_id, zone_id`, c.args, func(row scanner) (use, error) {
+		var u use
+		err := row.Scan(&u.tokenID, &u.zoneID)
+		return u, err
+	})
+	for _, u := range uses {
+		t := byID[u.tokenID]
+		t.Network.Zones = append(t.Network.Zones, u.zoneID)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var tid, zid string
-		if err := rows.Scan(&tid, &zid); err != nil {
-			return err
-		}
-		t := byID[tid]
-		t.Network.Zones = append(t.Network.Zones, zid)
-	}
-	return rows.Err()
+	return err
 }
 
 // tokenByID reads a token, with its zones, in tx. CodeNotFound if there is

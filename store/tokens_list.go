@@ -136,23 +136,10 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 	}
 	q := tokenWithOwnerSelect + c.whereSQL() +
 		` ORDER BY ` + key + ` ` + dir + `, tokens.id ` + dir + ` LIMIT ` + c.arg(limit+1)
-	rows, err := db.sql.QueryContext(ctx, q, c.args...)
+	out, err := queryAll(ctx, db.sql, q, c.args, scanTokenWithOwner)
 	if err != nil {
 		return nil, "", db.mapError(err)
 	}
-	defer rows.Close()
-	var out []*keysmith.Token
-	for rows.Next() {
-		t, err := scanTokenWithOwner(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	rows.Close()
 	if err := loadTokenZones(ctx, db.sql, out); err != nil {
 		return nil, "", db.mapError(err)
 	}
@@ -202,11 +189,18 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 		args = append(args, ownerID)
 	}
 	q += ` GROUP BY 1, 2, 3`
-	rows, err := db.sql.QueryContext(ctx, q, args...)
+	type group struct {
+		typ, status, color string
+		count              int
+	}
+	groups, err := queryAll(ctx, db.sql, q, args, func(row scanner) (group, error) {
+		var g group
+		err := row.Scan(&g.typ, &g.status, &g.color, &g.count)
+		return g, err
+	})
 	if err != nil {
 		return nil, db.mapError(err)
 	}
-	defer rows.Close()
 	s := &keysmith.TokenSummary{ByType: map[keysmith.TokenType]int{}, ByStatus: map[keysmith.TokenStatus]int{},
 		ByColor: map[keysmith.TokenColor]int{}}
 	for _, t := range []keysmith.TokenType{keysmith.TokenUser, keysmith.TokenService, keysmith.TokenAgent} {
@@ -219,18 +213,13 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow} {
 		s.ByColor[c] = 0
 	}
-	for rows.Next() {
-		var typ, st, color string
-		var count int
-		if err := rows.Scan(&typ, &st, &color, &count); err != nil {
-			return nil, err
-		}
-		s.Total += count
-		s.ByType[keysmith.TokenType(typ)] += count
-		s.ByStatus[keysmith.TokenStatus(st)] += count
-		if color != "" {
-			s.ByColor[keysmith.TokenColor(color)] += count
+	for _, g := range groups {
+		s.Total += g.count
+		s.ByType[keysmith.TokenType(g.typ)] += g.count
+		s.ByStatus[keysmith.TokenStatus(g.status)] += g.count
+		if g.color != "" {
+			s.ByColor[keysmith.TokenColor(g.color)] += g.count
 		}
 	}
-	return s, rows.Err()
+	return s, nil
 }

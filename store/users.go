@@ -109,24 +109,6 @@ func (db *DB) FindUsers(ctx context.Context, f keysmith.UserFilter) ([]*keysmith
 		func(u *keysmith.User) (time.Time, string) { return u.CreatedAt, u.ID })
 }
 
-// queryAll runs q and scans every row.
-func queryAll[T any](ctx context.Context, db *DB, q string, args []any, scan func(interface{ Scan(...any) error }) (*T, error)) ([]*T, error) {
-	rows, err := db.sql.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, db.mapError(err)
-	}
-	defer rows.Close()
-	var out []*T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
 // UpdateUser applies a change and records one event per kind of change:
 // user.updated (e-mail, name, password), user.role_changed,
 // user.deactivated or user.activated. Deactivation and password changes end
