@@ -80,9 +80,8 @@ func (in *CreateAgentInput) Validate() error {
 
 // AgentFilter selects agents for FindAgents.
 type AgentFilter struct {
+	Page
 	OwnerID string // "" for all owners
-	Limit   int
-	Cursor  string
 }
 
 // AgentRef is how an agent appears in events.

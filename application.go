@@ -79,9 +79,8 @@ func (u *AppUpdate) Validate() error {
 
 // AppFilter selects applications for FindApps.
 type AppFilter struct {
+	Page
 	OwnerID string // "" for all owners
-	Limit   int
-	Cursor  string
 }
 
 func validateDescription(s string) error {

@@ -26,8 +26,7 @@ type EventFilter struct {
 	Query    string    // case-insensitive substring of the event's JSON
 	Since    time.Time // inclusive
 	Until    time.Time // exclusive
-	Limit    int       // 1..MaxPageSize; 0 means DefaultPageSize
-	Cursor   string    // opaque, from the previous page
+	Page
 }
 
 // maxQueryLen bounds the free-text search.
@@ -35,8 +34,8 @@ const maxQueryLen = 200
 
 // Validate checks the filter's values.
 func (f *EventFilter) Validate() error {
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Page.Validate(); err != nil {
+		return err
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		return Errorf(CodeInvalid, "until must be later than since")

@@ -46,7 +46,6 @@ func (in *GroupInput) Validate(creating bool) error {
 
 // GroupFilter selects groups for FindGroups.
 type GroupFilter struct {
-	Query  string // substring of the name, case-insensitive; "" for all
-	Limit  int    // 1..MaxPageSize; 0 means DefaultPageSize
-	Cursor string // opaque, from the previous page
+	Page
+	Query string // substring of the name, case-insensitive; "" for all
 }

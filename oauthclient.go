@@ -77,10 +77,9 @@ func ClientRef(c *Client) Ref { return Ref{Type: "oauth_client", ID: c.ID, Displ
 
 // ClientFilter selects clients for FindClients.
 type ClientFilter struct {
+	Page
 	OwnerID string
 	AppID   string
-	Limit   int
-	Cursor  string
 }
 
 // CreateClientInput is what a caller supplies to create a client.

@@ -38,8 +38,8 @@ func (s *Service) FindAgentByID(ctx context.Context, p Principal, id string) (*A
 
 // FindAgents lists the agents the caller may see.
 func (s *Service) FindAgents(ctx context.Context, p Principal, f AgentFilter) ([]*Agent, string, error) {
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
 	}
 	if !CanSeeAllTokens(p.User) {
 		f.OwnerID = p.User.ID

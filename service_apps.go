@@ -35,8 +35,8 @@ func (s *Service) FindAppByID(ctx context.Context, p Principal, id string) (*App
 
 // FindApps lists the applications the caller may see.
 func (s *Service) FindApps(ctx context.Context, p Principal, f AppFilter) ([]*App, string, error) {
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
 	}
 	if !CanSeeAllApps(p.User) {
 		f.OwnerID = p.User.ID

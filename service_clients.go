@@ -65,8 +65,8 @@ func (s *Service) FindClientByID(ctx context.Context, p Principal, id string) (*
 
 // FindClients lists the clients the caller may see.
 func (s *Service) FindClients(ctx context.Context, p Principal, f ClientFilter) ([]*Client, string, error) {
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
 	}
 	if !CanSeeAllApps(p.User) {
 		f.OwnerID = p.User.ID

@@ -12,7 +12,7 @@ func (s *Service) FindEvents(ctx context.Context, p Principal, f EventFilter) ([
 
 // ExportEvents streams system-log events, oldest first, for an admin.
 func (s *Service) ExportEvents(ctx context.Context, p Principal, f EventFilter, fn func(*Event) error) error {
-	f.Limit, f.Cursor = 0, ""
+	f.Page = Page{}
 	if err := canReadLogs(p, &f); err != nil {
 		return err
 	}

@@ -34,8 +34,8 @@ func (s *Service) FindGroupByID(ctx context.Context, p Principal, id string) (*G
 
 // FindGroups lists groups, for admins.
 func (s *Service) FindGroups(ctx context.Context, p Principal, f GroupFilter) ([]*Group, string, error) {
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return nil, "", Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
 	}
 	if !CanSeeGroups(p.User) {
 		return nil, "", Errorf(CodeForbidden, "role %s may not read groups", p.User.Role)

@@ -131,9 +131,8 @@ type TokenUse struct {
 
 // TokenFilter selects tokens for FindTokens.
 type TokenFilter struct {
+	Page
 	OwnerID string // "" for all owners
-	Limit   int    // 1..MaxPageSize; 0 means DefaultPageSize
-	Cursor  string // opaque, from the previous page
 
 	Query  string      // case-insensitive substring of the name; "" for all
 	Type   TokenType   // "" for all
@@ -385,8 +384,8 @@ const (
 
 // Validate checks the filter and fills in the defaults of sort and order.
 func (f *TokenFilter) Validate() error {
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Page.Validate(); err != nil {
+		return err
 	}
 	switch f.Type {
 	case "", TokenUser, TokenService, TokenAgent:

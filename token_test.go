@@ -161,7 +161,7 @@ func TestTokenFilterValidate(t *testing.T) {
 		t.Errorf("empty filter: %v, sort %q order %q", err, f.Sort, f.Order)
 	}
 	for _, bad := range []keysmith.TokenFilter{
-		{Type: "robot"}, {Status: "green"}, {Sort: "id"}, {Order: "up"}, {Limit: keysmith.MaxPageSize + 1},
+		{Type: "robot"}, {Status: "green"}, {Sort: "id"}, {Order: "up"}, {Page: keysmith.Page{Limit: keysmith.MaxPageSize + 1}},
 	} {
 		if err := bad.Validate(); keysmith.ErrorCode(err) != keysmith.CodeInvalid {
 			t.Errorf("Validate(%+v) = %v, want invalid", bad, err)

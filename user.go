@@ -197,8 +197,7 @@ type UserFilter struct {
 	Role    Role       // "" for all
 	Status  UserStatus // "" for all
 	GroupID string     // members of this group only; "" for all
-	Limit   int        // 1..MaxPageSize; 0 means DefaultPageSize
-	Cursor  string     // opaque, from the previous page
+	Page
 }
 
 // Validate checks the filter's values.
@@ -209,8 +208,8 @@ func (f *UserFilter) Validate() error {
 	if f.Status != "" && !f.Status.Valid() {
 		return Errorf(CodeInvalid, "status %q is not a status; use active or inactive", f.Status)
 	}
-	if f.Limit < 0 || f.Limit > MaxPageSize {
-		return Errorf(CodeInvalid, "limit must be between 1 and %d", MaxPageSize)
+	if err := f.Page.Validate(); err != nil {
+		return err
 	}
 	if utf8.RuneCountInString(f.Query) > 254 {
 		return Errorf(CodeInvalid, "q must be at most 254 characters")

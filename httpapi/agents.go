@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -58,19 +57,11 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request, p keysmith.
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	q := r.URL.Query()
-	if err := onlyParams(q, []string{"limit", "cursor"}); err != nil {
+	_, page, err := listQuery(r)
+	if err != nil {
 		return err
 	}
-	f := keysmith.AgentFilter{Cursor: q.Get("cursor")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
-		}
-		f.Limit = n
-	}
-	as, next, err := s.Service.FindAgents(r.Context(), p, f)
+	as, next, err := s.Service.FindAgents(r.Context(), p, keysmith.AgentFilter{Page: page})
 	if err != nil {
 		return err
 	}

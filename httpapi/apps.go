@@ -48,11 +48,11 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, p keysmith.Pr
 }
 
 func (s *Server) listApps(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	limit, cursor, err := pageParams(r)
+	_, page, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	as, next, err := s.Service.FindApps(r.Context(), p, keysmith.AppFilter{Limit: limit, Cursor: cursor})
+	as, next, err := s.Service.FindApps(r.Context(), p, keysmith.AppFilter{Page: page})
 	if err != nil {
 		return err
 	}

@@ -461,15 +461,3 @@ func wildcards(pattern string) []string {
 		pattern = after
 	}
 }
-
-// pageParams reads ?limit= and ?cursor=.
-func pageParams(r *http.Request) (limit int, cursor string, err error) {
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > keysmith.MaxPageSize {
-			return 0, "", keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
-		}
-		limit = n
-	}
-	return limit, r.URL.Query().Get("cursor"), nil
-}

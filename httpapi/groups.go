@@ -51,11 +51,11 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p keysmith.
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	limit, cursor, err := pageParams(r)
+	q, page, err := listQuery(r, "q")
 	if err != nil {
 		return err
 	}
-	gs, next, err := s.Service.FindGroups(r.Context(), p, keysmith.GroupFilter{Query: r.URL.Query().Get("q"), Limit: limit, Cursor: cursor})
+	gs, next, err := s.Service.FindGroups(r.Context(), p, keysmith.GroupFilter{Query: q.Get("q"), Page: page})
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -29,10 +27,14 @@ func (s *Server) logRoutes(mux *http.ServeMux) {
 }
 
 // eventFilter reads the query parameters both log endpoints take.
-func eventFilter(q url.Values) (keysmith.EventFilter, error) {
+func eventFilter(r *http.Request) (keysmith.EventFilter, error) {
+	q, page, err := listQuery(r, "type", "actor", "target", "outcome", "q", "since", "until")
+	if err != nil {
+		return keysmith.EventFilter{}, err
+	}
 	f := keysmith.EventFilter{
 		Type: keysmith.EventType(q.Get("type")), ActorID: q.Get("actor"), TargetID: q.Get("target"),
-		Outcome: q.Get("outcome"), Query: q.Get("q"), Cursor: q.Get("cursor"),
+		Outcome: q.Get("outcome"), Query: q.Get("q"), Page: page,
 	}
 	for _, p := range []struct {
 		name string
@@ -46,19 +48,12 @@ func eventFilter(q url.Values) (keysmith.EventFilter, error) {
 			*p.dst = t
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return f, keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
-		}
-		f.Limit = n
-	}
 	return f, nil
 }
 
 // listLogs answers one page of the system log, newest first.
 func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	f, err := eventFilter(r.URL.Query())
+	f, err := eventFilter(r)
 	if err != nil {
 		return err
 	}
@@ -79,12 +74,12 @@ func (s *Server) listLogs(w http.ResponseWriter, r *http.Request, p keysmith.Pri
 // gets a JSON error; a failure after that aborts the response, so the client
 // sees a broken stream rather than a complete-looking short one.
 func (s *Server) exportLogs(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	f, err := eventFilter(r.URL.Query())
+	if q := r.URL.Query(); q.Get("cursor") != "" || q.Has("limit") {
+		return keysmith.Errorf(keysmith.CodeInvalid, "export takes no cursor or limit: it streams every event selected")
+	}
+	f, err := eventFilter(r)
 	if err != nil {
 		return err
-	}
-	if f.Cursor != "" || r.URL.Query().Has("limit") {
-		return keysmith.Errorf(keysmith.CodeInvalid, "export takes no cursor or limit: it streams every event selected")
 	}
 	rc := http.NewResponseController(w)
 	started := false

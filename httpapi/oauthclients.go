@@ -97,12 +97,11 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, p keysmith
 }
 
 func (s *Server) listClients(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	limit, cursor, err := pageParams(r)
+	q, page, err := listQuery(r, "app_id")
 	if err != nil {
 		return err
 	}
-	cs, next, err := s.Service.FindClients(r.Context(), p, keysmith.ClientFilter{
-		AppID: r.URL.Query().Get("app_id"), Limit: limit, Cursor: cursor})
+	cs, next, err := s.Service.FindClients(r.Context(), p, keysmith.ClientFilter{AppID: q.Get("app_id"), Page: page})
 	if err != nil {
 		return err
 	}
@@ -168,6 +167,9 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p keysmith
 }
 
 func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	if err := onlyParams(r.URL.Query(), nil); err != nil {
+		return err
+	}
 	secs, err := s.Service.FindClientSecrets(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err

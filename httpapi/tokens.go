@@ -5,10 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -181,25 +177,18 @@ func (s *Server) tokenLifecycleRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/tokens/{id}/rotate", s.authed(s.rotateToken))
 }
 
-// listParams are the query parameters of GET /v1/tokens.
-var listParams = []string{"q", "type", "status", "owner", "sort", "order", "limit", "cursor"}
+// tokenFilters are the filters of GET /v1/tokens, besides limit and cursor.
+var tokenFilters = []string{"q", "type", "status", "owner", "sort", "order"}
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	q := r.URL.Query()
-	if err := onlyParams(q, listParams); err != nil {
+	q, page, err := listQuery(r, tokenFilters...)
+	if err != nil {
 		return err
 	}
 	f := keysmith.TokenFilter{
-		Cursor: q.Get("cursor"), Query: q.Get("q"), Type: keysmith.TokenType(q.Get("type")),
+		Page: page, Query: q.Get("q"), Type: keysmith.TokenType(q.Get("type")),
 		Status: keysmith.TokenStatus(q.Get("status")), OwnerID: q.Get("owner"),
 		Sort: keysmith.TokenSort(q.Get("sort")), Order: keysmith.SortOrder(q.Get("order")),
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return keysmith.Errorf(keysmith.CodeInvalid, "limit must be a whole number from 1 to %d", keysmith.MaxPageSize)
-		}
-		f.Limit = n
 	}
 	ts, next, err := s.Service.FindTokens(r.Context(), p, f)
 	if err != nil {
@@ -210,17 +199,6 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p keysmith.P
 		items[i] = s.tokenJSON(t)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
-	return nil
-}
-
-// onlyParams refuses query parameters other than known, so that a typo
-// (?stauts=expired) is an error rather than a silently unfiltered list.
-func onlyParams(q url.Values, known []string) error {
-	for k := range q {
-		if !slices.Contains(known, k) {
-			return keysmith.Errorf(keysmith.CodeInvalid, "unknown query parameter %q; use %s", k, strings.Join(known, ", "))
-		}
-	}
 	return nil
 }
 

@@ -56,10 +56,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p keysmith.P
 }
 
 func userFilter(r *http.Request) (keysmith.UserFilter, error) {
-	limit, cursor, err := pageParams(r)
-	q := r.URL.Query()
+	q, page, err := listQuery(r, "q", "role", "status")
 	return keysmith.UserFilter{Query: q.Get("q"), Role: keysmith.Role(q.Get("role")),
-		Status: keysmith.UserStatus(q.Get("status")), Limit: limit, Cursor: cursor}, err
+		Status: keysmith.UserStatus(q.Get("status")), Page: page}, err
 }
 
 func writeUsers(w http.ResponseWriter, us []*keysmith.User, next string) {

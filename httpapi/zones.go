@@ -56,6 +56,9 @@ func (s *Server) createZone(w http.ResponseWriter, r *http.Request, p keysmith.P
 }
 
 func (s *Server) listZones(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	if err := onlyParams(r.URL.Query(), nil); err != nil {
+		return err
+	}
 	zs, err := s.Service.FindZones(r.Context(), p)
 	if err != nil {
 		return err

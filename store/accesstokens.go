@@ -98,19 +98,7 @@ func (db *DB) PruneAccessTokens(ctx context.Context, before time.Time) (int64, e
 // FindRevokedAccessTokens returns the ids of revoked tokens that had not
 // expired at now.
 func (db *DB) FindRevokedAccessTokens(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id FROM oauth_tokens WHERE revoked_at IS NOT NULL
-		AND (expires_at IS NULL OR expires_at > $1)`, micros(now))
-	if err != nil {
-		return nil, db.mapError(err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	ids, err := queryAll(ctx, db.sql, `SELECT id FROM oauth_tokens WHERE revoked_at IS NOT NULL
+		AND (expires_at IS NULL OR expires_at > $1)`, []any{micros(now)}, scanString)
+	return ids, db.mapError(err)
 }

@@ -91,22 +91,9 @@ func (db *DB) DeleteApp(ctx context.Context, id, deletedBy string) error {
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE app_id = $1 AND revoked_at IS NULL
-			ORDER BY id`, id)
+		clients, err := queryAll(ctx, tx, `SELECT `+clientColumns+` FROM oauth_clients WHERE app_id = $1 AND revoked_at IS NULL
+			ORDER BY id`, []any{id}, scanClient)
 		if err != nil {
-			return err
-		}
-		var clients []*keysmith.Client
-		for rows.Next() {
-			c, err := scanClient(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			clients = append(clients, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		// Every row first, in id order, then the events (see write).

@@ -174,22 +174,17 @@ func (db *DB) migrate(ctx context.Context) error {
 	// Every embedded migration not yet recorded is applied, whatever its
 	// number: one merged later with a lower number than an applied one still
 	// runs.
-	applied := map[int64]bool{}
-	rows, err := db.sql.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	versions, err := queryAll(ctx, db.sql, `SELECT version FROM schema_migrations`, nil, func(row scanner) (int64, error) {
+		var v int64
+		err := row.Scan(&v)
+		return v, err
+	})
 	if err != nil {
 		return fmt.Errorf("read schema versions: %w", err)
 	}
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("read schema versions: %w", err)
-		}
+	applied := map[int64]bool{}
+	for _, v := range versions {
 		applied[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read schema versions: %w", err)
 	}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")

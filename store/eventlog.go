@@ -20,55 +20,25 @@ func (db *DB) RecordEvent(ctx context.Context, typ keysmith.EventType, outcome s
 	return db.write(ctx, func(tx *txn) error { return tx.recordOutcome(typ, outcome, details, targets...) })
 }
 
-// eventQuery builds the WHERE clause of f; args are numbered from 1.
-type eventQuery struct {
-	where []string
-	args  []any
-}
-
-func (q *eventQuery) arg(v any) string {
-	q.args = append(q.args, v)
-	return "$" + strconv.Itoa(len(q.args))
-}
-
-func (q *eventQuery) add(cond string) { q.where = append(q.where, cond) }
-
-func (q *eventQuery) sql() string {
-	if len(q.where) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(q.where, " AND ")
-}
-
-func filterEvents(f keysmith.EventFilter) *eventQuery {
-	q := &eventQuery{}
-	if f.Type != "" {
-		q.add("type = " + q.arg(string(f.Type)))
-	}
-	if f.ActorID != "" {
-		q.add("actor_id = " + q.arg(f.ActorID))
-	}
+// filterEvents is the WHERE conditions of f; args are numbered from 1.
+func filterEvents(f keysmith.EventFilter) *conditions {
+	q := &conditions{}
+	q.equal("type", string(f.Type))
+	q.equal("actor_id", f.ActorID)
 	if f.TargetID != "" {
-		q.add(`target_ids LIKE ` + q.arg("%,"+escapeLike(f.TargetID)+",%") + ` ESCAPE '\'`)
+		q.and(`target_ids LIKE ` + q.arg("%,"+escapeLike(f.TargetID)+",%") + ` ESCAPE '\'`)
 	}
-	if f.Outcome != "" {
-		q.add("outcome = " + q.arg(f.Outcome))
-	}
+	q.equal("outcome", f.Outcome)
 	if f.Query != "" {
-		q.add(`LOWER(data) LIKE ` + q.arg("%"+escapeLike(strings.ToLower(f.Query))+"%") + ` ESCAPE '\'`)
+		q.and(`LOWER(data) LIKE ` + q.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
 	if !f.Since.IsZero() {
-		q.add("time >= " + q.arg(micros(f.Since)))
+		q.and("time >= " + q.arg(micros(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		q.add("time < " + q.arg(micros(f.Until)))
+		q.and("time < " + q.arg(micros(f.Until)))
 	}
 	return q
-}
-
-// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 const eventColumns = `seq, data, prev_hash, hash`
@@ -101,24 +71,12 @@ func (db *DB) FindEvents(ctx context.Context, f keysmith.EventFilter) ([]*keysmi
 		if err != nil {
 			return nil, "", err
 		}
-		q.add("seq < " + q.arg(seq))
+		q.and("seq < " + q.arg(seq))
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.sql()+
-		` ORDER BY seq DESC LIMIT `+q.arg(limit+1), q.args...)
+	out, err := queryAll(ctx, db.sql, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
+		` ORDER BY seq DESC LIMIT `+q.arg(limit+1), q.args, scanEvent)
 	if err != nil {
 		return nil, "", db.mapError(err)
-	}
-	defer rows.Close()
-	var out []*keysmith.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {
@@ -148,24 +106,11 @@ func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(
 	var after int64
 	for {
 		q := filterEvents(f)
-		q.add("seq > " + q.arg(after))
-		rows, err := db.sql.QueryContext(ctx, `SELECT `+eventColumns+` FROM events`+q.sql()+
-			` ORDER BY seq LIMIT `+q.arg(exportBatch), q.args...)
+		q.and("seq > " + q.arg(after))
+		batch, err := queryAll(ctx, db.sql, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
+			` ORDER BY seq LIMIT `+q.arg(exportBatch), q.args, scanEvent)
 		if err != nil {
 			return db.mapError(err)
-		}
-		var batch []*keysmith.Event
-		for rows.Next() {
-			ev, err := scanEvent(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			batch = append(batch, ev)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		for _, ev := range batch {
 			if err := fn(ev); err != nil {
@@ -257,36 +202,29 @@ func (db *DB) fillEventColumns(ctx context.Context) error {
 	for {
 		var n int
 		err := db.write(ctx, func(tx *txn) error {
-			rows, err := tx.QueryContext(ctx, `SELECT seq, data FROM events
-				WHERE (target_ids IS NULL OR outcome IS NULL) AND seq > $1 ORDER BY seq LIMIT $2`, after, batch)
+			type stored struct {
+				seq  int64
+				data string
+			}
+			evs, err := queryAll(ctx, tx, `SELECT seq, data FROM events
+				WHERE (target_ids IS NULL OR outcome IS NULL) AND seq > $1 ORDER BY seq LIMIT $2`, []any{after, batch},
+				func(row scanner) (stored, error) {
+					var s stored
+					err := row.Scan(&s.seq, &s.data)
+					return s, err
+				})
 			if err != nil {
 				return err
 			}
-			type fill struct {
-				seq              int64
-				targets, outcome string
-			}
-			var fills []fill
-			for rows.Next() {
-				var seq int64
-				var data string
-				if err := rows.Scan(&seq, &data); err != nil {
-					rows.Close()
-					return err
-				}
-				n, after = n+1, seq
+			n = len(evs)
+			for _, s := range evs {
+				after = s.seq
 				var ev keysmith.Event
-				if json.Unmarshal([]byte(data), &ev) == nil {
-					fills = append(fills, fill{seq, keysmith.TargetIDs(ev.Targets), ev.Outcome})
+				if json.Unmarshal([]byte(s.data), &ev) != nil {
+					continue
 				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, f := range fills {
 				if _, err := tx.ExecContext(ctx, `UPDATE events SET target_ids = $1, outcome = $2 WHERE seq = $3`,
-					f.targets, f.outcome, f.seq); err != nil {
+					keysmith.TargetIDs(ev.Targets), ev.Outcome, s.seq); err != nil {
 					return err
 				}
 			}

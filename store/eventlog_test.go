@@ -204,7 +204,7 @@ func TestEventLog(t *testing.T) {
 			var last int64 = 1 << 62
 			cursor := ""
 			for page := 0; ; page++ {
-				evs, next, err := f.db.FindEvents(ctx, keysmith.EventFilter{Limit: 2, Cursor: cursor})
+				evs, next, err := f.db.FindEvents(ctx, keysmith.EventFilter{Page: keysmith.Page{Limit: 2, Cursor: cursor}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -223,7 +223,7 @@ func TestEventLog(t *testing.T) {
 				t.Errorf("paging saw %d events, there were %d", len(seen), len(all))
 			}
 			for _, c := range []string{"garbage!", "c2VxOng", "c2VxOi0x"} {
-				if _, _, err := f.db.FindEvents(ctx, keysmith.EventFilter{Cursor: c}); keysmith.ErrorCode(err) != keysmith.CodeInvalid {
+				if _, _, err := f.db.FindEvents(ctx, keysmith.EventFilter{Page: keysmith.Page{Cursor: c}}); keysmith.ErrorCode(err) != keysmith.CodeInvalid {
 					t.Errorf("cursor %q: %v, want invalid", c, err)
 				}
 			}

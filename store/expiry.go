@@ -167,23 +167,10 @@ func (db *DB) RecordTokenExpiries(ctx context.Context, now time.Time) (int, erro
 // expiryCandidates returns, in id order, up to expiryBatch ids after after
 // of tokens the sweep should record as expired at now.
 func (tx *txn) expiryCandidates(after string, now time.Time) ([]string, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT id FROM tokens
+	return queryAll(tx.ctx, tx, `SELECT id FROM tokens
 		WHERE (expires_at <= $1 OR `+idleDeadlineExpr+` <= $2)
 		AND revoked_at IS NULL AND expiry_recorded_at IS NULL AND id > $3
-		ORDER BY id LIMIT $4`, micros(now), micros(now.Add(-idleSweepMargin)), after, expiryBatch)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+		ORDER BY id LIMIT $4`, []any{micros(now), micros(now.Add(-idleSweepMargin)), after, expiryBatch}, scanString)
 }
 
 // markExpired marks a token's expiry recorded, taking its row lock, if it is

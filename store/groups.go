@@ -184,21 +184,7 @@ func (db *DB) FindGroupIDsOfUser(ctx context.Context, userID string) ([]string, 
 	return ids, db.mapError(err)
 }
 
-func groupIDs(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query, arg string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, arg)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+func groupIDs(ctx context.Context, q querier, query, arg string) ([]string, error) {
+	ids, err := queryAll(ctx, q, query, []any{arg}, scanString)
+	return nonNil(ids), err
 }

@@ -181,21 +181,12 @@ func (db *DB) CreateClientSecret(ctx context.Context, s *keysmith.ClientSecret, 
 
 // FindClientSecrets lists a client's secrets, oldest first.
 func (db *DB) FindClientSecrets(ctx context.Context, clientID string) ([]*keysmith.ClientSecret, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+secretColumns+` FROM oauth_client_secrets WHERE client_id = $1
-		ORDER BY created_at, id`, clientID)
+	out, err := queryAll(ctx, db.sql, `SELECT `+secretColumns+` FROM oauth_client_secrets WHERE client_id = $1
+		ORDER BY created_at, id`, []any{clientID}, scanSecret)
 	if err != nil {
 		return nil, db.mapError(err)
 	}
-	defer rows.Close()
-	out := []*keysmith.ClientSecret{}
-	for rows.Next() {
-		s, err := scanSecret(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return nonNil(out), nil
 }
 
 // DeleteClientSecret deletes one secret and records the event.
@@ -242,25 +233,26 @@ func (db *DB) ResetClientSecrets(ctx context.Context, s *keysmith.ClientSecret, 
 
 // FindClientSecretChecks returns the hashes that authenticate a client.
 func (db *DB) FindClientSecretChecks(ctx context.Context, clientID string) ([]keysmith.SecretCheck, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, hash, expires_at FROM oauth_client_secrets WHERE client_id = $1`, clientID)
+	type stored struct {
+		id, hash string
+		expires  sql.NullInt64
+	}
+	rows, err := queryAll(ctx, db.sql, `SELECT id, hash, expires_at FROM oauth_client_secrets WHERE client_id = $1`, []any{clientID},
+		func(row scanner) (stored, error) {
+			var s stored
+			err := row.Scan(&s.id, &s.hash, &s.expires)
+			return s, err
+		})
 	if err != nil {
 		return nil, db.mapError(err)
 	}
-	defer rows.Close()
 	var out []keysmith.SecretCheck
-	for rows.Next() {
-		var sc keysmith.SecretCheck
-		var hash string
-		var expires sql.NullInt64
-		if err := rows.Scan(&sc.SecretID, &hash, &expires); err != nil {
-			return nil, err
-		}
-		h, ok := keysmith.ParseHash(hash)
+	for _, s := range rows {
+		h, ok := keysmith.ParseHash(s.hash)
 		if !ok {
 			continue // not a hash we wrote: authenticates nothing
 		}
-		sc.Hash, sc.ExpiresAt = h, timePtr(expires)
-		out = append(out, sc)
+		out = append(out, keysmith.SecretCheck{SecretID: s.id, Hash: h, ExpiresAt: timePtr(s.expires)})
 	}
-	return out, rows.Err()
+	return out, nil
 }

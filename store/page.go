@@ -9,8 +9,9 @@ import (
 	"github.com/keysmith/keysmith"
 )
 
-// conditions collects the WHERE conditions of a list query and their
-// numbered ($1, $2 …) arguments.
+// conditions collects the WHERE conditions of a query and their numbered
+// ($1, $2 …) arguments: the one builder of every query whose conditions
+// depend on its input (a query with a variable SET list uses its arg alone).
 type conditions struct {
 	where []string
 	args  []any
@@ -32,6 +33,27 @@ func (c *conditions) equal(col, value string) {
 	}
 }
 
+// whereSQL is " WHERE " and the conditions joined by AND, or "" if there are
+// none.
+func (c *conditions) whereSQL() string {
+	if len(c.where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.where, " AND ")
+}
+
+// escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// likePattern matches s anywhere, case-insensitively (the column is
+// lower-cased in the query or stored lower-cased), with LIKE's wildcards
+// escaped; use it with ESCAPE '\'.
+func likePattern(s string) string {
+	return "%" + escapeLike(strings.ToLower(s)) + "%"
+}
+
 // pageNewestFirst runs sel (SELECT … FROM table) under c, newest first by
 // (created_at, id), which is a total order, so the cursor is stable under
 // concurrent inserts. It returns one page of limit rows (0: the default) after
@@ -50,14 +72,10 @@ func pageNewestFirst[T any](ctx context.Context, db *DB, sel string, c *conditio
 		a, b := c.arg(at), c.arg(id)
 		c.and("(created_at < " + a + " OR (created_at = " + a + " AND id < " + b + "))")
 	}
-	q := sel
-	if len(c.where) > 0 {
-		q += ` WHERE ` + strings.Join(c.where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + c.arg(limit+1)
-	out, err := queryAll(ctx, db, q, c.args, scan)
+	q := sel + c.whereSQL() + ` ORDER BY created_at DESC, id DESC LIMIT ` + c.arg(limit+1)
+	out, err := queryAll(ctx, db.sql, q, c.args, scan)
 	if err != nil {
-		return nil, "", err
+		return nil, "", db.mapError(err)
 	}
 	next := ""
 	if len(out) > limit {

@@ -12,23 +12,19 @@ const signingKeyColumns = `id, algorithm, public_jwk, private_enc, created_at, r
 
 // FindSigningKeys returns every signing key, newest first.
 func (db *DB) FindSigningKeys(ctx context.Context) ([]*keysmith.SigningKey, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, id DESC`)
-	if err != nil {
-		return nil, db.mapError(err)
+	out, err := queryAll(ctx, db.sql, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, id DESC`, nil, scanSigningKey)
+	return out, db.mapError(err)
+}
+
+func scanSigningKey(row scanner) (*keysmith.SigningKey, error) {
+	var k keysmith.SigningKey
+	var created int64
+	var retired sql.NullInt64
+	if err := row.Scan(&k.ID, &k.Algorithm, &k.PublicJWK, &k.PrivateEnc, &created, &retired); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []*keysmith.SigningKey
-	for rows.Next() {
-		var k keysmith.SigningKey
-		var created int64
-		var retired sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicJWK, &k.PrivateEnc, &created, &retired); err != nil {
-			return nil, err
-		}
-		k.CreatedAt, k.RetiredAt = fromMicros(created), timePtr(retired)
-		out = append(out, &k)
-	}
-	return out, rows.Err()
+	k.CreatedAt, k.RetiredAt = fromMicros(created), timePtr(retired)
+	return &k, nil
 }
 
 // AddSigningKey stores k, retires the keys that were signing, deletes keys

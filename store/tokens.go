@@ -185,11 +185,8 @@ func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate
 			return err
 		}
 		var set []string
-		var args []any
-		arg := func(v any) string {
-			args = append(args, v)
-			return "$" + strconv.Itoa(len(args))
-		}
+		var c conditions // for the numbering of the arguments of set
+		arg := c.arg
 		if u.Name != nil {
 			set = append(set, "name = "+arg(*u.Name), "name_lower = "+arg(strings.ToLower(*u.Name)))
 		}
@@ -210,7 +207,7 @@ func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate
 			set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
 		}
 		if len(set) > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), c.args...); err != nil {
 				return err
 			}
 		}
@@ -276,42 +273,33 @@ func (tx *txn) lockToken(id string) (*keysmith.Token, error) {
 	return t, nil
 }
 
-// querier is what reads need: the pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
 // loadTokenZones fills the zone lists of the tokens whose policy names zones,
 // with one query for all of them.
 func loadTokenZones(ctx context.Context, q querier, ts []*keysmith.Token) error {
 	byID := map[string]*keysmith.Token{}
-	var args []any
+	var c conditions
 	var marks []string
 	for _, t := range ts {
 		if t.Network.Mode == keysmith.NetworkInZones || t.Network.Mode == keysmith.NetworkNotInZones {
 			byID[t.ID] = t
-			args = append(args, t.ID)
-			marks = append(marks, "$"+strconv.Itoa(len(args)))
+			marks = append(marks, c.arg(t.ID))
 		}
 	}
-	if len(args) == 0 {
+	if len(marks) == 0 {
 		return nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT token_id, zone_id FROM token_zones WHERE token_id IN (`+
-		strings.Join(marks, ", ")+`) ORDER BY token_id, zone_id`, args...)
-	if err != nil {
-		return err
+	type use struct{ tokenID, zoneID string }
+	uses, err := queryAll(ctx, q, `SELECT token_id, zone_id FROM token_zones WHERE token_id IN (`+
+		strings.Join(marks, ", ")+`) ORDER BY token_id, zone_id`, c.args, func(row scanner) (use, error) {
+		var u use
+		err := row.Scan(&u.tokenID, &u.zoneID)
+		return u, err
+	})
+	for _, u := range uses {
+		t := byID[u.tokenID]
+		t.Network.Zones = append(t.Network.Zones, u.zoneID)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var tid, zid string
-		if err := rows.Scan(&tid, &zid); err != nil {
-			return err
-		}
-		t := byID[tid]
-		t.Network.Zones = append(t.Network.Zones, zid)
-	}
-	return rows.Err()
+	return err
 }
 
 // tokenByID reads a token, with its zones, in tx. CodeNotFound if there is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 
@@ -103,27 +102,18 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 	if limit <= 0 {
 		limit = keysmith.DefaultPageSize
 	}
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.OwnerID != "" {
-		where = append(where, "tokens.owner_id = "+arg(f.OwnerID))
-	}
-	if f.Type != "" {
-		where = append(where, "tokens.type = "+arg(string(f.Type)))
-	}
+	var c conditions
+	c.equal("tokens.owner_id", f.OwnerID)
+	c.equal("tokens.type", string(f.Type))
 	if f.Query != "" {
-		where = append(where, `tokens.name_lower LIKE `+arg("%"+escapeLike(strings.ToLower(f.Query))+"%")+` ESCAPE '\'`)
+		c.and(`tokens.name_lower LIKE ` + c.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
 	if f.Status != "" {
 		now := f.Now
 		if now.IsZero() {
 			now = db.now()
 		}
-		where = append(where, "("+statusCond(f.Status, func() string { return arg(micros(now)) })+")")
+		c.and("(" + statusCond(f.Status, func() string { return c.arg(micros(now)) }) + ")")
 	}
 	key := sortKey[f.Sort]
 	dir, cmp := "DESC", "<"
@@ -131,41 +121,25 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 		dir, cmp = "ASC", ">"
 	}
 	if f.Cursor != "" {
-		c, err := decodeTokenCursor(f.Cursor, f)
+		cur, err := decodeTokenCursor(f.Cursor, f)
 		if err != nil {
 			return nil, "", err
 		}
 		var k string
 		if f.Sort == keysmith.SortName {
-			k = arg(c.Str)
+			k = c.arg(cur.Str)
 		} else {
-			k = arg(c.Num)
+			k = c.arg(cur.Num)
 		}
-		id := arg(c.ID)
-		where = append(where, "("+key+" "+cmp+" "+k+" OR ("+key+" = "+k+" AND tokens.id "+cmp+" "+id+"))")
+		id := c.arg(cur.ID)
+		c.and("(" + key + " " + cmp + " " + k + " OR (" + key + " = " + k + " AND tokens.id " + cmp + " " + id + "))")
 	}
-	q := tokenWithOwnerSelect
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY ` + key + ` ` + dir + `, tokens.id ` + dir + ` LIMIT ` + arg(limit+1)
-	rows, err := db.sql.QueryContext(ctx, q, args...)
+	q := tokenWithOwnerSelect + c.whereSQL() +
+		` ORDER BY ` + key + ` ` + dir + `, tokens.id ` + dir + ` LIMIT ` + c.arg(limit+1)
+	out, err := queryAll(ctx, db.sql, q, c.args, scanTokenWithOwner)
 	if err != nil {
 		return nil, "", db.mapError(err)
 	}
-	defer rows.Close()
-	var out []*keysmith.Token
-	for rows.Next() {
-		t, err := scanTokenWithOwner(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	rows.Close()
 	if err := loadTokenZones(ctx, db.sql, out); err != nil {
 		return nil, "", db.mapError(err)
 	}
@@ -215,11 +189,18 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 		args = append(args, ownerID)
 	}
 	q += ` GROUP BY 1, 2, 3`
-	rows, err := db.sql.QueryContext(ctx, q, args...)
+	type group struct {
+		typ, status, color string
+		count              int
+	}
+	groups, err := queryAll(ctx, db.sql, q, args, func(row scanner) (group, error) {
+		var g group
+		err := row.Scan(&g.typ, &g.status, &g.color, &g.count)
+		return g, err
+	})
 	if err != nil {
 		return nil, db.mapError(err)
 	}
-	defer rows.Close()
 	s := &keysmith.TokenSummary{ByType: map[keysmith.TokenType]int{}, ByStatus: map[keysmith.TokenStatus]int{},
 		ByColor: map[keysmith.TokenColor]int{}}
 	for _, t := range []keysmith.TokenType{keysmith.TokenUser, keysmith.TokenService, keysmith.TokenAgent} {
@@ -232,18 +213,13 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow} {
 		s.ByColor[c] = 0
 	}
-	for rows.Next() {
-		var typ, st, color string
-		var count int
-		if err := rows.Scan(&typ, &st, &color, &count); err != nil {
-			return nil, err
-		}
-		s.Total += count
-		s.ByType[keysmith.TokenType(typ)] += count
-		s.ByStatus[keysmith.TokenStatus(st)] += count
-		if color != "" {
-			s.ByColor[keysmith.TokenColor(color)] += count
+	for _, g := range groups {
+		s.Total += g.count
+		s.ByType[keysmith.TokenType(g.typ)] += g.count
+		s.ByStatus[keysmith.TokenStatus(g.status)] += g.count
+		if g.color != "" {
+			s.ByColor[keysmith.TokenColor(g.color)] += g.count
 		}
 	}
-	return s, rows.Err()
+	return s, nil
 }

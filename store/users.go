@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -93,13 +92,6 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*keysmith.User
 	return &u, hash, nil
 }
 
-// likePattern matches s anywhere, case-insensitively (the column is
-// lower-cased in the query), with LIKE's wildcards escaped.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
-}
-
 // FindUsers returns one page of users, newest first, and the cursor of the
 // next page. CodeInvalid for a bad cursor.
 func (db *DB) FindUsers(ctx context.Context, f keysmith.UserFilter) ([]*keysmith.User, string, error) {
@@ -115,24 +107,6 @@ func (db *DB) FindUsers(ctx context.Context, f keysmith.UserFilter) ([]*keysmith
 	}
 	return pageNewestFirst(ctx, db, `SELECT `+userColumns+` FROM users`, &c, f.Limit, f.Cursor, scanUser,
 		func(u *keysmith.User) (time.Time, string) { return u.CreatedAt, u.ID })
-}
-
-// queryAll runs q and scans every row.
-func queryAll[T any](ctx context.Context, db *DB, q string, args []any, scan func(interface{ Scan(...any) error }) (*T, error)) ([]*T, error) {
-	rows, err := db.sql.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, db.mapError(err)
-	}
-	defer rows.Close()
-	var out []*T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // UpdateUser applies a change and records one event per kind of change:

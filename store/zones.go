@@ -76,20 +76,11 @@ func (db *DB) FindZoneByID(ctx context.Context, id string) (*keysmith.Zone, erro
 // FindZones returns every zone, by name. Zones are few (they name networks),
 // so the list is not paged.
 func (db *DB) FindZones(ctx context.Context) ([]*keysmith.Zone, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+zoneColumns+` FROM zones ORDER BY name, id`)
+	out, err := queryAll(ctx, db.sql, `SELECT `+zoneColumns+` FROM zones ORDER BY name, id`, nil, scanZone)
 	if err != nil {
 		return nil, db.mapError(err)
 	}
-	defer rows.Close()
-	out := []*keysmith.Zone{}
-	for rows.Next() {
-		z, err := scanZone(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, z)
-	}
-	return out, rows.Err()
+	return nonNil(out), nil
 }
 
 // UpdateZone applies u, records the change and tells every replica.
@@ -154,21 +145,8 @@ func (db *DB) DeleteZone(ctx context.Context, id string) error {
 			AND token_id IN (SELECT id FROM tokens WHERE revoked_at IS NOT NULL)`, id); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT token_id FROM token_zones WHERE zone_id = $1 ORDER BY token_id LIMIT 101`, id)
+		users, err := queryAll(ctx, tx, `SELECT token_id FROM token_zones WHERE zone_id = $1 ORDER BY token_id LIMIT 101`, []any{id}, scanString)
 		if err != nil {
-			return err
-		}
-		var users []string
-		for rows.Next() {
-			var t string
-			if err := rows.Scan(&t); err != nil {
-				rows.Close()
-				return err
-			}
-			users = append(users, t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if len(users) > 0 {

@@ -70,7 +70,7 @@ func testAgents(t *testing.T, fx *fixture) {
 		if err != nil || next != "" || len(got) != 2 || got[0].ID != newer.ID || got[1].ID != older.ID {
 			t.Errorf("FindAgents of admin = %d agents, next %q, %v; want [newer, older]", len(got), next, err)
 		}
-		_, _, err = fx.db.FindAgents(fx.ctx, keysmith.AgentFilter{Cursor: "garbage"})
+		_, _, err = fx.db.FindAgents(fx.ctx, keysmith.AgentFilter{Page: keysmith.Page{Cursor: "garbage"}})
 		wantCode(t, "FindAgents with a garbage cursor", err, keysmith.CodeInvalid)
 	})
 

@@ -65,11 +65,11 @@ func testApps(t *testing.T, fx *fixture) {
 		if len(got) != 2 || got[0].ID != newer.ID || got[1].ID != older.ID || next != "" {
 			t.Errorf("FindApps of bob = %v (next %q), want [newer, older] and no next page", appNames(got), next)
 		}
-		page, next, err := fx.db.FindApps(fx.ctx, keysmith.AppFilter{Limit: 1})
+		page, next, err := fx.db.FindApps(fx.ctx, keysmith.AppFilter{Page: keysmith.Page{Limit: 1}})
 		if err != nil || len(page) != 1 || page[0].ID != newer.ID || next == "" {
 			t.Fatalf("FindApps limit 1 = %v, next %q, %v; want the newest and a cursor", appNames(page), next, err)
 		}
-		_, _, err = fx.db.FindApps(fx.ctx, keysmith.AppFilter{Cursor: "garbage"})
+		_, _, err = fx.db.FindApps(fx.ctx, keysmith.AppFilter{Page: keysmith.Page{Cursor: "garbage"}})
 		wantCode(t, "FindApps with a garbage cursor", err, keysmith.CodeInvalid)
 	})
 

@@ -84,7 +84,7 @@ func testClients(t *testing.T, fx *fixture) {
 		if err != nil || next != "" || len(got) != 2 || got[0].ID != newer.ID || got[1].ID != older.ID {
 			t.Errorf("FindClients of bob's app = %d clients, next %q, %v; want [newer, older]", len(got), next, err)
 		}
-		_, _, err = fx.db.FindClients(fx.ctx, keysmith.ClientFilter{Cursor: "garbage"})
+		_, _, err = fx.db.FindClients(fx.ctx, keysmith.ClientFilter{Page: keysmith.Page{Cursor: "garbage"}})
 		wantCode(t, "FindClients with a garbage cursor", err, keysmith.CodeInvalid)
 	})
 

@@ -30,7 +30,7 @@ func testEventLog(t *testing.T, fx *fixture) {
 		if e := evs[0]; e.Actor.ID != owner.ID || e.ClientIP != audit.ClientIP || e.RequestID != audit.RequestID {
 			t.Errorf("recorded event = %+v; want the audit %+v", e, audit)
 		}
-		_, _, err = fx.db.FindEvents(fx.ctx, keysmith.EventFilter{Cursor: "garbage"})
+		_, _, err = fx.db.FindEvents(fx.ctx, keysmith.EventFilter{Page: keysmith.Page{Cursor: "garbage"}})
 		wantCode(t, "FindEvents with a garbage cursor", err, keysmith.CodeInvalid)
 	})
 
@@ -42,7 +42,7 @@ func testEventLog(t *testing.T, fx *fixture) {
 			}
 		}
 		var seqs []int64
-		if err := fx.db.ExportEvents(fx.ctx, keysmith.EventFilter{Limit: 1}, func(e *keysmith.Event) error {
+		if err := fx.db.ExportEvents(fx.ctx, keysmith.EventFilter{Page: keysmith.Page{Limit: 1}}, func(e *keysmith.Event) error {
 			seqs = append(seqs, e.Seq)
 			return nil
 		}); err != nil {

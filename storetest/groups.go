@@ -70,7 +70,7 @@ func testGroups(t *testing.T, fx *fixture) {
 		if err != nil || next != "" || len(got) != 2 || got[0].ID != newer.ID || got[1].ID != older.ID {
 			t.Errorf("FindGroups %q = %d groups, next %q, %v; want [newer, older]", "M RED", len(got), next, err)
 		}
-		_, _, err = fx.db.FindGroups(fx.ctx, keysmith.GroupFilter{Cursor: "garbage"})
+		_, _, err = fx.db.FindGroups(fx.ctx, keysmith.GroupFilter{Page: keysmith.Page{Cursor: "garbage"}})
 		wantCode(t, "FindGroups with a garbage cursor", err, keysmith.CodeInvalid)
 	})
 

@@ -142,7 +142,7 @@ func testFindTokensFiltersByOwner(t *testing.T, fx *fixture) {
 	}{
 		{"Alice", keysmith.TokenFilter{OwnerID: alice.ID}, aliceToks},
 		{"Bob", keysmith.TokenFilter{OwnerID: bob.ID}, bobToks},
-		{"AlicePagedByTwo", keysmith.TokenFilter{OwnerID: alice.ID, Limit: 2}, aliceToks},
+		{"AlicePagedByTwo", keysmith.TokenFilter{OwnerID: alice.ID, Page: keysmith.Page{Limit: 2}}, aliceToks},
 		{"UnknownOwner", keysmith.TokenFilter{OwnerID: keysmith.NewID("usr")}, nil},
 		{"Everyone", keysmith.TokenFilter{}, append(slices.Clone(aliceToks), bobToks...)},
 	}
@@ -168,7 +168,7 @@ func testFindTokensWithoutLimitReturnsDefaultPageSize(t *testing.T, fx *fixture)
 		t.Fatalf("first page without a limit: %d tokens, next cursor %q; want %d and a cursor",
 			len(first), next, keysmith.DefaultPageSize)
 	}
-	rest, next, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{Cursor: next})
+	rest, next, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{Page: keysmith.Page{Cursor: next}})
 	if err != nil {
 		t.Fatalf("FindTokens second page: %v", err)
 	}
@@ -182,7 +182,7 @@ func testFindTokensWithoutLimitReturnsDefaultPageSize(t *testing.T, fx *fixture)
 
 func testFindTokensOnEmptyStoreIsEmpty(t *testing.T, fx *fixture) {
 	for _, limit := range []int{0, 1, keysmith.MaxPageSize} {
-		got, next, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{Limit: limit})
+		got, next, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{Page: keysmith.Page{Limit: limit}})
 		if err != nil || len(got) != 0 || next != "" {
 			t.Errorf("FindTokens(Limit %d) on an empty store = %d tokens, cursor %q, err %v; want none, \"\", nil",
 				limit, len(got), next, err)
@@ -207,7 +207,7 @@ func testFindTokensLastPageHasNoCursor(t *testing.T, fx *fixture) {
 			fx := fx.in(t)
 			var pages []int
 			var listed []*keysmith.Token
-			f := keysmith.TokenFilter{Limit: tt.limit}
+			f := keysmith.TokenFilter{Page: keysmith.Page{Limit: tt.limit}}
 			for {
 				got, next, err := fx.db.FindTokens(fx.ctx, f)
 				if err != nil {
@@ -236,7 +236,7 @@ func testFindTokensPagesVisitEveryTokenOnce(t *testing.T, fx *fixture) {
 	for _, limit := range []int{1, 2, 3, 4, 9, 10, 11} {
 		t.Run(fmt.Sprintf("Limit%d", limit), func(t *testing.T) {
 			fx := fx.in(t)
-			listed := fx.listAll(keysmith.TokenFilter{Limit: limit}, nil)
+			listed := fx.listAll(keysmith.TokenFilter{Page: keysmith.Page{Limit: limit}}, nil)
 			wantEachOnce(t, listed, toks)
 			if len(listed) != len(toks) {
 				t.Errorf("listed %d tokens, want %d", len(listed), len(toks))
@@ -249,7 +249,7 @@ func testFindTokensPagesWithNewerInserts(t *testing.T, fx *fixture) {
 	owner := fx.addUser("owner@example.com")
 	toks := fx.createTokens(owner, 10, 3)
 	inserted := map[string]bool{}
-	listed := fx.listAll(keysmith.TokenFilter{Limit: 2}, func(*keysmith.Token) {
+	listed := fx.listAll(keysmith.TokenFilter{Page: keysmith.Page{Limit: 2}}, func(*keysmith.Token) {
 		fx.clock.Advance(time.Second)
 		tok, _ := fx.createToken(owner)
 		inserted[tok.ID] = true
@@ -273,7 +273,7 @@ func testFindTokensPagesWithInsertsAtCursorTime(t *testing.T, fx *fixture) {
 	// Between pages, insert tokens created at the very instant of the page's
 	// last token, with ids sorting below and above every random id.
 	n := 0
-	listed := fx.listAll(keysmith.TokenFilter{Limit: 2}, func(last *keysmith.Token) {
+	listed := fx.listAll(keysmith.TokenFilter{Page: keysmith.Page{Limit: 2}}, func(last *keysmith.Token) {
 		for _, id := range []string{
 			fmt.Sprintf("tok_%s%03d", strings.Repeat("0", 13), 999-n),
 			fmt.Sprintf("tok_%s%03d", strings.Repeat("z", 13), n),
@@ -304,7 +304,7 @@ func testFindTokensWithGarbageCursorIsInvalid(t *testing.T, fx *fixture) {
 		b64([]byte{0xff, 0xfe, 0x00}),
 		" ",
 	} {
-		for _, f := range []keysmith.TokenFilter{{Cursor: cursor}, {Cursor: cursor, OwnerID: owner.ID, Limit: 1}} {
+		for _, f := range []keysmith.TokenFilter{{Page: keysmith.Page{Cursor: cursor}}, {Page: keysmith.Page{Cursor: cursor, Limit: 1}, OwnerID: owner.ID}} {
 			got, next, err := fx.db.FindTokens(fx.ctx, f)
 			wantCode(t, fmt.Sprintf("FindTokens(%+v)", f), err, keysmith.CodeInvalid)
 			if len(got) != 0 || next != "" {

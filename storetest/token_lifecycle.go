@@ -170,7 +170,7 @@ func (fx *fixture) summaryOf(ownerID string, now time.Time) *keysmith.TokenSumma
 	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow} {
 		s.ByColor[c] = 0
 	}
-	toks, _, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{OwnerID: ownerID, Limit: keysmith.MaxPageSize})
+	toks, _, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{OwnerID: ownerID, Page: keysmith.Page{Limit: keysmith.MaxPageSize}})
 	if err != nil {
 		fx.t.Fatalf("FindTokens: %v", err)
 	}

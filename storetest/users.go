@@ -140,15 +140,15 @@ func testUsers(t *testing.T, fx *fixture) {
 			}
 			made = append(made, u)
 		}
-		page, next, err := fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Query: "PAGER", Role: keysmith.RoleReadOnlyAdmin, Limit: 1})
+		page, next, err := fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Query: "PAGER", Role: keysmith.RoleReadOnlyAdmin, Page: keysmith.Page{Limit: 1}})
 		if err != nil || len(page) != 1 || page[0].ID != made[1].ID || next == "" {
 			t.Fatalf("FindUsers first page = %d users, next %q, %v; want the newer read-only admin and a cursor", len(page), next, err)
 		}
-		page, next, err = fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Query: "PAGER", Role: keysmith.RoleReadOnlyAdmin, Limit: 1, Cursor: next})
+		page, next, err = fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Query: "PAGER", Role: keysmith.RoleReadOnlyAdmin, Page: keysmith.Page{Limit: 1, Cursor: next}})
 		if err != nil || len(page) != 1 || page[0].ID != made[0].ID || next != "" {
 			t.Errorf("FindUsers last page = %d users, next %q, %v; want the older read-only admin and no cursor", len(page), next, err)
 		}
-		_, _, err = fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Cursor: "garbage"})
+		_, _, err = fx.db.FindUsers(fx.ctx, keysmith.UserFilter{Page: keysmith.Page{Cursor: "garbage"}})
 		wantCode(t, "FindUsers with a garbage cursor", err, keysmith.CodeInvalid)
 	})
 
