@@ -17,6 +17,12 @@ type Store interface {
 	// this process and (where the engine can push) from other replicas. f
 	// must not block.
 	Subscribe(f func(Change))
+	// ChangeFeedHealthy reports whether every committed change, from any
+	// replica, reaches the subscribers: always on SQLite; on PostgreSQL
+	// while the change listener is connected. It turns false before
+	// ChangeFeedLost is published, and true after the ChangeAll that
+	// follows a reconnection.
+	ChangeFeedHealthy() bool
 
 	// Bootstrap creates the first user and their first token in one
 	// transaction. CodeConflict if any user exists already.
@@ -289,6 +295,12 @@ const (
 	// ChangeAll means "anything may have changed": sent when a replica may
 	// have missed notifications (for example after reconnecting).
 	ChangeAll ChangeKind = "all"
+	// ChangeFeedLost means that changes committed by other replicas are no
+	// longer heard (the change listener's connection failed). Caches drop
+	// everything and, while Store.ChangeFeedHealthy says false, trust what
+	// they load only briefly; the ChangeAll sent when the feed is back
+	// drops everything again.
+	ChangeFeedLost ChangeKind = "feed_lost"
 )
 
 // Change tells caches that a record changed and must be read again.

@@ -289,7 +289,9 @@ func (a *Authority) invalidate(c keysmith.Change) {
 			delete(a.opaque, h)
 			delete(a.opIDs, c.ID)
 		}
-	case keysmith.ChangeAll:
+	case keysmith.ChangeAll, keysmith.ChangeFeedLost:
+		// Lost: what is cached may go stale unheard; the ChangeAll of the
+		// reconnection drops it again and reads what was missed.
 		clear(a.clients)
 		clear(a.negCli)
 		clear(a.opaque)

@@ -39,6 +39,7 @@ type DB struct {
 	stopListen       context.CancelFunc
 	listenDone       chan struct{}
 	listenerFailures atomic.Uint64
+	feedUp           atomic.Bool // see ChangeFeedHealthy
 }
 
 var _ keysmith.Store = (*DB)(nil)
@@ -74,7 +75,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	}
 	var d dialect
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		d = &postgresDialect{dsn: dsn}
+		d = &postgresDialect{dsn: dsn, origin: newOrigin()}
 	} else {
 		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), log: opt.Logger}
 	}
@@ -105,7 +106,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		defer close(db.listenDone)
 		defer markReady()
 		d.listen(lctx, listenHooks{log: db.log, publish: db.publish, ready: markReady,
-			lost: func() { db.listenerFailures.Add(1) }, check: opt.ListenerCheck})
+			lost: func() { db.listenerFailures.Add(1) }, up: func() { db.feedUp.Store(true) }, down: db.feedDown,
+			check: opt.ListenerCheck})
 	}()
 	select {
 	case <-ready:
@@ -121,6 +123,19 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 // and, once connected, drops every cache (a ChangeAll). It is there for a
 // metric; always 0 on SQLite, which has no listener.
 func (db *DB) ChangeListenerFailures() uint64 { return db.listenerFailures.Load() }
+
+// ChangeFeedHealthy reports whether every committed change, from this
+// process and from other replicas, reaches the subscribers: always on
+// SQLite; on PostgreSQL while the change listener is connected.
+func (db *DB) ChangeFeedHealthy() bool { return db.feedUp.Load() }
+
+// feedDown notes that the listener may miss changes from now on and, if
+// it heard every change until now, publishes ChangeFeedLost.
+func (db *DB) feedDown() {
+	if db.feedUp.Swap(false) {
+		db.publish(keysmith.Change{Kind: keysmith.ChangeFeedLost})
+	}
+}
 
 // Engine names the database engine: "sqlite" or "postgres".
 func (db *DB) Engine() string { return db.dialect.name() }
@@ -283,7 +298,10 @@ type txn struct {
 
 // write runs f in a transaction. When f succeeds the transaction commits and
 // the changes f noted are published; otherwise it rolls back and nothing is
-// published or recorded.
+// published or recorded. A commit that fails may still have committed (the
+// connection can drop before its answer), so its changes are published
+// then too: dropping a cache entry is always safe, and this process skips
+// the echo of its own changes from other replicas' feed.
 //
 // Lock order. On PostgreSQL two transactions that take the same locks in
 // different orders can deadlock, and one of them fails. Every write takes
@@ -306,13 +324,10 @@ func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
 		changes = tx.changes
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, c := range changes {
+	for _, c := range changes { // set only once f succeeded
 		db.publish(c)
 	}
-	return nil
+	return err
 }
 
 // changed notes that a record changed, for caches to drop it after commit.

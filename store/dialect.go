@@ -38,6 +38,11 @@ type listenHooks struct {
 	ready   func()
 	// lost is called when the connection failed or stopped answering.
 	lost func()
+	// up is called once every change is heard (on PostgreSQL, once LISTEN
+	// is in place and the ChangeAll of a reconnection published); down
+	// when changes may be missed from then on (the connection failed or
+	// could not be made).
+	up, down func()
 	// check is how long the connection may stay quiet before it is pinged,
 	// and how long the ping may take.
 	check time.Duration

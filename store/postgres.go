@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,8 +18,21 @@ import (
 
 // postgresDialect is the engine for several replicas. Changes reach the other
 // replicas by NOTIFY on one channel, sent inside the changing transaction so
-// that it is delivered exactly when the change commits.
-type postgresDialect struct{ dsn string }
+// that it is delivered exactly when the change commits. Each payload names
+// the store that sent it (origin), so that a store skips the echo of its
+// own changes, which it published itself after the commit.
+type postgresDialect struct {
+	dsn    string
+	origin string
+}
+
+// newOrigin returns a random name for one open store, for its NOTIFY
+// payloads.
+func newOrigin() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 const (
 	changeChannel = "keysmith_changes"
@@ -65,13 +80,30 @@ func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error {
-	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, string(c.Kind)+":"+c.ID)
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, d.origin+":"+string(c.Kind)+":"+c.ID)
 	return err
 }
 
-// listen holds one connection in LISTEN and publishes what arrives. After a
-// lost connection it reconnects with backoff and publishes ChangeAll, because
-// notifications sent while it was away are gone.
+// listenerConfig is the listener's connection: the DSN's, named
+// "<application_name>-listener" (keysmith-listener by default), so that it
+// can be told apart in pg_stat_activity.
+func (d *postgresDialect) listenerConfig() (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(d.dsn)
+	if err != nil {
+		return nil, err
+	}
+	name := cfg.RuntimeParams["application_name"]
+	if name == "" {
+		name = "keysmith"
+	}
+	cfg.RuntimeParams["application_name"] = name + "-listener"
+	return cfg, nil
+}
+
+// listen holds one connection in LISTEN and publishes what arrives. When the
+// connection fails (or cannot be made) changes may be missed: h.down. After
+// a lost connection it reconnects with backoff and publishes ChangeAll,
+// because notifications sent while it was away are gone, then h.up.
 func (d *postgresDialect) listen(ctx context.Context, h listenHooks) {
 	backoff := 100 * time.Millisecond
 	for first := true; ctx.Err() == nil; first = false {
@@ -83,29 +115,27 @@ func (d *postgresDialect) listen(ctx context.Context, h listenHooks) {
 			}
 			backoff = min(2*backoff, 10*time.Second)
 		}
-		conn, err := pgx.Connect(ctx, d.dsn)
+		conn, err := d.connectListener(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				h.log.Warn("change listener cannot connect; caches expire entries by age until it can", "err", err)
+				h.down()
+				h.log.Warn("change listener cannot connect; caches trust entries only briefly until it can", "err", err)
 			}
 			h.ready()
 			continue
 		}
-		if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
-			conn.Close(context.Background())
-			h.ready()
-			continue
-		}
-		h.ready()
 		if !first {
 			h.publish(keysmith.Change{Kind: keysmith.ChangeAll})
 			h.log.Info("change listener reconnected; dropped every cache")
 		}
+		h.up()
+		h.ready()
 		backoff = 100 * time.Millisecond
-		err = receive(ctx, conn, h)
+		err = d.receive(ctx, conn, h)
 		if ctx.Err() == nil {
 			h.lost()
-			h.log.Warn("change listener lost its connection; reconnecting, and dropping every cache once reconnected", "err", err)
+			h.down()
+			h.log.Warn("change listener lost its connection; dropped every cache, reconnecting", "err", err)
 		}
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		conn.Close(cctx)
@@ -113,20 +143,41 @@ func (d *postgresDialect) listen(ctx context.Context, h listenHooks) {
 	}
 }
 
-// receive publishes the notifications conn receives until it fails. A
+// connectListener connects and LISTENs on the change channel.
+func (d *postgresDialect) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := d.listenerConfig()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return conn, nil
+}
+
+// receive publishes the notifications conn receives until it fails, but
+// for this store's own (see postgresDialect). A
 // connection quiet for h.check is pinged, and one that does not answer
 // within h.check has failed: a connection can die silently (a dropped route,
 // a firewall that forgot it), and would otherwise wait for notifications
 // forever while every cache went stale.
-func receive(ctx context.Context, conn *pgx.Conn, h listenHooks) error {
+func (d *postgresDialect) receive(ctx context.Context, conn *pgx.Conn, h listenHooks) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, h.check)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case err == nil:
-			kind, id, _ := strings.Cut(n.Payload, ":")
-			h.publish(keysmith.Change{Kind: keysmith.ChangeKind(kind), ID: id})
+			origin, change, _ := strings.Cut(n.Payload, ":")
+			if origin != d.origin {
+				kind, id, _ := strings.Cut(change, ":")
+				h.publish(keysmith.Change{Kind: keysmith.ChangeKind(kind), ID: id})
+			}
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()

@@ -82,6 +82,7 @@ func (d *sqliteDialect) lockLog(context.Context, *sql.Tx) error { return nil }
 // One process owns an SQLite file, so there is nobody else to tell.
 func (d *sqliteDialect) notify(context.Context, *sql.Tx, keysmith.Change) error { return nil }
 func (d *sqliteDialect) listen(ctx context.Context, h listenHooks) {
+	h.up() // every change is made, and published, in this process
 	h.ready()
 	<-ctx.Done()
 }

@@ -135,6 +135,7 @@ var cases = []struct {
 	{"FailedChangePublishesNothing", withStore(testFailedChangePublishesNothing)},
 	{"ChangeOnAnotherReplicaIsDelivered", withStore(testChangeOnAnotherReplicaIsDelivered)},
 	{"ReplicaHearsChangesAsSoonAsOpenReturns", withStore(testReplicaHearsChangesAsSoonAsOpenReturns)},
+	{"ChangeFeedIsHealthyOnceOpen", withStore(testChangeFeedIsHealthyOnceOpen)},
 
 	// Secrets.
 	{"NoPlaintextTokenIsStored", withStore(testNoPlaintextTokenIsStored)},
