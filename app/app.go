@@ -54,6 +54,9 @@ type Config struct {
 	// connection may stay quiet before it is pinged (and how long the ping
 	// may take); a failed ping reconnects it and drops every cache.
 	ChangeListenerCheck time.Duration // default store.DefaultListenerCheck (15 s)
+	// VerifyCache bounds the token entries (one per secret) and, apart,
+	// the owners that the verifier keeps in memory; see package verify.
+	VerifyCache int // default verify.DefaultCacheSize (100 000)
 	// MaintenanceInterval is how often the system log is pruned, token
 	// expiries are recorded and expired access tokens deleted.
 	MaintenanceInterval time.Duration // default 1 min
@@ -158,7 +161,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log, Limiter: limiter, TrustedProxies: cfg.TrustedProxies})
+	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log, Limiter: limiter, TrustedProxies: cfg.TrustedProxies,
+		CacheSize: cfg.VerifyCache})
 	hasher := password.New(cfg.Password)
 	hasher.MaxWait = cfg.PasswordWait
 	svc := &keysmith.Service{Store: db, Now: cfg.Now, Usage: v, IdleTTL: cfg.TokenIdleTTL,

@@ -26,7 +26,7 @@ func (v *Verifier) Limits(ctx context.Context) (keysmith.RateLimits, error) {
 }
 
 func (v *Verifier) limitsAt(ctx context.Context, now time.Time) (keysmith.RateLimits, error) {
-	if c := v.limits.Load(); c != nil && now.Sub(c.loadedAt) < v.maxAge {
+	if c := v.limits.Load(); c != nil && now.Sub(c.loadedAt) < v.trustAge() {
 		return c.limits, nil
 	}
 	v.mu.RLock()

@@ -4,6 +4,14 @@
 // notifications drop entries the moment a change commits (on this replica, and
 // on others where the engine can push), unknown hashes are remembered briefly,
 // and uses are recorded in batches rather than with a write per request.
+//
+// The cache holds at most Options.CacheSize token entries (one per secret)
+// and as many owners; when full, CLOCK eviction (clock.go) drops entries not
+// read since the hand last passed. While the store's change feed is healthy
+// an entry is trusted for MaxAge (an hour), so a token used once in ten
+// minutes answers from memory; when the feed is lost the cache is emptied
+// and entries are trusted for LostFeedMaxAge (a second) until it is back.
+// An entry costs about ENTRYBYTES bytes of heap (BenchmarkCacheMemory).
 package verify
 
 import (
@@ -54,6 +62,7 @@ type Store interface {
 	RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error
 	RecordTokenExpiry(ctx context.Context, id string, now time.Time) error
 	Subscribe(f func(keysmith.Change))
+	ChangeFeedHealthy() bool
 	FindZones(ctx context.Context) ([]*keysmith.Zone, error)
 	RateLimits(ctx context.Context) (keysmith.RateLimits, error)
 }
@@ -62,9 +71,17 @@ type Store interface {
 type Options struct {
 	Now keysmith.Clock
 	Log *slog.Logger
-	// MaxAge bounds how long an entry is trusted without being read again, a
-	// safety net for changes whose notification was lost. Default 1 minute.
+	// MaxAge bounds how long an entry is trusted without being read again
+	// while the store's change feed is healthy: a safety net for changes
+	// made behind the store's back. Default 1 hour.
 	MaxAge time.Duration
+	// LostFeedMaxAge is MaxAge while the change feed is lost (a PostgreSQL
+	// listener that is not connected): how long a change committed on
+	// another replica may take to show here then. Default 1 s.
+	LostFeedMaxAge time.Duration
+	// CacheSize bounds the cached token entries (one per secret) and,
+	// separately, the cached owners. Default DefaultCacheSize.
+	CacheSize int
 	// NegativeTTL is how long an unknown hash is remembered. Default 5 s.
 	NegativeTTL time.Duration
 	// MaxNegative bounds the negative cache; when full it is emptied, so a
@@ -77,21 +94,26 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 }
 
+// DefaultCacheSize is the default Options.CacheSize.
+const DefaultCacheSize = 100_000
+
 // Verifier is the in-memory view of credentials. It is safe for concurrent use.
 type Verifier struct {
-	store  Store
-	now    keysmith.Clock
-	log    *slog.Logger
-	maxAge time.Duration
-	negTTL time.Duration
-	maxNeg int
+	store   Store
+	now     keysmith.Clock
+	log     *slog.Logger
+	maxAge  time.Duration
+	lostAge time.Duration
+	negTTL  time.Duration
+	maxNeg  int
 
 	mu     sync.RWMutex
 	gen    uint64 // bumped by every invalidation; loads that straddle one are not cached
-	tokens map[keysmith.Hash]*entry
-	ids    map[string][]keysmith.Hash // a rotated token has two: its secret and the previous one
-	users  map[string]*userEntry
+	tokens *clockCache[keysmith.Hash, *entry]
+	ids    map[string][]keysmith.Hash // the cached secrets of a token: a rotated one has two
+	users  *clockCache[string, *userEntry]
 	neg    map[keysmith.Hash]time.Time // unknown hash → forget after
+	stats  counters
 
 	// Zones and rate limits are read without the lock; a change drops them
 	// (under the lock, bumping the generation) and the next request loads.
@@ -151,7 +173,13 @@ func New(store Store, opt Options) *Verifier {
 		opt.Log = slog.Default()
 	}
 	if opt.MaxAge == 0 {
-		opt.MaxAge = time.Minute
+		opt.MaxAge = time.Hour
+	}
+	if opt.LostFeedMaxAge == 0 {
+		opt.LostFeedMaxAge = time.Second
+	}
+	if opt.CacheSize <= 0 {
+		opt.CacheSize = DefaultCacheSize
 	}
 	if opt.NegativeTTL == 0 {
 		opt.NegativeTTL = 5 * time.Second
@@ -164,10 +192,10 @@ func New(store Store, opt Options) *Verifier {
 	}
 	v := &Verifier{
 		store: store, now: opt.Now, log: opt.Log,
-		maxAge: opt.MaxAge, negTTL: opt.NegativeTTL, maxNeg: opt.MaxNegative,
-		tokens: map[keysmith.Hash]*entry{},
+		maxAge: opt.MaxAge, lostAge: opt.LostFeedMaxAge, negTTL: opt.NegativeTTL, maxNeg: opt.MaxNegative,
+		tokens: newClockCache[keysmith.Hash, *entry](opt.CacheSize),
 		ids:    map[string][]keysmith.Hash{},
-		users:  map[string]*userEntry{},
+		users:  newClockCache[string, *userEntry](opt.CacheSize),
 		neg:    map[keysmith.Hash]time.Time{},
 		usage:  usage{pending: map[string]*useState{}},
 
@@ -301,15 +329,18 @@ func (v *Verifier) declareIdleExpiry(ctx context.Context, h keysmith.Hash, e *en
 // per caller (see lookup).
 func (v *Verifier) token(ctx context.Context, h keysmith.Hash, caller netip.Addr, now time.Time) (*entry, error) {
 	v.mu.RLock()
-	e := v.tokens[h]
+	e, _ := v.tokens.get(h)
 	negUntil, isNeg := v.neg[h]
 	v.mu.RUnlock()
-	if e != nil && now.Sub(e.loadedAt) < v.maxAge {
+	if e != nil && now.Sub(e.loadedAt) < v.trustAge() {
+		v.stats.hits.Add(1)
 		return e, nil
 	}
 	if e == nil && isNeg && now.Before(negUntil) {
+		v.stats.negHits.Add(1)
 		return nil, nil
 	}
+	v.stats.misses.Add(1)
 	if e == nil && caller.IsValid() {
 		return v.lookup(ctx, h, caller, now)
 	}
@@ -381,7 +412,7 @@ func (v *Verifier) loadOnce(ctx context.Context, h keysmith.Hash, now time.Time,
 		if v.gen == gen {
 			// A stale entry whose token is gone must go too: the negative
 			// entry is only consulted when there is none.
-			if e != nil && v.tokens[h] == e {
+			if cur, _ := v.tokens.peek(h); e != nil && cur == e {
 				v.forget(e.token.ID)
 			}
 			if len(v.neg) >= v.maxNeg {
@@ -404,7 +435,7 @@ func (v *Verifier) loadOnce(ctx context.Context, h keysmith.Hash, now time.Time,
 	st, flushed := v.usage.stateSince(t.ID, flushes)
 	fresh.useState = st
 	for _, oh := range v.ids[t.ID] {
-		if o := v.tokens[oh]; fresh.useState == nil && o != nil {
+		if o, _ := v.tokens.peek(oh); fresh.useState == nil && o != nil {
 			fresh.useState = o.useState
 		}
 	}
@@ -424,33 +455,67 @@ func (v *Verifier) loadOnce(ctx context.Context, h keysmith.Hash, now time.Time,
 		fresh.lastUsed.Store(t.LastUsedAt.UnixMicro())
 	}
 	if v.gen == gen { // no invalidation raced with the load
-		if old := v.tokens[h]; old != nil && old.token.ID != t.ID {
+		if old, _ := v.tokens.peek(h); old != nil && old.token.ID != t.ID {
 			v.forget(old.token.ID)
 		}
-		v.tokens[h] = fresh
-		if !slices.Contains(v.ids[t.ID], h) {
-			v.ids[t.ID] = append(v.ids[t.ID], h)
-		}
+		v.cache(h, fresh)
 		delete(v.neg, h)
 	}
 	return fresh, false, nil
 }
 
+// cache stores e under h, evicting another entry if the cache is full. An
+// evicted entry is forgotten like an invalidated one: its unflushed uses
+// stay queued (usage.pending holds its useState), a reload finds them
+// there (stateSince), and the token's other cached secret, if any, keeps
+// the shared useState for a reload of this one. v.mu must be held.
+func (v *Verifier) cache(h keysmith.Hash, e *entry) {
+	oh, old, evicted := v.tokens.put(h, e)
+	if evicted {
+		v.stats.evictions.Add(1)
+		v.unlink(old.token.ID, oh)
+	}
+	if !slices.Contains(v.ids[e.token.ID], h) {
+		v.ids[e.token.ID] = append(v.ids[e.token.ID], h)
+	}
+}
+
+// unlink drops h from the cached secrets of token id. v.mu must be held.
+func (v *Verifier) unlink(id string, h keysmith.Hash) {
+	hs := slices.DeleteFunc(v.ids[id], func(x keysmith.Hash) bool { return x == h })
+	if len(hs) == 0 {
+		delete(v.ids, id)
+	} else {
+		v.ids[id] = hs
+	}
+}
+
 // forget drops every cached secret of a token. v.mu must be held.
 func (v *Verifier) forget(id string) {
 	for _, h := range v.ids[id] {
-		delete(v.tokens, h)
+		if v.tokens.remove(h) {
+			v.stats.invalidations.Add(1)
+		}
 	}
 	delete(v.ids, id)
+}
+
+// trustAge is how long an entry is served without being read again: long
+// while every change reaches the cache, short while changes may be missed.
+func (v *Verifier) trustAge() time.Duration {
+	if v.store.ChangeFeedHealthy() {
+		return v.maxAge
+	}
+	return v.lostAge
 }
 
 // user returns the cached owner, loading it on a miss; nil if there is none.
 func (v *Verifier) user(ctx context.Context, id string, now time.Time) (*keysmith.User, error) {
 	v.mu.RLock()
-	ue := v.users[id]
+	ue, _ := v.users.get(id)
 	gen := v.gen
 	v.mu.RUnlock()
-	if ue != nil && now.Sub(ue.loadedAt) < v.maxAge {
+	if ue != nil && now.Sub(ue.loadedAt) < v.trustAge() {
 		return ue.user, nil
 	}
 	u, err := v.store.FindUserByID(ctx, id)
@@ -463,14 +528,17 @@ func (v *Verifier) user(ctx context.Context, id string, now time.Time) (*keysmit
 	}
 	v.mu.Lock()
 	if v.gen == gen {
-		v.users[id] = &userEntry{user: u, loadedAt: now}
+		v.users.put(id, &userEntry{user: u, loadedAt: now})
 	}
 	v.mu.Unlock()
 	return u, nil
 }
 
 // invalidate drops what a committed change made stale. Kinds that other
-// caches own (OAuth clients, access tokens, signing keys) leave it alone.
+// caches own (OAuth clients, access tokens, signing keys) leave it alone. A
+// lost change feed drops everything, as its return does (ChangeAll): what
+// is cached may go stale unheard, and what is loaded until the feed is back
+// is trusted only briefly (trustAge).
 func (v *Verifier) invalidate(c keysmith.Change) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -479,21 +547,22 @@ func (v *Verifier) invalidate(c keysmith.Change) {
 	case keysmith.ChangeToken:
 		v.forget(c.ID)
 	case keysmith.ChangeUser:
-		delete(v.users, c.ID)
+		v.users.remove(c.ID)
 	case keysmith.ChangeZone:
 		v.zoneGen++
 		v.zones.Store(nil)
 	case keysmith.ChangeSettings:
 		v.limitsGen++
 		v.limits.Store(nil)
-	case keysmith.ChangeAll:
+	case keysmith.ChangeAll, keysmith.ChangeFeedLost:
 		v.zoneGen++
 		v.zones.Store(nil)
 		v.limitsGen++
 		v.limits.Store(nil)
-		clear(v.tokens)
+		v.stats.invalidations.Add(uint64(v.tokens.len()))
+		v.tokens.clear()
 		clear(v.ids)
-		clear(v.users)
+		v.users.clear()
 		clear(v.neg)
 	}
 }

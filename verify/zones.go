@@ -104,7 +104,7 @@ type zoneCache struct {
 func (v *Verifier) Zones(ctx context.Context) (*ZoneIndex, error) { return v.zonesAt(ctx, v.now()) }
 
 func (v *Verifier) zonesAt(ctx context.Context, now time.Time) (*ZoneIndex, error) {
-	if c := v.zones.Load(); c != nil && now.Sub(c.loadedAt) < v.maxAge {
+	if c := v.zones.Load(); c != nil && now.Sub(c.loadedAt) < v.trustAge() {
 		return c.index, nil
 	}
 	v.mu.RLock()

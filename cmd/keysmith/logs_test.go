@@ -99,6 +99,7 @@ func TestLogsCommandMistakes(t *testing.T) {
 		{"BadSince", []string{"logs", "--since", "last tuesday"}, 1, "is not a time"},
 		{"UntilBeforeSince", []string{"logs", "--since", "2030-01-02", "--until", "2030-01-01"}, 1, "until must be later"},
 		{"NegativeRetention", []string{"serve", "--log-retention-days", "-1"}, 1, "--log-retention-days"},
+		{"ZeroVerifyCache", []string{"serve", "--verify-cache", "0"}, 1, "--verify-cache 0: must be at least 1"},
 		{"VerifyExtraArgument", []string{"logs", "verify", "now"}, 2, "unexpected argument"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

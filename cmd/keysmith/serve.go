@@ -12,6 +12,7 @@ import (
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/store"
+	"github.com/keysmith/keysmith/verify"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,12 +37,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	fs.IntVar(&cfg.VerifyCache, "verify-cache", verify.DefaultCacheSize,
+		"token secrets (and, apart, owners) the verifier keeps in memory, about ENTRYBYTES bytes each; past it the least recently used make room")
 	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if cfg.SessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl must be positive, like 12h")
+	}
+	if cfg.VerifyCache < 1 {
+		return fmt.Errorf("--verify-cache %d: must be at least 1, like 100000", cfg.VerifyCache)
 	}
 	if *retention < 0 {
 		return fmt.Errorf("--log-retention-days %d: use 0 (keep forever) or a number of days", *retention)
