@@ -22,8 +22,9 @@ import (
 // The cache settings every test uses, stated here so that tests can step
 // the clock to just before and just after them.
 const (
-	maxAge      = time.Minute
-	negativeTTL = 5 * time.Second
+	maxAge         = time.Minute
+	lostFeedMaxAge = time.Second
+	negativeTTL    = 5 * time.Second
 )
 
 // countingStore is the real store, instrumented: it counts the calls the
@@ -35,6 +36,7 @@ type countingStore struct {
 	*store.DB
 
 	findToken, findUser, recordUses atomic.Int64
+	feedDown                        atomic.Bool // ChangeFeedHealthy says false, as a lost listener's store does
 
 	mu          sync.Mutex
 	subscribers []func(keysmith.Change)
@@ -111,6 +113,10 @@ func (s *countingStore) RecordTokenUses(ctx context.Context, uses []keysmith.Tok
 	return nil
 }
 
+func (s *countingStore) ChangeFeedHealthy() bool {
+	return !s.feedDown.Load() && s.DB.ChangeFeedHealthy()
+}
+
 func (s *countingStore) Subscribe(f func(keysmith.Change)) {
 	s.mu.Lock()
 	s.subscribers = append(s.subscribers, f)
@@ -177,6 +183,9 @@ func newFixtureWith(t testing.TB, opt verify.Options) *fixture {
 	opt.Now, opt.Log = f.now, log
 	if opt.MaxAge == 0 {
 		opt.MaxAge = maxAge
+	}
+	if opt.LostFeedMaxAge == 0 {
+		opt.LostFeedMaxAge = lostFeedMaxAge
 	}
 	if opt.NegativeTTL == 0 {
 		opt.NegativeTTL = negativeTTL
@@ -795,7 +804,14 @@ func TestUsage(t *testing.T) {
 // invalidations and clock steps beside revocations (go test -race). No
 // verification that starts after RevokeToken has returned may say Valid.
 func TestVerifyConcurrentWithRevocation(t *testing.T) {
-	f := newFixture(t)
+	for _, size := range []int{0, 3} { // the default, and one that evicts all the time
+		t.Run(fmt.Sprintf("CacheSize%d", size), func(t *testing.T) {
+			testVerifyConcurrentWithRevocation(t, newFixtureWith(t, verify.Options{CacheSize: size}))
+		})
+	}
+}
+
+func testVerifyConcurrentWithRevocation(t *testing.T, f *fixture) {
 	const tokens = 20
 	raws := make([]string, tokens)
 	toks := make([]*keysmith.Token, tokens)
