@@ -1,7 +1,9 @@
 package verify_test
 
 import (
+	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -121,4 +123,71 @@ func BenchmarkVerifyUnknownFloodOneAddress(b *testing.B) {
 // address, as every request was before the budget: each token is a lookup.
 func BenchmarkVerifyUnknownFloodUnbounded(b *testing.B) {
 	benchUnknownFlood(b, netip.Addr{})
+}
+
+// BenchmarkCacheMemory measures the heap one cached token costs: it fills
+// the cache with distinct tokens (stored as the API stores them, with a name
+// and an empty meta object, one owner) and reports the heap held per entry
+// once their uses are flushed (B/entry), the figure behind --verify-cache's
+// help. Run it once: go test -run '^$' -bench CacheMemory -benchtime 1x ./verify/
+func BenchmarkCacheMemory(b *testing.B) {
+	const entries = 20_000
+	for b.Loop() {
+		f := newFixtureWith(b, verify.Options{Now: keysmith.SystemClock, MaxAge: time.Hour, CacheSize: entries})
+		raws := seedTokens(b, f, entries)
+		heap := func() uint64 {
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			return m.HeapAlloc
+		}
+		before := heap()
+		for _, raw := range raws {
+			if r, _ := f.v.VerifyAPIToken(f.ctx, raw, "192.0.2.1"); r.Code != verify.Valid {
+				b.Fatalf("VerifyAPIToken = %s, want %s", r.Code, verify.Valid)
+			}
+		}
+		if err := f.v.Flush(f.ctx); err != nil {
+			b.Fatal(err)
+		}
+		after := heap()
+		if st := f.v.Stats(); st.Size != entries {
+			b.Fatalf("%d entries cached, want %d", st.Size, entries)
+		}
+		b.ReportMetric(float64(after-before)/entries, "B/entry")
+		runtime.KeepAlive(raws)
+		runtime.KeepAlive(f.v)
+	}
+}
+
+// seedTokens stores n tokens of the fixture's owner in one transaction, as
+// the store's CreateToken would (without their events), and returns their
+// plaintexts.
+func seedTokens(b *testing.B, f *fixture, n int) []string {
+	b.Helper()
+	tx, err := f.db.SQL().BeginTx(f.ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(f.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by,
+		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent)
+		VALUES ($1, $2, $3, 'user', $4, $5, $4, $6, '{}', $3, '', 'any', $7)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stmt.Close()
+	raws := make([]string, n)
+	for i := range raws {
+		secret, h := keysmith.NewAPITokenSecret()
+		raws[i] = secret.Reveal()
+		if _, err := stmt.ExecContext(f.ctx, keysmith.NewID("tok"), h.String(), fmt.Sprintf("deploy-%d", i), f.owner.ID,
+			f.now().UnixMicro(), keysmith.DefaultIdleTTL.Microseconds(), keysmith.DefaultRateLimitPercent); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	return raws
 }
