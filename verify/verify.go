@@ -11,8 +11,9 @@
 // an entry is trusted for MaxAge (an hour), so a token used once in ten
 // minutes answers from memory; when the feed is lost the cache is emptied
 // and entries are trusted for LostFeedMaxAge (a second) until it is back.
-// An entry costs about 950 bytes of heap with its owner shared (measured by
-// BenchmarkCacheMemory on 2026-12-02), so a full cache of the default size takes about 95 MB.
+// An entry costs about 950 bytes of heap, its owner shared with others
+// (BenchmarkCacheMemory, 2026-12-02): a full cache of the default size
+// takes about 95 MB.
 package verify
 
 import (
