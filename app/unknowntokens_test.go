@@ -38,12 +38,12 @@ func TestUnknownTokens(t *testing.T) {
 		// A token's creation is published before the API answers, and a
 		// store skips the echo of its own changes through PostgreSQL's
 		// LISTEN: no later notice drops an entry this test relies on.
-		newCachedToken := func(name string) string {
+		newSecret := func(name string) string {
 			t.Helper()
 			_, secret := newToken(t, s, s.AdminToken, name)
 			return secret
 		}
-		known := newCachedToken("in use")
+		known := newSecret("in use")
 		if c := verifyAs(t, s, flooder, known); c != "VALID" { // found: costs no budget
 			t.Fatalf("a real token: %s", c)
 		}
@@ -62,7 +62,7 @@ func TestUnknownTokens(t *testing.T) {
 			if c := verifyAs(t, s, flooder, known); c != "VALID" {
 				t.Errorf("a cached real token past the budget: %s, want VALID", c)
 			}
-			fresh := newCachedToken("not yet cached")
+			fresh := newSecret("not yet cached")
 			if c := verifyAs(t, s, flooder, fresh); c != "RATE_LIMITED" {
 				t.Errorf("an uncached token past the budget: %s, want RATE_LIMITED (no lookup, and no false NOT_FOUND)", c)
 			}
@@ -73,7 +73,7 @@ func TestUnknownTokens(t *testing.T) {
 			if c := verifyAs(t, s, flooder, fresh); c != "VALID" {
 				t.Errorf("once cached, from the flooding address: %s, want VALID", c)
 			}
-			later := newCachedToken("after a refill")
+			later := newSecret("after a refill")
 			s.Clock.Advance(time.Minute)
 			if c := verifyAs(t, s, flooder, later); c != "VALID" {
 				t.Errorf("a minute later: %s, want VALID", c)
