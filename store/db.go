@@ -36,6 +36,9 @@ type DB struct {
 	mu   sync.RWMutex
 	subs []func(keysmith.Change)
 
+	// batchSize is Options.BatchSize.
+	batchSize int
+
 	stopListen       context.CancelFunc
 	listenDone       chan struct{}
 	listenerFailures atomic.Uint64
@@ -52,6 +55,21 @@ type Options struct {
 	// ping may take before the connection counts as dead. Default
 	// DefaultListenerCheck.
 	ListenerCheck time.Duration
+	// BatchSize, when positive, is the most rows a background job changes
+	// in one transaction, instead of each job's default (50 tokens marked
+	// expired, 500 uses stored, 500 events or 500 access tokens deleted). Background jobs
+	// work in small batches, each its own short transaction, so that no
+	// write waits long behind one. Tests set it small to cross batch
+	// boundaries with few rows.
+	BatchSize int
+}
+
+// batch is the batch size of a background job whose default is def.
+func (db *DB) batch(def int) int {
+	if db.batchSize > 0 {
+		return db.batchSize
+	}
+	return def
 }
 
 // DefaultListenerCheck is the default Options.ListenerCheck: a silently
@@ -76,13 +94,14 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		d = &postgresDialect{dsn: dsn}
 	} else {
-		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), log: opt.Logger}
+		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), log: opt.Logger,
+			writer: make(chan struct{}, 1)}
 	}
 	sdb, err := d.open()
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
 	}
-	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger}
+	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger, batchSize: opt.BatchSize}
 	if err := db.sql.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", d.name(), err)
@@ -320,7 +339,14 @@ func (tx *txn) changed(kind keysmith.ChangeKind, id string) {
 	tx.changes = append(tx.changes, keysmith.Change{Kind: kind, ID: id})
 }
 
+// tx runs f in a transaction, in this process's turn to write (see
+// dialect.queueWrite).
 func (db *DB) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	done, err := db.dialect.queueWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -333,6 +359,17 @@ func (db *DB) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
 		return db.mapError(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// exec runs one statement that writes, outside a transaction, in this
+// process's turn to write (see dialect.queueWrite).
+func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	done, err := db.dialect.queueWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return db.sql.ExecContext(ctx, q, args...)
 }
 
 // mapError turns driver errors into domain errors by their codes.

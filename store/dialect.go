@@ -17,6 +17,13 @@ type dialect interface {
 	isUniqueViolation(err error) bool
 	// lockMigrations serialises schema changes across processes.
 	lockMigrations(ctx context.Context, db *sql.DB) (unlock func(), err error)
+	// queueWrite waits for this process's turn to write, first come first
+	// served, and returns the function that ends the turn. Where the engine
+	// lets one writer in at a time (SQLite), writers queue here instead of
+	// polling the database's lock: a polling writer can miss every short gap
+	// between the transactions of a background job that works in batches,
+	// and starve. Where writers do not exclude each other it does nothing.
+	queueWrite(ctx context.Context) (done func(), err error)
 	// lockLog serialises appends to the system log within tx, so that
 	// concurrent writers (even on several replicas) extend one hash chain.
 	// It is the last lock a transaction takes (see DB.write).

@@ -59,6 +59,9 @@ func (d *postgresDialect) lockMigrations(ctx context.Context, db *sql.DB) (func(
 	}, nil
 }
 
+// PostgreSQL writers lock rows, not the database: nothing to queue for.
+func (d *postgresDialect) queueWrite(context.Context) (func(), error) { return func() {}, nil }
+
 func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, logLockKey)
 	return err
