@@ -80,6 +80,7 @@ func (d *sqliteDialect) isUniqueViolation(err error) bool {
 func (d *sqliteDialect) lockMigrations(context.Context, *sql.DB) (func(), error) {
 	return func() {}, nil
 }
+
 // queueWrite takes the one writer's turn. Goroutines blocked sending on a
 // channel are served in the order they came, so a background job that
 // returns for its next batch queues behind the writes that waited for its
