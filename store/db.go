@@ -298,6 +298,10 @@ type txn struct {
 	db      *DB
 	ctx     context.Context
 	changes []keysmith.Change
+	// logLocked says the transaction holds the system log's lock, and head
+	// is then the newest event (see recordOutcome).
+	logLocked bool
+	head      logHead
 }
 
 // write runs f in a transaction. When f succeeds the transaction commits and
@@ -317,10 +321,8 @@ func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
 		if err := f(tx); err != nil {
 			return err
 		}
-		for _, c := range tx.changes {
-			if err := db.dialect.notify(ctx, stx, c); err != nil {
-				return err
-			}
+		if err := db.dialect.notify(ctx, stx, tx.changes); err != nil {
+			return err
 		}
 		changes = tx.changes
 		return nil

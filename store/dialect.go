@@ -28,8 +28,9 @@ type dialect interface {
 	// concurrent writers (even on several replicas) extend one hash chain.
 	// It is the last lock a transaction takes (see DB.write).
 	lockLog(ctx context.Context, tx *sql.Tx) error
-	// notify tells other replicas about c when tx commits.
-	notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error
+	// notify tells other replicas about cs when tx commits, in one round
+	// trip: a transaction may hold the system log's lock meanwhile.
+	notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error
 	// listen delivers other replicas' changes to h.publish until ctx ends.
 	// It calls h.ready (which may be called again) once its first attempt to
 	// listen has succeeded or failed, so that Open returns only when changes

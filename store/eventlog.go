@@ -176,8 +176,8 @@ func (db *DB) moveAnchor(ctx context.Context, before time.Time) (int64, error) {
 	}
 	var pruned int64
 	err = db.write(ctx, func(tx *txn) error {
-		if err := db.dialect.lockLog(ctx, tx.Tx); err != nil {
-			return fmt.Errorf("lock system log: %w", err)
+		if err := tx.lockLog(); err != nil {
+			return err
 		}
 		anchorSeq, _, err := tx.anchor()
 		if err != nil || through.Int64 <= anchorSeq {

@@ -267,11 +267,15 @@ func (tx *txn) markExpired(id string, now, idleBefore time.Time) (*keysmith.Toke
 // marked, and publishes the change: a replica holding a use of the token
 // that the store will refuse must read it again.
 func (tx *txn) recordExpired(ts []*keysmith.Token, now time.Time) error {
-	for _, t := range ts {
+	owners := make([]keysmith.Ref, len(ts)) // read before the log's lock, which is held until commit
+	for i, t := range ts {
+		owners[i] = tx.userRef(t.OwnerID)
+	}
+	for i, t := range ts {
 		tx.changed(keysmith.ChangeToken, t.ID)
 		at, reason := tokenExpiry(t, now)
 		err := tx.record(keysmith.EventAPITokenExpired, map[string]any{"expired_at": at, "reason": reason, "owner_id": t.OwnerID},
-			keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+			keysmith.TokenRef(t), owners[i])
 		if err != nil {
 			return err
 		}

@@ -67,8 +67,15 @@ func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
-func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error {
-	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, string(c.Kind)+":"+c.ID)
+func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(cs))
+	for i, c := range cs {
+		payloads[i] = string(c.Kind) + ":" + c.ID
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, changeChannel, payloads)
 	return err
 }
 

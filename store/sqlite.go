@@ -97,7 +97,7 @@ func (d *sqliteDialect) queueWrite(ctx context.Context) (func(), error) {
 func (d *sqliteDialect) lockLog(context.Context, *sql.Tx) error { return nil }
 
 // One process owns an SQLite file, so there is nobody else to tell.
-func (d *sqliteDialect) notify(context.Context, *sql.Tx, keysmith.Change) error { return nil }
+func (d *sqliteDialect) notify(context.Context, *sql.Tx, []keysmith.Change) error { return nil }
 func (d *sqliteDialect) listen(ctx context.Context, h listenHooks) {
 	h.ready()
 	<-ctx.Done()
