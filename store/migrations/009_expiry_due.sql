@@ -2,7 +2,7 @@
 -- instead of scanning every token under the write lock. Only tokens whose
 -- expiry may still be recorded are indexed: once revoked or recorded a token
 -- leaves them, so they hold the tokens that are live or due, not the history.
--- The expressions are the sweep's (expiryDue in store/expiry.go) word for
+-- The expressions are the sweep's (expiryDues in store/expiry.go) word for
 -- word, so that both engines match them.
 
 -- When each token expires unless used: idleDeadlineExpr in store/tokens_list.go.
