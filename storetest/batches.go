@@ -162,3 +162,20 @@ func (fx *fixture) restoreEvents(evs []storedEvent) {
 		}
 	}
 }
+
+func testRecordTokenUsesStoresEveryUseAcrossBatches(t *testing.T, fx *fixture) {
+	owner := fx.addUser("owner@example.com")
+	var uses []keysmith.TokenUse
+	for i := range 2*testBatch + 1 {
+		tok, _ := fx.createToken(owner)
+		uses = append(uses, keysmith.TokenUse{TokenID: tok.ID, At: fx.clock.Now().Add(time.Duration(i+1) * time.Second), IP: "192.0.2.7"})
+	}
+	if err := fx.db.RecordTokenUses(fx.ctx, uses); err != nil {
+		t.Fatalf("RecordTokenUses: %v", err)
+	}
+	for _, u := range uses {
+		if got := fx.mustFindToken(u.TokenID).LastUsedAt; got == nil || !got.Equal(u.At) {
+			t.Errorf("token %s last used at %v; want %v", u.TokenID, got, u.At)
+		}
+	}
+}

@@ -120,6 +120,7 @@ var cases = []struct {
 	// Background jobs, in batches.
 	{"RecordTokenExpiriesRecordsEachTokenOnceAcrossBatchesAndConcurrentSweeps",
 		withStore(testRecordTokenExpiriesRecordsEachTokenOnceAcrossBatchesAndConcurrentSweeps)},
+	{"RecordTokenUsesStoresEveryUseAcrossBatches", withStore(testRecordTokenUsesStoresEveryUseAcrossBatches)},
 	{"PruneEventsAcrossBatchesHidesPrunedEventsAndFinishesAnInterruptedRun",
 		withStore(testPruneEventsAcrossBatchesHidesPrunedEventsAndFinishesAnInterruptedRun)},
 
