@@ -26,7 +26,7 @@ func scanAccessToken(row interface{ Scan(...any) error }) (*keysmith.AccessToken
 // token is not a change to the system: nothing is recorded or published
 // (the system log would otherwise grow by one event per token).
 func (db *DB) CreateAccessToken(ctx context.Context, t *keysmith.AccessToken, h keysmith.Hash) error {
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO oauth_tokens (`+accessTokenColumns+`, hash)
+	_, err := db.exec(ctx, `INSERT INTO oauth_tokens (`+accessTokenColumns+`, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)`,
 		t.ID, string(t.Format), t.ClientID, t.AppID, string(t.Environment), t.Scope, t.Audience,
 		micros(t.IssuedAt), nullMicros(t.ExpiresAt), h.String())
@@ -72,24 +72,25 @@ func (db *DB) RevokeAccessToken(ctx context.Context, t *keysmith.AccessToken) er
 	})
 }
 
-// pruneBatch bounds the rows one PruneAccessTokens statement deletes.
-const pruneBatch = 500
+// defaultPruneBatch bounds the rows one PruneAccessTokens statement deletes.
+const defaultPruneBatch = 500
 
 // PruneAccessTokens deletes the records of tokens that expired before the
-// time, pruneBatch rows per statement (each its own transaction), until none
+// time, at most Options.BatchSize (default 500) rows per statement (each its own transaction), until none
 // is left. Nothing is recorded: the tokens had expired, and issuing them was
 // not recorded either.
 func (db *DB) PruneAccessTokens(ctx context.Context, before time.Time) (int64, error) {
+	batch := db.batch(defaultPruneBatch)
 	var total int64
 	for {
-		res, err := db.sql.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE id IN
-			(SELECT id FROM oauth_tokens WHERE expires_at IS NOT NULL AND expires_at < $1 LIMIT $2)`, micros(before), pruneBatch)
+		res, err := db.exec(ctx, `DELETE FROM oauth_tokens WHERE id IN
+			(SELECT id FROM oauth_tokens WHERE expires_at IS NOT NULL AND expires_at < $1 LIMIT $2)`, micros(before), batch)
 		if err != nil {
 			return total, db.mapError(err)
 		}
 		n, _ := res.RowsAffected()
 		total += n
-		if n < pruneBatch {
+		if n < int64(batch) {
 			return total, nil
 		}
 	}

@@ -36,6 +36,9 @@ type DB struct {
 	mu   sync.RWMutex
 	subs []func(keysmith.Change)
 
+	// batchSize is Options.BatchSize.
+	batchSize int
+
 	stopListen       context.CancelFunc
 	listenDone       chan struct{}
 	listenerFailures atomic.Uint64
@@ -53,6 +56,21 @@ type Options struct {
 	// ping may take before the connection counts as dead. Default
 	// DefaultListenerCheck.
 	ListenerCheck time.Duration
+	// BatchSize, when positive, is the most rows a background job changes
+	// in one transaction, instead of each job's default (50 tokens marked
+	// expired, 500 uses stored, 500 events or 500 access tokens deleted).
+	// Background jobs work in small batches, each its own short
+	// transaction, so that no write waits long behind one. Tests set it
+	// small to cross batch boundaries with few rows.
+	BatchSize int
+}
+
+// batch is the batch size of a background job whose default is def.
+func (db *DB) batch(def int) int {
+	if db.batchSize > 0 {
+		return db.batchSize
+	}
+	return def
 }
 
 // DefaultListenerCheck is the default Options.ListenerCheck: a silently
@@ -77,13 +95,14 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		d = &postgresDialect{dsn: dsn, origin: newOrigin()}
 	} else {
-		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), log: opt.Logger}
+		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), log: opt.Logger,
+			writer: make(chan struct{}, 1)}
 	}
 	sdb, err := d.open()
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
 	}
-	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger}
+	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger, batchSize: opt.BatchSize}
 	if err := db.sql.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", d.name(), err)
@@ -294,6 +313,10 @@ type txn struct {
 	db      *DB
 	ctx     context.Context
 	changes []keysmith.Change
+	// logLocked says the transaction holds the system log's lock, and head
+	// is then the newest event (see recordOutcome).
+	logLocked bool
+	head      logHead
 }
 
 // write runs f in a transaction. When f succeeds the transaction commits and
@@ -316,10 +339,8 @@ func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
 		if err := f(tx); err != nil {
 			return err
 		}
-		for _, c := range tx.changes {
-			if err := db.dialect.notify(ctx, stx, c); err != nil {
-				return err
-			}
+		if err := db.dialect.notify(ctx, stx, tx.changes); err != nil {
+			return err
 		}
 		changes = tx.changes
 		return nil
@@ -335,7 +356,14 @@ func (tx *txn) changed(kind keysmith.ChangeKind, id string) {
 	tx.changes = append(tx.changes, keysmith.Change{Kind: kind, ID: id})
 }
 
+// tx runs f in a transaction, in this process's turn to write (see
+// dialect.queueWrite).
 func (db *DB) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	done, err := db.dialect.queueWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -348,6 +376,17 @@ func (db *DB) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
 		return db.mapError(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// exec runs one statement that writes, outside a transaction, in this
+// process's turn to write (see dialect.queueWrite).
+func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	done, err := db.dialect.queueWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return db.sql.ExecContext(ctx, q, args...)
 }
 
 // mapError turns driver errors into domain errors by their codes.

@@ -17,12 +17,20 @@ type dialect interface {
 	isUniqueViolation(err error) bool
 	// lockMigrations serialises schema changes across processes.
 	lockMigrations(ctx context.Context, db *sql.DB) (unlock func(), err error)
+	// queueWrite waits for this process's turn to write, first come first
+	// served, and returns the function that ends the turn. Where the engine
+	// lets one writer in at a time (SQLite), writers queue here instead of
+	// polling the database's lock: a polling writer can miss every short gap
+	// between the transactions of a background job that works in batches,
+	// and starve. Where writers do not exclude each other it does nothing.
+	queueWrite(ctx context.Context) (done func(), err error)
 	// lockLog serialises appends to the system log within tx, so that
 	// concurrent writers (even on several replicas) extend one hash chain.
 	// It is the last lock a transaction takes (see DB.write).
 	lockLog(ctx context.Context, tx *sql.Tx) error
-	// notify tells other replicas about c when tx commits.
-	notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error
+	// notify tells other replicas about cs when tx commits, in one round
+	// trip: a transaction may hold the system log's lock meanwhile.
+	notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error
 	// listen delivers other replicas' changes to h.publish until ctx ends.
 	// It calls h.ready (which may be called again) once its first attempt to
 	// listen has succeeded or failed, so that Open returns only when changes

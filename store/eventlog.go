@@ -20,9 +20,11 @@ func (db *DB) RecordEvent(ctx context.Context, typ keysmith.EventType, outcome s
 	return db.write(ctx, func(tx *txn) error { return tx.recordOutcome(typ, outcome, details, targets...) })
 }
 
-// filterEvents is the WHERE conditions of f; args are numbered from 1.
+// filterEvents is the WHERE conditions of f; args are numbered from 1. It
+// selects no pruned event.
 func filterEvents(f keysmith.EventFilter) *conditions {
 	q := &conditions{}
+	q.and("seq > " + anchorSeqExpr) // pruned events may not be deleted yet
 	q.equal("type", string(f.Type))
 	q.equal("actor_id", f.ActorID)
 	if f.TargetID != "" {
@@ -124,55 +126,117 @@ func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(
 	}
 }
 
-// PruneEvents deletes the longest run of oldest events recorded before the
-// time, moves the anchor to the last of them, and records
-// system_log.pruned, which names the anchor, so the anchor is itself covered
-// by the chain. It returns how many events it deleted.
+// defaultEventPruneBatch bounds the events one transaction of PruneEvents
+// deletes.
+const defaultEventPruneBatch = 500
+
+// PruneEvents prunes the longest run of oldest events recorded before the
+// time: it moves the anchor to the last of them and records
+// system_log.pruned, which names the anchor, so that the anchor is itself
+// covered by the chain; then it deletes the events at or below the anchor.
+// It returns how many events it pruned.
+//
+// It never holds the write lock for long, whatever the size of the log.
+// Only moving the anchor takes the system log's lock, in one short
+// transaction; the events are then deleted in batches of at most
+// Options.BatchSize (default 500), each its own transaction. Every reader
+// ignores events at or below the anchor, so the half-deleted log is never
+// seen and its chain verifies. A run that was interrupted (the anchor moved,
+// some events left below it) is finished by the next, which deletes the
+// leftovers first.
 func (db *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
-	var deleted int64
-	err := db.write(ctx, func(tx *txn) error {
-		if err := db.dialect.lockLog(ctx, tx.Tx); err != nil {
-			return fmt.Errorf("lock system log: %w", err)
+	if _, err := db.deleteBelowAnchor(ctx); err != nil {
+		return 0, err
+	}
+	pruned, err := db.moveAnchor(ctx, before)
+	if err != nil || pruned == 0 {
+		return 0, err
+	}
+	if _, err := db.deleteBelowAnchor(ctx); err != nil {
+		return pruned, err
+	}
+	return pruned, nil
+}
+
+// moveAnchor moves the anchor past the events recorded before the time and
+// records system_log.pruned, in one short transaction; it returns how many
+// events it moved the anchor past. Where the run of old events ends is read
+// before, without the lock: events appended meanwhile are newer.
+func (db *DB) moveAnchor(ctx context.Context, before time.Time) (int64, error) {
+	// The prefix ends before the first event that is recent enough.
+	var through sql.NullInt64
+	err := db.sql.QueryRowContext(ctx, `SELECT COALESCE(
+		(SELECT MIN(seq) - 1 FROM events WHERE time >= $1),
+		(SELECT MAX(seq) FROM events))`, micros(before)).Scan(&through)
+	if err != nil {
+		return 0, db.mapError(err)
+	}
+	if !through.Valid {
+		return 0, nil
+	}
+	var pruned int64
+	err = db.write(ctx, func(tx *txn) error {
+		if err := tx.lockLog(); err != nil {
+			return err
 		}
 		anchorSeq, _, err := tx.anchor()
-		if err != nil {
+		if err != nil || through.Int64 <= anchorSeq {
 			return err
-		}
-		// The prefix ends before the first event that is recent enough.
-		var through sql.NullInt64
-		err = tx.QueryRowContext(ctx, `SELECT COALESCE(
-			(SELECT MIN(seq) - 1 FROM events WHERE time >= $1),
-			(SELECT MAX(seq) FROM events))`, micros(before)).Scan(&through)
-		if err != nil {
-			return err
-		}
-		if !through.Valid || through.Int64 <= anchorSeq {
-			return nil
 		}
 		var hash string
 		if err := tx.QueryRowContext(ctx, `SELECT hash FROM events WHERE seq = $1`, through.Int64).Scan(&hash); err != nil {
 			return fmt.Errorf("read the new anchor: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq <= $1`, through.Int64)
-		if err != nil {
-			return err
-		}
-		deleted, _ = res.RowsAffected()
 		_, err = tx.ExecContext(ctx, `INSERT INTO event_anchor (id, seq, hash, pruned_at) VALUES (1, $1, $2, $3)
 			ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, pruned_at = excluded.pruned_at`,
 			through.Int64, hash, micros(db.now()))
 		if err != nil {
 			return err
 		}
+		// The chain has no gaps (VerifyEvents says so if it has), so the
+		// events pruned are counted by their seqs.
+		pruned = through.Int64 - anchorSeq
 		return tx.record(keysmith.EventSystemLogPruned, map[string]any{
-			"before": before.UTC(), "deleted": deleted, "through_seq": through.Int64, "anchor_hash": hash,
+			"before": before.UTC(), "deleted": pruned, "through_seq": through.Int64, "anchor_hash": hash,
 		})
 	})
 	if err != nil {
 		return 0, err
 	}
-	return deleted, nil
+	return pruned, nil
 }
+
+// deleteBelowAnchor deletes the events at or below the anchor, oldest
+// first, at most a batch per statement (each its own transaction), and
+// returns how many it deleted. No reader sees these events, so it needs
+// no lock of the system log. The bounds are read first, so that the
+// statement is a plain range of seq (the anchor only moves up).
+func (db *DB) deleteBelowAnchor(ctx context.Context) (int64, error) {
+	batch := int64(db.batch(defaultEventPruneBatch))
+	var total int64
+	for {
+		var oldest sql.NullInt64
+		var anchor int64
+		err := db.sql.QueryRowContext(ctx, `SELECT (SELECT MIN(seq) FROM events), `+anchorSeqExpr).Scan(&oldest, &anchor)
+		if err != nil {
+			return total, db.mapError(fmt.Errorf("read the pruned events: %w", err))
+		}
+		if !oldest.Valid || oldest.Int64 > anchor {
+			return total, nil
+		}
+		res, err := db.exec(ctx, `DELETE FROM events WHERE seq <= $1`, min(anchor, oldest.Int64+batch-1))
+		if err != nil {
+			return total, db.mapError(fmt.Errorf("delete pruned events: %w", err))
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+}
+
+// anchorSeqExpr is the seq of the anchor in SQL, 0 before the first
+// pruning. Events at or below it are pruned: they may not be deleted yet,
+// and every reader skips them.
+const anchorSeqExpr = `COALESCE((SELECT event_anchor.seq FROM event_anchor WHERE event_anchor.id = 1), 0)`
 
 // anchor returns the seq and hash the chain starts from: 0 and "" until the
 // first pruning.

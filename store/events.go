@@ -49,14 +49,18 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 	if ev.Details == nil {
 		ev.Details = map[string]any{}
 	}
-	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
-		return fmt.Errorf("lock system log: %w", err)
-	}
-	prevSeq, prevHash, err := tx.logHead()
-	if err != nil {
+	if err := tx.lockLog(); err != nil {
 		return err
 	}
-	ev.Seq = prevSeq + 1
+	if !tx.head.known {
+		seq, hash, err := tx.logHead()
+		if err != nil {
+			return err
+		}
+		tx.head = logHead{seq: seq, hash: hash, known: true}
+	}
+	prevHash := tx.head.hash
+	ev.Seq = tx.head.seq + 1
 	data, err := keysmith.CanonicalEvent(ev)
 	if err != nil {
 		return err
@@ -69,6 +73,29 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 	if err != nil {
 		return fmt.Errorf("append to system log: %w", err)
 	}
+	tx.head = logHead{seq: ev.Seq, hash: ev.Hash, known: true}
+	return nil
+}
+
+// logHead is the newest event a transaction holding the log's lock has
+// read or appended: the next event links to it, with no need to read it
+// again.
+type logHead struct {
+	seq   int64
+	hash  string
+	known bool
+}
+
+// lockLog takes the system log's lock, once per transaction: the last lock
+// it takes (see write).
+func (tx *txn) lockLog() error {
+	if tx.logLocked {
+		return nil
+	}
+	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
+		return fmt.Errorf("lock system log: %w", err)
+	}
+	tx.logLocked = true
 	return nil
 }
 

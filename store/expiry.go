@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"math"
 	"slices"
 	"time"
 
@@ -27,19 +28,32 @@ const useUpdate = `UPDATE tokens SET last_used_at = $1, last_used_ip = $2
 	WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1) AND expiry_recorded_at IS NULL
 	AND ` + idleDeadlineExpr + ` > $4 AND ` + idleDeadlineExpr + ` > $5`
 
-// RecordTokenUses stores a batch of last-use records in one transaction, in
-// token id order. A record older than the stored one is ignored, so replicas
-// may flush in any order. A record that may not revive its token (see
-// useUpdate) is refused; if the token has expired by what is stored, the
-// refusal records its expiry, and either way the change is published so
-// that caches holding the refused use read the token again. Other uses are
-// not changes: nothing is published or recorded for them.
+// defaultUseBatch bounds the uses one RecordTokenUses transaction stores.
+const defaultUseBatch = 500
+
+// RecordTokenUses stores a batch of last-use records, in token id order, in
+// transactions of at most Options.BatchSize (default 500) uses each, so
+// that a large flush never holds the write lock for long. A record older
+// than the stored one is ignored, so replicas may flush in any order, and a
+// flush that failed part way may be repeated whole. A record that may not
+// revive its token (see useUpdate) is refused; if the token has expired by
+// what is stored, the refusal records its expiry, and either way the change
+// is published so that caches holding the refused use read the token
+// again. Other uses are not changes: nothing is published or recorded for
+// them.
 func (db *DB) RecordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error {
-	if len(uses) == 0 {
-		return nil
-	}
 	uses = slices.Clone(uses)
 	slices.SortStableFunc(uses, func(a, b keysmith.TokenUse) int { return cmp.Compare(a.TokenID, b.TokenID) })
+	for chunk := range slices.Chunk(uses, db.batch(defaultUseBatch)) {
+		if err := db.recordTokenUses(ctx, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordTokenUses stores uses, sorted by token id, in one transaction.
+func (db *DB) recordTokenUses(ctx context.Context, uses []keysmith.TokenUse) error {
 	return db.write(ctx, func(tx *txn) error {
 		now := db.now()
 		stmt, err := tx.PrepareContext(ctx, useUpdate)
@@ -113,8 +127,8 @@ func (db *DB) RecordTokenExpiry(ctx context.Context, id string, now time.Time) e
 	})
 }
 
-// expiryBatch bounds the tokens one expiry sweep transaction records.
-const expiryBatch = 200
+// defaultExpiryBatch bounds the tokens one expiry sweep transaction marks.
+const defaultExpiryBatch = 50
 
 // idleSweepMargin is how long after a token's idle deadline (by its stored
 // last use) the sweep waits before recording it expired: until then a use
@@ -122,24 +136,74 @@ const expiryBatch = 200
 // after it the store refuses such a use anyway.
 const idleSweepMargin = keysmith.IdleSettle
 
+// expiryDue is one way a token comes due: an expression of when, which
+// migration 009 indexes (word for word, so that both engines match it) over
+// the tokens whose expiry may still be recorded.
+type expiryDue struct {
+	at string
+	// margin is how long after at the sweep waits.
+	margin time.Duration
+}
+
+// expiryDues are the sweep's passes: absolute expiry, then idle expiry.
+var expiryDues = []expiryDue{
+	{at: `tokens.expires_at`},
+	{at: idleDeadlineExpr, margin: idleSweepMargin},
+}
+
+// dueCursor is where a pass of the sweep has read to: the due time and id
+// of the last candidate.
+type dueCursor struct {
+	at int64
+	id string
+}
+
 // RecordTokenExpiries records api_token.expired for each unrevoked token
 // whose absolute expiry, or idle deadline (plus idleSweepMargin), has passed
 // at now and has not been recorded, marking the token so that the event is
 // recorded once, even with several replicas sweeping at the same time. The
-// actor is the system. Each batch reads candidates without locks, then
-// locks and marks them in id order, then appends the events.
+// actor is the system.
+//
+// It never holds the write lock for long, whatever the number of tokens:
+// it reads candidates through the due-time indexes, outside any
+// transaction, in order of due time and id, and marks and records each
+// batch of at most Options.BatchSize (default 50) in a short transaction of
+// its own (markExpired checks each token again under its row lock). A token
+// that comes due while the sweep runs may wait for the next sweep.
 func (db *DB) RecordTokenExpiries(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	after := ""
+	for _, due := range expiryDues {
+		n, err := db.sweepExpiries(ctx, due, now)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// sweepExpiries is one pass of RecordTokenExpiries: the tokens due by one
+// expression at now.
+func (db *DB) sweepExpiries(ctx context.Context, due expiryDue, now time.Time) (int, error) {
+	total := 0
+	batch := db.batch(defaultExpiryBatch)
+	cur := dueCursor{at: math.MinInt64}
 	for {
-		var ids []string
+		cands, err := db.expiryCandidates(ctx, due, micros(now.Add(-due.margin)), cur, batch)
+		if err != nil {
+			return total, db.mapError(err)
+		}
+		if len(cands) == 0 {
+			return total, nil
+		}
+		cur = cands[len(cands)-1]
+		ids := make([]string, len(cands))
+		for i, c := range cands {
+			ids[i] = c.id
+		}
+		slices.Sort(ids) // the lock order: rows in id order
 		n := 0
-		err := db.write(ctx, func(tx *txn) error {
-			var err error
-			ids, err = tx.expiryCandidates(after, now)
-			if err != nil {
-				return err
-			}
+		err = db.write(ctx, func(tx *txn) error {
 			var ts []*keysmith.Token
 			for _, id := range ids {
 				t, err := tx.markExpired(id, now, now.Add(-idleSweepMargin))
@@ -157,20 +221,27 @@ func (db *DB) RecordTokenExpiries(ctx context.Context, now time.Time) (int, erro
 			return total, err
 		}
 		total += n
-		if len(ids) < expiryBatch {
+		if len(cands) < batch {
 			return total, nil
 		}
-		after = ids[len(ids)-1]
 	}
 }
 
-// expiryCandidates returns, in id order, up to expiryBatch ids after after
-// of tokens the sweep should record as expired at now.
-func (tx *txn) expiryCandidates(after string, now time.Time) ([]string, error) {
-	return queryAll(tx.ctx, tx, `SELECT id FROM tokens
-		WHERE (expires_at <= $1 OR `+idleDeadlineExpr+` <= $2)
-		AND revoked_at IS NULL AND expiry_recorded_at IS NULL AND id > $3
-		ORDER BY id LIMIT $4`, []any{micros(now), micros(now.Add(-idleSweepMargin)), after, expiryBatch}, scanString)
+// expiryCandidates returns, in order of due time and id, up to limit tokens
+// after cur that are due by due.at at or before by and whose expiry may
+// still be recorded. It reads without a transaction, through migration
+// 009's index on due.at (the bounds on due.at make the index range; the
+// condition on id only breaks ties).
+func (db *DB) expiryCandidates(ctx context.Context, due expiryDue, by int64, cur dueCursor, limit int) ([]dueCursor, error) {
+	return queryAll(ctx, db.sql, `SELECT tokens.id, `+due.at+` FROM tokens
+		WHERE tokens.revoked_at IS NULL AND tokens.expiry_recorded_at IS NULL
+		AND `+due.at+` <= $1 AND `+due.at+` >= $2 AND (`+due.at+` > $2 OR tokens.id > $3)
+		ORDER BY `+due.at+`, tokens.id LIMIT $4`, []any{by, cur.at, cur.id, limit},
+		func(row scanner) (dueCursor, error) {
+			var c dueCursor
+			err := row.Scan(&c.id, &c.at)
+			return c, err
+		})
 }
 
 // markExpired marks a token's expiry recorded, taking its row lock, if it is
@@ -196,11 +267,15 @@ func (tx *txn) markExpired(id string, now, idleBefore time.Time) (*keysmith.Toke
 // marked, and publishes the change: a replica holding a use of the token
 // that the store will refuse must read it again.
 func (tx *txn) recordExpired(ts []*keysmith.Token, now time.Time) error {
-	for _, t := range ts {
+	owners := make([]keysmith.Ref, len(ts)) // read before the log's lock, which is held until commit
+	for i, t := range ts {
+		owners[i] = tx.userRef(t.OwnerID)
+	}
+	for i, t := range ts {
 		tx.changed(keysmith.ChangeToken, t.ID)
 		at, reason := tokenExpiry(t, now)
 		err := tx.record(keysmith.EventAPITokenExpired, map[string]any{"expired_at": at, "reason": reason, "owner_id": t.OwnerID},
-			keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+			keysmith.TokenRef(t), owners[i])
 		if err != nil {
 			return err
 		}

@@ -74,13 +74,23 @@ func (d *postgresDialect) lockMigrations(ctx context.Context, db *sql.DB) (func(
 	}, nil
 }
 
+// PostgreSQL writers lock rows, not the database: nothing to queue for.
+func (d *postgresDialect) queueWrite(context.Context) (func(), error) { return func() {}, nil }
+
 func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, logLockKey)
 	return err
 }
 
-func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error {
-	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, d.origin+":"+string(c.Kind)+":"+c.ID)
+func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(cs))
+	for i, c := range cs {
+		payloads[i] = d.origin + ":" + string(c.Kind) + ":" + c.ID
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, changeChannel, payloads)
 	return err
 }
 

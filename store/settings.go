@@ -86,7 +86,7 @@ func (db *DB) InitIssuer(ctx context.Context, iss string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := db.sql.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, '')
+	if _, err := db.exec(ctx, `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, '')
 		ON CONFLICT (key) DO NOTHING`, issuerKey, string(b), micros(db.now())); err != nil {
 		return "", db.mapError(err)
 	}

@@ -22,6 +22,9 @@ import (
 type sqliteDialect struct {
 	path string
 	log  *slog.Logger
+	// writer holds a token while a write of this process runs: see
+	// queueWrite.
+	writer chan struct{}
 }
 
 func (d *sqliteDialect) name() string { return "sqlite" }
@@ -77,10 +80,24 @@ func (d *sqliteDialect) isUniqueViolation(err error) bool {
 func (d *sqliteDialect) lockMigrations(context.Context, *sql.DB) (func(), error) {
 	return func() {}, nil
 }
+
+// queueWrite takes the one writer's turn. Goroutines blocked sending on a
+// channel are served in the order they came, so a background job that
+// returns for its next batch queues behind the writes that waited for its
+// last one.
+func (d *sqliteDialect) queueWrite(ctx context.Context) (func(), error) {
+	select {
+	case d.writer <- struct{}{}:
+		return func() { <-d.writer }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to write: %w", ctx.Err())
+	}
+}
+
 func (d *sqliteDialect) lockLog(context.Context, *sql.Tx) error { return nil }
 
 // One process owns an SQLite file, so there is nobody else to tell.
-func (d *sqliteDialect) notify(context.Context, *sql.Tx, keysmith.Change) error { return nil }
+func (d *sqliteDialect) notify(context.Context, *sql.Tx, []keysmith.Change) error { return nil }
 func (d *sqliteDialect) listen(ctx context.Context, h listenHooks) {
 	h.up() // every change is made, and published, in this process
 	h.ready()

@@ -176,7 +176,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 // serialises the check: two demotions at once are counted one after the
 // other, the second seeing the first's committed change.
 func (tx *txn) keepASuperAdmin(email string) error {
-	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
+	if err := tx.lockLog(); err != nil {
 		return err
 	}
 	var n int

@@ -117,6 +117,13 @@ var cases = []struct {
 	{"RecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded", withStore(testRecordTokenUsesNeverRevivesATokenWhoseExpiryWasRecorded)},
 	{"RecordTokenExpiryLeavesARenewedTokenAlone", withStore(testRecordTokenExpiryLeavesARenewedTokenAlone)},
 
+	// Background jobs, in batches.
+	{"RecordTokenExpiriesRecordsEachTokenOnceAcrossBatchesAndConcurrentSweeps",
+		withStore(testRecordTokenExpiriesRecordsEachTokenOnceAcrossBatchesAndConcurrentSweeps)},
+	{"RecordTokenUsesStoresEveryUseAcrossBatches", withStore(testRecordTokenUsesStoresEveryUseAcrossBatches)},
+	{"PruneEventsAcrossBatchesHidesPrunedEventsAndFinishesAnInterruptedRun",
+		withStore(testPruneEventsAcrossBatchesHidesPrunedEventsAndFinishesAnInterruptedRun)},
+
 	// Access tokens.
 	{"PruneAccessTokensDeletesOnlyExpiredRecords", withStore(testPruneAccessTokensDeletesOnlyExpiredRecords)},
 
@@ -216,10 +223,11 @@ func openStore(t *testing.T, dsn string, clock *testclock.Clock) *store.DB {
 	return db
 }
 
-// storeOptions gives the store the test's clock and logs warnings to the test.
+// storeOptions gives the store the test's clock and logs warnings to the
+// test; background jobs work in batches of testBatch rows.
 func storeOptions(t *testing.T, clock *testclock.Clock) store.Options {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return store.Options{Now: clock.Now, Logger: log}
+	return store.Options{Now: clock.Now, Logger: log, BatchSize: testBatch}
 }
 
 // closeAtEnd closes db when the test ends, and returns a func that closes it
