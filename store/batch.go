@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -22,7 +23,83 @@ type Batch struct{ tx *txn }
 // Batch runs f in one write transaction: if f returns an error, nothing f
 // did is kept. Changes are published once the transaction commits.
 func (db *DB) Batch(ctx context.Context, f func(b *Batch) error) error {
-	return db.write(ctx, func(tx *txn) error { return f(&Batch{tx: tx}) })
+	return db.write(ctx, func(tx *txn) error {
+		if err := db.dialect.prepareBulk(ctx, tx.Tx); err != nil {
+			return err
+		}
+		tx.bulk = &bulkState{stmts: map[string]*sql.Stmt{}}
+		defer tx.bulk.close()
+		return f(&Batch{tx: tx})
+	})
+}
+
+// bulkState is what a Batch's transaction keeps between its many changes:
+// each statement text prepared once, and the system log's head once it
+// holds the log's lock.
+type bulkState struct {
+	stmts     map[string]*sql.Stmt
+	headKnown bool
+	headSeq   int64
+	headHash  string
+}
+
+func (b *bulkState) close() {
+	for _, st := range b.stmts {
+		st.Close()
+	}
+}
+
+// ExecContext is the transaction's ExecContext, through a statement
+// prepared once per text in a Batch.
+func (tx *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if tx.bulk == nil {
+		return tx.Tx.ExecContext(ctx, query, args...)
+	}
+	st, err := tx.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryRowContext is the transaction's QueryRowContext, through a statement
+// prepared once per text in a Batch.
+func (tx *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if tx.bulk == nil {
+		return tx.Tx.QueryRowContext(ctx, query, args...)
+	}
+	st, err := tx.prepared(ctx, query)
+	if err != nil {
+		return tx.Tx.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// QueryContext is the transaction's QueryContext, through a statement
+// prepared once per text in a Batch.
+func (tx *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if tx.bulk == nil {
+		return tx.Tx.QueryContext(ctx, query, args...)
+	}
+	st, err := tx.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// prepared returns the Batch's statement for query, preparing it the first
+// time.
+func (tx *txn) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := tx.bulk.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := tx.Tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	tx.bulk.stmts[query] = st
+	return st, nil
 }
 
 // use points the transaction at ctx, whose Audit the next events record.

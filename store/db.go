@@ -279,6 +279,7 @@ type txn struct {
 	db      *DB
 	ctx     context.Context
 	changes []keysmith.Change
+	bulk    *bulkState // nil but in a Batch
 }
 
 // write runs f in a transaction. When f succeeds the transaction commits and

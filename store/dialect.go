@@ -21,6 +21,9 @@ type dialect interface {
 	// concurrent writers (even on several replicas) extend one hash chain.
 	// It is the last lock a transaction takes (see DB.write).
 	lockLog(ctx context.Context, tx *sql.Tx) error
+	// prepareBulk readies tx, the transaction of a Batch, for thousands of
+	// changes.
+	prepareBulk(ctx context.Context, tx *sql.Tx) error
 	// notify tells other replicas about c when tx commits.
 	notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error
 	// listen delivers other replicas' changes to h.publish until ctx ends.

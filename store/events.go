@@ -49,10 +49,7 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 	if ev.Details == nil {
 		ev.Details = map[string]any{}
 	}
-	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
-		return fmt.Errorf("lock system log: %w", err)
-	}
-	prevSeq, prevHash, err := tx.logHead()
+	prevSeq, prevHash, err := tx.lockedLogHead()
 	if err != nil {
 		return err
 	}
@@ -69,7 +66,23 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 	if err != nil {
 		return fmt.Errorf("append to system log: %w", err)
 	}
+	if tx.bulk != nil {
+		tx.bulk.headSeq, tx.bulk.headHash, tx.bulk.headKnown = ev.Seq, ev.Hash, true
+	}
 	return nil
+}
+
+// lockedLogHead takes the system log's lock and returns its head (see
+// logHead). A Batch takes the lock once and then knows the head: only it
+// appends until it commits.
+func (tx *txn) lockedLogHead() (int64, string, error) {
+	if b := tx.bulk; b != nil && b.headKnown {
+		return b.headSeq, b.headHash, nil
+	}
+	if err := tx.db.dialect.lockLog(tx.ctx, tx.Tx); err != nil {
+		return 0, "", fmt.Errorf("lock system log: %w", err)
+	}
+	return tx.logHead()
 }
 
 // logHead is the seq and hash the next event links to: the newest event's,

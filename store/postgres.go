@@ -64,6 +64,9 @@ func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// PostgreSQL's buffers are the server's: nothing to do per transaction.
+func (d *postgresDialect) prepareBulk(context.Context, *sql.Tx) error { return nil }
+
 func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, c keysmith.Change) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, changeChannel, string(c.Kind)+":"+c.ID)
 	return err

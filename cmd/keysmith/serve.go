@@ -37,11 +37,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	})
 	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")
+	fs.DurationVar(&cfg.MaintenanceInterval, "maintenance-interval", time.Minute,
+		"how often expired tokens are recorded and old system-log events pruned")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if cfg.SessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl must be positive, like 12h")
+	}
+	if cfg.MaintenanceInterval < time.Second {
+		return fmt.Errorf("--maintenance-interval %v: use at least 1s, like 1m", cfg.MaintenanceInterval)
 	}
 	if *retention < 0 {
 		return fmt.Errorf("--log-retention-days %d: use 0 (keep forever) or a number of days", *retention)

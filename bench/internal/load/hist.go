@@ -37,7 +37,7 @@ func (h *Histogram) merge(o *Histogram) {
 	h.n += o.n
 }
 
-// percentile returns the p-th percentile (0 < p ≤ 100) by nearest rank, as
+// Percentile returns the p-th percentile (0 < p ≤ 100) by nearest rank, as
 // the middle of its bucket, or 0 if nothing was recorded.
 func (h *Histogram) Percentile(p float64) time.Duration {
 	if h.n == 0 {

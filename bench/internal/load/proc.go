@@ -62,7 +62,7 @@ func StartProc(name, url, logPath, bin string, args ...string) (*Proc, error) {
 	return p, nil
 }
 
-// stop ends the process: SIGTERM, then SIGKILL if it has not exited within
+// Stop ends the process: SIGTERM, then SIGKILL if it has not exited within
 // stopGrace. It returns an error only if the process had to be killed.
 // Stopping twice is harmless.
 func (p *Proc) Stop() error {
@@ -90,7 +90,10 @@ func (p *Proc) Stop() error {
 	return fmt.Errorf("%s did not exit within %v of SIGTERM and was killed", p.name, stopGrace)
 }
 
-// exitedErr returns an error with the process's last output if it has exited
+// Pid is the process id, for reading its memory in /proc.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// ExitedErr returns an error with the process's last output if it has exited
 // on its own, and nil while it runs.
 func (p *Proc) ExitedErr() error {
 	select {
@@ -101,7 +104,7 @@ func (p *Proc) ExitedErr() error {
 	}
 }
 
-// logTail returns the last few lines the process wrote.
+// LogTail returns the last few lines the process wrote.
 func (p *Proc) LogTail() string {
 	const max = 4 << 10
 	b, err := os.ReadFile(p.logPath)
