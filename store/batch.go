@@ -21,23 +21,35 @@ import (
 type Batch struct{ tx *txn }
 
 // Batch runs f in one write transaction: if f returns an error, nothing f
-// did is kept. Changes are published once the transaction commits.
+// did is kept. Once it commits, one ChangeAll is published (and sent to
+// other replicas) for all its changes.
 func (db *DB) Batch(ctx context.Context, f func(b *Batch) error) error {
 	return db.write(ctx, func(tx *txn) error {
 		if err := db.dialect.prepareBulk(ctx, tx.Tx); err != nil {
 			return err
 		}
-		tx.bulk = &bulkState{stmts: map[string]*sql.Stmt{}}
+		tx.bulk = &bulkState{stmts: map[string]*sql.Stmt{}, users: map[string]keysmith.Ref{}}
 		defer tx.bulk.close()
-		return f(&Batch{tx: tx})
+		if err := f(&Batch{tx: tx}); err != nil {
+			return err
+		}
+		if len(tx.changes) > 1 {
+			// One notice that anything may have changed costs replicas a
+			// refill of their caches, and the batch one statement instead
+			// of thousands.
+			tx.changes = []keysmith.Change{{Kind: keysmith.ChangeAll}}
+		}
+		return nil
 	})
 }
 
 // bulkState is what a Batch's transaction keeps between its many changes:
-// each statement text prepared once, and the system log's head once it
-// holds the log's lock.
+// each statement text prepared once, the system log's head once it holds
+// the log's lock, and how each user appears as a target (a Batch changes
+// no user once made).
 type bulkState struct {
 	stmts     map[string]*sql.Stmt
+	users     map[string]keysmith.Ref
 	headKnown bool
 	headSeq   int64
 	headHash  string

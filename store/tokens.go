@@ -63,8 +63,10 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.setTokenZones(t.ID, t.Network.Zones); err != nil {
-		return err
+	if len(t.Network.Zones) > 0 { // a new token names none yet
+		if err := tx.setTokenZones(t.ID, t.Network.Zones); err != nil {
+			return err
+		}
 	}
 	tx.changed(keysmith.ChangeToken, t.ID)
 	return tx.recordAll(t.CreatedEvent(tx.userRef(t.OwnerID)))

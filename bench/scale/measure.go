@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -103,13 +105,25 @@ func startServe(ctx context.Context, cfg config, bin, dir string) (*load.Proc, e
 	if err != nil {
 		return nil, err
 	}
-	p, err := load.StartProc("keysmith serve", "http://"+addr, filepath.Join(dir, "keysmith.log"), bin,
+	p, err := load.StartProcEnv("keysmith serve", "http://"+addr, filepath.Join(dir, "keysmith.log"), bin, []string{"KEYSMITH_MASTER_KEY=" + masterKey()},
 		"serve", "--addr", addr, "--db", cfg.db, "--log-format", "json",
 		"--log-retention-days", strconv.Itoa(cfg.retention), "--maintenance-interval", cfg.maintenance.String())
 	if err != nil {
 		return nil, err
 	}
 	return p, load.WaitReady(ctx, p)
+}
+
+// masterKey is the KEYSMITH_MASTER_KEY serve gets (PostgreSQL requires
+// one): this process's, so that a database measured once can be served
+// again with the same key, or else a new random one, never shown.
+func masterKey() string {
+	if k := os.Getenv("KEYSMITH_MASTER_KEY"); k != "" {
+		return k
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
 }
 
 // runVerify measures hello, the hot token and the sample with the same load.

@@ -40,12 +40,18 @@ type Proc struct {
 
 // StartProc starts bin with args, logging to logPath.
 func StartProc(name, url, logPath, bin string, args ...string) (*Proc, error) {
+	return StartProcEnv(name, url, logPath, bin, nil, args...)
+}
+
+// StartProcEnv is StartProc with env (KEY=value) added to the child's
+// environment, after the KEYSMITH_* variables of this one are removed.
+func StartProcEnv(name, url, logPath, bin string, env []string, args ...string) (*Proc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("creating the log file of %s: %w", name, err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = ChildEnv()
+	cmd.Env = append(ChildEnv(), env...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	dieWithParent(cmd)
