@@ -63,6 +63,10 @@
 // Every address is on 127.0.0.1: the tool refuses to dial anything but a
 // loopback address, and strips KEYSMITH_* variables from the environment of
 // the processes it starts so that none of them reaches a real database.
+//
+// The load loop, the histogram, the child processes and the hello baseline
+// live in bench/internal/load, which bench/scale shares; this command holds
+// the scenarios, the flags and the report.
 package main
 
 import (

@@ -64,7 +64,19 @@
 //     sorted by last_used_at and by expires_at, the summary, q= a rare
 //     name, status=expired, a token's history (logs?target=), logs?q=.
 //
-// Every address is on 127.0.0.1, as for bench/load.
+// serve gets this process's KEYSMITH_MASTER_KEY (PostgreSQL requires one),
+// or a random one it never shows: set one to serve the database again after
+// measuring, since the signing keys serve makes are sealed with it. Every
+// address is on 127.0.0.1, as for bench/load, and the children get no other
+// KEYSMITH_* variable.
+//
+// # Limits
+//
+// Seeding is one writer laying down one chain, so it runs at the speed of
+// one connection: on SQLite CPU-bound in the engine, on PostgreSQL bound by
+// round trips (about three and a half statements per token). The load
+// generator, the server and the database share the machine's CPUs, as in
+// bench/load: compare figures measured the same way on the same machine.
 package main
 
 import (

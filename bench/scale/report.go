@@ -25,6 +25,7 @@ func (r *results) writeTable(w io.Writer, cfg config) error {
 			msString(v.Res.Latency.Percentile(50)), msString(v.Res.Latency.Percentile(99)), v.Res.Errors)
 	}
 	fmt.Fprintf(&b, "\n| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| serve ready (migrations included) | %s |\n", msString(r.Ready))
 	fmt.Fprintf(&b, "| RSS after the verify load | %.0f MB |\n", float64(r.RSSKiB)/1024)
 	p := r.Probe
 	fmt.Fprintf(&b, "| write-stall probe: PATCH every %v for %v (maintenance every %v, retention %d days) | %d writes |\n",
@@ -33,7 +34,11 @@ func (r *results) writeTable(w io.Writer, cfg config) error {
 	fmt.Fprintf(&b, "| probe non-2xx or failed | %d |\n", p.Failed)
 	fmt.Fprintf(&b, "\n| management read (median of %d) | ms | items |\n|---|---|---|\n", readCalls)
 	for _, rd := range r.Reads {
-		fmt.Fprintf(&b, "| %s `%s` | %s | %d |\n", rd.Name, rd.Path, msString(rd.Median), rd.Items)
+		items := "–"
+		if rd.Items >= 0 {
+			items = fmt.Sprint(rd.Items)
+		}
+		fmt.Fprintf(&b, "| %s `%s` | %s | %s |\n", rd.Name, rd.Path, msString(rd.Median), items)
 	}
 	for _, msg := range slices.Sorted(maps.Keys(p.Errors)) {
 		fmt.Fprintf(&b, "\nprobe failure, %d×: %s\n", p.Errors[msg], msg)

@@ -82,6 +82,13 @@ func seed(ctx context.Context, cfg config, progress io.Writer) (*seeded, error) 
 		return nil, err
 	}
 	defer db.Close()
+	var users int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&users); err != nil {
+		return nil, err
+	}
+	if users > 0 {
+		return nil, fmt.Errorf("the database at -db already has %d users: seed an empty one (a new SQLite path, or a new PostgreSQL database)", users)
+	}
 	s := &seeder{cfg: cfg, db: db, clk: clk, end: end, sample: newReservoir(cfg.sampleMax, cfg.seed)}
 	if err := s.createUsers(ctx); err != nil {
 		return nil, fmt.Errorf("creating users: %w", err)
@@ -103,16 +110,19 @@ func seed(ctx context.Context, cfg config, progress io.Writer) (*seeded, error) 
 	return out, nil
 }
 
+// userAgents are those of the seeded requests.
+var userAgents = []string{"keysmith-cli/1.4.2", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+	"terraform-provider-keysmith/0.9.1", "curl/8.11.1"}
+
 // audit is the audit context of a request made by u.
 func audit(ctx context.Context, r *rand.Rand, u *keysmith.User) context.Context {
 	var id [8]byte
 	for i := range id {
 		id[i] = byte(r.UintN(256))
 	}
-	agents := []string{"keysmith-cli/1.4.2", "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "terraform-provider-keysmith/0.9.1", "curl/8.11.1"}
 	return keysmith.WithAudit(ctx, keysmith.Audit{Actor: keysmith.UserRef(u),
 		ClientIP:  fmt.Sprintf("10.%d.%d.%d", r.IntN(256), r.IntN(256), 1+r.IntN(254)),
-		UserAgent: agents[r.IntN(len(agents))], RequestID: hex.EncodeToString(id[:])})
+		UserAgent: userAgents[r.IntN(len(userAgents))], RequestID: hex.EncodeToString(id[:])})
 }
 
 // createUsers makes the first super admin (as keysmith init does), then as

@@ -129,7 +129,13 @@ func (p *Proc) LogTail() string {
 // WaitReady polls GET p.URL+"/healthz" until it answers 200, the process
 // exits, or ReadyTimeout passes.
 func WaitReady(ctx context.Context, p *Proc) error {
-	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
+	return WaitReadyWithin(ctx, p, ReadyTimeout)
+}
+
+// WaitReadyWithin is WaitReady with another limit, for a server that
+// migrates a large database before it answers.
+func WaitReadyWithin(ctx context.Context, p *Proc, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	client := &http.Client{Transport: NewTransport(1, nil), Timeout: time.Second}
 	defer client.CloseIdleConnections()
@@ -155,7 +161,7 @@ func WaitReady(ctx context.Context, p *Proc) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s did not answer 200 on GET %s within %v (last: %v); its output:\n%s",
-				p.name, url, ReadyTimeout, last, p.LogTail())
+				p.name, url, limit, last, p.LogTail())
 		case <-p.done:
 		case <-time.After(50 * time.Millisecond):
 		}
