@@ -22,11 +22,22 @@ import (
 // would have given it.
 type clock struct{ us atomic.Int64 }
 
-func (c *clock) now() time.Time   { return time.UnixMicro(c.us.Load()).UTC() }
-func (c *clock) set(t time.Time)  { c.us.Store(t.UnixMicro()) }
-func newClock(t time.Time) *clock { c := &clock{}; c.set(t); return c }
-func (c *clock) Now() time.Time   { return c.now() }
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.set(t)
+	return c
+}
+
+// Now is the clock's moment; it is the store's Options.Now.
+func (c *clock) Now() time.Time { return time.UnixMicro(c.us.Load()).UTC() }
+
+// set moves the clock to t.
+func (c *clock) set(t time.Time) { c.us.Store(t.UnixMicro()) }
+
+// micro is t as the store keeps it, to the microsecond.
 func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+// randIn draws a duration in [lo, hi), or lo if the range is empty.
 func randIn(r *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
@@ -36,7 +47,7 @@ func randIn(r *rand.Rand, lo, hi time.Duration) time.Duration {
 
 // seeded is what seeding made that the caller needs afterwards.
 type seeded struct {
-	AdminToken string // a super admin's API token, valid for a day of idleness
+	AdminToken string // a super admin's API token, made at the end with the default idle TTL
 	Live       int    // tokens valid at the end of seeding, and for hours after
 	Sampled    int    // plaintexts written to the sample file
 	Events     int64  // events recorded
@@ -134,7 +145,7 @@ func (s *seeder) createUsers(ctx context.Context) error {
 		keysmith.RoleGroupMembershipAdmin, keysmith.RoleReadOnlyAdmin, keysmith.RoleReadOnlyAdmin, keysmith.RoleSuperAdmin,
 		keysmith.RoleDeveloper, keysmith.RoleDeveloper}
 	return s.db.Batch(ctx, func(b *store.Batch) error {
-		now := s.clk.now()
+		now := s.clk.Now()
 		s.admin = &keysmith.User{ID: keysmith.NewID("usr"), Email: "admin@scale.example", Name: "Administrator",
 			Role: keysmith.RoleSuperAdmin, Type: keysmith.UserPerson, Status: keysmith.UserActive, CreatedAt: now, UpdatedAt: now}
 		if err := b.CreateUser(keysmith.WithAudit(ctx, keysmith.Audit{Actor: keysmith.SystemActor}), s.admin, ""); err != nil {
@@ -145,7 +156,7 @@ func (s *seeder) createUsers(ctx context.Context) error {
 		for i := range persons + services {
 			s.clk.set(now.Add(time.Duration(i+1) * time.Second))
 			u := &keysmith.User{ID: keysmith.NewID("usr"), Role: roles[i%len(roles)], Type: keysmith.UserPerson,
-				Status: keysmith.UserActive, CreatedAt: s.clk.now(), UpdatedAt: s.clk.now()}
+				Status: keysmith.UserActive, CreatedAt: s.clk.Now(), UpdatedAt: s.clk.Now()}
 			u.Email, u.Name = fmt.Sprintf("person%d@scale.example", i), fmt.Sprintf("Person %d", i)
 			if i >= persons {
 				u.Type, u.Role = keysmith.UserService, keysmith.RoleReadOnlyAdmin
