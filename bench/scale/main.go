@@ -9,6 +9,15 @@
 //	go run ./bench/scale -db postgres://postgres@127.0.0.1:5432/scale?sslmode=disable -tokens 1000000 -sample /tmp/sample.txt
 //	go run ./bench/scale -db /tmp/scale.db -tokens 100000 -sample /tmp/sample.txt -measure
 //
+// Seed once and measure a copy many times (measuring changes the database:
+// the expiry sweep and the pruning run):
+//
+//	go run ./bench/scale -db /tmp/scale.db -tokens 1000000 -sample /tmp/sample.txt > /tmp/admin.txt
+//	cp /tmp/scale.db /tmp/copy.db
+//	go run ./bench/scale -db /tmp/copy.db -sample /tmp/sample.txt -seeded /tmp/admin.txt -measure
+//
+// (on PostgreSQL, CREATE DATABASE copy TEMPLATE scale makes the copy).
+//
 // Without -measure it seeds, writes up to -sample-max (100 000) live
 // plaintext tokens to the -sample file, one a line, prints an API token of a
 // super admin of the seeded database on stdout, and exits. The database
@@ -16,7 +25,7 @@
 // database): seeding adds a history, it does not merge one.
 //
 // Flags: -db (required), -tokens N (1000), -sample FILE, -sample-max
-// (100000), -history (960h: tokens are created evenly over the last 40
+// (100000), -seeded FILE (skip seeding, see above), -history (960h: tokens are created evenly over the last 40
 // days, so a retention of 30 days leaves a quarter of the system log to
 // prune), -batch changes per transaction (2000), -seed (1), -measure, and
 // for -measure: -bin a prebuilt keysmith binary (default: go build
@@ -88,6 +97,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,6 +123,7 @@ type config struct {
 	maintenance time.Duration
 	retention   int
 	cpuProfile  string
+	seeded      string
 }
 
 // Bounds on the flags, so that a typo cannot start a day-long run.
@@ -163,6 +174,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.maintenance, "maintenance", 10*time.Second, "serve's maintenance interval (expiry sweep, pruning) during -measure")
 	fs.IntVar(&cfg.retention, "retention-days", 30, "serve's --log-retention-days during -measure")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the seeding to this file")
+	fs.StringVar(&cfg.seeded, "seeded", "", "skip seeding: -db was seeded before, and this file holds the admin token that run printed")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run ./bench/scale -db PATH|DSN [-tokens N] [-sample FILE] [-measure] [flags]\n\n"+
 			"Seeds a Keysmith database with N tokens and their history; with -measure, measures it.\n\nFlags:\n")
@@ -197,6 +209,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-retention-days %d: use at least 1", cfg.retention)
 	case cfg.measure && cfg.sample == "":
 		return cfg, errors.New("-measure needs -sample FILE: uniform verify reads its tokens from it")
+	case cfg.seeded != "" && !cfg.measure:
+		return cfg, errors.New("-seeded skips seeding, so it needs -measure")
 	}
 	return cfg, nil
 }
@@ -204,6 +218,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // run seeds, prints the admin token and, with -measure, measures and prints
 // the table.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	if cfg.seeded != "" {
+		s, err := readSeeded(cfg)
+		if err != nil {
+			return err
+		}
+		return measure(ctx, cfg, s, stdout, stderr)
+	}
 	s, err := seed(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -215,6 +236,20 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return measure(ctx, cfg, s, stdout, stderr)
+}
+
+// readSeeded is what -seeded says of a database seeded before: its admin
+// token. Seeding figures are unknown (zero).
+func readSeeded(cfg config) (*seeded, error) {
+	b, err := os.ReadFile(cfg.seeded)
+	if err != nil {
+		return nil, fmt.Errorf("-seeded: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(tok, "ks_") || strings.ContainsAny(tok, " \n") {
+		return nil, fmt.Errorf("-seeded %s does not hold one API token (the line bench/scale printed on stdout)", cfg.seeded)
+	}
+	return &seeded{AdminToken: tok}, nil
 }
 
 // quietLogger drops the store's informational lines (applied migrations)

@@ -82,6 +82,15 @@ func measureAll(ctx context.Context, cfg config, s *seeded, stderr io.Writer) (*
 	api := &apiClient{base: ks.URL, token: s.AdminToken,
 		c: &http.Client{Transport: load.NewTransport(4, nil), Timeout: time.Minute}}
 	out := &results{Tokens: cfg.tokens, Engine: engineName(cfg.db), Seeded: s, Sample: len(bodies), Ready: ready}
+	if s.Elapsed == 0 { // -seeded: count what is there
+		var sum struct {
+			Total int `json:"total"`
+		}
+		if err := api.call(ctx, http.MethodGet, "/v1/tokens/summary", nil, &sum); err != nil {
+			return nil, err
+		}
+		out.Tokens = sum.Total
+	}
 	fmt.Fprintf(stderr, "scale: write-stall probe for %v\n", cfg.probe)
 	if out.Probe, err = runProbe(ctx, api, cfg.probe); err != nil {
 		return nil, err

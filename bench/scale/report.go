@@ -16,8 +16,12 @@ func (r *results) writeTable(w io.Writer, cfg config) error {
 	s := r.Seeded
 	fmt.Fprintf(&b, "\n## bench/scale: %d tokens on %s (%d CPUs, %s, %s)\n\n", r.Tokens, r.Engine, runtime.NumCPU(),
 		runtime.Version(), time.Now().UTC().Format("2006-01-02"))
-	fmt.Fprintf(&b, "Seeded in %v (%.0f tokens/s): %d events, %d tokens live, %d in the sample.\n\n",
-		s.Elapsed.Round(100*time.Millisecond), float64(r.Tokens)/s.Elapsed.Seconds(), s.Events, s.Live, r.Sample)
+	if s.Elapsed > 0 {
+		fmt.Fprintf(&b, "Seeded in %v (%.0f tokens/s): %d events, %d tokens live, %d in the sample.\n\n",
+			s.Elapsed.Round(100*time.Millisecond), float64(r.Tokens)/s.Elapsed.Seconds(), s.Events, s.Live, r.Sample)
+	} else {
+		fmt.Fprintf(&b, "Seeded before (-seeded); %d tokens in the sample.\n\n", r.Sample)
+	}
 	fmt.Fprintf(&b, "| verify (%d connections, %v after %v warm-up) | req/s | p50 | p99 | errors |\n|---|---|---|---|---|\n",
 		cfg.conc, cfg.duration, cfg.warmup)
 	for _, v := range r.Verify {

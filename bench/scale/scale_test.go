@@ -191,6 +191,7 @@ func TestParseFlags(t *testing.T) {
 		{"-db", "x", "-measure"},
 		{"-db", "x", "-d", "1h"},
 		{"-db", "x", "extra"},
+		{"-db", "x", "-seeded", "admin.txt"},
 	} {
 		t.Run("Rejects"+strings.Join(args, ""), func(t *testing.T) {
 			if _, err := parseFlags(args, io.Discard); err == nil {
