@@ -28,6 +28,9 @@ type dialect interface {
 	// concurrent writers (even on several replicas) extend one hash chain.
 	// It is the last lock a transaction takes (see DB.write).
 	lockLog(ctx context.Context, tx *sql.Tx) error
+	// prepareBulk readies tx, the transaction of a Batch, for thousands of
+	// changes.
+	prepareBulk(ctx context.Context, tx *sql.Tx) error
 	// notify tells other replicas about cs when tx commits, in one round
 	// trip: a transaction may hold the system log's lock meanwhile.
 	notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error

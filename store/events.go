@@ -117,6 +117,19 @@ func (tx *txn) logHead() (int64, string, error) {
 // userRef is how the user with id appears as a target, read in tx; the id
 // alone if the user cannot be read.
 func (tx *txn) userRef(id string) keysmith.Ref {
+	if tx.bulk == nil {
+		return tx.readUserRef(id)
+	}
+	ref, ok := tx.bulk.users[id]
+	if !ok {
+		ref = tx.readUserRef(id)
+		tx.bulk.users[id] = ref
+	}
+	return ref
+}
+
+// readUserRef is userRef read from the database.
+func (tx *txn) readUserRef(id string) keysmith.Ref {
 	var email string
 	if err := tx.QueryRowContext(tx.ctx, `SELECT email FROM users WHERE id = $1`, id).Scan(&email); err != nil {
 		return keysmith.Ref{Type: "user", ID: id}

@@ -82,6 +82,9 @@ func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+// PostgreSQL's buffers are the server's: nothing to do per transaction.
+func (d *postgresDialect) prepareBulk(context.Context, *sql.Tx) error { return nil }
+
 func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error {
 	if len(cs) == 0 {
 		return nil

@@ -96,6 +96,18 @@ func (d *sqliteDialect) queueWrite(ctx context.Context) (func(), error) {
 
 func (d *sqliteDialect) lockLog(context.Context, *sql.Tx) error { return nil }
 
+// bulkCacheKiB is the page cache of a connection that has run a Batch. The
+// default (2 MiB) makes a batch of random-key inserts into a large file
+// spill pages to the WAL mid-transaction and read them back.
+const bulkCacheKiB = 256 << 10
+
+// prepareBulk enlarges the connection's page cache; it stays so for the
+// connection's life, which only a bulk loader's connections have.
+func (d *sqliteDialect) prepareBulk(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", bulkCacheKiB))
+	return err
+}
+
 // One process owns an SQLite file, so there is nobody else to tell.
 func (d *sqliteDialect) notify(context.Context, *sql.Tx, []keysmith.Change) error { return nil }
 func (d *sqliteDialect) listen(ctx context.Context, h listenHooks) {

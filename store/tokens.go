@@ -63,8 +63,10 @@ func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.setTokenZones(t.ID, t.Network.Zones); err != nil {
-		return err
+	if len(t.Network.Zones) > 0 { // a new token names none yet
+		if err := tx.setTokenZones(t.ID, t.Network.Zones); err != nil {
+			return err
+		}
 	}
 	tx.changed(keysmith.ChangeToken, t.ID)
 	return tx.recordAll(t.CreatedEvent(tx.userRef(t.OwnerID)))
@@ -179,50 +181,54 @@ func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) 
 // CodeNotFound if there is no such token, CodeConflict if it is revoked,
 // CodeInvalid if u names a network zone that does not exist.
 func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate) (*keysmith.Token, error) {
-	err := db.write(ctx, func(tx *txn) error {
-		t, err := tx.lockToken(id)
-		if err != nil {
-			return err
-		}
-		var set []string
-		var c conditions // for the numbering of the arguments of set
-		arg := c.arg
-		if u.Name != nil {
-			set = append(set, "name = "+arg(*u.Name), "name_lower = "+arg(strings.ToLower(*u.Name)))
-		}
-		if u.Enabled != nil {
-			if *u.Enabled {
-				set = append(set, "disabled_at = NULL")
-			} else {
-				set = append(set, "disabled_at = COALESCE(disabled_at, "+arg(micros(db.now()))+")")
-			}
-		}
-		if u.Meta != nil {
-			set = append(set, "meta = "+arg(string(*u.Meta)))
-		}
-		if u.Network != nil {
-			set = append(set, "network_mode = "+arg(string(u.Network.Mode)))
-		}
-		if u.RateLimitPercent != nil {
-			set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
-		}
-		if len(set) > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), c.args...); err != nil {
-				return err
-			}
-		}
-		if u.Network != nil {
-			if err := tx.setTokenZones(id, u.Network.Zones); err != nil {
-				return err
-			}
-		}
-		tx.changed(keysmith.ChangeToken, id)
-		return tx.recordAll(u.Events(t, tx.userRef(t.OwnerID))...)
-	})
+	err := db.write(ctx, func(tx *txn) error { return tx.updateToken(id, u) })
 	if err != nil {
 		return nil, err
 	}
 	return db.FindTokenByID(ctx, id)
+}
+
+// updateToken applies u to a token in tx; see UpdateToken.
+func (tx *txn) updateToken(id string, u keysmith.TokenUpdate) error {
+	ctx, db := tx.ctx, tx.db
+	t, err := tx.lockToken(id)
+	if err != nil {
+		return err
+	}
+	var set []string
+	var c conditions // for the numbering of the arguments of set
+	arg := c.arg
+	if u.Name != nil {
+		set = append(set, "name = "+arg(*u.Name), "name_lower = "+arg(strings.ToLower(*u.Name)))
+	}
+	if u.Enabled != nil {
+		if *u.Enabled {
+			set = append(set, "disabled_at = NULL")
+		} else {
+			set = append(set, "disabled_at = COALESCE(disabled_at, "+arg(micros(db.now()))+")")
+		}
+	}
+	if u.Meta != nil {
+		set = append(set, "meta = "+arg(string(*u.Meta)))
+	}
+	if u.Network != nil {
+		set = append(set, "network_mode = "+arg(string(u.Network.Mode)))
+	}
+	if u.RateLimitPercent != nil {
+		set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
+	}
+	if len(set) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), c.args...); err != nil {
+			return err
+		}
+	}
+	if u.Network != nil {
+		if err := tx.setTokenZones(id, u.Network.Zones); err != nil {
+			return err
+		}
+	}
+	tx.changed(keysmith.ChangeToken, id)
+	return tx.recordAll(u.Events(t, tx.userRef(t.OwnerID))...)
 }
 
 // RotateToken moves the token's hash to prev_hash (valid until graceUntil)

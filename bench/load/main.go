@@ -63,6 +63,10 @@
 // Every address is on 127.0.0.1: the tool refuses to dial anything but a
 // loopback address, and strips KEYSMITH_* variables from the environment of
 // the processes it starts so that none of them reaches a real database.
+//
+// The load loop, the histogram, the child processes and the hello baseline
+// live in bench/internal/load, which bench/scale shares; this command holds
+// the scenarios, the flags and the report.
 package main
 
 import (
@@ -76,6 +80,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/keysmith/keysmith/bench/internal/load"
 )
 
 // config is what the flags ask for.
@@ -97,8 +103,8 @@ const (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == helloCommand {
-		os.Exit(runHello(os.Args[2:], os.Stderr))
+	if len(os.Args) > 1 && os.Args[1] == load.HelloCommand {
+		os.Exit(load.RunHello(os.Args[2:], os.Stderr))
 	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -155,8 +161,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // budget bounds the whole run: building, starting, both targets and cleanup.
 func (cfg config) budget() time.Duration {
-	perTarget := cfg.warmup + cfg.duration + requestTimeout + readyTimeout
-	return buildTimeout + 2*perTarget + time.Minute
+	perTarget := cfg.warmup + cfg.duration + load.RequestTimeout + load.ReadyTimeout
+	return load.BuildTimeout + 2*perTarget + time.Minute
 }
 
 // run does the whole measurement and prints the report. Whatever happens, the
@@ -177,10 +183,10 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 	bin := cfg.bin
 	if bin == "" {
-		if bin, err = buildKeysmith(ctx, dir); err != nil {
+		if bin, err = load.BuildKeysmith(ctx, dir); err != nil {
 			return err
 		}
-	} else if bin, err = checkBinary(bin); err != nil {
+	} else if bin, err = load.CheckBinary(bin); err != nil {
 		return err
 	}
 	self, err := os.Executable()
@@ -197,7 +203,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	hello, err := startHello(ctx, self, dir)
+	hello, err := load.StartHello(ctx, self, dir)
 	if hello != nil {
 		defer stopWarn(hello, stderr) // no-op if already stopped below
 	}
@@ -205,7 +211,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	// hello answers anything; only its status is checked.
-	helloRes, err := measure(ctx, cfg, sc, fx, hello, checkOK, ks)
+	helloRes, err := measure(ctx, cfg, sc, fx, hello, load.CheckOK, ks)
 	if err != nil {
 		return err
 	}
@@ -227,7 +233,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	writeErrorSamples(stderr, runs)
 	if ksRes.Errors > 0 {
-		if tail := ks.logTail(); tail != "" {
+		if tail := ks.LogTail(); tail != "" {
 			fmt.Fprintf(stderr, "keysmith serve output (last lines):\n%s\n", tail)
 		}
 	}
@@ -236,17 +242,17 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 
 // measure runs the scenario's load against p, checking each response with
 // check, and fails if p or any of alsoAlive exited meanwhile.
-func measure(ctx context.Context, cfg config, sc *Scenario, fx *Fixture, p *proc,
-	check func(int, []byte) error, alsoAlive ...*proc) (*result, error) {
+func measure(ctx context.Context, cfg config, sc *Scenario, fx *Fixture, p *load.Proc,
+	check func(int, []byte) error, alsoAlive ...*load.Proc) (*load.Result, error) {
 	lo := loadFor(cfg, sc, fx)
-	lo.url = p.url + sc.Path
-	lo.check = check
-	res, err := runLoad(ctx, lo)
+	lo.URL = p.URL + sc.Path
+	lo.Check = check
+	res, err := load.Run(ctx, lo)
 	if err != nil {
 		return nil, err
 	}
-	for _, q := range append([]*proc{p}, alsoAlive...) {
-		if err := q.exitedErr(); err != nil {
+	for _, q := range append([]*load.Proc{p}, alsoAlive...) {
+		if err := q.ExitedErr(); err != nil {
 			return nil, err
 		}
 	}
@@ -254,25 +260,25 @@ func measure(ctx context.Context, cfg config, sc *Scenario, fx *Fixture, p *proc
 }
 
 // loadFor is the load both targets get: the same request, workers and times.
-func loadFor(cfg config, sc *Scenario, fx *Fixture) load {
-	lo := load{
-		method:   sc.Method,
-		conc:     cfg.conc,
-		warmup:   cfg.warmup,
-		duration: cfg.duration,
+func loadFor(cfg config, sc *Scenario, fx *Fixture) load.Load {
+	lo := load.Load{
+		Method:   sc.Method,
+		Conc:     cfg.conc,
+		Warmup:   cfg.warmup,
+		Duration: cfg.duration,
 	}
 	if sc.Header != nil {
-		lo.header = sc.Header(fx)
+		lo.Header = sc.Header(fx)
 	}
 	if sc.Body != nil {
-		lo.body = sc.Body(fx)
+		lo.Body = sc.Body(fx)
 	}
 	return lo
 }
 
 // stopWarn stops p and reports on stderr if it had to be killed.
-func stopWarn(p *proc, stderr io.Writer) {
-	if err := p.stop(); err != nil {
+func stopWarn(p *load.Proc, stderr io.Writer) {
+	if err := p.Stop(); err != nil {
 		fmt.Fprintf(stderr, "load: warning: %v\n", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keysmith/keysmith/bench/internal/load"
 )
 
 // maxErrorRate is the share of failed requests above which a run fails: a
@@ -19,7 +21,7 @@ const maxErrorRate = 0.001
 // targetResult names one target's result.
 type targetResult struct {
 	name string
-	res  *result
+	res  *load.Result
 }
 
 // report is what the tool prints, as a table or as JSON.
@@ -61,8 +63,8 @@ func newReport(cfg config, sc *Scenario, runs []targetResult) *report {
 			Name:      r.name,
 			Requests:  r.res.Requests,
 			ReqPerSec: round(r.res.ReqPerSec(), 1),
-			P50Ms:     round(ms(r.res.Latency.percentile(50)), 3),
-			P99Ms:     round(ms(r.res.Latency.percentile(99)), 3),
+			P50Ms:     round(ms(r.res.Latency.Percentile(50)), 3),
+			P99Ms:     round(ms(r.res.Latency.Percentile(99)), 3),
 			Errors:    r.res.Errors,
 			Conns:     r.res.Conns,
 		})

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/keysmith/keysmith/bench/internal/load"
 )
 
 // Scenario is one kind of request to measure. Keysmith gets it as it is; the
@@ -65,7 +67,7 @@ var scenarios = []*Scenario{
 			b, _ := json.Marshal(map[string]string{"token": fx.AdminToken}) // cannot fail for strings
 			return b
 		},
-		Check: checkBodyContains(`"valid":true`),
+		Check: load.CheckBodyContains(`"valid":true`),
 	},
 	{
 		// The client_credentials grant with client_secret_basic: client
@@ -76,7 +78,7 @@ var scenarios = []*Scenario{
 		Setup:  setupOAuthClient,
 		Header: basicFormHeader,
 		Body:   func(*Fixture) []byte { return []byte("grant_type=client_credentials") },
-		Check:  checkBodyContains(`"access_token"`),
+		Check:  load.CheckBodyContains(`"access_token"`),
 	},
 	{
 		// RFC 7662 introspection of one live JWT by the client that holds it.
@@ -86,7 +88,7 @@ var scenarios = []*Scenario{
 		Setup:  setupOAuthClient,
 		Header: basicFormHeader,
 		Body:   func(fx *Fixture) []byte { return []byte(url.Values{"token": {fx.AccessToken}}.Encode()) },
-		Check:  checkBodyContains(`"active":true`),
+		Check:  load.CheckBodyContains(`"active":true`),
 	},
 	{
 		// verify-zoned is verify with the work a locked-down token adds: an
@@ -102,7 +104,7 @@ var scenarios = []*Scenario{
 			b, _ := json.Marshal(map[string]string{"token": fx.ZonedToken, "ip": "192.0.2.10"})
 			return b
 		},
-		Check: checkBodyContains(`"valid":true`),
+		Check: load.CheckBodyContains(`"valid":true`),
 	},
 }
 
@@ -152,7 +154,7 @@ func doJSON(c *http.Client, req *http.Request, want int, v any) error {
 		return err
 	}
 	if resp.StatusCode != want {
-		return statusError(resp.StatusCode, b)
+		return load.StatusError(resp.StatusCode, b)
 	}
 	return json.Unmarshal(b, v)
 }
@@ -220,7 +222,7 @@ func apiCall(ctx context.Context, c *http.Client, fx *Fixture, method, path stri
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %w", method, path, statusError(resp.StatusCode, raw))
+		return fmt.Errorf("%s %s: %w", method, path, load.StatusError(resp.StatusCode, raw))
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)
@@ -251,42 +253,4 @@ func scenarioNames() []string {
 // jsonHeader is the header of a request with a JSON body.
 func jsonHeader(*Fixture) http.Header {
 	return http.Header{"Content-Type": {"application/json"}}
-}
-
-// checkOK accepts any 200 response.
-func checkOK(status int, body []byte) error {
-	if status != http.StatusOK {
-		return statusError(status, body)
-	}
-	return nil
-}
-
-// checkBodyContains accepts a 200 response whose body contains want.
-func checkBodyContains(want string) func(int, []byte) error {
-	w := []byte(want)
-	return func(status int, body []byte) error {
-		if status != http.StatusOK {
-			return statusError(status, body)
-		}
-		if !bytes.Contains(body, w) {
-			return fmt.Errorf("status 200 without %s in the body: %s", want, clip(body))
-		}
-		return nil
-	}
-}
-
-// statusError describes an unexpected status. The body is included, clipped,
-// because Keysmith's error bodies say what was wrong.
-func statusError(status int, body []byte) error {
-	return fmt.Errorf("status %d: %s", status, clip(body))
-}
-
-// clip shortens a response body for an error message.
-func clip(body []byte) string {
-	const max = 200
-	s := strings.TrimSpace(string(body))
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	return s
 }

@@ -40,6 +40,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.VerifyCache, "verify-cache", verify.DefaultCacheSize,
 		"token secrets (and, apart, owners) the verifier keeps in memory, about 950 bytes of heap each (95 MB at the default); past it the least recently used make room")
 	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")
+	fs.DurationVar(&cfg.MaintenanceInterval, "maintenance-interval", time.Minute,
+		"how often expired tokens are recorded and old system-log events pruned")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +50,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.VerifyCache < 1 {
 		return fmt.Errorf("--verify-cache %d: must be at least 1, like 100000", cfg.VerifyCache)
+	}
+	if cfg.MaintenanceInterval < time.Second {
+		return fmt.Errorf("--maintenance-interval %v: use at least 1s, like 1m", cfg.MaintenanceInterval)
 	}
 	if *retention < 0 {
 		return fmt.Errorf("--log-retention-days %d: use 0 (keep forever) or a number of days", *retention)

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"math"
@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// histogram counts latencies in log-linear buckets, as HDR histograms do:
+// Histogram counts latencies in log-linear buckets, as HDR histograms do:
 // exact below 256 ns, and above that within 1/128 (under 0.8 %) of the true
 // value. Its size is fixed, so a worker records without allocating however
 // long the run, and merging workers is adding arrays.
-type histogram struct {
+type Histogram struct {
 	counts [histBuckets]int64
 	n      int64
 }
@@ -24,22 +24,22 @@ const (
 )
 
 // record adds one latency.
-func (h *histogram) record(d time.Duration) {
+func (h *Histogram) record(d time.Duration) {
 	h.counts[histIndex(d)]++
 	h.n++
 }
 
 // merge adds o's counts to h.
-func (h *histogram) merge(o *histogram) {
+func (h *Histogram) merge(o *Histogram) {
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
 	h.n += o.n
 }
 
-// percentile returns the p-th percentile (0 < p ≤ 100) by nearest rank, as
+// Percentile returns the p-th percentile (0 < p ≤ 100) by nearest rank, as
 // the middle of its bucket, or 0 if nothing was recorded.
-func (h *histogram) percentile(p float64) time.Duration {
+func (h *Histogram) Percentile(p float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}

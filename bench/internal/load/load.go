@@ -1,4 +1,9 @@
-package main
+// Package load is the core of Keysmith's load tools (bench/load,
+// bench/scale): closed-loop HTTP load over keep-alive connections with a
+// log-linear latency histogram, the child processes it measures (keysmith
+// serve, the hello-world baseline), and the rule that every address is on
+// 127.0.0.1. bench/load's doc comment says what is measured and why.
+package load
 
 import (
 	"bytes"
@@ -6,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,38 +23,43 @@ import (
 // Limits of one request. A Keysmith answer is a few hundred bytes; the limit
 // only stops a broken server from filling memory.
 const (
-	requestTimeout = 10 * time.Second
+	RequestTimeout = 10 * time.Second
 	maxBody        = 1 << 20
 )
 
 // maxErrorKinds bounds how many distinct error messages a run remembers.
 const maxErrorKinds = 8
 
-// load is one target's run: where to send what, how hard, for how long.
-type load struct {
-	url      string
-	method   string
-	header   http.Header
-	body     []byte
-	check    func(status int, body []byte) error
-	conc     int
-	warmup   time.Duration
-	duration time.Duration
+// Load is one target's run: where to send what, how hard, for how long.
+type Load struct {
+	URL    string
+	Method string
+	Header http.Header // shared read-only by every request; nil for none
+	Body   []byte
+	// Bodies, if not empty, replaces Body: each request sends one of them,
+	// picked uniformly at random by its worker (for example one verify
+	// request per token of a sample), so the target cannot answer every
+	// request from one warm entry.
+	Bodies   [][]byte
+	Check    func(status int, body []byte) error
+	Conc     int
+	Warmup   time.Duration
+	Duration time.Duration
 }
 
-// result is what one run measured. Only requests started after the warm-up
+// Result is what one run measured. Only requests started after the warm-up
 // count.
-type result struct {
+type Result struct {
 	Requests  int            // answered or failed
 	Errors    int            // failed: transport error, wrong status, or failed check
 	Elapsed   time.Duration  // from the end of the warm-up until the last worker stopped
 	Conns     int64          // connections dialled, warm-up included
-	Latency   histogram      // of the successful requests
+	Latency   Histogram      // of the successful requests
 	ErrorKind map[string]int // error message → count, at most maxErrorKinds (+ "other")
 }
 
 // ReqPerSec is the rate of successful responses.
-func (r *result) ReqPerSec() float64 {
+func (r *Result) ReqPerSec() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
@@ -57,40 +68,41 @@ func (r *result) ReqPerSec() float64 {
 
 // worker is one closed loop over one keep-alive connection. It records into
 // its own fields, so the loop takes no locks and does not allocate for its
-// records; runLoad merges them at the end.
+// records; Run merges them at the end.
 type worker struct {
 	requests  int
 	errors    int
-	latency   histogram
+	latency   Histogram
 	errorKind map[string]int
 	buf       bytes.Buffer
+	rand      *rand.Rand // picks from Load.Bodies
 }
 
-// runLoad drives lo.conc workers against lo.url for lo.warmup+lo.duration and
+// Run drives lo.Conc workers against lo.URL for lo.Warmup+lo.Duration and
 // returns what was measured after the warm-up. It returns an error only when
 // the run was cut short (ctx done); failed requests are counted, not returned.
-func runLoad(ctx context.Context, lo load) (*result, error) {
+func Run(ctx context.Context, lo Load) (*Result, error) {
 	var dials atomic.Int64
-	tr := newTransport(lo.conc, &dials)
+	tr := NewTransport(lo.Conc, &dials)
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: requestTimeout}
+	client := &http.Client{Transport: tr, Timeout: RequestTimeout}
 
 	start := time.Now()
-	measureFrom := start.Add(lo.warmup)
-	end := measureFrom.Add(lo.duration)
-	workers := make([]*worker, lo.conc)
+	measureFrom := start.Add(lo.Warmup)
+	end := measureFrom.Add(lo.Duration)
+	workers := make([]*worker, lo.Conc)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := &worker{errorKind: map[string]int{}}
+		w := &worker{errorKind: map[string]int{}, rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i)))}
 		workers[i] = w
 		wg.Go(func() { w.run(ctx, client, &lo, measureFrom, end) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("run against %s cut short: %w", lo.url, context.Cause(ctx))
+		return nil, fmt.Errorf("run against %s cut short: %w", lo.URL, context.Cause(ctx))
 	}
 
-	res := &result{Elapsed: time.Since(measureFrom), Conns: dials.Load(), ErrorKind: map[string]int{}}
+	res := &Result{Elapsed: time.Since(measureFrom), Conns: dials.Load(), ErrorKind: map[string]int{}}
 	for _, w := range workers {
 		res.Requests += w.requests
 		res.Errors += w.errors
@@ -104,7 +116,7 @@ func runLoad(ctx context.Context, lo load) (*result, error) {
 
 // run sends requests one after another until end. Requests started before
 // measureFrom warm up the connection and the server and are not recorded.
-func (w *worker) run(ctx context.Context, client *http.Client, lo *load, measureFrom, end time.Time) {
+func (w *worker) run(ctx context.Context, client *http.Client, lo *Load, measureFrom, end time.Time) {
 	for ctx.Err() == nil {
 		t0 := time.Now()
 		if !t0.Before(end) {
@@ -127,13 +139,17 @@ func (w *worker) run(ctx context.Context, client *http.Client, lo *load, measure
 
 // do sends one request and reads the whole answer, so that the connection
 // goes back to the pool for the next one.
-func (w *worker) do(ctx context.Context, client *http.Client, lo *load) error {
-	req, err := http.NewRequestWithContext(ctx, lo.method, lo.url, bytes.NewReader(lo.body))
+func (w *worker) do(ctx context.Context, client *http.Client, lo *Load) error {
+	body := lo.Body
+	if len(lo.Bodies) > 0 {
+		body = lo.Bodies[w.rand.IntN(len(lo.Bodies))]
+	}
+	req, err := http.NewRequestWithContext(ctx, lo.Method, lo.URL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	if lo.header != nil {
-		req.Header = lo.header // shared read-only by every request
+	if lo.Header != nil {
+		req.Header = lo.Header // shared read-only by every request
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -145,7 +161,7 @@ func (w *worker) do(ctx context.Context, client *http.Client, lo *load) error {
 	if err != nil {
 		return fmt.Errorf("reading the response: %w", err)
 	}
-	return lo.check(resp.StatusCode, w.buf.Bytes())
+	return lo.Check(resp.StatusCode, w.buf.Bytes())
 }
 
 // noteError counts err by its message, keeping a few distinct ones.
@@ -157,16 +173,16 @@ func (w *worker) noteError(err error) {
 	w.errorKind[msg]++
 }
 
-// newTransport returns a transport for conc workers: one keep-alive
+// NewTransport returns a transport for conc workers: one keep-alive
 // connection each, no compression (neither target compresses, and the client
 // must not ask), no proxy, and dialling only loopback addresses. dials counts
 // the connections made.
-func newTransport(conc int, dials *atomic.Int64) *http.Transport {
+func NewTransport(conc int, dials *atomic.Int64) *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	return &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if err := checkLoopback(addr); err != nil {
+			if err := CheckLoopback(addr); err != nil {
 				return nil, err
 			}
 			if dials != nil {
@@ -185,9 +201,9 @@ func newTransport(conc int, dials *atomic.Int64) *http.Transport {
 // errNotLoopback is returned for any attempt to reach beyond this machine.
 var errNotLoopback = errors.New("refusing to send traffic to an address that is not loopback")
 
-// checkLoopback accepts host:port only if host is a loopback IP address.
+// CheckLoopback accepts host:port only if host is a loopback IP address.
 // Names are refused too: they could resolve anywhere.
-func checkLoopback(hostport string) error {
+func CheckLoopback(hostport string) error {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return fmt.Errorf("address %q: %w", hostport, err)

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -14,25 +14,25 @@ import (
 	"time"
 )
 
-// helloCommand is the hidden subcommand that runs the baseline server:
+// HelloCommand is the hidden subcommand that runs the baseline server:
 //
 //	load hello -addr 127.0.0.1:PORT
-const helloCommand = "hello"
+const HelloCommand = "hello"
 
 // helloBody is the baseline's whole answer: what a successful verify says,
 // and nothing else.
 var helloBody = []byte(`{"valid":true}`)
 
-// runHello serves helloHandler on -addr until SIGTERM or SIGINT, and returns
+// RunHello serves helloHandler on -addr until SIGTERM or SIGINT, and returns
 // the exit status.
-func runHello(args []string, stderr io.Writer) int {
+func RunHello(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("load hello", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := checkLoopback(*addr); err != nil {
+	if err := CheckLoopback(*addr); err != nil {
 		fmt.Fprintf(stderr, "load hello: -addr: %v\n", err)
 		return 2
 	}
