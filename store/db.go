@@ -317,7 +317,7 @@ type txn struct {
 	// is then the newest event (see recordOutcome).
 	logLocked bool
 	head      logHead
-	bulk    *bulkState // nil but in a Batch
+	bulk      *bulkState // nil but in a Batch
 }
 
 // write runs f in a transaction. When f succeeds the transaction commits and
