@@ -303,6 +303,19 @@ const (
 	ChangeFeedLost ChangeKind = "feed_lost"
 )
 
+// Known reports whether k is one of the change kinds of this version.
+// Subscribers treat a kind they do not know (sent by a newer replica, or
+// garbled) as ChangeAll: dropping everything is always safe, ignoring a
+// change is not.
+func (k ChangeKind) Known() bool {
+	switch k {
+	case ChangeToken, ChangeUser, ChangeZone, ChangeSettings, ChangeAll, ChangeFeedLost,
+		ChangeOAuthClient, ChangeAccessToken, ChangeSigningKey:
+		return true
+	}
+	return false
+}
+
 // Change tells caches that a record changed and must be read again.
 type Change struct {
 	Kind ChangeKind

@@ -266,8 +266,12 @@ func (a *Authority) reloadRevoked(ctx context.Context) error {
 	return nil
 }
 
-// invalidate drops what a committed change made stale.
+// invalidate drops what a committed change made stale. A kind it does not
+// know (see keysmith.ChangeKind.Known) counts as ChangeAll.
 func (a *Authority) invalidate(c keysmith.Change) {
+	if !c.Kind.Known() {
+		c.Kind = keysmith.ChangeAll
+	}
 	a.mu.Lock()
 	a.gen++
 	switch c.Kind {

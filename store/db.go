@@ -43,6 +43,11 @@ type DB struct {
 	listenDone       chan struct{}
 	listenerFailures atomic.Uint64
 	feedUp           atomic.Bool // see ChangeFeedHealthy
+
+	// txns numbers write transactions, for their notices; failed holds
+	// the numbers of those whose commit failed (see write).
+	txns   atomic.Uint64
+	failed failedCommits
 }
 
 var _ keysmith.Store = (*DB)(nil)
@@ -52,9 +57,9 @@ type Options struct {
 	Now    keysmith.Clock // default keysmith.SystemClock
 	Logger *slog.Logger   // default slog.Default()
 	// ListenerCheck is how long the change listener's connection
-	// (PostgreSQL) may stay quiet before it is pinged, and how long the
-	// ping may take before the connection counts as dead. Default
-	// DefaultListenerCheck.
+	// (PostgreSQL) may stay quiet before the store sends a heartbeat
+	// notice, and how long that notice may take to be heard on it before
+	// the connection counts as dead. Default DefaultListenerCheck.
 	ListenerCheck time.Duration
 	// BatchSize, when positive, is the most rows a background job changes
 	// in one transaction, instead of each job's default (50 tokens marked
@@ -74,7 +79,7 @@ func (db *DB) batch(def int) int {
 }
 
 // DefaultListenerCheck is the default Options.ListenerCheck: a silently
-// dead listener is noticed within twice this.
+// dead or deaf listener is noticed within twice this.
 const DefaultListenerCheck = 15 * time.Second
 
 // Open connects to the database named by dsn and brings its schema up to
@@ -126,7 +131,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		defer markReady()
 		d.listen(lctx, listenHooks{log: db.log, publish: db.publish, ready: markReady,
 			lost: func() { db.listenerFailures.Add(1) }, up: func() { db.feedUp.Store(true) }, down: db.feedDown,
-			check: opt.ListenerCheck})
+			failed: db.failed.take, check: opt.ListenerCheck})
 	}()
 	select {
 	case <-ready:
@@ -138,14 +143,15 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 }
 
 // ChangeListenerFailures counts the times the change listener's connection
-// failed or stopped answering its ping; after each, the listener reconnects
+// failed or did not hear its heartbeat; after each, the listener reconnects
 // and, once connected, drops every cache (a ChangeAll). It is there for a
 // metric; always 0 on SQLite, which has no listener.
 func (db *DB) ChangeListenerFailures() uint64 { return db.listenerFailures.Load() }
 
 // ChangeFeedHealthy reports whether every committed change, from this
 // process and from other replicas, reaches the subscribers: always on
-// SQLite; on PostgreSQL while the change listener is connected.
+// SQLite; on PostgreSQL while the change listener is connected and hears
+// its heartbeats (see Options.ListenerCheck).
 func (db *DB) ChangeFeedHealthy() bool { return db.feedUp.Load() }
 
 // feedDown notes that the listener may miss changes from now on and, if
@@ -324,8 +330,13 @@ type txn struct {
 // the changes f noted are published; otherwise it rolls back and nothing is
 // published or recorded. A commit that fails may still have committed (the
 // connection can drop before its answer), so its changes are published
-// then too: dropping a cache entry is always safe, and this process skips
-// the echo of its own changes from other replicas' feed.
+// then too: dropping a cache entry is always safe. This process skips the
+// echo of its own changes from the database's feed, but for those of a
+// transaction whose commit failed: such a commit may become visible only a
+// moment after it was published here, after a cache re-read the old row,
+// and its echo is then the only notice left to drop that row. So each
+// transaction's notices carry its number, and the numbers of failed commits
+// are kept (the newest maxFailedCommits) until their echo arrives.
 //
 // Lock order. On PostgreSQL two transactions that take the same locks in
 // different orders can deadlock, and one of them fails. Every write takes
@@ -335,21 +346,62 @@ type txn struct {
 // tx.record takes. Nothing takes a row lock after appending an event.
 func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
 	var changes []keysmith.Change
+	number := db.txns.Add(1)
 	err := db.tx(ctx, func(stx *sql.Tx) error {
 		tx := &txn{Tx: stx, db: db, ctx: ctx}
 		if err := f(tx); err != nil {
 			return err
 		}
-		if err := db.dialect.notify(ctx, stx, tx.changes); err != nil {
+		if err := db.dialect.notify(ctx, stx, number, tx.changes); err != nil {
 			return err
 		}
 		changes = tx.changes
 		return nil
 	})
+	if err != nil && len(changes) > 0 { // the commit failed, and may have committed
+		db.failed.add(number)
+	}
 	for _, c := range changes { // set only once f succeeded
 		db.publish(c)
 	}
 	return err
+}
+
+// maxFailedCommits bounds failedCommits: a failed commit's echo arrives
+// within moments if ever, and failed commits are rare.
+const maxFailedCommits = 1024
+
+// failedCommits is the set of this store's transactions whose commit
+// failed and whose echo has not arrived yet, bounded: past
+// maxFailedCommits, the oldest is dropped.
+type failedCommits struct {
+	mu    sync.Mutex
+	set   map[uint64]struct{}
+	order []uint64 // oldest first; may hold numbers already taken
+}
+
+// add notes that transaction n's commit failed.
+func (f *failedCommits) add(n uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.set == nil {
+		f.set = map[uint64]struct{}{}
+	}
+	if len(f.order) == maxFailedCommits {
+		delete(f.set, f.order[0])
+		f.order = append(f.order[:0], f.order[1:]...)
+	}
+	f.set[n] = struct{}{}
+	f.order = append(f.order, n)
+}
+
+// take reports whether transaction n's commit failed, and forgets it.
+func (f *failedCommits) take(n uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.set[n]
+	delete(f.set, n)
+	return ok
 }
 
 // changed notes that a record changed, for caches to drop it after commit.

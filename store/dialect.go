@@ -32,8 +32,9 @@ type dialect interface {
 	// changes.
 	prepareBulk(ctx context.Context, tx *sql.Tx) error
 	// notify tells other replicas about cs when tx commits, in one round
-	// trip: a transaction may hold the system log's lock meanwhile.
-	notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error
+	// trip: a transaction may hold the system log's lock meanwhile. txn is
+	// the transaction's number in this store (see DB.write).
+	notify(ctx context.Context, tx *sql.Tx, txn uint64, cs []keysmith.Change) error
 	// listen delivers other replicas' changes to h.publish until ctx ends.
 	// It calls h.ready (which may be called again) once its first attempt to
 	// listen has succeeded or failed, so that Open returns only when changes
@@ -54,7 +55,10 @@ type listenHooks struct {
 	// when changes may be missed from then on (the connection failed or
 	// could not be made).
 	up, down func()
-	// check is how long the connection may stay quiet before it is pinged,
-	// and how long the ping may take.
+	// failed reports whether this store's transaction number txn failed
+	// to commit, and forgets it: the echo of its changes is published.
+	failed func(txn uint64) bool
+	// check is how long the connection may stay quiet before a heartbeat
+	// is sent, and how long the heartbeat may take to be heard.
 	check time.Duration
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,12 +19,19 @@ import (
 
 // postgresDialect is the engine for several replicas. Changes reach the other
 // replicas by NOTIFY on one channel, sent inside the changing transaction so
-// that it is delivered exactly when the change commits. Each payload names
-// the store that sent it (origin), so that a store skips the echo of its
-// own changes, which it published itself after the commit.
+// that it is delivered exactly when the change commits. A payload is
+// "origin:txn:kind:id": origin names the store that sent it, so that a store
+// skips the echo of its own changes, which it published itself after the
+// commit, and txn (a decimal number) the transaction, so that it does not
+// skip the echo of one whose commit failed (see DB.write). A replica of an
+// older version sends "kind:id", told apart by its first field being a
+// known keysmith.ChangeKind (an origin is 16 hex digits, never one), and
+// does not understand the new form: it falls back on its cache's age. The
+// listener's heartbeat is "origin:hb:nonce" (see receive).
 type postgresDialect struct {
 	dsn    string
 	origin string
+	pool   *sql.DB // set by open; heartbeats go through it
 }
 
 // newOrigin returns a random name for one open store, for its NOTIFY
@@ -51,6 +59,7 @@ func (d *postgresDialect) open() (*sql.DB, error) {
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	d.pool = db
 	return db, nil
 }
 
@@ -85,13 +94,14 @@ func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 // PostgreSQL's buffers are the server's: nothing to do per transaction.
 func (d *postgresDialect) prepareBulk(context.Context, *sql.Tx) error { return nil }
 
-func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, cs []keysmith.Change) error {
+func (d *postgresDialect) notify(ctx context.Context, tx *sql.Tx, txn uint64, cs []keysmith.Change) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	payloads := make([]string, len(cs))
+	prefix := d.origin + ":" + strconv.FormatUint(txn, 10) + ":"
 	for i, c := range cs {
-		payloads[i] = d.origin + ":" + string(c.Kind) + ":" + c.ID
+		payloads[i] = prefix + string(c.Kind) + ":" + c.ID
 	}
 	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, changeChannel, payloads)
 	return err
@@ -174,34 +184,96 @@ func (d *postgresDialect) connectListener(ctx context.Context) (*pgx.Conn, error
 }
 
 // receive publishes the notifications conn receives until it fails, but
-// for this store's own (see postgresDialect). A
-// connection quiet for h.check is pinged, and one that does not answer
-// within h.check has failed: a connection can die silently (a dropped route,
-// a firewall that forgot it), and would otherwise wait for notifications
-// forever while every cache went stale.
+// for this store's own (see postgresDialect). A connection quiet for
+// h.check gets a heartbeat: a notice sent through the pool, which must be
+// heard on conn within h.check, or conn has failed. A connection can die
+// silently (a dropped route, a firewall that forgot it), or stay up but
+// hear nothing (LISTEN lost, or a pooler in transaction mode between), and
+// would otherwise wait for notifications forever while every cache went
+// stale. A ping would answer in both cases; only a notice heard proves
+// that notices are heard.
 func (d *postgresDialect) receive(ctx context.Context, conn *pgx.Conn, h listenHooks) error {
+	var (
+		beat     string // the heartbeat awaited; "" when none is
+		beats    uint64
+		deadline = time.Now().Add(h.check) // to send a heartbeat, or to hear it
+		echoing  uint64                    // see deliver
+	)
 	for {
-		wctx, cancel := context.WithTimeout(ctx, h.check)
+		wctx, cancel := context.WithDeadline(ctx, deadline)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case err == nil:
-			origin, change, _ := strings.Cut(n.Payload, ":")
-			if origin != d.origin {
-				kind, id, _ := strings.Cut(change, ":")
-				h.publish(keysmith.Change{Kind: keysmith.ChangeKind(kind), ID: id})
+			if n.Payload == beat {
+				beat = ""
+			}
+			d.deliver(n.Payload, h, &echoing)
+			if beat == "" {
+				deadline = time.Now().Add(h.check)
 			}
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case !pgconn.Timeout(err):
 			return err
+		case beat != "":
+			return fmt.Errorf("its heartbeat was not heard within %s", h.check)
 		}
-		pctx, cancel := context.WithTimeout(ctx, h.check)
-		err = conn.Ping(pctx)
+		beats++
+		beat = d.origin + ":hb:" + strconv.FormatUint(beats, 10)
+		deadline = time.Now().Add(h.check)
+		sctx, cancel := context.WithDeadline(ctx, deadline)
+		_, err = d.pool.ExecContext(sctx, `SELECT pg_notify($1, $2)`, changeChannel, beat)
 		cancel()
-		if err != nil {
-			return fmt.Errorf("no answer to a ping within %s: %w", h.check, err)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("send a heartbeat: %w", err)
 		}
+	}
+}
+
+// notice is one parsed payload (see postgresDialect).
+type notice struct {
+	origin    string // "" in an older replica's form
+	txn       uint64 // 0 when the payload names none
+	heartbeat bool
+	change    keysmith.Change
+}
+
+// parseNotice reads a payload of either form. What it cannot read becomes a
+// change of an unknown kind, which subscribers treat as ChangeAll.
+func parseNotice(payload string) notice {
+	first, rest, _ := strings.Cut(payload, ":")
+	if kind := keysmith.ChangeKind(first); kind.Known() { // kind:id
+		return notice{change: keysmith.Change{Kind: kind, ID: rest}}
+	}
+	n := notice{origin: first}
+	field, rest, _ := strings.Cut(rest, ":")
+	if field == "hb" {
+		n.heartbeat = true
+		return n
+	}
+	// The form before transaction numbers, origin:kind:id, has none.
+	if txn, err := strconv.ParseUint(field, 10, 64); err == nil {
+		n.txn = txn
+		field, rest, _ = strings.Cut(rest, ":")
+	}
+	n.change = keysmith.Change{Kind: keysmith.ChangeKind(field), ID: rest}
+	return n
+}
+
+// deliver publishes a payload's change unless it is a heartbeat or this
+// store's own echo. The echo of a transaction whose commit failed is
+// published: every notice of it, which arrive together, so *echoing holds
+// the number of the transaction being published.
+func (d *postgresDialect) deliver(payload string, h listenHooks, echoing *uint64) {
+	n := parseNotice(payload)
+	switch {
+	case n.heartbeat:
+	case n.origin != d.origin:
+		h.publish(n.change)
+	case n.txn != 0 && (n.txn == *echoing || h.failed(n.txn)):
+		*echoing = n.txn
+		h.publish(n.change)
 	}
 }

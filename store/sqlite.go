@@ -109,7 +109,7 @@ func (d *sqliteDialect) prepareBulk(ctx context.Context, tx *sql.Tx) error {
 }
 
 // One process owns an SQLite file, so there is nobody else to tell.
-func (d *sqliteDialect) notify(context.Context, *sql.Tx, []keysmith.Change) error { return nil }
+func (d *sqliteDialect) notify(context.Context, *sql.Tx, uint64, []keysmith.Change) error { return nil }
 func (d *sqliteDialect) listen(ctx context.Context, h listenHooks) {
 	h.up() // every change is made, and published, in this process
 	h.ready()

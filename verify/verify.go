@@ -562,8 +562,12 @@ func (v *Verifier) user(ctx context.Context, id string, now time.Time) (*keysmit
 // caches own (OAuth clients, access tokens, signing keys) leave it alone. A
 // lost change feed drops everything, as its return does (ChangeAll): what
 // is cached may go stale unheard, and what is loaded until the feed is back
-// is trusted only briefly (trustAge).
+// is trusted only briefly (trustAge). A kind it does not know (see
+// keysmith.ChangeKind.Known) counts as ChangeAll.
 func (v *Verifier) invalidate(c keysmith.Change) {
+	if !c.Kind.Known() {
+		c.Kind = keysmith.ChangeAll
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.gen++
