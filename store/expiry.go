@@ -141,14 +141,18 @@ const idleSweepMargin = keysmith.IdleSettle
 // the tokens whose expiry may still be recorded.
 type expiryDue struct {
 	at string
+	// after is the condition on ($2, $3), a due time and id, that keeps
+	// the candidates after that cursor (see expiryCandidates).
+	after string
 	// margin is how long after at the sweep waits.
 	margin time.Duration
 }
 
 // expiryDues are the sweep's passes: absolute expiry, then idle expiry.
 var expiryDues = []expiryDue{
-	{at: `tokens.expires_at`},
-	{at: idleDeadlineExpr, margin: idleSweepMargin},
+	{at: `tokens.expires_at`, after: `(tokens.expires_at, tokens.id) > ($2, $3)`},
+	{at: idleDeadlineExpr, after: idleDeadlineExpr + ` >= $2 AND (` + idleDeadlineExpr + `, tokens.id) > ($2, $3)`,
+		margin: idleSweepMargin},
 }
 
 // dueCursor is where a pass of the sweep has read to: the due time and id
@@ -230,18 +234,28 @@ func (db *DB) sweepExpiries(ctx context.Context, due expiryDue, now time.Time) (
 // expiryCandidates returns, in order of due time and id, up to limit tokens
 // after cur that are due by due.at at or before by and whose expiry may
 // still be recorded. It reads without a transaction, through migration
-// 009's index on due.at (the bounds on due.at make the index range; the
-// condition on id only breaks ties).
+// 009's index on (due.at, id), which the row value comparison of due.after
+// starts its range at, on both engines: a batch does not read again the
+// tokens that share a due time with the cursor and came before it (the
+// form "at > $2 OR (at = $2 AND id > $3)" would, every batch). SQLite
+// ranges by a row value only over plain columns, not over the idle
+// deadline's expression; there the bound on the due time alone starts
+// the range (ties read again), and PostgreSQL uses the row value.
 func (db *DB) expiryCandidates(ctx context.Context, due expiryDue, by int64, cur dueCursor, limit int) ([]dueCursor, error) {
-	return queryAll(ctx, db.sql, `SELECT tokens.id, `+due.at+` FROM tokens
-		WHERE tokens.revoked_at IS NULL AND tokens.expiry_recorded_at IS NULL
-		AND `+due.at+` <= $1 AND `+due.at+` >= $2 AND (`+due.at+` > $2 OR tokens.id > $3)
-		ORDER BY `+due.at+`, tokens.id LIMIT $4`, []any{by, cur.at, cur.id, limit},
+	return queryAll(ctx, db.sql, expiryCandidatesQuery(due), []any{by, cur.at, cur.id, limit},
 		func(row scanner) (dueCursor, error) {
 			var c dueCursor
 			err := row.Scan(&c.id, &c.at)
 			return c, err
 		})
+}
+
+// expiryCandidatesQuery is expiryCandidates' statement for due.
+func expiryCandidatesQuery(due expiryDue) string {
+	return `SELECT tokens.id, ` + due.at + ` FROM tokens
+		WHERE tokens.revoked_at IS NULL AND tokens.expiry_recorded_at IS NULL
+		AND ` + due.at + ` <= $1 AND ` + due.after + `
+		ORDER BY ` + due.at + `, tokens.id LIMIT $4`
 }
 
 // markExpired marks a token's expiry recorded, taking its row lock, if it is

@@ -10,3 +10,13 @@ func FailedCommit(db *DB) uint64 {
 	db.failed.add(n)
 	return n
 }
+
+// ExpiryCandidatesQueries returns the expiry sweep's candidate statements,
+// one per pass: absolute expiry, then idle expiry.
+func ExpiryCandidatesQueries() []string {
+	var qs []string
+	for _, due := range expiryDues {
+		qs = append(qs, expiryCandidatesQuery(due))
+	}
+	return qs
+}
