@@ -960,3 +960,15 @@ func TestOtherCachesChangesLeaveTokensCached(t *testing.T) {
 	f.mustBe(t, raw, verify.Valid)
 	f.wantReads(t, tokens, users)
 }
+
+// A kind this version does not know (a newer replica's) may be about
+// anything the verifier caches: it drops everything, as for ChangeAll.
+func TestUnknownChangeKindDropsEverything(t *testing.T) {
+	f := newFixture(t)
+	raw, _ := f.newToken(t, nil)
+	f.mustBe(t, raw, verify.Valid)
+	f.wantReads(t, 1, 1)
+	f.publish(keysmith.Change{Kind: "token_v9", ID: "x"})
+	f.mustBe(t, raw, verify.Valid)
+	f.wantReads(t, 2, 2)
+}
