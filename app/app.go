@@ -51,8 +51,9 @@ type Config struct {
 	// forever. See logs.go.
 	LogRetention time.Duration
 	// ChangeListenerCheck is how long the PostgreSQL change listener's
-	// connection may stay quiet before it is pinged (and how long the ping
-	// may take); a failed ping reconnects it and drops every cache.
+	// connection may stay quiet before a heartbeat notice is sent (and how
+	// long it may take to be heard on that connection); one not heard
+	// reconnects it and drops every cache.
 	ChangeListenerCheck time.Duration // default store.DefaultListenerCheck (15 s)
 	// VerifyCache bounds the token entries (one per secret) and, apart,
 	// the owners that the verifier keeps in memory; see package verify.
