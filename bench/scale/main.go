@@ -62,9 +62,12 @@
 // pruning run during the probe) and prints a markdown table of:
 //
 //   - verify: hello (the net/http baseline of bench/load), verify of one hot
-//     token (the admin's), and verify uniform over the sample (each request
-//     a token picked at random), each -warmup then -d with -c connections
-//     through bench/internal/load: req/s, p50, p99.
+//     token (the admin's), a first pass over the sample (each token once, in
+//     order: every request a miss of the cold cache), and verify uniform over
+//     the sample (each request a token picked at random, the cache warm from
+//     the first pass), each -warmup then -d with -c connections (the first
+//     pass: until every token was sent) through bench/internal/load: req/s,
+//     p50, p99.
 //   - the server's RSS (VmRSS of /proc/PID/status) after the verify runs.
 //   - the write-stall probe: PATCH of a token's name twice a second for
 //     -probe while background jobs run: max and p99 latency and the non-2xx

@@ -40,7 +40,12 @@ type Load struct {
 	// picked uniformly at random by its worker (for example one verify
 	// request per token of a sample), so the target cannot answer every
 	// request from one warm entry.
-	Bodies   [][]byte
+	Bodies [][]byte
+	// Once sends each of Bodies exactly once, in order, shared among the
+	// workers, and ends when every one was sent; Warmup and Duration are
+	// ignored. It measures a first pass over a sample, every request a
+	// miss of a cold cache.
+	Once     bool
 	Check    func(status int, body []byte) error
 	Conc     int
 	Warmup   time.Duration
@@ -75,7 +80,8 @@ type worker struct {
 	latency   Histogram
 	errorKind map[string]int
 	buf       bytes.Buffer
-	rand      *rand.Rand // picks from Load.Bodies
+	rand      *rand.Rand    // picks from Load.Bodies
+	next      *atomic.Int64 // with Load.Once: the index of the next body to send, shared
 }
 
 // Run drives lo.Conc workers against lo.URL for lo.Warmup+lo.Duration and
@@ -90,10 +96,15 @@ func Run(ctx context.Context, lo Load) (*Result, error) {
 	start := time.Now()
 	measureFrom := start.Add(lo.Warmup)
 	end := measureFrom.Add(lo.Duration)
+	var next *atomic.Int64
+	if lo.Once {
+		next = new(atomic.Int64)
+		measureFrom, end = start, start.Add(24*time.Hour)
+	}
 	workers := make([]*worker, lo.Conc)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := &worker{errorKind: map[string]int{}, rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i)))}
+		w := &worker{errorKind: map[string]int{}, rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i))), next: next}
 		workers[i] = w
 		wg.Go(func() { w.run(ctx, client, &lo, measureFrom, end) })
 	}
@@ -122,7 +133,18 @@ func (w *worker) run(ctx context.Context, client *http.Client, lo *Load, measure
 		if !t0.Before(end) {
 			return
 		}
-		err := w.do(ctx, client, lo)
+		body := lo.Body
+		switch {
+		case w.next != nil:
+			i := w.next.Add(1) - 1
+			if i >= int64(len(lo.Bodies)) {
+				return
+			}
+			body = lo.Bodies[i]
+		case len(lo.Bodies) > 0:
+			body = lo.Bodies[w.rand.IntN(len(lo.Bodies))]
+		}
+		err := w.do(ctx, client, lo, body)
 		lat := time.Since(t0)
 		if t0.Before(measureFrom) {
 			continue
@@ -137,13 +159,9 @@ func (w *worker) run(ctx context.Context, client *http.Client, lo *Load, measure
 	}
 }
 
-// do sends one request and reads the whole answer, so that the connection
+// do sends one request with body and reads the whole answer, so that the connection
 // goes back to the pool for the next one.
-func (w *worker) do(ctx context.Context, client *http.Client, lo *Load) error {
-	body := lo.Body
-	if len(lo.Bodies) > 0 {
-		body = lo.Bodies[w.rand.IntN(len(lo.Bodies))]
-	}
+func (w *worker) do(ctx context.Context, client *http.Client, lo *Load, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, lo.Method, lo.URL, bytes.NewReader(body))
 	if err != nil {
 		return err
