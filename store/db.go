@@ -63,7 +63,7 @@ type Options struct {
 	ListenerCheck time.Duration
 	// BatchSize, when positive, is the most rows a background job changes
 	// in one transaction, instead of each job's default (50 tokens marked
-	// expired, 500 uses stored, 500 events or 500 access tokens deleted).
+	// expired, 500 uses stored, 100 events or 500 access tokens deleted).
 	// Background jobs work in small batches, each its own short
 	// transaction, so that no write waits long behind one. Tests set it
 	// small to cross batch boundaries with few rows.

@@ -128,7 +128,7 @@ func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(
 
 // defaultEventPruneBatch bounds the events one transaction of PruneEvents
 // deletes.
-const defaultEventPruneBatch = 500
+const defaultEventPruneBatch = 100
 
 // PruneEvents prunes the longest run of oldest events recorded before the
 // time: it moves the anchor to the last of them and records
@@ -139,7 +139,7 @@ const defaultEventPruneBatch = 500
 // It never holds the write lock for long, whatever the size of the log.
 // Only moving the anchor takes the system log's lock, in one short
 // transaction; the events are then deleted in batches of at most
-// Options.BatchSize (default 500), each its own transaction. Every reader
+// Options.BatchSize (default 100), each its own transaction. Every reader
 // ignores events at or below the anchor, so the half-deleted log is never
 // seen and its chain verifies. A run that was interrupted (the anchor moved,
 // some events left below it) is finished by the next, which deletes the
