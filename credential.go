@@ -12,7 +12,7 @@ import (
 //
 // The prefixes are one family, "ks", a letter naming the kind, "_": "ks_"
 // API tokens, "ksa_" access tokens, "ksb_" browser sessions, "ksc_" client
-// secrets. None is the start of another, so a leaked secret says what it is
+// secrets, "ksk_" app API keys. None is the start of another, so a leaked secret says what it is
 // and a scanner never takes one kind for another. "kss_" named both sessions
 // and client secrets before they had a checksum; it is no longer issued, and
 // what was issued with it is still accepted (see the legacy forms).
@@ -32,6 +32,10 @@ const (
 	CredentialAccessToken  CredentialKind = "access_token" // opaque OAuth access tokens; JWTs are not prefixed
 	CredentialSession      CredentialKind = "session"
 	CredentialClientSecret CredentialKind = "client_secret"
+	// CredentialAppKey is an application's API key (a Token of type
+	// TokenAppKey): verified like an API token, never accepted by the
+	// management API.
+	CredentialAppKey CredentialKind = "app_key"
 	// CredentialJWT is an OAuth access token in JWT format (a compact JWS):
 	// it has no prefix, no form here, and its signature is checked by the
 	// oauth package.
@@ -59,6 +63,7 @@ var (
 	AccessTokenForm  = CredentialForm{Kind: CredentialAccessToken, Prefix: OpaqueTokenPrefix, RandomLen: 32, Checksum: true}
 	SessionForm      = CredentialForm{Kind: CredentialSession, Prefix: SessionPrefix, RandomLen: 32, Checksum: true}
 	ClientSecretForm = CredentialForm{Kind: CredentialClientSecret, Prefix: ClientSecretPrefix, RandomLen: 43, Checksum: true}
+	AppKeyForm       = CredentialForm{Kind: CredentialAppKey, Prefix: AppKeyPrefix, RandomLen: 32, Checksum: true}
 	// LegacySessionForm was issued before sessions had their own prefix;
 	// such sessions last until they expire.
 	LegacySessionForm = CredentialForm{Kind: CredentialSession, Prefix: "kss_", RandomLen: 32, Legacy: true}
@@ -68,7 +73,7 @@ var (
 )
 
 // CredentialForms lists every form Keysmith issues or accepts.
-var CredentialForms = []CredentialForm{APITokenForm, AccessTokenForm, SessionForm, ClientSecretForm,
+var CredentialForms = []CredentialForm{APITokenForm, AccessTokenForm, SessionForm, ClientSecretForm, AppKeyForm,
 	LegacySessionForm, LegacyClientSecretForm}
 
 // Len is the length of every credential of the form.
@@ -218,3 +223,14 @@ func NewOpaqueAccessToken() (Secret, Hash) { return AccessTokenForm.generate() }
 func ParseOpaqueAccessToken(s string) (h Hash, ok bool) {
 	return parseCredential(s, CredentialAccessToken)
 }
+
+// App API key format (AppKeyForm): "ksk_", 32 base62 characters (190 bits
+// from crypto/rand), a 6-character checksum, like API tokens.
+const AppKeyPrefix = "ksk_"
+
+// NewAppKeySecret generates an app API key and its hash.
+func NewAppKeySecret() (Secret, Hash) { return AppKeyForm.generate() }
+
+// ParseAppKey checks the form of a presented app API key and returns its
+// hash.
+func ParseAppKey(s string) (Hash, bool) { return parseCredential(s, CredentialAppKey) }

@@ -31,6 +31,10 @@ type Error struct {
 	// RetryAfter is how long a CodeRateLimited caller should wait (0 if
 	// unknown); HTTP answers it as Retry-After.
 	RetryAfter time.Duration
+	// Reason, when set, is a more precise name of the error than its code's,
+	// in RFC 6749's words (for example "invalid_scope" for a CodeInvalid);
+	// HTTP answers it as "error".
+	Reason string
 }
 
 func (e *Error) Error() string {

@@ -53,6 +53,20 @@ const (
 	EventZoneUpdated         EventType = "zone.updated"
 	EventZoneDeleted         EventType = "zone.deleted"
 	EventRateLimitsUpdated   EventType = "settings.rate_limits_updated"
+
+	EventAPICreated    EventType = "api.created"
+	EventAPIUpdated    EventType = "api.updated"
+	EventAPIDeleted    EventType = "api.deleted"
+	EventClientUpdated EventType = "oauth_client.updated"
+	// EventClientScopesUnregistered names the scopes of a client created
+	// before scopes were registered that no API registers: they are no
+	// longer issued. Recorded once per such client.
+	EventClientScopesUnregistered EventType = "oauth_client.scopes_unregistered"
+	EventAppKeyCreated            EventType = "app_key.created"
+	EventAppKeyUpdated            EventType = "app_key.updated"
+	EventAppKeyRotated            EventType = "app_key.rotated"
+	EventAppKeyRevoked            EventType = "app_key.revoked"
+	EventAppKeyExpired            EventType = "app_key.expired"
 )
 
 // eventMessages are the human messages of the event types.
@@ -98,6 +112,17 @@ var eventMessages = map[EventType]string{
 	EventZoneUpdated:         "Network zone updated",
 	EventZoneDeleted:         "Network zone deleted",
 	EventRateLimitsUpdated:   "Rate limits changed",
+
+	EventAPICreated:               "API created",
+	EventAPIUpdated:               "API updated",
+	EventAPIDeleted:               "API deleted",
+	EventClientUpdated:            "OAuth client updated",
+	EventClientScopesUnregistered: "OAuth client names unregistered scopes",
+	EventAppKeyCreated:            "App API key created",
+	EventAppKeyUpdated:            "App API key updated",
+	EventAppKeyRotated:            "App API key rotated",
+	EventAppKeyRevoked:            "App API key revoked",
+	EventAppKeyExpired:            "App API key expired",
 }
 
 // Message returns the human message of the event type.

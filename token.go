@@ -17,6 +17,11 @@ const (
 	TokenUser    TokenType = "user"    // created by a user for themselves
 	TokenService TokenType = "service" // owned by a service account
 	TokenAgent   TokenType = "agent"   // held by an agent program, managed by Keysmith
+	// TokenAppKey is an application's API key for one environment, for
+	// calls to the customer's own API. It exists to be verified: it never
+	// authenticates to Keysmith's own management API. Its owner is the
+	// application's owner.
+	TokenAppKey TokenType = "app_key"
 )
 
 // TokenStatus is derived on read from the token's dates and the clock; it is
@@ -66,6 +71,13 @@ type Token struct {
 	// system log (api_token.expired); nil before. A recorded expiry is
 	// final: no later use renews the token.
 	ExpiryRecordedAt *time.Time
+	// Scopes are the registered scopes the token may use (verify checks
+	// required ones against them); none unless given.
+	Scopes []string
+	// AppID and Environment say whose key an app key is and where it
+	// works; "" for the other types.
+	AppID       string
+	Environment Environment
 
 	// Set on read, not stored as such.
 	AgentActive       bool       // the agent exists, is active and holds this token
@@ -116,6 +128,10 @@ func (t *Token) Status(now time.Time) TokenStatus {
 	}
 	return TokenActive
 }
+
+// AuthenticatesToKeysmith reports whether the token may authenticate to
+// Keysmith's own management API: every type but app keys.
+func (t *Token) AuthenticatesToKeysmith() bool { return t.Type != TokenAppKey }
 
 // TokenUse is one batched record of a token's use: the latest time and source
 // address seen since the last flush.

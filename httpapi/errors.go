@@ -56,6 +56,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"request_id", requestID(r.Context()), "err", err)
 	}
 	var ke *keysmith.Error
+	if errors.As(err, &ke) && ke.Reason != "" && status < http.StatusInternalServerError {
+		body.Error = ke.Reason
+	}
 	if errors.As(err, &ke) && ke.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ke.RetryAfter.Seconds()))))
 	}

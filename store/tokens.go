@@ -19,7 +19,7 @@ const tokenColumns = `tokens.id, tokens.name, tokens.type, tokens.owner_id, toke
 	tokens.expires_at, tokens.last_used_at, tokens.last_used_ip, tokens.revoked_at, tokens.revoked_by,
 	tokens.idle_ttl, tokens.disabled_at, tokens.meta, tokens.rotated_at, tokens.prev_hash_expires_at, tokens.agent_id,
 	tokens.network_mode, tokens.rate_limit_percent, tokens.expiry_recorded_at,
-	` + agentActiveExpr
+	tokens.scopes, tokens.app_id, tokens.environment, ` + agentActiveExpr
 
 // agentActiveExpr is 1 when an active agent holds the token, else 0.
 const agentActiveExpr = `(SELECT COUNT(*) FROM agents WHERE agents.id = tokens.agent_id
@@ -29,11 +29,11 @@ func scanToken(row interface{ Scan(...any) error }, extra ...any) (*keysmith.Tok
 	var t keysmith.Token
 	var created, idle int64
 	var expires, lastUsed, revoked, disabled, rotated, prevExpires, expiryRecorded sql.NullInt64
-	var meta string
+	var meta, scopes string
 	var agentActive int
 	dest := []any{&t.ID, &t.Name, &t.Type, &t.OwnerID, &created, &t.CreatedBy, &expires, &lastUsed,
 		&t.LastUsedIP, &revoked, &t.RevokedBy, &idle, &disabled, &meta, &rotated, &prevExpires, &t.AgentID,
-		&t.Network.Mode, &t.RateLimitPercent, &expiryRecorded, &agentActive}
+		&t.Network.Mode, &t.RateLimitPercent, &expiryRecorded, &scopes, &t.AppID, &t.Environment, &agentActive}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -44,6 +44,9 @@ func scanToken(row interface{ Scan(...any) error }, extra ...any) (*keysmith.Tok
 	t.ExpiryRecordedAt = timePtr(expiryRecorded)
 	t.Meta = json.RawMessage(meta)
 	t.AgentActive = agentActive > 0
+	if scopes != "" {
+		t.Scopes = strings.Fields(scopes)
+	}
 	return &t, nil
 }
 
@@ -56,12 +59,18 @@ func (db *DB) CreateToken(ctx context.Context, t *keysmith.Token, h keysmith.Has
 func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	t = keysmith.NewToken(*t) // for callers that did not build t with it; the caller's value is not changed
 	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at,
-		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent, scopes, app_id, environment)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		t.ID, h.String(), t.Name, t.Type, t.OwnerID, micros(t.CreatedAt), t.CreatedBy, nullMicros(t.ExpiresAt),
-		t.IdleTTL.Microseconds(), string(t.Meta), strings.ToLower(t.Name), t.AgentID, t.Network.Mode, t.RateLimitPercent)
+		t.IdleTTL.Microseconds(), string(t.Meta), strings.ToLower(t.Name), t.AgentID, t.Network.Mode, t.RateLimitPercent,
+		strings.Join(t.Scopes, " "), t.AppID, t.Environment)
 	if err != nil {
 		return err
+	}
+	if len(t.Scopes) > 0 {
+		if err := tx.grantScopes(t.ID, t.Scopes); err != nil {
+			return err
+		}
 	}
 	if len(t.Network.Zones) > 0 { // a new token names none yet
 		if err := tx.setTokenZones(t.ID, t.Network.Zones); err != nil {
