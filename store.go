@@ -38,6 +38,7 @@ type Store interface {
 	GroupStore
 	SessionStore
 	ZoneStore
+	APIStore
 	SettingsStore
 	AgentStore
 }
@@ -160,6 +161,16 @@ type AgentStore interface {
 	// DeleteAgent removes the agent; if its kind auto-revokes, its token is
 	// revoked, otherwise it lives on as a suspicious token.
 	DeleteAgent(ctx context.Context, id, by string) error
+}
+
+// APIStore keeps APIs (resource servers) and their scopes.
+type APIStore interface {
+	// CreateAPI stores a new API with its scopes. CodeConflict if its
+	// identifier or a scope name is taken.
+	CreateAPI(ctx context.Context, a *API) error
+	// FindScopes returns the registered scopes among names (built-in ones
+	// included), by name; a name missing from the map is not registered.
+	FindScopes(ctx context.Context, names []string) (map[string]Scope, error)
 }
 
 // ZoneStore keeps network zones.

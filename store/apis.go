@@ -86,3 +86,55 @@ func (tx *txn) dropScopeGrants(holderID string) error {
 	_, err := tx.ExecContext(tx.ctx, `DELETE FROM scope_grants WHERE holder_id = $1`, holderID)
 	return err
 }
+
+// CreateAPI stores a new API with its scopes and records api.created.
+// CodeConflict if its identifier or one of its scope names is taken (by
+// another API, or a built-in scope).
+func (db *DB) CreateAPI(ctx context.Context, a *keysmith.API) error {
+	return db.write(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO apis (id, name, identifier, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5)`, a.ID, a.Name, a.Identifier, micros(a.CreatedAt), micros(a.UpdatedAt))
+		if db.dialect.isUniqueViolation(err) {
+			return keysmith.Errorf(keysmith.CodeConflict, "an API with identifier %q exists already", a.Identifier)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.insertScopes(a.ID, a.Scopes); err != nil {
+			return err
+		}
+		return tx.record(keysmith.EventAPICreated, apiDetails(a), keysmith.APIRef(a))
+	})
+}
+
+// insertScopes adds an API's scopes, in its order. CodeConflict when a
+// name is a built-in scope or another API's.
+func (tx *txn) insertScopes(apiID string, scopes []keysmith.Scope) error {
+	for i, s := range scopes {
+		if _, ok := keysmith.BuiltinScope(s.Name); ok {
+			return keysmith.Errorf(keysmith.CodeConflict, "scope %q is built in (an OpenID Connect scope); choose another name", s.Name)
+		}
+		self := 0
+		if s.SelfService {
+			self = 1
+		}
+		_, err := tx.ExecContext(tx.ctx, `INSERT INTO api_scopes (name, api_id, description, self_service, position)
+			VALUES ($1, $2, $3, $4, $5)`, s.Name, apiID, s.Description, self, i)
+		if tx.db.dialect.isUniqueViolation(err) {
+			return keysmith.Errorf(keysmith.CodeConflict, "scope %q is registered already (scope names are unique across all APIs)", s.Name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apiDetails is what an API's events say about it.
+func apiDetails(a *keysmith.API) map[string]any {
+	names := make([]string, len(a.Scopes))
+	for i, s := range a.Scopes {
+		names[i] = s.Name
+	}
+	return map[string]any{"identifier": a.Identifier, "scopes": names}
+}
