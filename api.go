@@ -1,9 +1,12 @@
 package keysmith
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // API is a resource server: an API that trusts Keysmith's credentials. Its
@@ -108,4 +111,166 @@ func quoteList(names []string) string {
 		q[i] = `"` + n + `"`
 	}
 	return strings.Join(q, ", ")
+}
+
+// Limits of an API's registration.
+const (
+	MaxScopesPerAPI     = 100
+	maxAPIIdentifierLen = 200
+)
+
+// ScopeInput is a scope as a caller registers it.
+type ScopeInput struct {
+	Name        string
+	Description string
+	SelfService bool
+}
+
+// CreateAPIInput is what a caller supplies to register an API.
+type CreateAPIInput struct {
+	Name       string
+	Identifier string
+	Scopes     []ScopeInput
+}
+
+// Validate checks the input and returns the API it describes (without id
+// and times).
+func (in *CreateAPIInput) Validate() (*API, error) {
+	if err := validateName("name", in.Name); err != nil {
+		return nil, err
+	}
+	if err := ValidateAPIIdentifier(in.Identifier); err != nil {
+		return nil, err
+	}
+	scopes, err := validateScopeInputs(in.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	return &API{Name: in.Name, Identifier: in.Identifier, Scopes: scopes}, nil
+}
+
+// APIUpdate is a change to an API; nil fields stay. Scopes, when set,
+// replaces the whole list: a scope it leaves out is deleted, which the
+// store refuses while a credential names it.
+type APIUpdate struct {
+	Name       *string
+	Identifier *string
+	Scopes     *[]ScopeInput
+}
+
+// Validate checks the change.
+func (u *APIUpdate) Validate() error {
+	if u.Name != nil {
+		if err := validateName("name", *u.Name); err != nil {
+			return err
+		}
+	}
+	if u.Identifier != nil {
+		if err := ValidateAPIIdentifier(*u.Identifier); err != nil {
+			return err
+		}
+	}
+	if u.Scopes != nil {
+		if _, err := validateScopeInputs(*u.Scopes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScopeList returns the scopes of a validated update (nil when it keeps
+// them), in order.
+func (u *APIUpdate) ScopeList() []Scope {
+	if u.Scopes == nil {
+		return nil
+	}
+	out, _ := validateScopeInputs(*u.Scopes)
+	return out
+}
+
+func validateScopeInputs(in []ScopeInput) ([]Scope, error) {
+	if len(in) > MaxScopesPerAPI {
+		return nil, Errorf(CodeInvalid, "an API has at most %d scopes, got %d", MaxScopesPerAPI, len(in))
+	}
+	out := make([]Scope, 0, len(in))
+	for i, s := range in {
+		if err := ValidateScopeName(s.Name); err != nil {
+			return nil, err
+		}
+		if err := validateDescription(s.Description); err != nil {
+			return nil, Errorf(CodeInvalid, "scope %q: %s", s.Name, ErrorMessage(err))
+		}
+		for _, prev := range in[:i] {
+			if prev.Name == s.Name {
+				return nil, Errorf(CodeInvalid, "scope %q is listed twice", s.Name)
+			}
+		}
+		out = append(out, Scope{Name: s.Name, Description: s.Description, SelfService: s.SelfService})
+	}
+	return out, nil
+}
+
+// ValidateScopeName checks the name of a scope being registered: 1 to 100
+// characters, starting with a letter or digit, of ASCII letters, digits
+// and ":", ".", "_", "-", "/", "@". No spaces (scope parameters are
+// space-separated), no parentheses, quotes or "*", and not the words AND,
+// OR or NOT in any case: verify's permission queries combine scope names
+// with those.
+func ValidateScopeName(name string) error {
+	if name == "" || len(name) > 100 {
+		return Errorf(CodeInvalid, "a scope name must be 1 to 100 characters, got %d", len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if i == 0 && !alnum {
+			return Errorf(CodeInvalid, "scope %q must start with a letter or a digit", printable(name))
+		}
+		if !alnum && !strings.ContainsRune(":._-/@", rune(c)) {
+			return Errorf(CodeInvalid, "scope %q may hold only ASCII letters, digits and : . _ - / @ (like orders:read)", printable(name))
+		}
+	}
+	switch strings.ToUpper(name) {
+	case "AND", "OR", "NOT":
+		return Errorf(CodeInvalid, "scope %q is a word of verify's permission queries; choose another name", name)
+	}
+	return nil
+}
+
+// ValidateAPIIdentifier checks an API identifier (the audience of its
+// tokens): an absolute URI with a scheme, like https://api.example.com or
+// urn:example:orders, at most 200 characters, without spaces or fragment.
+func ValidateAPIIdentifier(id string) error {
+	const want = "identifier must be an absolute URI of at most 200 characters without spaces or #fragment, like https://api.example.com or urn:example:orders"
+	if id == "" || len(id) > maxAPIIdentifierLen || !utf8.ValidString(id) {
+		return Errorf(CodeInvalid, "%s", want)
+	}
+	if strings.IndexFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 ||
+		strings.Contains(id, "#") {
+		return Errorf(CodeInvalid, "%s", want)
+	}
+	u, err := url.Parse(id)
+	if err != nil || u.Scheme == "" || (u.Opaque == "" && u.Host == "" && u.Path == "") {
+		return Errorf(CodeInvalid, "%s", want)
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
+		return Errorf(CodeInvalid, "%s", want)
+	}
+	return nil
+}
+
+// printable shortens and cleans a name for an error message.
+func printable(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return s
+}
+
+// UnknownAudience is the error for a client audience that no API has as
+// its identifier.
+func UnknownAudience(aud string) error {
+	return &Error{Code: CodeInvalid, Reason: "invalid_request", Message: "audience " + quoteList([]string{printable(aud)}) +
+		" is not the identifier of a registered API: register the API first (POST /v1/apis), or leave audience empty"}
 }

@@ -47,10 +47,14 @@ type Client struct {
 	TokenTTL    time.Duration
 	TokenFormat TokenFormat
 	Audience    string // "" means the issuer
-	CreatedAt   time.Time
-	CreatedBy   string
-	RevokedAt   *time.Time
-	RevokedBy   string
+	// UnregisteredScopes are the names among Scopes that no API registers
+	// (clients made before scopes were registered may name such): they are
+	// not issued. Filled by the service when it reads clients.
+	UnregisteredScopes []string
+	CreatedAt          time.Time
+	CreatedBy          string
+	RevokedAt          *time.Time
+	RevokedBy          string
 }
 
 // Status is "active" or "revoked".
@@ -122,15 +126,8 @@ func (in *CreateClientInput) Validate() (*Client, error) {
 		c.Scopes = []string{}
 	}
 	if in.TokenTTLSeconds != nil {
-		switch n := *in.TokenTTLSeconds; {
-		case n == 0:
-			return nil, Errorf(CodeInvalid, "token_ttl_seconds must not be 0: use a positive number of seconds, or a negative one for tokens that never expire")
-		case n < 0:
-			c.TokenTTL = -1
-		case n > int64(10*365*24*3600):
-			return nil, Errorf(CodeInvalid, "token_ttl_seconds must be at most ten years; use a negative number for tokens that never expire")
-		default:
-			c.TokenTTL = time.Duration(n) * time.Second
+		if c.TokenTTL, err = parseTokenTTL(*in.TokenTTLSeconds); err != nil {
+			return nil, err
 		}
 	}
 	switch TokenFormat(in.TokenFormat) {
@@ -140,11 +137,8 @@ func (in *CreateClientInput) Validate() (*Client, error) {
 			c.TokenFormat = FormatOpaque
 		}
 	case FormatJWT:
-		if c.TokenTTL < 0 {
-			return nil, Errorf(CodeInvalid, "a JWT access token must carry exp (RFC 9068): use token_format opaque for tokens that never expire")
-		}
-		if c.TokenTTL > MaxJWTTTL {
-			return nil, Errorf(CodeInvalid, "JWT access tokens live at most %d seconds; use token_format opaque for longer", int(MaxJWTTTL.Seconds()))
+		if err := checkJWTTTL(c.TokenTTL); err != nil {
+			return nil, err
 		}
 		c.TokenFormat = FormatJWT
 	case FormatOpaque:
@@ -152,10 +146,114 @@ func (in *CreateClientInput) Validate() (*Client, error) {
 	default:
 		return nil, Errorf(CodeInvalid, "token_format %q is not known: use jwt or opaque", in.TokenFormat)
 	}
-	if !utf8.ValidString(in.Audience) || len(in.Audience) > 200 || strings.ContainsAny(in.Audience, " \t\n") {
-		return nil, Errorf(CodeInvalid, "audience must be at most 200 characters without spaces, like https://api.example.com")
+	if err := validateAudience(in.Audience); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// parseTokenTTL reads token_ttl_seconds: a positive number of seconds (at
+// most ten years), or a negative one for tokens that never expire.
+func parseTokenTTL(n int64) (time.Duration, error) {
+	switch {
+	case n == 0:
+		return 0, Errorf(CodeInvalid, "token_ttl_seconds must not be 0: use a positive number of seconds, or a negative one for tokens that never expire")
+	case n < 0:
+		return -1, nil
+	case n > int64(10*365*24*3600):
+		return 0, Errorf(CodeInvalid, "token_ttl_seconds must be at most ten years; use a negative number for tokens that never expire")
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// checkJWTTTL refuses a lifetime a JWT access token cannot have.
+func checkJWTTTL(ttl time.Duration) error {
+	if ttl < 0 {
+		return Errorf(CodeInvalid, "a JWT access token must carry exp (RFC 9068): use token_format opaque for tokens that never expire")
+	}
+	if ttl > MaxJWTTTL {
+		return Errorf(CodeInvalid, "JWT access tokens live at most %d seconds; use token_format opaque for longer", int(MaxJWTTTL.Seconds()))
+	}
+	return nil
+}
+
+func validateAudience(aud string) error {
+	if !utf8.ValidString(aud) || len(aud) > 200 || strings.ContainsAny(aud, " \t\n") {
+		return Errorf(CodeInvalid, "audience must be at most 200 characters without spaces, like https://api.example.com")
+	}
+	return nil
+}
+
+// ClientUpdate is a change to a client; nil fields stay. Scopes replaces
+// the list: only the scopes it adds need the caller's grant
+// (GrantError), so anyone who may change a client may rename it or take
+// scopes away.
+type ClientUpdate struct {
+	Name            *string
+	Scopes          *[]string
+	Audience        *string
+	TokenTTLSeconds *int64
+}
+
+// Apply checks u and applies it to c (a copy the caller owns), keeping c's
+// token format: a JWT client's tokens live at most MaxJWTTTL.
+func (u *ClientUpdate) Apply(c *Client) error {
+	if u.Name != nil {
+		if err := validateName("name", *u.Name); err != nil {
+			return err
+		}
+		c.Name = *u.Name
+	}
+	if u.Scopes != nil {
+		if err := ValidateScopes(*u.Scopes); err != nil {
+			return err
+		}
+		c.Scopes = slices.Clone(*u.Scopes)
+		if c.Scopes == nil {
+			c.Scopes = []string{}
+		}
+	}
+	if u.Audience != nil {
+		if err := validateAudience(*u.Audience); err != nil {
+			return err
+		}
+		c.Audience = *u.Audience
+	}
+	if u.TokenTTLSeconds != nil {
+		ttl, err := parseTokenTTL(*u.TokenTTLSeconds)
+		if err != nil {
+			return err
+		}
+		if c.TokenFormat == FormatJWT {
+			if err := checkJWTTTL(ttl); err != nil {
+				return err
+			}
+		}
+		c.TokenTTL = ttl
+	}
+	return nil
+}
+
+// ClientUpdated is what a client update changed, for its event.
+func ClientUpdated(before, after *Client) map[string]any {
+	d := map[string]any{}
+	if before.Name != after.Name {
+		d["name"] = after.Name
+	}
+	if !slices.Equal(before.Scopes, after.Scopes) {
+		d["scopes"] = after.Scopes
+	}
+	if before.Audience != after.Audience {
+		d["audience"] = after.Audience
+	}
+	if before.TokenTTL != after.TokenTTL {
+		secs := int64(after.TokenTTL / time.Second)
+		if after.TokenTTL < 0 {
+			secs = -1
+		}
+		d["token_ttl_seconds"] = secs
+	}
+	return d
 }
 
 // ValidateScopes checks scope names as RFC 6749 §3.3 defines them (printable

@@ -18,6 +18,13 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	if err != nil {
 		return nil, nil, Secret{}, err
 	}
+	registered, err := s.Store.FindScopes(ctx, c.Scopes)
+	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	if err := GrantError(p.User, c.Scopes, registered); err != nil {
+		return nil, nil, Secret{}, err
+	}
 	c.OwnerID = p.User.ID
 	if in.AppID != "" {
 		a, err := s.FindAppByID(ctx, p, in.AppID)
@@ -38,7 +45,62 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	if err := s.Store.CreateClient(ctx, c, sec, hash); err != nil {
 		return nil, nil, Secret{}, err
 	}
+	c.UnregisteredScopes = []string{}
 	return c, sec, plain, nil
+}
+
+// UpdateClient changes a client's name, scopes, audience or token
+// lifetime. Whoever may change the client may make any change that adds no
+// scope; a scope it adds must be registered, and one that is not
+// self-service only org and super admins add (GrantError). The change
+// applies to the next token issued.
+func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u ClientUpdate) (*Client, error) {
+	c, err := s.manageableClient(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.RevokedAt != nil {
+		return nil, Errorf(CodeConflict, "OAuth client %q is revoked; it cannot be changed", id)
+	}
+	next := *c
+	if err := u.Apply(&next); err != nil {
+		return nil, err
+	}
+	added := AddedScopes(c.Scopes, next.Scopes)
+	registered, err := s.Store.FindScopes(ctx, added)
+	if err != nil {
+		return nil, err
+	}
+	if err := GrantError(p.User, added, registered); err != nil {
+		return nil, err
+	}
+	out, err := s.Store.UpdateClient(ctx, &next, c.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.markUnregistered(ctx, out)
+}
+
+// markUnregistered fills the clients' UnregisteredScopes from the registry
+// as it is now.
+func (s *Service) markUnregistered(ctx context.Context, cs ...*Client) error {
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.Scopes...)
+	}
+	registered, err := s.Store.FindScopes(ctx, names)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		c.UnregisteredScopes = []string{}
+		for _, n := range c.Scopes {
+			if _, ok := registered[n]; !ok {
+				c.UnregisteredScopes = append(c.UnregisteredScopes, n)
+			}
+		}
+	}
+	return nil
 }
 
 func keysmith404(err error) bool { return ErrorCode(err) == CodeNotFound }
@@ -60,7 +122,7 @@ func (s *Service) FindClientByID(ctx context.Context, p Principal, id string) (*
 	if !CanSeeOwned(p.User, c.OwnerID) {
 		return nil, Errorf(CodeNotFound, "OAuth client %q not found", id)
 	}
-	return c, nil
+	return c, s.markUnregistered(ctx, c)
 }
 
 // FindClients lists the clients the caller may see.
@@ -71,7 +133,11 @@ func (s *Service) FindClients(ctx context.Context, p Principal, f ClientFilter) 
 	if !CanSeeAllApps(p.User) {
 		f.OwnerID = p.User.ID
 	}
-	return s.Store.FindClients(ctx, f)
+	cs, next, err := s.Store.FindClients(ctx, f)
+	if err != nil {
+		return nil, "", err
+	}
+	return cs, next, s.markUnregistered(ctx, cs...)
 }
 
 // manageableClient returns a client the caller may change.
@@ -108,7 +174,11 @@ func (s *Service) RevokeClient(ctx context.Context, p Principal, id string) (*Cl
 	if _, err := s.manageableClient(ctx, p, id); err != nil {
 		return nil, err
 	}
-	return s.Store.RevokeClient(ctx, id, p.User.ID)
+	c, err := s.Store.RevokeClient(ctx, id, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	return c, s.markUnregistered(ctx, c)
 }
 
 // CreateClientSecret adds a secret to a client, for rotation without

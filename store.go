@@ -171,6 +171,26 @@ type APIStore interface {
 	// FindScopes returns the registered scopes among names (built-in ones
 	// included), by name; a name missing from the map is not registered.
 	FindScopes(ctx context.Context, names []string) (map[string]Scope, error)
+	// FindAPIs returns every API with its scopes, by name.
+	FindAPIs(ctx context.Context) ([]*API, error)
+	// FindAPIByID returns an API with its scopes in order. CodeNotFound if
+	// there is none.
+	FindAPIByID(ctx context.Context, id string) (*API, error)
+	// UpdateAPI applies a validated u; scopes it leaves out are deleted.
+	// CodeNotFound; CodeConflict if the identifier or a scope name is
+	// taken, if a dropped scope is named by a live credential, or if the
+	// identifier changes while live clients have it as audience (the
+	// message names them).
+	UpdateAPI(ctx context.Context, id string, u APIUpdate) (*API, error)
+	// DeleteAPI deletes an API and its scopes. CodeNotFound; CodeConflict,
+	// naming them, while live credentials name its scopes or live clients
+	// have its identifier as audience.
+	DeleteAPI(ctx context.Context, id string) error
+	// RecordUnregisteredScopes records, once per database however many
+	// replicas start together, one oauth_client.scopes_unregistered event
+	// per live client that names scopes no API registers. It returns how
+	// many it recorded (0 after the first time).
+	RecordUnregisteredScopes(ctx context.Context) (int, error)
 }
 
 // ZoneStore keeps network zones.
@@ -214,12 +234,24 @@ type AppStore interface {
 
 // ClientStore keeps OAuth clients and their secrets.
 type ClientStore interface {
-	// CreateClient stores a client with its first secret.
+	// CreateClient stores a client with its first secret. CodeInvalid
+	// ("invalid_scope") if it names a scope that is not registered,
+	// ("invalid_request") if its audience is neither "" nor a registered
+	// API identifier.
 	CreateClient(ctx context.Context, c *Client, s *ClientSecret, h Hash) error
 	// FindClientByID returns a client. CodeNotFound if there is none.
 	FindClientByID(ctx context.Context, id string) (*Client, error)
 	// FindClients returns one page of clients, newest first.
 	FindClients(ctx context.Context, f ClientFilter) ([]*Client, string, error)
+	// UpdateClient applies a validated, permitted change to a client (c is
+	// the client as it is to become; its ID names it) and records
+	// oauth_client.updated with what changed. Every scope c names that the
+	// stored client did not must be registered (CodeInvalid,
+	// "invalid_scope") and its audience "" or a registered identifier
+	// (CodeInvalid, "invalid_request"). CodeNotFound; CodeConflict if the
+	// client is revoked, or its scopes are no longer scopesBefore (what the
+	// caller's grant check saw).
+	UpdateClient(ctx context.Context, c *Client, scopesBefore []string) (*Client, error)
 	// RevokeClient revokes a client: no new tokens, its live tokens become
 	// inactive. Idempotent. CodeNotFound if there is none.
 	RevokeClient(ctx context.Context, id, revokedBy string) (*Client, error)

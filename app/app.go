@@ -157,6 +157,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Once per database: clients made before scopes were registered may
+	// name scopes that are no longer issued; the system log says which.
+	if n, err := db.RecordUnregisteredScopes(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("record unregistered client scopes: %w", err)
+	} else if n > 0 {
+		cfg.Log.Warn("OAuth clients name scopes that no API registers; those scopes are no longer issued (see oauth_client.scopes_unregistered in the system log)",
+			"clients", n)
+	}
 	limiter, status, closeLimiter, err := openLimiter(ctx, cfg)
 	if err != nil {
 		db.Close()

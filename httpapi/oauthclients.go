@@ -10,22 +10,24 @@ import (
 // clientJSON is an OAuth client as the API shows it. ClientSecret is set
 // only in the response that creates it.
 type clientJSON struct {
-	ClientID        string     `json:"client_id"`
-	ClientSecret    string     `json:"client_secret,omitempty"`
-	Name            string     `json:"name"`
-	AppID           string     `json:"app_id,omitempty"`
-	OwnerID         string     `json:"owner_id"`
-	Environment     string     `json:"environment"`
-	Scopes          []string   `json:"scopes"`
-	GrantTypes      []string   `json:"grant_types"`
-	TokenTTLSeconds int64      `json:"token_ttl_seconds"`
-	TokenFormat     string     `json:"token_format"`
-	Audience        string     `json:"audience,omitempty"`
-	Status          string     `json:"status"`
-	CreatedAt       time.Time  `json:"created_at"`
-	CreatedBy       string     `json:"created_by"`
-	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
-	RevokedBy       string     `json:"revoked_by,omitempty"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Name         string   `json:"name"`
+	AppID        string   `json:"app_id,omitempty"`
+	OwnerID      string   `json:"owner_id"`
+	Environment  string   `json:"environment"`
+	Scopes       []string `json:"scopes"`
+	// UnregisteredScopes are the scopes no API registers now: not issued.
+	UnregisteredScopes []string   `json:"unregistered_scopes"`
+	GrantTypes         []string   `json:"grant_types"`
+	TokenTTLSeconds    int64      `json:"token_ttl_seconds"`
+	TokenFormat        string     `json:"token_format"`
+	Audience           string     `json:"audience,omitempty"`
+	Status             string     `json:"status"`
+	CreatedAt          time.Time  `json:"created_at"`
+	CreatedBy          string     `json:"created_by"`
+	RevokedAt          *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy          string     `json:"revoked_by,omitempty"`
 }
 
 func toClientJSON(c *keysmith.Client) clientJSON {
@@ -34,7 +36,7 @@ func toClientJSON(c *keysmith.Client) clientJSON {
 		ttl = -1
 	}
 	return clientJSON{ClientID: c.ID, Name: c.Name, AppID: c.AppID, OwnerID: c.OwnerID, Environment: string(c.Environment),
-		Scopes: c.Scopes, GrantTypes: c.GrantTypes, TokenTTLSeconds: ttl, TokenFormat: string(c.TokenFormat),
+		Scopes: c.Scopes, UnregisteredScopes: nonNilStrings(c.UnregisteredScopes), GrantTypes: c.GrantTypes, TokenTTLSeconds: ttl, TokenFormat: string(c.TokenFormat),
 		Audience: c.Audience, Status: c.Status(), CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy,
 		RevokedAt: c.RevokedAt, RevokedBy: c.RevokedBy}
 }
@@ -58,6 +60,7 @@ func (s *Server) clientRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/oauth/clients", s.authed(s.createClient))
 	mux.Handle("GET /v1/oauth/clients", s.authed(s.listClients))
 	mux.Handle("GET /v1/oauth/clients/{id}", s.authed(s.getClient))
+	mux.Handle("PATCH /v1/oauth/clients/{id}", s.authed(s.updateClient))
 	mux.Handle("DELETE /v1/oauth/clients/{id}", s.authed(s.revokeClient))
 	mux.Handle("POST /v1/oauth/clients/{id}/secrets", s.authed(s.createSecret))
 	mux.Handle("GET /v1/oauth/clients/{id}/secrets", s.authed(s.listSecrets))
@@ -115,6 +118,34 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request, p keysmith.
 
 func (s *Server) getClient(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	c, err := s.Service.FindClientByID(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toClientJSON(c))
+	return nil
+}
+
+func nonNilStrings(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// updateClient changes a client's name, scopes, audience or token
+// lifetime; absent fields stay.
+func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		Name            *string   `json:"name"`
+		Scopes          *[]string `json:"scopes"`
+		Audience        *string   `json:"audience"`
+		TokenTTLSeconds *int64    `json:"token_ttl_seconds"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := s.Service.UpdateClient(r.Context(), p, r.PathValue("id"), keysmith.ClientUpdate{Name: req.Name,
+		Scopes: req.Scopes, Audience: req.Audience, TokenTTLSeconds: req.TokenTTLSeconds})
 	if err != nil {
 		return err
 	}

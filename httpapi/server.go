@@ -54,6 +54,7 @@ func (s *Server) Handler() http.Handler {
 	s.groupRoutes(mux)
 	s.sessionRoutes(mux)
 	s.zoneRoutes(mux)
+	s.apiRoutes(mux)
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
 

@@ -26,6 +26,9 @@ type Store interface {
 	// FindUserByID reads a client's owner: a deactivated owner's clients
 	// issue nothing and their tokens are inactive.
 	FindUserByID(ctx context.Context, id string) (*keysmith.User, error)
+	// FindScopes reads the scope registry: only registered scopes are
+	// issued, so a change to it applies from the next token.
+	FindScopes(ctx context.Context, names []string) (map[string]keysmith.Scope, error)
 	keysmith.AccessTokenStore
 	keysmith.SigningKeyStore
 	Subscribe(f func(keysmith.Change))

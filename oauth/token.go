@@ -104,14 +104,10 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 	if !slices.Contains(c.GrantTypes, keysmith.GrantClientCredentials) {
 		return nil, oauthErr(http.StatusBadRequest, "unauthorized_client", "this client may not use the client_credentials grant")
 	}
-	requested := strings.Fields(scope)
-	if len(requested) == 0 {
-		requested = c.Scopes
-	} else if !c.AllowsScope(requested) {
-		return nil, oauthErr(http.StatusBadRequest, "invalid_scope",
-			"the requested scope is not a subset of the client's scopes ("+strings.Join(c.Scopes, " ")+")")
+	requested, err := a.grantedScopes(ctx, c, scope)
+	if err != nil {
+		return nil, err
 	}
-	requested = dedupe(requested)
 	now := a.now()
 	t := &keysmith.AccessToken{ID: keysmith.NewID("at"), Format: c.TokenFormat, ClientID: c.ID, AppID: c.AppID,
 		Environment: c.Environment, Scope: strings.Join(requested, " "), Audience: c.Audience, IssuedAt: now}
@@ -143,6 +139,36 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 		return nil, err
 	}
 	out.Token = keysmith.NewSecret(raw)
+	return out, nil
+}
+
+// grantedScopes decides the scopes of a token: the requested ones (all
+// the client's when none is), each of them the client's and registered
+// now. A client made before scopes were registered may name unregistered
+// ones: asking for one is invalid_scope, and asking for none leaves them out.
+func (a *Authority) grantedScopes(ctx context.Context, c *keysmith.Client, scope string) ([]string, error) {
+	requested := strings.Fields(scope)
+	asked := len(requested) > 0
+	if !asked {
+		requested = c.Scopes
+	} else if !c.AllowsScope(requested) {
+		return nil, oauthErr(http.StatusBadRequest, "invalid_scope",
+			"the requested scope is not a subset of the client's scopes ("+strings.Join(c.Scopes, " ")+")")
+	}
+	requested = dedupe(requested)
+	registered, err := a.store.FindScopes(ctx, requested)
+	if err != nil {
+		return nil, err
+	}
+	out := requested[:0]
+	for _, s := range requested {
+		if _, ok := registered[s]; ok {
+			out = append(out, s)
+		} else if asked {
+			return nil, oauthErr(http.StatusBadRequest, "invalid_scope",
+				"scope \""+s+"\" is not registered (no API has it), so it is not issued; ask an admin to register it")
+		}
+	}
 	return out, nil
 }
 

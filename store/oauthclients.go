@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,12 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 			c.ID, c.Name, c.AppID, c.OwnerID, string(c.Environment), strings.Join(c.Scopes, " "),
 			strings.Join(c.GrantTypes, " "), ttl, string(c.TokenFormat), c.Audience, micros(c.CreatedAt), c.CreatedBy)
 		if err != nil {
+			return err
+		}
+		if err := tx.lockAudience(c.Audience); err != nil {
+			return err
+		}
+		if err := tx.grantScopes(c.ID, sorted(c.Scopes)); err != nil {
 			return err
 		}
 		tx.changed(keysmith.ChangeOAuthClient, c.ID)
@@ -144,7 +151,72 @@ func (tx *txn) markClientRevoked(c *keysmith.Client, revokedBy string) (bool, er
 		return false, nil
 	}
 	c.RevokedAt, c.RevokedBy = &now, revokedBy
-	return true, nil
+	return true, tx.dropScopeGrants(c.ID)
+}
+
+// UpdateClient stores c, the client as a permitted change makes it, and
+// records what changed. Scopes it adds must be registered; scopes the
+// client named before and that are not registered (a client made before
+// scopes were) may stay, and are still not issued.
+func (db *DB) UpdateClient(ctx context.Context, c *keysmith.Client, scopesBefore []string) (*keysmith.Client, error) {
+	var out *keysmith.Client
+	err := db.write(ctx, func(tx *txn) error {
+		// The row lock first, so that the client read is the one changed.
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET revoked_by = revoked_by WHERE id = $1`, c.ID); err != nil {
+			return err
+		}
+		old, err := tx.lockClient(c.ID)
+		if err != nil {
+			return err
+		}
+		if old.RevokedAt != nil {
+			return keysmith.Errorf(keysmith.CodeConflict, "OAuth client %q is revoked; it cannot be changed", c.ID)
+		}
+		if !slices.Equal(old.Scopes, scopesBefore) {
+			return keysmith.Errorf(keysmith.CodeConflict, "OAuth client %q had its scopes changed meanwhile; read it again and retry", c.ID)
+		}
+		if c.Audience != old.Audience {
+			if err := tx.lockAudience(c.Audience); err != nil {
+				return err
+			}
+		}
+		registered, err := findScopes(ctx, tx, c.Scopes)
+		if err != nil {
+			return err
+		}
+		var grant []string
+		for _, n := range c.Scopes {
+			if _, ok := registered[n]; ok || !slices.Contains(old.Scopes, n) {
+				grant = append(grant, n) // an unregistered new one fails in grantScopes
+			}
+		}
+		if err := tx.grantScopes(c.ID, sorted(grant)); err != nil {
+			return err
+		}
+		ttl := int64(c.TokenTTL / time.Second)
+		if c.TokenTTL < 0 {
+			ttl = -1
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name = $1, scopes = $2, audience = $3, token_ttl = $4
+			WHERE id = $5`, c.Name, strings.Join(c.Scopes, " "), c.Audience, ttl, c.ID); err != nil {
+			return err
+		}
+		updated := *old
+		updated.Name, updated.Scopes, updated.Audience, updated.TokenTTL = c.Name, slices.Clone(c.Scopes), c.Audience, c.TokenTTL
+		out = &updated
+		tx.changed(keysmith.ChangeOAuthClient, c.ID)
+		return tx.record(keysmith.EventClientUpdated, keysmith.ClientUpdated(old, out), keysmith.ClientRef(out))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func sorted(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return out
 }
 
 func (tx *txn) recordClientRevoked(c *keysmith.Client) error {
@@ -255,4 +327,55 @@ func (db *DB) FindClientSecretChecks(ctx context.Context, clientID string) ([]ke
 		out = append(out, keysmith.SecretCheck{SecretID: s.id, Hash: h, ExpiresAt: timePtr(s.expires)})
 	}
 	return out, nil
+}
+
+// unregisteredScopesKey is the settings row that says the clients' unregistered
+// scopes were recorded.
+const unregisteredScopesKey = "unregistered_scopes_recorded"
+
+// RecordUnregisteredScopes records oauth_client.scopes_unregistered for
+// every live client that names scopes no API registers, once per database:
+// the marker row and the events are written in one transaction, and a
+// replica that starts at the same moment waits on the marker's insert and
+// then finds it there.
+func (db *DB) RecordUnregisteredScopes(ctx context.Context) (int, error) {
+	n := 0
+	err := db.write(ctx, func(tx *txn) error {
+		n = 0
+		res, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, 'true', $2, '')
+			ON CONFLICT (key) DO NOTHING`, unregisteredScopesKey, micros(db.now()))
+		if err != nil {
+			return err
+		}
+		if k, err := res.RowsAffected(); err != nil || k == 0 {
+			return err
+		}
+		clients, err := queryAll(ctx, tx, `SELECT `+clientColumns+` FROM oauth_clients WHERE revoked_at IS NULL
+			ORDER BY id`, nil, scanClient)
+		if err != nil {
+			return err
+		}
+		for _, c := range clients {
+			registered, err := findScopes(ctx, tx, c.Scopes)
+			if err != nil {
+				return err
+			}
+			var missing []string
+			for _, s := range c.Scopes {
+				if _, ok := registered[s]; !ok {
+					missing = append(missing, s)
+				}
+			}
+			if len(missing) == 0 {
+				continue
+			}
+			if err := tx.record(keysmith.EventClientScopesUnregistered, map[string]any{"scopes": missing},
+				keysmith.ClientRef(c)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, db.mapError(err)
 }
