@@ -17,6 +17,7 @@ func TestAppsAPI(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		s := apptest.Start(t, dsn, app.Config{})
 		admin := s.AdminToken
+		registerScopes(t, s, "read")
 
 		t.Run("CreateReadUpdateDelete", func(t *testing.T) {
 			r := s.Do("POST", "/v1/apps", admin, map[string]any{"name": "Billing", "description": "invoices"}).Want(t, http.StatusCreated)

@@ -17,6 +17,7 @@ import (
 func TestFailedClientAuthenticationIsLimitedPerAddress(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		s := apptest.Start(t, dsn, app.Config{})
+		registerScopes(t, s, "read")
 		c := newClient(t, s, s.AdminToken, map[string]any{"scopes": []string{"read"}, "grant_types": []string{"client_credentials"}})
 		form := url.Values{"grant_type": {"client_credentials"}}
 
@@ -81,6 +82,7 @@ func TestConcurrentAttemptsAreLimitedLikeASequence(t *testing.T) {
 	}
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		s := apptest.Start(t, dsn, app.Config{})
+		registerScopes(t, s, "read")
 		t.Run("SignInsFromOneAddress", func(t *testing.T) { signInBurst(t, s) })
 
 		t.Run("SignInsForOneAccount", func(t *testing.T) {

@@ -21,6 +21,7 @@ func TestCredentialKinds(t *testing.T) {
 		s := apptest.Start(t, dsn, app.Config{})
 		admin := s.AdminToken
 		createUser(t, s, "kinds@example.com", "org_admin")
+		registerScopes(t, s, "read")
 		c := newClient(t, s, admin, map[string]any{"scopes": []string{"read"}})
 		opaque := newClient(t, s, admin, map[string]any{"scopes": []string{"read"}, "token_format": "opaque"})
 

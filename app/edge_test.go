@@ -43,6 +43,7 @@ func startEdgeWorld(t *testing.T, dsn string) *edgeWorld {
 	s := apptest.Start(t, dsn, app.Config{Log: slog.New(slog.NewTextHandler(errs, &slog.HandlerOptions{Level: slog.LevelError}))})
 	w := &edgeWorld{Server: s, errors: errs}
 	w.tokenID, _ = newToken(t, s, s.AdminToken, "edge")
+	registerScopes(t, s, "a")
 	appID := s.Do("POST", "/v1/apps", s.AdminToken, map[string]any{"name": "edge"}).Want(t, http.StatusCreated).String("app_id")
 	w.client = newClient(t, s, s.AdminToken, map[string]any{"app_id": appID, "scopes": []string{"a"}, "grant_types": []string{"client_credentials"}})
 	w.groupID = s.Do("POST", "/v1/groups", s.AdminToken, map[string]any{"name": "edge"}).Want(t, http.StatusCreated).String("id")

@@ -72,6 +72,7 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		a := s.Do("POST", "/v1/apps", admin, map[string]any{"name": "Shop"}).Want(t, http.StatusCreated)
 		appID := a.String("app_id")
 		s.Do("PATCH", "/v1/apps/"+appID, admin, map[string]any{"description": "the shop"}).Want(t, http.StatusOK)
+		registerScopes(t, s, "read")
 		c := newClient(t, s, admin, map[string]any{"app_id": appID, "scopes": []string{"read"}, "grant_types": []string{"client_credentials"}})
 		sec := s.Do("POST", "/v1/oauth/clients/"+c.ID+"/secrets", admin, map[string]any{"description": "second"}).Want(t, http.StatusCreated)
 		s.Do("DELETE", "/v1/oauth/clients/"+c.ID+"/secrets/"+sec.String("secret_id"), admin, nil).Want(t, http.StatusNoContent)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/keysmith/keysmith/apptest"
@@ -53,4 +54,19 @@ func withCookie(t *testing.T, s *apptest.Server, cookie, method, path string, bo
 		req.Header.Set(k, v)
 	}
 	return s.Send(req)
+}
+
+// registerScopes registers, as the first admin, an API with the given
+// self-service scopes (any developer may give them to their clients), so
+// that clients may name them. It returns the API's id and identifier.
+func registerScopes(t *testing.T, s *apptest.Server, names ...string) (id, identifier string) {
+	t.Helper()
+	scopes := make([]map[string]any, len(names))
+	for i, n := range names {
+		scopes[i] = map[string]any{"name": n, "self_service": true}
+	}
+	identifier = "https://api.test.example/" + strings.ReplaceAll(names[0], ":", "-")
+	r := s.Do("POST", "/v1/apis", s.AdminToken, map[string]any{"name": "API of " + names[0], "identifier": identifier,
+		"scopes": scopes}).Want(t, http.StatusCreated)
+	return r.String("id"), identifier
 }

@@ -19,6 +19,7 @@ func TestOAuthClientsAPI(t *testing.T) {
 		// idle TTL is the longest allowed, and it is used halfway.
 		s := apptest.Start(t, dsn, app.Config{MaxClientSecrets: 3, TokenIdleTTL: keysmith.MaxIdleTTL})
 		admin := s.AdminToken
+		registerScopes(t, s, "read", "write")
 
 		t.Run("CreateShowsTheSecretOnce", func(t *testing.T) {
 			c := newClient(t, s, admin, map[string]any{"environment": "production", "scopes": []string{"read", "write"},

@@ -20,6 +20,8 @@ func TestTokenEndpoint(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		s := apptest.Start(t, dsn, app.Config{})
 		admin := s.AdminToken
+		s.Do("POST", "/v1/apis", admin, map[string]any{"name": "Shop", "identifier": "https://api.shop.example",
+			"scopes": []map[string]any{{"name": "orders:read"}, {"name": "orders:write"}}}).Want(t, http.StatusCreated)
 		appID := s.Do("POST", "/v1/apps", admin, map[string]any{"name": "shop"}).Want(t, http.StatusCreated).String("app_id")
 		c := newClient(t, s, admin, map[string]any{"app_id": appID, "scopes": []string{"orders:read", "orders:write"},
 			"audience": "https://api.shop.example"})
@@ -226,6 +228,7 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		s := apptest.Start(t, dsn, app.Config{})
 		admin := s.AdminToken
+		registerScopes(t, s, "a")
 		sandbox := newClient(t, s, admin, map[string]any{"scopes": []string{"a"}})
 		peer := newClient(t, s, admin, map[string]any{})
 		prod := newClient(t, s, admin, map[string]any{"environment": "production"})

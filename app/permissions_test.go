@@ -346,6 +346,7 @@ func newMatrixWorld(t *testing.T, s *apptest.Server) *matrixWorld {
 		return s.Do("POST", "/v1/users", su, body).Want(t, 201).String("id")
 	}
 	w.callers["super_admin"] = caller{role: "super_admin", id: s.AdminID, token: su}
+	registerScopes(t, s, "read")
 	for _, role := range matrixRoles[1:] {
 		email := role + "@example.com"
 		id := mk(email, role, "person")

@@ -28,7 +28,7 @@ func setup(b *testing.B, alg string, format keysmith.TokenFormat) (*oauth.Author
 		b.Fatal(err)
 	}
 	c, _, secret, err := svc.CreateClient(ctx, keysmith.Principal{User: u}, keysmith.CreateClientInput{
-		Name: "bench", Environment: "sandbox", Scopes: []string{"read"}, TokenFormat: string(format)})
+		Name: "bench", Environment: "sandbox", Scopes: []string{"openid"}, TokenFormat: string(format)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,6 +21,7 @@ func (fx *fixture) newClientSecret(clientID string) (*keysmith.ClientSecret, key
 // secret, failing the test on error.
 func (fx *fixture) createClient(owner *keysmith.User, appID string) (*keysmith.Client, *keysmith.ClientSecret) {
 	fx.t.Helper()
+	fx.registerClientScopes()
 	c := &keysmith.Client{ID: keysmith.NewID("cli"), Name: "client", AppID: appID, OwnerID: owner.ID,
 		Environment: keysmith.EnvSandbox, Scopes: []string{"read", "write"}, GrantTypes: []string{"client_credentials"},
 		TokenTTL: time.Hour, TokenFormat: keysmith.FormatJWT, Audience: "https://api.example.com",
@@ -208,4 +209,24 @@ func testClients(t *testing.T, fx *fixture) {
 				tries, max, ok, n, max-1, max)
 		}
 	})
+}
+
+// registerClientScopes registers, unless it is there, the API that the
+// clients of createClient use: scopes read and write, identifier
+// https://api.example.com.
+func (fx *fixture) registerClientScopes() {
+	fx.t.Helper()
+	found, err := fx.db.FindScopes(fx.ctx, []string{"read"})
+	if err != nil {
+		fx.t.Fatalf("FindScopes: %v", err)
+	}
+	if len(found) > 0 {
+		return
+	}
+	now := fx.clock.Now()
+	a := &keysmith.API{ID: keysmith.NewID("api"), Name: "example", Identifier: "https://api.example.com",
+		Scopes: []keysmith.Scope{{Name: "read"}, {Name: "write"}}, CreatedAt: now, UpdatedAt: now}
+	if err := fx.db.CreateAPI(fx.ctx, a); err != nil && keysmith.ErrorCode(err) != keysmith.CodeConflict {
+		fx.t.Fatalf("CreateAPI: %v", err)
+	}
 }

@@ -20,6 +20,9 @@
 //	                 concurrent re-activations leaving one live token
 //	ZoneStore        CreateZone, FindZoneByID, FindZones, UpdateZone,
 //	                 DeleteZone: Zones (zones), with DeleteZone racing UpdateToken
+//	APIStore         CreateAPI, FindScopes, FindAPIs, FindAPIByID, UpdateAPI,
+//	                 DeleteAPI, RecordUnregisteredScopes: APIs (apis), with
+//	                 DeleteAPI racing CreateClient; UpdateClient there too
 //	SettingsStore    RateLimits, SetRateLimits: Settings (settings)
 //	EventStore       RecordEvent, FindEvents, ExportEvents, VerifyEvents,
 //	                 PruneEvents, RecordTokenExpiries: EventLog (eventlog); the
@@ -152,6 +155,7 @@ var cases = []struct {
 
 	// One case per resource (its file), subtests sharing one database.
 	{"Zones", withStore(testZones)},
+	{"APIs", withStore(testAPIs)},
 	{"Apps", withStore(testApps)},
 	{"Clients", withStore(testClients)},
 	{"Agents", withStore(testAgents)},

@@ -111,7 +111,7 @@ var scenarios = []*Scenario{
 // setupOAuthClient creates a sandbox OAuth client through the API and gets
 // one access token with it.
 func setupOAuthClient(ctx context.Context, c *http.Client, fx *Fixture) error {
-	body := strings.NewReader(`{"name":"load","environment":"sandbox","scopes":["read"]}`)
+	body := strings.NewReader(`{"name":"load","environment":"sandbox","scopes":["openid"]}`)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fx.BaseURL+"/v1/oauth/clients", body)
 	if err != nil {
 		return err
