@@ -3,6 +3,7 @@ package app_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,8 +73,23 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		a := s.Do("POST", "/v1/apps", admin, map[string]any{"name": "Shop"}).Want(t, http.StatusCreated)
 		appID := a.String("app_id")
 		s.Do("PATCH", "/v1/apps/"+appID, admin, map[string]any{"description": "the shop"}).Want(t, http.StatusOK)
-		registerScopes(t, s, "read")
+		// APIs and their scopes; changing a client.
+		apiID, _ := registerScopes(t, s, "read")
+		s.Do("PATCH", "/v1/apis/"+apiID, admin, map[string]any{"scopes": []map[string]any{{"name": "read"}, {"name": "gone"}}}).Want(t, http.StatusOK)
+		s.Do("PATCH", "/v1/apis/"+apiID, admin, map[string]any{"name": "renamed"}).Want(t, http.StatusOK)
+		other, _ := registerScopes(t, s, "other:scope")
+		s.Do("DELETE", "/v1/apis/"+other, admin, nil).Want(t, http.StatusNoContent)
 		c := newClient(t, s, admin, map[string]any{"app_id": appID, "scopes": []string{"read"}, "grant_types": []string{"client_credentials"}})
+		s.Do("PATCH", "/v1/oauth/clients/"+c.ID, admin, map[string]any{"name": "renamed client"}).Want(t, http.StatusOK)
+		// A client from before scopes were registered, noticed once at start.
+		legacy := newClient(t, s, admin, map[string]any{"scopes": []string{"read"}})
+		if _, err := s.App.Store.SQL().Exec(`UPDATE oauth_clients SET scopes = 'read unheard:of' WHERE id = $1`, legacy.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.App.Store.SQL().Exec(`DELETE FROM settings WHERE key = 'unregistered_scopes_recorded'`); err != nil {
+			t.Fatal(err)
+		}
+		s = apptest.Restart(t, s, app.Config{LogRetention: 90 * 24 * time.Hour, TokenIdleTTL: 365 * 24 * time.Hour})
 		sec := s.Do("POST", "/v1/oauth/clients/"+c.ID+"/secrets", admin, map[string]any{"description": "second"}).Want(t, http.StatusCreated)
 		s.Do("DELETE", "/v1/oauth/clients/"+c.ID+"/secrets/"+sec.String("secret_id"), admin, nil).Want(t, http.StatusNoContent)
 		reset := s.Do("POST", "/v1/oauth/clients/"+c.ID+"/secrets/reset", admin, nil).Want(t, http.StatusCreated)
@@ -105,6 +121,11 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 			}
 		}
 		for _, typ := range keysmith.EventTypes() {
+			// App API keys are another change's (their endpoints are not
+			// on this branch yet); it drops this exception.
+			if strings.HasPrefix(string(typ), "app_key.") {
+				continue
+			}
 			if typ != keysmith.EventSystemLogPruned {
 				check(typ)
 			}
