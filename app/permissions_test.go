@@ -140,6 +140,9 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 	newClientOf := func(token string) string {
 		return w.Do("POST", "/v1/oauth/clients", token, map[string]any{"name": fmt.Sprint("c", w.uniq()), "environment": "sandbox"}).Want(w.t, 201).String("client_id")
 	}
+	newAPI := func() string {
+		return w.Do("POST", "/v1/apis", su, map[string]any{"name": "an API", "identifier": "urn:" + keysmith.NewID("api")}).Want(w.t, 201).String("id")
+	}
 	return map[string]func(c caller) request{
 		"`GET /v1/me`": func(caller) request { return request{method: "GET", path: "/v1/me"} },
 		"`POST /v1/users` (role developer)": func(caller) request {
@@ -269,6 +272,23 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 			tok := w.Send(tokenRequest(w.t, w.URL, r.String("client_id"), r.String("client_secret"))).Want(w.t, 200).String("access_token")
 			return request{method: "POST", path: "/v1/oauth/revoke", body: url.Values{"token": {tok}}}
 		},
+		"`PATCH /v1/oauth/clients/{id}` (own client, adding a scope that is not self-service)": func(c caller) request {
+			id := w.do(c, "POST", "/v1/oauth/clients", map[string]any{"name": "mine", "environment": "sandbox"}).Want(w.t, 201).String("client_id")
+			return request{method: "PATCH", path: "/v1/oauth/clients/" + id, body: map[string]any{"scopes": []string{"admin:only"}}}
+		},
+		"`PATCH /v1/oauth/clients/{id}` (name of another user's client)": func(caller) request {
+			return request{method: "PATCH", path: "/v1/oauth/clients/" + newClientOf(w.super2Token), body: map[string]any{"name": "renamed"}}
+		},
+		"`GET /v1/apis`": func(caller) request { return request{method: "GET", path: "/v1/apis"} },
+		"`POST /v1/apis`": func(caller) request {
+			return request{method: "POST", path: "/v1/apis", body: map[string]any{"name": "an API", "identifier": "urn:" + keysmith.NewID("api")}}
+		},
+		"`PATCH /v1/apis/{id}`": func(caller) request {
+			return request{method: "PATCH", path: "/v1/apis/" + newAPI(), body: map[string]any{"name": "renamed"}}
+		},
+		"`DELETE /v1/apis/{id}`": func(caller) request {
+			return request{method: "DELETE", path: "/v1/apis/" + newAPI()}
+		},
 		"`GET /v1/zones`": func(caller) request { return request{method: "GET", path: "/v1/zones"} },
 		"`POST /v1/zones`": func(caller) request {
 			return request{method: "POST", path: "/v1/zones", body: map[string]any{"name": keysmith.NewID("zone"), "gateways": []string{"192.0.2.0/24"}}}
@@ -347,6 +367,8 @@ func newMatrixWorld(t *testing.T, s *apptest.Server) *matrixWorld {
 	}
 	w.callers["super_admin"] = caller{role: "super_admin", id: s.AdminID, token: su}
 	registerScopes(t, s, "read")
+	s.Do("POST", "/v1/apis", su, map[string]any{"name": "admin API", "identifier": "urn:admin",
+		"scopes": []map[string]any{{"name": "admin:only"}}}).Want(t, 201)
 	for _, role := range matrixRoles[1:] {
 		email := role + "@example.com"
 		id := mk(email, role, "person")
