@@ -24,7 +24,8 @@
 //	EventStore       RecordEvent, FindEvents, ExportEvents, VerifyEvents,
 //	                 PruneEvents, RecordTokenExpiries: EventLog (eventlog); the
 //	                 events of changes: *AppendsOneEvent… (events)
-//	AppStore         CreateApp, FindAppByID, FindApps, UpdateApp, DeleteApp: Apps
+//	AppStore         CreateApp, FindAppByID, FindApps, UpdateApp, DeleteApp: Apps;
+//	                 app keys through the token methods and DeleteApp: AppKeys
 //	ClientStore      CreateClient, FindClientByID, FindClients, RevokeClient,
 //	                 CreateClientSecret, FindClientSecrets, DeleteClientSecret,
 //	                 ResetClientSecrets, FindClientSecretChecks: Clients
@@ -153,6 +154,7 @@ var cases = []struct {
 	// One case per resource (its file), subtests sharing one database.
 	{"Zones", withStore(testZones)},
 	{"Apps", withStore(testApps)},
+	{"AppKeys", withStore(testAppKeys)},
 	{"Clients", withStore(testClients)},
 	{"Agents", withStore(testAgents)},
 	{"Groups", withStore(testGroups)},
