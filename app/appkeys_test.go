@@ -159,7 +159,8 @@ func TestAppKeysAPI(t *testing.T) {
 				s.Do(c.method, c.path, admin, body).Want(t, http.StatusNotFound)
 			}
 			// The token endpoints know no app key, whoever asks.
-			for _, caller := range []string{admin, dev} {
+			_, group := s.AddUser(keysmith.RoleGroupAdmin, "")
+			for _, caller := range []string{admin, dev, group} {
 				s.Do("GET", "/v1/tokens/"+id, caller, nil).Want(t, http.StatusNotFound)
 				s.Do("PATCH", "/v1/tokens/"+id, caller, map[string]any{"name": "x"}).Want(t, http.StatusNotFound)
 				s.Do("POST", "/v1/tokens/"+id+"/rotate", caller, nil).Want(t, http.StatusNotFound)
