@@ -198,8 +198,14 @@ func GroupRef(g *Group) Ref { return Ref{Type: "group", ID: g.ID, DisplayName: g
 // ZoneRef is how a network zone appears in events.
 func ZoneRef(z *Zone) Ref { return Ref{Type: "zone", ID: z.ID, DisplayName: z.Name} }
 
-// TokenRef is how an API token appears in events.
-func TokenRef(t *Token) Ref { return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name} }
+// TokenRef is how an API token appears in events; an app key is an
+// "app_key".
+func TokenRef(t *Token) Ref {
+	if t.Type == TokenAppKey {
+		return Ref{Type: "app_key", ID: t.ID, DisplayName: t.Name}
+	}
+	return Ref{Type: "api_token", ID: t.ID, DisplayName: t.Name}
+}
 
 // EventTypes lists every event type Keysmith records, sorted. Tests use it to
 // prove each one is emitted, so a new type needs a message here and a test.

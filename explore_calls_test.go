@@ -41,6 +41,7 @@ const (
 	credToken        credentialKind = iota // an API token secret (created, rotated or issued to an agent)
 	credClientSecret                       // an OAuth client secret
 	credPassword                           // a password the caller chose for a user
+	credAppKey                             // an app API key (created or rotated)
 )
 
 // credential is something a call handed to its caller that authenticates
@@ -86,6 +87,7 @@ func exploreCalls() []exploreCall {
 		{"create a super_admin", "", "", createUser(keysmith.RoleSuperAdmin, false)},
 		{"set the caller's password", "", "pw:self", setPassword("")},
 		{"add a client to P_S", "p:P_S", "", addClient("P_S")},
+		{"add a key to P_S", "p:P_S", "", addAppKey("P_S")},
 		{"add a secret to C_S", "", "c:C_S", clientSecret("C_S", false)},
 		{"reset the secrets of C_D1", "", "c:C_D1", clientSecret("C_D1", true)},
 		{"create a token for SA_org", "u:SA_org", "", createToken("SA_org")},
@@ -270,4 +272,15 @@ func addClient(app string) func(x *callContext) ([]credential, error) {
 func registerApp(x *callContext) ([]credential, error) {
 	_, err := x.w.svc.CreateApp(x.w.ctx, x.p, keysmith.CreateAppInput{Name: "explored"})
 	return nil, err
+}
+
+func addAppKey(app string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		_, secret, err := x.w.svc.CreateAppKey(x.w.ctx, x.p, x.w.id[app], keysmith.CreateAppKeyInput{
+			Name: "explored", Environment: string(keysmith.EnvProduction)})
+		if err != nil {
+			return nil, err
+		}
+		return []credential{{kind: credAppKey, fresh: true, secret: secret}}, nil
+	}
 }

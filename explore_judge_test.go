@@ -26,6 +26,8 @@ func (e *explorer) judge(c credential, at, after *exploreState, caller *keysmith
 		who, what, ok = e.judgeClientSecret(c, at, after, caller)
 	case credPassword:
 		who, what, ok = e.judgePassword(c, at, after, caller)
+	case credAppKey:
+		who, what, ok = e.judgeAppKey(c, at, after, caller)
 	}
 	switch {
 	case who == "":
@@ -85,6 +87,26 @@ func (e *explorer) judgeClientSecret(c credential, at, after *exploreState, call
 	what = fmt.Sprintf("a secret of %s, which acts as application %s of %s", client, e.w.labelOf(cl.AppID), e.w.labelOf(owner))
 	first := e.before.users[e.caller]
 	return cl.AppID, what, keysmith.CanIssueAppCredentials(first, owner) && keysmith.CanIssueAppCredentials(caller, owner)
+}
+
+// judgeAppKey: an app API key acts as its application (at the customer's
+// API; never at Keysmith's); the caller must be one who may issue the
+// application's credentials, and the key must belong to its owner.
+func (e *explorer) judgeAppKey(c credential, at, after *exploreState, caller *keysmith.User) (who, what string, ok bool) {
+	id, found := after.tokenHash[keysmith.HashOf(c.secret.Reveal()).String()]
+	if !found || after.tokens[id].Type != keysmith.TokenAppKey {
+		return "", "an app key secret that authenticates no app key", false
+	}
+	k := after.tokens[id]
+	app := at.apps[k.AppID]
+	if app == nil {
+		return "", "an app key of an application that did not exist", false
+	}
+	what = fmt.Sprintf("an app key of application %s of %s, owned by %s", e.w.labelOf(k.AppID), e.w.labelOf(app.OwnerID),
+		e.w.labelOf(k.OwnerID))
+	first := e.before.users[e.caller]
+	return k.AppID, what, k.OwnerID == app.OwnerID &&
+		keysmith.CanIssueAppCredentials(first, app.OwnerID) && keysmith.CanIssueAppCredentials(caller, app.OwnerID)
 }
 
 // judgePassword: a password the caller chose acts as its user; the caller

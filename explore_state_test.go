@@ -50,9 +50,14 @@ var stateTables = map[string]struct {
 	"group_members": {`SELECT group_id, user_id, '', '', '', '', '' FROM group_members ORDER BY group_id`,
 		func(st *exploreState, f []string) { st.groups[f[1]] = append(st.groups[f[1]], f[0]) },
 		func(st *exploreState) { st.groups = map[string][]string{} }},
-	"tokens": {`SELECT id, type, owner_id, hash, agent_id, revoked_at IS NOT NULL, disabled_at IS NOT NULL FROM tokens`,
+	// The fifth column is an agent token's agent, or an app key's application.
+	"tokens": {`SELECT id, type, owner_id, hash, CASE WHEN type = 'app_key' THEN app_id ELSE agent_id END,
+		revoked_at IS NOT NULL, disabled_at IS NOT NULL FROM tokens`,
 		func(st *exploreState, f []string) {
 			t := &keysmith.Token{ID: f[0], Type: keysmith.TokenType(f[1]), OwnerID: f[2], AgentID: f[4]}
+			if t.Type == keysmith.TokenAppKey {
+				t.AgentID, t.AppID = "", f[4]
+			}
 			if f[5] == "1" {
 				t.RevokedAt = &revokedAt
 			}

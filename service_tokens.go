@@ -165,7 +165,9 @@ func (s *Service) FindTokenByID(ctx context.Context, p Principal, id string) (*T
 	if err != nil {
 		return nil, err
 	}
-	if !CanSeeToken(p.User, t) {
+	// App keys live under their application (FindAppKeyByID): none of the
+	// token endpoints shows, changes, rotates or revokes one.
+	if !CanSeeToken(p.User, t) || t.Type == TokenAppKey {
 		return nil, Errorf(CodeNotFound, "token %q not found", id)
 	}
 	s.overlayUse(t, before...)
@@ -184,6 +186,7 @@ func (s *Service) FindTokens(ctx context.Context, p Principal, f TokenFilter) ([
 		}
 		f.OwnerID = p.User.ID
 	}
+	f.AppID = "" // never app keys
 	ts, next, err := s.Store.FindTokens(ctx, f)
 	for _, t := range ts {
 		s.overlayUse(t)

@@ -99,10 +99,13 @@ type SessionStore interface {
 	DeleteSession(ctx context.Context, s *Session) error
 }
 
-// TokenStore keeps API tokens.
+// TokenStore keeps API tokens, and app API keys, which are tokens of type
+// TokenAppKey: the same methods store, change and verify them, and record
+// app_key.* events for them in place of api_token.* ones.
 type TokenStore interface {
 	// CreateToken stores a new token under its hash. CodeConflict if the id
-	// or hash exists.
+	// or hash exists; for an app key CodeNotFound if its application is
+	// gone; CodeInvalid if it names a scope that is not registered.
 	CreateToken(ctx context.Context, t *Token, h Hash) error
 	// FindTokenByID returns a token. CodeNotFound if there is none.
 	FindTokenByID(ctx context.Context, id string) (*Token, error)
@@ -110,7 +113,9 @@ type TokenStore interface {
 	// CodeNotFound if there is none.
 	FindTokenByHash(ctx context.Context, h Hash) (*Token, error)
 	// FindTokens returns one page of tokens, newest first, and the cursor of
-	// the next page ("" on the last). CodeInvalid for a bad cursor.
+	// the next page ("" on the last). CodeInvalid for a bad cursor. It
+	// returns app keys only when f.AppID names their application, and then
+	// only them.
 	FindTokens(ctx context.Context, f TokenFilter) ([]*Token, string, error)
 	// RevokeToken marks a token revoked by the user revokedBy. Revoking a
 	// revoked token changes nothing and is not an error. CodeNotFound if
@@ -132,14 +137,14 @@ type TokenStore interface {
 	RecordTokenExpiry(ctx context.Context, id string, now time.Time) error
 	// UpdateToken applies the non-nil fields of u and returns the token as
 	// it is now. CodeNotFound if there is no such token, CodeConflict if it
-	// is revoked, CodeInvalid if u names a zone that does not exist.
+	// is revoked, CodeInvalid if u names a zone or scope that does not exist.
 	UpdateToken(ctx context.Context, id string, u TokenUpdate) (*Token, error)
 	// RotateToken gives a token the secret hashing to h; the previous secret
 	// keeps working until graceUntil. CodeNotFound if there is no such
 	// token, CodeConflict if it is revoked.
 	RotateToken(ctx context.Context, id string, h Hash, graceUntil time.Time) (*Token, error)
 	// SummarizeTokens counts the tokens of ownerID ("" for all) by type,
-	// status and colour at now.
+	// status and colour at now; app keys are not counted.
 	SummarizeTokens(ctx context.Context, ownerID string, now time.Time) (*TokenSummary, error)
 }
 

@@ -149,6 +149,9 @@ type TokenUse struct {
 type TokenFilter struct {
 	Page
 	OwnerID string // "" for all owners
+	// AppID, when set, selects the keys of that application; without it
+	// app keys are never listed (they are not API tokens).
+	AppID string
 
 	Query  string      // case-insensitive substring of the name; "" for all
 	Type   TokenType   // "" for all
@@ -166,11 +169,15 @@ type TokenUpdate struct {
 	Meta             *json.RawMessage
 	Network          *NetworkPolicy
 	RateLimitPercent *int
+	// Scopes replaces the token's scopes; only app keys are given it today
+	// (AppKeyUpdate), after the caller's grants were checked.
+	Scopes *[]string
 }
 
 // IsEmpty reports whether the update changes nothing.
 func (u *TokenUpdate) IsEmpty() bool {
-	return u.Name == nil && u.Enabled == nil && u.Meta == nil && u.Network == nil && u.RateLimitPercent == nil
+	return u.Name == nil && u.Enabled == nil && u.Meta == nil && u.Network == nil && u.RateLimitPercent == nil &&
+		u.Scopes == nil
 }
 
 // Page sizes for every list.
@@ -446,13 +453,16 @@ type TokenSummary struct {
 func (t *Token) CreatedEvent(owner Ref) EventDraft {
 	details := map[string]any{"type": t.Type, "owner_id": t.OwnerID, "idle_ttl_seconds": int64(t.IdleTTL / time.Second),
 		"network": networkDetails(t.Network), "rate_limit_percent": t.RateLimitPercent}
+	if t.Type == TokenAppKey {
+		details["app_id"], details["environment"], details["scopes"] = t.AppID, t.Environment, scopeList(t.Scopes)
+	}
 	if t.AgentID != "" {
 		details["agent_id"] = t.AgentID
 	}
 	if t.ExpiresAt != nil {
 		details["expires_at"] = *t.ExpiresAt
 	}
-	return EventDraft{Type: EventAPITokenCreated, Details: details, Targets: []Ref{TokenRef(t), owner}}
+	return EventDraft{Type: t.EventType(EventAPITokenCreated), Details: details, Targets: []Ref{TokenRef(t), owner}}
 }
 
 // Events are the events the update of old records: one api_token.updated
@@ -482,8 +492,20 @@ func (u *TokenUpdate) Events(old *Token, owner Ref) []EventDraft {
 		changed = append(changed, "rate_limit_percent")
 		details["rate_limit_percent"] = *u.RateLimitPercent
 	}
+	if u.Scopes != nil {
+		changed = append(changed, "scopes")
+		details["scopes"] = scopeList(*u.Scopes)
+	}
 	details["changed"] = changed
-	return []EventDraft{{Type: EventAPITokenUpdated, Details: details, Targets: []Ref{TokenRef(&t), owner}}}
+	return []EventDraft{{Type: t.EventType(EventAPITokenUpdated), Details: details, Targets: []Ref{TokenRef(&t), owner}}}
+}
+
+// scopeList is how a list of scopes appears in the system log: never null.
+func scopeList(scopes []string) []string {
+	if scopes == nil {
+		return []string{}
+	}
+	return scopes
 }
 
 // networkDetails is how a policy appears in the system log.

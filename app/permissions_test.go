@@ -143,7 +143,35 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 	newAPI := func() string {
 		return w.Do("POST", "/v1/apis", su, map[string]any{"name": "an API", "identifier": "urn:" + keysmith.NewID("api")}).Want(w.t, 201).String("id")
 	}
+	// keyOf is a key of a new application of super2's: its path.
+	keyOf := func() string {
+		app := w.Do("POST", "/v1/apps", w.super2Token, map[string]any{"name": fmt.Sprint("keyed", w.uniq())}).Want(w.t, 201).String("app_id")
+		id := w.Do("POST", "/v1/apps/"+app+"/keys", w.super2Token, map[string]any{"name": "k", "environment": "sandbox"}).
+			Want(w.t, 201).String("id")
+		return "/v1/apps/" + app + "/keys/" + id
+	}
 	return map[string]func(c caller) request{
+		"`POST /v1/apps/{app_id}/keys` (own app)": func(c caller) request {
+			app := w.do(c, "POST", "/v1/apps", map[string]any{"name": fmt.Sprint("mine", w.uniq())}).Want(w.t, 201).String("app_id")
+			return request{method: "POST", path: "/v1/apps/" + app + "/keys", body: map[string]any{"name": "k", "environment": "sandbox"}}
+		},
+		"`POST /v1/apps/{app_id}/keys` (another user's app)": func(caller) request {
+			app := w.Do("POST", "/v1/apps", w.super2Token, map[string]any{"name": "super2's"}).Want(w.t, 201).String("app_id")
+			return request{method: "POST", path: "/v1/apps/" + app + "/keys", body: map[string]any{"name": "k", "environment": "sandbox"}}
+		},
+		"`GET /v1/apps/{app_id}/keys` (another user's app)": func(caller) request {
+			path := keyOf()
+			return request{method: "GET", path: path[:strings.LastIndex(path, "/")]}
+		},
+		"`PATCH /v1/apps/{app_id}/keys/{id}` (another user's app)": func(caller) request {
+			return request{method: "PATCH", path: keyOf(), body: map[string]any{"name": "renamed"}}
+		},
+		"`POST /v1/apps/{app_id}/keys/{id}/rotate` (another user's app)": func(caller) request {
+			return request{method: "POST", path: keyOf() + "/rotate"}
+		},
+		"`DELETE /v1/apps/{app_id}/keys/{id}` (another user's app)": func(caller) request {
+			return request{method: "DELETE", path: keyOf()}
+		},
 		"`GET /v1/me`": func(caller) request { return request{method: "GET", path: "/v1/me"} },
 		"`POST /v1/users` (role developer)": func(caller) request {
 			return request{method: "POST", path: "/v1/users", body: map[string]any{

@@ -43,11 +43,21 @@ func (s *Server) authed(h authedHandler) http.Handler {
 // tokenPrincipal authenticates a Bearer API token through the verifier's
 // cache, applying its network policy and counting it against its share of the
 // path's rate-limit group (whose standing goes into the response headers).
+//
+// App API keys never authenticate here: one is refused by its form before
+// any lookup, and a record that is no API token is refused again after it
+// (Token.AuthenticatesToKeysmith).
 func (s *Server) tokenPrincipal(w http.ResponseWriter, r *http.Request, raw string) (keysmith.Principal, error) {
+	if kind, _ := keysmith.Claims(raw); kind == keysmith.CredentialAppKey {
+		return keysmith.Principal{}, errAppKey()
+	}
 	addr := clientAddr(r.Context())
 	res, err := s.Verifier.CheckFrom(r.Context(), raw, addr, addr, groupOf(r.URL.Path))
 	if err != nil {
 		return keysmith.Principal{}, err
+	}
+	if res.Token != nil && !res.Token.AuthenticatesToKeysmith() {
+		return keysmith.Principal{}, errAppKey()
 	}
 	if res.RateLimit != nil && (res.Valid() || res.Code == verify.RateLimited) {
 		setRateLimitHeaders(w, *res.RateLimit)
@@ -68,6 +78,12 @@ func (s *Server) tokenPrincipal(w http.ResponseWriter, r *http.Request, raw stri
 		}
 	}
 	return keysmith.Principal{}, keysmith.Errorf(keysmith.CodeUnauthorized, "%s", unauthorizedMessage(res.Code))
+}
+
+// errAppKey refuses an app API key presented to Keysmith's own API.
+func errAppKey() error {
+	return keysmith.Errorf(keysmith.CodeUnauthorized,
+		"app API keys (ksk_…) are for your own APIs, which check them with POST /v1/verify; Keysmith's API takes an API token (ks_…)")
 }
 
 func unauthorizedMessage(c verify.Code) string {

@@ -48,6 +48,7 @@ func (s *Server) Handler() http.Handler {
 	s.tokenRoutes(mux)
 	s.logRoutes(mux)
 	s.appRoutes(mux)
+	s.appKeyRoutes(mux)
 	s.clientRoutes(mux)
 	s.oauthRoutes(mux)
 	s.userRoutes(mux)

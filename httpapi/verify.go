@@ -91,6 +91,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 				out.Owner = &ownerJSON{ID: o.ID, Email: o.Email, Role: string(o.Role), Status: string(o.Status)}
 			}
 			out.Meta = res.Token.Meta
+			if res.Token.Type == keysmith.TokenAppKey {
+				out.AppID, out.Environment = res.Token.AppID, string(res.Token.Environment)
+			}
 		}
 	}
 	if rl := res.RateLimit; rl != nil {

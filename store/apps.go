@@ -80,14 +80,18 @@ func (db *DB) UpdateApp(ctx context.Context, id string, u keysmith.AppUpdate) (*
 	return a, err
 }
 
-// DeleteApp deletes an application and revokes its clients in the same
-// transaction, so no token of the application stays valid.
+// DeleteApp deletes an application and revokes its clients and its API
+// keys in the same transaction, so no token or key of the application
+// stays valid: verify answers REVOKED for its keys from the commit on.
 func (db *DB) DeleteApp(ctx context.Context, id, deletedBy string) error {
 	return db.write(ctx, func(tx *txn) error {
-		a, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
-		if err == sql.ErrNoRows {
-			return keysmith.Errorf(keysmith.CodeNotFound, "application %q not found", id)
+		// The app's row first: a key created concurrently (which locks it,
+		// see insertToken) either commits before and is revoked here, or
+		// waits and finds the app gone.
+		if err := tx.lockApp(id); err != nil {
+			return err
 		}
+		a, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
 		if err != nil {
 			return err
 		}
@@ -107,6 +111,10 @@ func (db *DB) DeleteApp(ctx context.Context, id, deletedBy string) error {
 				revoked = append(revoked, c)
 			}
 		}
+		keys, err := tx.revokeAppKeys(id, deletedBy)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM apps WHERE id = $1`, id); err != nil {
 			return err
 		}
@@ -115,6 +123,57 @@ func (db *DB) DeleteApp(ctx context.Context, id, deletedBy string) error {
 				return err
 			}
 		}
-		return tx.record(keysmith.EventAppDeleted, map[string]any{"revoked_clients": len(clients)}, keysmith.AppRef(a))
+		for i, k := range keys.tokens {
+			if err := tx.recordTokenRevoked(k, keys.owners[i]); err != nil {
+				return err
+			}
+		}
+		return tx.record(keysmith.EventAppDeleted, map[string]any{"revoked_clients": len(clients), "revoked_keys": len(keys.tokens)},
+			keysmith.AppRef(a))
 	})
+}
+
+// revokedTokens are tokens a transaction revoked, with their owners' refs
+// (read before the log's lock), whose events are still to be recorded.
+type revokedTokens struct {
+	tokens []*keysmith.Token
+	owners []keysmith.Ref
+}
+
+// revokeAppKeys revokes the live keys of application appID, in id order,
+// and returns them for recordTokenRevoked.
+func (tx *txn) revokeAppKeys(appID, revokedBy string) (revokedTokens, error) {
+	var out revokedTokens
+	keys, err := queryAll(tx.ctx, tx, `SELECT `+tokenColumns+` FROM tokens WHERE tokens.app_id = $1
+		AND tokens.type = 'app_key' AND tokens.revoked_at IS NULL ORDER BY tokens.id`, []any{appID},
+		func(row scanner) (*keysmith.Token, error) { return scanToken(row) })
+	if err != nil {
+		return out, err
+	}
+	for _, k := range keys {
+		ok, err := tx.markTokenRevoked(k, revokedBy)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			out.tokens = append(out.tokens, k)
+		}
+	}
+	for _, k := range out.tokens {
+		out.owners = append(out.owners, tx.userRef(k.OwnerID))
+	}
+	return out, nil
+}
+
+// lockApp takes application id's row lock (on PostgreSQL; SQLite
+// serialises writers anyway). CodeNotFound if there is none.
+func (tx *txn) lockApp(id string) error {
+	res, err := tx.ExecContext(tx.ctx, `UPDATE apps SET id = id WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return keysmith.Errorf(keysmith.CodeNotFound, "application %q not found", id)
+	}
+	return nil
 }

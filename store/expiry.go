@@ -277,7 +277,8 @@ func (tx *txn) markExpired(id string, now, idleBefore time.Time) (*keysmith.Toke
 	return tx.tokenByID(id)
 }
 
-// recordExpired appends api_token.expired for each token markExpired
+// recordExpired appends api_token.expired (app_key.expired for an app key)
+// for each token markExpired
 // marked, and publishes the change: a replica holding a use of the token
 // that the store will refuse must read it again.
 func (tx *txn) recordExpired(ts []*keysmith.Token, now time.Time) error {
@@ -288,8 +289,11 @@ func (tx *txn) recordExpired(ts []*keysmith.Token, now time.Time) error {
 	for i, t := range ts {
 		tx.changed(keysmith.ChangeToken, t.ID)
 		at, reason := tokenExpiry(t, now)
-		err := tx.record(keysmith.EventAPITokenExpired, map[string]any{"expired_at": at, "reason": reason, "owner_id": t.OwnerID},
-			keysmith.TokenRef(t), owners[i])
+		details := map[string]any{"expired_at": at, "reason": reason, "owner_id": t.OwnerID}
+		if t.Type == keysmith.TokenAppKey {
+			details["app_id"] = t.AppID
+		}
+		err := tx.record(t.EventType(keysmith.EventAPITokenExpired), details, keysmith.TokenRef(t), owners[i])
 		if err != nil {
 			return err
 		}

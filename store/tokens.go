@@ -58,6 +58,11 @@ func (db *DB) CreateToken(ctx context.Context, t *keysmith.Token, h keysmith.Has
 
 func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	t = keysmith.NewToken(*t) // for callers that did not build t with it; the caller's value is not changed
+	if t.AppID != "" {
+		if err := tx.lockApp(t.AppID); err != nil {
+			return err
+		}
+	}
 	_, err := tx.ExecContext(tx.ctx, `INSERT INTO tokens (id, hash, name, type, owner_id, created_at, created_by, expires_at,
 		idle_ttl, meta, name_lower, agent_id, network_mode, rate_limit_percent, scopes, app_id, environment)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
@@ -161,34 +166,60 @@ func (db *DB) RevokeToken(ctx context.Context, id, revokedBy string) (*keysmith.
 
 // revokeToken revokes a token in tx; see RevokeToken.
 func (tx *txn) revokeToken(id, revokedBy string) (t *keysmith.Token, err error) {
-	ctx, db := tx.ctx, tx.db
 	err = func() error {
 		t, err = tx.tokenByID(id)
 		if err != nil || t.RevokedAt != nil {
 			return err
 		}
-		now := db.now()
-		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL`,
-			micros(now), revokedBy, id)
+		ok, err := tx.markTokenRevoked(t, revokedBy)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !ok {
 			// Revoked concurrently; that revocation recorded its event. Answer
 			// with the token as it now is, not as read before the race.
 			t, err = tx.tokenByID(id)
 			return err
 		}
-		t.RevokedAt, t.RevokedBy = &now, revokedBy
-		tx.changed(keysmith.ChangeToken, id)
-		return tx.record(keysmith.EventAPITokenRevoked, nil, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
+		return tx.recordTokenRevoked(t, tx.userRef(t.OwnerID))
 	}()
 	return t, err
 }
 
+// markTokenRevoked revokes t's row and drops its scope grants, reporting
+// whether it was live; the caller records the event with
+// recordTokenRevoked after its last row lock.
+func (tx *txn) markTokenRevoked(t *keysmith.Token, revokedBy string) (bool, error) {
+	now := tx.db.now()
+	res, err := tx.ExecContext(tx.ctx, `UPDATE tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL`,
+		micros(now), revokedBy, t.ID)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if err := tx.dropScopeGrants(t.ID); err != nil {
+		return false, err
+	}
+	t.RevokedAt, t.RevokedBy = &now, revokedBy
+	tx.changed(keysmith.ChangeToken, t.ID)
+	return true, nil
+}
+
+// recordTokenRevoked records api_token.revoked, or app_key.revoked for an
+// app key; owner is the ref of its owner, read before the log's lock.
+func (tx *txn) recordTokenRevoked(t *keysmith.Token, owner keysmith.Ref) error {
+	var details map[string]any
+	if t.Type == keysmith.TokenAppKey {
+		details = map[string]any{"app_id": t.AppID, "environment": t.Environment}
+	}
+	return tx.record(t.EventType(keysmith.EventAPITokenRevoked), details, keysmith.TokenRef(t), owner)
+}
+
 // UpdateToken applies the non-nil fields of u and records the change.
 // CodeNotFound if there is no such token, CodeConflict if it is revoked,
-// CodeInvalid if u names a network zone that does not exist.
+// CodeInvalid if u names a network zone or a scope that does not exist.
 func (db *DB) UpdateToken(ctx context.Context, id string, u keysmith.TokenUpdate) (*keysmith.Token, error) {
 	err := db.write(ctx, func(tx *txn) error { return tx.updateToken(id, u) })
 	if err != nil {
@@ -226,6 +257,9 @@ func (tx *txn) updateToken(id string, u keysmith.TokenUpdate) error {
 	if u.RateLimitPercent != nil {
 		set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
 	}
+	if u.Scopes != nil {
+		set = append(set, "scopes = "+arg(strings.Join(*u.Scopes, " ")))
+	}
 	if len(set) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), c.args...); err != nil {
 			return err
@@ -233,6 +267,11 @@ func (tx *txn) updateToken(id string, u keysmith.TokenUpdate) error {
 	}
 	if u.Network != nil {
 		if err := tx.setTokenZones(id, u.Network.Zones); err != nil {
+			return err
+		}
+	}
+	if u.Scopes != nil {
+		if err := tx.grantScopes(id, *u.Scopes); err != nil {
 			return err
 		}
 	}
@@ -256,7 +295,7 @@ func (db *DB) RotateToken(ctx context.Context, id string, h keysmith.Hash, grace
 		}
 		tx.changed(keysmith.ChangeToken, id)
 		grace := graceUntil.Sub(now)
-		return tx.record(keysmith.EventAPITokenRotated, map[string]any{"grace_seconds": int64(grace / time.Second),
+		return tx.record(t.EventType(keysmith.EventAPITokenRotated), map[string]any{"grace_seconds": int64(grace / time.Second),
 			"previous_secret_expires_at": graceUntil}, keysmith.TokenRef(t), tx.userRef(t.OwnerID))
 	})
 	if err != nil {

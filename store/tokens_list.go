@@ -90,7 +90,8 @@ func decodeTokenCursor(s string, f keysmith.TokenFilter) (tokenCursor, error) {
 // FindTokens returns one page of tokens matching f, with their owners, in
 // the order f asks (ties broken by id, so the order is total and the cursor
 // stable under concurrent inserts), and the cursor of the next page.
-// CodeInvalid for a bad cursor. f must have been validated.
+// CodeInvalid for a bad cursor. f must have been validated. App keys are
+// returned only when f.AppID names their application, and then only they.
 func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmith.Token, string, error) {
 	if f.Sort == "" {
 		f.Sort = keysmith.SortCreatedAt
@@ -105,6 +106,12 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 	var c conditions
 	c.equal("tokens.owner_id", f.OwnerID)
 	c.equal("tokens.type", string(f.Type))
+	if f.AppID != "" { // one application's keys
+		c.equal("tokens.app_id", f.AppID)
+		c.and(`tokens.type = 'app_key'`)
+	} else { // API tokens: app keys are listed under their application only
+		c.and(`tokens.type <> 'app_key'`)
+	}
 	if f.Query != "" {
 		c.and(`tokens.name_lower LIKE ` + c.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 	}
@@ -167,7 +174,8 @@ func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmi
 }
 
 // SummarizeTokens counts tokens by type, status and colour at now, in one
-// query with the same expressions the status filter uses.
+// query with the same expressions the status filter uses. App keys are not
+// counted.
 func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time) (*keysmith.TokenSummary, error) {
 	n := `$1`
 	q := `SELECT tokens.type,
@@ -182,10 +190,10 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 			WHEN tokens.last_used_at IS NOT NULL AND tokens.last_used_at > $3 THEN 'green'
 			ELSE 'gray' END,
 		COUNT(*)
-		FROM tokens`
+		FROM tokens WHERE tokens.type <> 'app_key'` // app keys are not API tokens
 	args := []any{micros(now), micros(now.Add(keysmith.ExpiringSoon)), micros(now.Add(-keysmith.RecentUse))}
 	if ownerID != "" {
-		q += ` WHERE tokens.owner_id = $4`
+		q += ` AND tokens.owner_id = $4`
 		args = append(args, ownerID)
 	}
 	q += ` GROUP BY 1, 2, 3`

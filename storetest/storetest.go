@@ -27,7 +27,8 @@
 //	EventStore       RecordEvent, FindEvents, ExportEvents, VerifyEvents,
 //	                 PruneEvents, RecordTokenExpiries: EventLog (eventlog); the
 //	                 events of changes: *AppendsOneEvent… (events)
-//	AppStore         CreateApp, FindAppByID, FindApps, UpdateApp, DeleteApp: Apps
+//	AppStore         CreateApp, FindAppByID, FindApps, UpdateApp, DeleteApp: Apps;
+//	                 app keys through the token methods and DeleteApp: AppKeys
 //	ClientStore      CreateClient, FindClientByID, FindClients, RevokeClient,
 //	                 CreateClientSecret, FindClientSecrets, DeleteClientSecret,
 //	                 ResetClientSecrets, FindClientSecretChecks: Clients
@@ -157,6 +158,7 @@ var cases = []struct {
 	{"Zones", withStore(testZones)},
 	{"APIs", withStore(testAPIs)},
 	{"Apps", withStore(testApps)},
+	{"AppKeys", withStore(testAppKeys)},
 	{"Clients", withStore(testClients)},
 	{"Agents", withStore(testAgents)},
 	{"Groups", withStore(testGroups)},

@@ -210,7 +210,8 @@ func New(store Store, opt Options) *Verifier {
 	return v
 }
 
-// VerifyAPIToken checks a presented API token and its network policy. ip is
+// VerifyAPIToken checks a presented API token (or app API key) and its
+// network policy. ip is
 // the address the caller saw the request come from, recorded as the token's
 // last-used address ("" if unknown). A valid result counts as a use of the
 // token, but not against any rate limit (see Check). The error is only for
@@ -229,7 +230,7 @@ func (v *Verifier) VerifyAPIToken(ctx context.Context, raw, ip string) (Result, 
 // is the address the request came from, whose lookups of unknown tokens are
 // bounded (the zero Addr: not bounded).
 func (v *Verifier) verify(ctx context.Context, raw string, addr, caller netip.Addr, now time.Time) (Result, *entry, error) {
-	h, ok := keysmith.ParseAPIToken(raw)
+	h, want, ok := parse(raw)
 	if !ok {
 		return Result{Code: Malformed}, nil, nil
 	}
@@ -237,7 +238,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr, caller netip.Ad
 	if ob, ok := err.(*overBudget); ok {
 		return Result{Code: RateLimited, RateLimit: &ob.rl}, nil, nil
 	}
-	if err != nil || e == nil {
+	if err != nil || e == nil || !want(e.token) {
 		return Result{Code: NotFound}, nil, err
 	}
 	if e.onlyIdleExpired(now) {
@@ -278,6 +279,24 @@ func (v *Verifier) verify(ctx context.Context, raw string, addr, caller netip.Ad
 	}
 	return r, e, nil
 }
+
+// parse checks the form of a presented API token or app API key and
+// returns its hash and which records it may name: a key's secret only an
+// app key, a token's only a token of another type. The prefix is part of
+// what is hashed, so a mismatch cannot happen by chance; the check keeps
+// the two kinds apart even if a record's type and secret disagreed.
+func parse(raw string) (keysmith.Hash, func(*keysmith.Token) bool, bool) {
+	if h, ok := keysmith.ParseAPIToken(raw); ok {
+		return h, isAPIToken, true
+	}
+	if h, ok := keysmith.ParseAppKey(raw); ok {
+		return h, isAppKey, true
+	}
+	return keysmith.Hash{}, nil, false
+}
+
+func isAPIToken(t *keysmith.Token) bool { return t.Type != keysmith.TokenAppKey }
+func isAppKey(t *keysmith.Token) bool   { return t.Type == keysmith.TokenAppKey }
 
 func (e *entry) idleExpired(now time.Time) bool {
 	last := max(e.lastUsed.Load(), e.token.CreatedAt.UnixMicro())
@@ -501,7 +520,7 @@ func slim(t *keysmith.Token) {
 	if t.CreatedBy == t.OwnerID {
 		t.CreatedBy = t.OwnerID
 	}
-	for _, k := range []keysmith.TokenType{keysmith.TokenUser, keysmith.TokenService, keysmith.TokenAgent} {
+	for _, k := range []keysmith.TokenType{keysmith.TokenUser, keysmith.TokenService, keysmith.TokenAgent, keysmith.TokenAppKey} {
 		if t.Type == k {
 			t.Type = k
 		}
