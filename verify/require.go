@@ -1,0 +1,131 @@
+package verify
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/keysmith/keysmith"
+)
+
+// The codes of a credential that is otherwise valid but does not meet what
+// the gateway requires of it (a Requirement). Every other code takes
+// precedence over them.
+const (
+	// InsufficientPermissions: the credential lacks scopes the requirement
+	// names; Requirement.Check says which would do.
+	InsufficientPermissions Code = "INSUFFICIENT_PERMISSIONS"
+	// WrongEnvironment: the credential works in another environment, or in
+	// none (API tokens have none).
+	WrongEnvironment Code = "WRONG_ENVIRONMENT"
+)
+
+// Requirement is what a gateway requires of a credential beyond its being
+// valid: every scope of Scopes, the permission query Query, and the
+// environment Environment; each optional. The zero Requirement requires
+// nothing. It works on every kind of credential: Check takes the
+// credential's scopes and environment, not the credential.
+type Requirement struct {
+	Scopes      []string
+	Query       *keysmith.PermissionQuery
+	Environment keysmith.Environment // "" for any
+}
+
+// Check says whether a credential with scopes and env meets r: Valid, or
+// WrongEnvironment, or InsufficientPermissions with the scopes that would
+// make up for it (those of Scopes it lacks, then those Query misses, each
+// once). A wrong environment is answered first: scopes held elsewhere are
+// beside the point. It allocates nothing when r is met.
+func (r *Requirement) Check(scopes []string, env keysmith.Environment) (code Code, missing []string) {
+	if r.Environment != "" && env != r.Environment {
+		return WrongEnvironment, nil
+	}
+	for _, s := range r.Scopes {
+		if !slices.Contains(scopes, s) && !slices.Contains(missing, s) {
+			missing = append(missing, s)
+		}
+	}
+	if r.Query != nil {
+		for _, s := range r.Query.MissingFrom(scopes) {
+			if !slices.Contains(missing, s) {
+				missing = append(missing, s)
+			}
+		}
+	}
+	if missing != nil {
+		return InsufficientPermissions, missing
+	}
+	return Valid, nil
+}
+
+// IsZero reports whether r requires nothing.
+func (r *Requirement) IsZero() bool {
+	return len(r.Scopes) == 0 && r.Query == nil && r.Environment == ""
+}
+
+// ParseRequirement checks what a gateway requires, as a verify request
+// states it: scopes (all required), a permission query (nil for none; an
+// empty one is an error, not "nothing required", so that a misconfigured
+// gateway fails closed), and an environment ("" for any). Every problem is
+// CodeInvalid naming it. Queries are parsed once per distinct text (see
+// queryCache).
+func (v *Verifier) ParseRequirement(scopes []string, permissions *string, environment string) (Requirement, error) {
+	var r Requirement
+	if len(scopes) > keysmith.MaxPermissionQueryTerms {
+		return r, keysmith.Errorf(keysmith.CodeInvalid, "scopes names %d scopes; at most %d", len(scopes), keysmith.MaxPermissionQueryTerms)
+	}
+	for i, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n()") {
+			return r, keysmith.Errorf(keysmith.CodeInvalid, "scopes[%d] %q is not a scope name: it must be non-empty, without spaces or parentheses", i, s)
+		}
+	}
+	r.Scopes = scopes
+	if permissions != nil {
+		q, err := v.queries.parse(*permissions)
+		if err != nil {
+			return Requirement{}, err
+		}
+		r.Query = q
+	}
+	if environment != "" {
+		env, err := keysmith.ParseEnvironment(environment)
+		if err != nil {
+			return Requirement{}, keysmith.Errorf(keysmith.CodeInvalid, "environment %q is not sandbox or production", environment)
+		}
+		r.Environment = env
+	}
+	return r, nil
+}
+
+// maxCachedQueries bounds the parsed-query cache: gateways send a handful
+// of distinct queries, a caller sending many costs no more than this.
+const maxCachedQueries = 1024
+
+// queryCache remembers parsed permission queries by their text, so a query
+// is parsed once, not once per request. When full it is emptied. Only
+// queries that parse are kept: a bad one is answered 400 and is cheap to
+// reject again. The zero value is ready to use.
+type queryCache struct {
+	mu sync.RWMutex
+	m  map[string]*keysmith.PermissionQuery
+}
+
+func (c *queryCache) parse(s string) (*keysmith.PermissionQuery, error) {
+	c.mu.RLock()
+	q := c.m[s]
+	c.mu.RUnlock()
+	if q != nil {
+		return q, nil
+	}
+	q, err := keysmith.ParsePermissionQuery(s)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedQueries {
+		c.m = make(map[string]*keysmith.PermissionQuery)
+	}
+	c.m[s] = q
+	c.mu.Unlock()
+	return q, nil
+}
