@@ -326,7 +326,7 @@ func (p *queryParser) term() (queryNode, error) {
 			return queryNode{}, err
 		}
 		if p.tok.kind != tokRParen {
-			return queryNode{}, p.errExpected(fmt.Sprintf(`"AND", "OR" or ")" closing the "(" at position %d`, t.pos+1))
+			return queryNode{}, p.errExpected(fmt.Sprintf(`"AND", "OR" or ")" (to close the "(" at position %d)`, t.pos+1))
 		}
 		p.depth--
 		p.next()

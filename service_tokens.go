@@ -78,6 +78,23 @@ func (s *Service) SummarizeTokens(ctx context.Context, p Principal) (*TokenSumma
 	return s.Store.SummarizeTokens(ctx, owner, s.Now())
 }
 
+// checkGrant says whether the caller may change a credential's scopes from
+// current to next: every added scope must be registered (CodeInvalid,
+// "invalid_scope") and grantable by the caller (CodeForbidden); taking
+// scopes away needs no grant. The store checks registration again under
+// its row locks, so a scope deleted meanwhile is not granted.
+func (s *Service) checkGrant(ctx context.Context, p Principal, current, next []string) error {
+	added := AddedScopes(current, next)
+	if len(added) == 0 {
+		return nil
+	}
+	registered, err := s.Store.FindScopes(ctx, added)
+	if err != nil {
+		return err
+	}
+	return GrantError(p.User, added, registered)
+}
+
 // manageableToken returns a token the caller may see and manage.
 func (s *Service) manageableToken(ctx context.Context, p Principal, id string) (*Token, error) {
 	t, err := s.FindTokenByID(ctx, p, id)
@@ -128,6 +145,12 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	}
 	if in.RateLimitPercent != nil {
 		t.RateLimitPercent = *in.RateLimitPercent
+	}
+	if len(in.Scopes) > 0 {
+		if err := s.checkGrant(ctx, p, nil, in.Scopes); err != nil {
+			return nil, Secret{}, err
+		}
+		t.Scopes = in.Scopes
 	}
 	created := NewToken(t)
 	if err := s.Store.CreateToken(ctx, created, hash); err != nil {
