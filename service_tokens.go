@@ -6,7 +6,7 @@ import (
 )
 
 // UpdateToken applies an update (name, enabled, meta, network,
-// rate_limit_percent) to a token the caller may manage: their own, or
+// rate_limit_percent, scopes) to a token the caller may manage: their own, or
 // anyone's for org and super admins. A caller who may not manage the token
 // learns nothing about their input. A revoked token cannot be changed.
 // Every change takes effect on every replica when it commits.
@@ -23,6 +23,11 @@ func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u Tok
 	}
 	if t.RevokedAt != nil {
 		return nil, Errorf(CodeConflict, "token %s is revoked; a revoked token cannot be changed", id)
+	}
+	if u.Scopes != nil {
+		if err := s.checkGrant(ctx, p, t.Scopes, *u.Scopes); err != nil {
+			return nil, err
+		}
 	}
 	t, err = s.Store.UpdateToken(ctx, id, u)
 	if err != nil {

@@ -167,11 +167,15 @@ type TokenUpdate struct {
 	Meta             *json.RawMessage
 	Network          *NetworkPolicy
 	RateLimitPercent *int
+	// Scopes replaces the token's scopes; added ones need a grant (see
+	// CreateTokenInput.Scopes), removed ones do not.
+	Scopes *[]string
 }
 
 // IsEmpty reports whether the update changes nothing.
 func (u *TokenUpdate) IsEmpty() bool {
-	return u.Name == nil && u.Enabled == nil && u.Meta == nil && u.Network == nil && u.RateLimitPercent == nil
+	return u.Name == nil && u.Enabled == nil && u.Meta == nil && u.Network == nil && u.RateLimitPercent == nil &&
+		u.Scopes == nil
 }
 
 // Page sizes for every list.
@@ -377,7 +381,7 @@ func NormalizeMeta(raw json.RawMessage) (json.RawMessage, error) {
 // Validate checks an update.
 func (u *TokenUpdate) Validate() error {
 	if u.IsEmpty() {
-		return Errorf(CodeInvalid, "nothing to change: send at least one of name, enabled, meta, network, rate_limit_percent")
+		return Errorf(CodeInvalid, "nothing to change: send at least one of name, enabled, meta, network, rate_limit_percent, scopes")
 	}
 	if u.Name != nil {
 		if err := validateName("name", *u.Name); err != nil {
@@ -398,6 +402,11 @@ func (u *TokenUpdate) Validate() error {
 	}
 	if u.RateLimitPercent != nil {
 		if err := ValidateRateLimitPercent(*u.RateLimitPercent); err != nil {
+			return err
+		}
+	}
+	if u.Scopes != nil {
+		if err := ValidateScopeNames(*u.Scopes); err != nil {
 			return err
 		}
 	}
@@ -508,6 +517,10 @@ func (u *TokenUpdate) Events(old *Token, owner Ref) []EventDraft {
 	if u.RateLimitPercent != nil {
 		changed = append(changed, "rate_limit_percent")
 		details["rate_limit_percent"] = *u.RateLimitPercent
+	}
+	if u.Scopes != nil {
+		changed = append(changed, "scopes")
+		details["scopes"] = *u.Scopes
 	}
 	details["changed"] = changed
 	return []EventDraft{{Type: EventAPITokenUpdated, Details: details, Targets: []Ref{TokenRef(&t), owner}}}

@@ -216,6 +216,27 @@ func TestTokenScopesGrant(t *testing.T) {
 			wantVerdict(t, verifyWith(t, s, r.String("token"), map[string]any{"scopes": []string{"orders:read"}}),
 				"VALID", []string{"orders:read", "openid"}, nil)
 		})
+		t.Run("PatchScopesUnderTheSameRules", func(t *testing.T) {
+			tok := s.Do("POST", "/v1/tokens", groupAdmin, map[string]any{"name": "patched"}).Want(t, http.StatusCreated)
+			path := "/v1/tokens/" + tok.String("id")
+			need := map[string]any{"scopes": []string{"orders:write"}}
+			s.Do("PATCH", path, groupAdmin, map[string]any{"scopes": []string{"orders:write"}}).Want(t, http.StatusForbidden)
+			s.Do("PATCH", path, groupAdmin, map[string]any{"scopes": []string{"refunds"}}).Want(t, http.StatusBadRequest)
+			// A developer does not even see another's token.
+			s.Do("PATCH", path, developer, map[string]any{"scopes": []string{"orders:read"}}).Want(t, http.StatusNotFound)
+			wantVerdict(t, verifyWith(t, s, tok.String("token"), need), "INSUFFICIENT_PERMISSIONS", []string{}, []string{"orders:write"})
+
+			// An org admin adds the admin-only scope to the group admin's token…
+			r := s.Do("PATCH", path, orgAdmin, map[string]any{"scopes": []string{"orders:read", "orders:write"}}).Want(t, http.StatusOK)
+			if diff := cmp.Diff([]string{"orders:read", "orders:write"}, strs(t, r.Body["scopes"])); diff != "" {
+				t.Errorf("scopes (-want +got):\n%s", diff)
+			}
+			wantVerdict(t, verifyWith(t, s, tok.String("token"), need), "VALID", []string{"orders:read", "orders:write"}, nil)
+			// …the owner may keep it while changing the rest, and take it away.
+			s.Do("PATCH", path, groupAdmin, map[string]any{"scopes": []string{"orders:write"}}).Want(t, http.StatusOK)
+			s.Do("PATCH", path, groupAdmin, map[string]any{"scopes": []string{}}).Want(t, http.StatusOK)
+			wantVerdict(t, verifyWith(t, s, tok.String("token"), need), "INSUFFICIENT_PERMISSIONS", []string{}, []string{"orders:write"})
+		})
 		t.Run("OrgAdminGrantsAnAdminScope", func(t *testing.T) {
 			r := s.Do("POST", "/v1/tokens", orgAdmin, map[string]any{"name": "writer", "scopes": []string{"orders:write"}}).
 				Want(t, http.StatusCreated)

@@ -153,8 +153,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p keysmith.
 	return nil
 }
 
-// patchToken changes a token's name, enabled state, meta, network policy or
-// rate-limit share; absent fields stay as they are.
+// patchToken changes a token's name, enabled state, meta, network policy,
+// rate-limit share or scopes; absent fields stay as they are.
 func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	var req struct {
 		Name             *string          `json:"name"`
@@ -162,13 +162,14 @@ func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p keysmith.P
 		Meta             *json.RawMessage `json:"meta"`
 		Network          *networkJSON     `json:"network"`
 		RateLimitPercent *int             `json:"rate_limit_percent"`
+		Scopes           *[]string        `json:"scopes"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	t, err := s.Service.UpdateToken(r.Context(), p, r.PathValue("id"),
 		keysmith.TokenUpdate{Name: req.Name, Enabled: req.Enabled, Meta: req.Meta,
-			Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent})
+			Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent, Scopes: req.Scopes})
 	if err != nil {
 		return err
 	}

@@ -226,6 +226,9 @@ func (tx *txn) updateToken(id string, u keysmith.TokenUpdate) error {
 	if u.RateLimitPercent != nil {
 		set = append(set, "rate_limit_percent = "+arg(*u.RateLimitPercent))
 	}
+	if u.Scopes != nil {
+		set = append(set, "scopes = "+arg(strings.Join(*u.Scopes, " ")))
+	}
 	if len(set) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET `+strings.Join(set, ", ")+` WHERE id = `+arg(id), c.args...); err != nil {
 			return err
@@ -233,6 +236,11 @@ func (tx *txn) updateToken(id string, u keysmith.TokenUpdate) error {
 	}
 	if u.Network != nil {
 		if err := tx.setTokenZones(id, u.Network.Zones); err != nil {
+			return err
+		}
+	}
+	if u.Scopes != nil {
+		if err := tx.grantScopes(id, *u.Scopes); err != nil {
 			return err
 		}
 	}
