@@ -80,14 +80,18 @@ func (q *PermissionQuery) Missing(has func(scope string) bool) []string {
 	return q.root.missing(has, nil)
 }
 
-// MissingFrom is Missing for a credential holding scopes. It allocates
-// nothing when scopes satisfy q: verify's hot path calls it.
+// MissingFrom is Missing for a credential holding scopes.
 func (q *PermissionQuery) MissingFrom(scopes []string) []string {
 	if q.root.satisfied(scopes) {
 		return nil
 	}
 	return q.Missing(func(s string) bool { return slices.Contains(scopes, s) })
 }
+
+// SatisfiedBy reports whether a credential holding scopes satisfies q. It
+// allocates nothing: verify's hot path calls it, and MissingFrom only when
+// it is false.
+func (q *PermissionQuery) SatisfiedBy(scopes []string) bool { return q.root.satisfied(scopes) }
 
 // Scopes returns every scope q names, each once, in order of appearance.
 func (q *PermissionQuery) Scopes() []string {
@@ -118,25 +122,26 @@ func (q *PermissionQuery) String() string {
 	return b.String()
 }
 
+// satisfied reports whether scopes satisfy n. Leaves are tested in place
+// rather than by a call: this runs on every verify that carries a query.
 func (n *queryNode) satisfied(scopes []string) bool {
-	switch n.op {
-	case opScope:
+	if n.op == opScope {
 		return slices.Contains(scopes, n.scope)
-	case opAnd:
-		for i := range n.kids {
-			if !n.kids[i].satisfied(scopes) {
-				return false
-			}
-		}
-		return true
-	default:
-		for i := range n.kids {
-			if n.kids[i].satisfied(scopes) {
-				return true
-			}
-		}
-		return false
 	}
+	want := n.op == opOr // an OR is decided by a kid that holds, an AND by one that does not
+	for i := range n.kids {
+		k := &n.kids[i]
+		var ok bool
+		if k.op == opScope {
+			ok = slices.Contains(scopes, k.scope)
+		} else {
+			ok = k.satisfied(scopes)
+		}
+		if ok == want {
+			return want
+		}
+	}
+	return !want
 }
 
 // missing appends to out what n lacks (see Missing), without duplicates.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keysmith/keysmith"
 )
@@ -40,6 +41,9 @@ func (r *Requirement) Check(scopes []string, env keysmith.Environment) (code Cod
 	if r.Environment != "" && env != r.Environment {
 		return WrongEnvironment, nil
 	}
+	if r.met(scopes) {
+		return Valid, nil
+	}
 	for _, s := range r.Scopes {
 		if !slices.Contains(scopes, s) && !slices.Contains(missing, s) {
 			missing = append(missing, s)
@@ -52,10 +56,18 @@ func (r *Requirement) Check(scopes []string, env keysmith.Environment) (code Cod
 			}
 		}
 	}
-	if missing != nil {
-		return InsufficientPermissions, missing
+	return InsufficientPermissions, missing
+}
+
+// met reports whether scopes hold every scope of r.Scopes and satisfy
+// r.Query: the common case, answered without building a list.
+func (r *Requirement) met(scopes []string) bool {
+	for _, s := range r.Scopes {
+		if !slices.Contains(scopes, s) {
+			return false
+		}
 	}
-	return Valid, nil
+	return r.Query == nil || r.Query.SatisfiedBy(scopes)
 }
 
 // IsZero reports whether r requires nothing.
@@ -102,30 +114,42 @@ func (v *Verifier) ParseRequirement(scopes []string, permissions *string, enviro
 const maxCachedQueries = 1024
 
 // queryCache remembers parsed permission queries by their text, so a query
-// is parsed once, not once per request. When full it is emptied. Only
-// queries that parse are kept: a bad one is answered 400 and is cheap to
-// reject again. The zero value is ready to use.
+// is parsed once, not once per request. Gateways send the same few queries
+// on every request: the last one found is checked first (one atomic load
+// and a comparison), then a sync.Map, read without a lock. When the map
+// holds maxCachedQueries it is emptied. Only queries that parse are kept:
+// a bad one is answered 400 and is cheap to reject again. The zero value
+// is ready to use.
 type queryCache struct {
-	mu sync.RWMutex
-	m  map[string]*keysmith.PermissionQuery
+	last atomic.Pointer[cachedQuery]
+	m    sync.Map // string → *cachedQuery
+	n    atomic.Int64
+}
+
+type cachedQuery struct {
+	text string
+	q    *keysmith.PermissionQuery
 }
 
 func (c *queryCache) parse(s string) (*keysmith.PermissionQuery, error) {
-	c.mu.RLock()
-	q := c.m[s]
-	c.mu.RUnlock()
-	if q != nil {
-		return q, nil
+	if l := c.last.Load(); l != nil && l.text == s {
+		return l.q, nil
+	}
+	if v, ok := c.m.Load(s); ok {
+		cq := v.(*cachedQuery)
+		c.last.Store(cq)
+		return cq.q, nil
 	}
 	q, err := keysmith.ParsePermissionQuery(s)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCachedQueries {
-		c.m = make(map[string]*keysmith.PermissionQuery)
+	if c.n.Add(1) > maxCachedQueries {
+		c.m.Clear()
+		c.n.Store(1)
 	}
-	c.m[s] = q
-	c.mu.Unlock()
+	cq := &cachedQuery{text: s, q: q}
+	c.m.Store(s, cq)
+	c.last.Store(cq)
 	return q, nil
 }
