@@ -81,32 +81,46 @@ func (r *Requirement) IsZero() bool {
 // gateway fails closed), and an environment ("" for any). Every problem is
 // CodeInvalid naming it. Queries are parsed once per distinct text (see
 // queryCache).
-func (v *Verifier) ParseRequirement(scopes []string, permissions *string, environment string) (Requirement, error) {
-	var r Requirement
+func (v *Verifier) ParseRequirement(scopes []string, permissions *string, environment string) (r Requirement, err error) {
+	if len(scopes) > 0 {
+		if err := checkScopeNames(scopes); err != nil {
+			return Requirement{}, err
+		}
+		r.Scopes = scopes
+	}
+	if permissions != nil {
+		if r.Query, err = v.queries.parse(*permissions); err != nil {
+			return Requirement{}, err
+		}
+	}
+	if environment != "" {
+		if r.Environment, err = parseEnvironment(environment); err != nil {
+			return Requirement{}, err
+		}
+	}
+	return r, nil
+}
+
+// checkScopeNames checks the scopes a verify request requires.
+func checkScopeNames(scopes []string) error {
 	if len(scopes) > keysmith.MaxPermissionQueryTerms {
-		return r, keysmith.Errorf(keysmith.CodeInvalid, "scopes names %d scopes; at most %d", len(scopes), keysmith.MaxPermissionQueryTerms)
+		return keysmith.Errorf(keysmith.CodeInvalid, "scopes names %d scopes; at most %d", len(scopes), keysmith.MaxPermissionQueryTerms)
 	}
 	for i, s := range scopes {
 		if s == "" || strings.ContainsAny(s, " \t\r\n()") {
-			return r, keysmith.Errorf(keysmith.CodeInvalid, "scopes[%d] %q is not a scope name: it must be non-empty, without spaces or parentheses", i, s)
+			return keysmith.Errorf(keysmith.CodeInvalid, "scopes[%d] %q is not a scope name: it must be non-empty, without spaces or parentheses", i, s)
 		}
 	}
-	r.Scopes = scopes
-	if permissions != nil {
-		q, err := v.queries.parse(*permissions)
-		if err != nil {
-			return Requirement{}, err
-		}
-		r.Query = q
+	return nil
+}
+
+// parseEnvironment checks the environment a verify request requires.
+func parseEnvironment(s string) (keysmith.Environment, error) {
+	env, err := keysmith.ParseEnvironment(s)
+	if err != nil {
+		return "", keysmith.Errorf(keysmith.CodeInvalid, "environment %q is not sandbox or production", s)
 	}
-	if environment != "" {
-		env, err := keysmith.ParseEnvironment(environment)
-		if err != nil {
-			return Requirement{}, keysmith.Errorf(keysmith.CodeInvalid, "environment %q is not sandbox or production", environment)
-		}
-		r.Environment = env
-	}
-	return r, nil
+	return env, nil
 }
 
 // maxCachedQueries bounds the parsed-query cache: gateways send a handful
