@@ -6,7 +6,7 @@ import (
 )
 
 // UpdateToken applies an update (name, enabled, meta, network,
-// rate_limit_percent) to a token the caller may manage: their own, or
+// rate_limit_percent, scopes) to a token the caller may manage: their own, or
 // anyone's for org and super admins. A caller who may not manage the token
 // learns nothing about their input. A revoked token cannot be changed.
 // Every change takes effect on every replica when it commits.
@@ -23,6 +23,11 @@ func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u Tok
 	}
 	if t.RevokedAt != nil {
 		return nil, Errorf(CodeConflict, "token %s is revoked; a revoked token cannot be changed", id)
+	}
+	if u.Scopes != nil {
+		if err := s.checkGrant(ctx, p, t.Scopes, *u.Scopes); err != nil {
+			return nil, err
+		}
 	}
 	t, err = s.Store.UpdateToken(ctx, id, u)
 	if err != nil {
@@ -78,6 +83,23 @@ func (s *Service) SummarizeTokens(ctx context.Context, p Principal) (*TokenSumma
 	return s.Store.SummarizeTokens(ctx, owner, s.Now())
 }
 
+// checkGrant says whether the caller may change a credential's scopes from
+// current to next: every added scope must be registered (CodeInvalid,
+// "invalid_scope") and grantable by the caller (CodeForbidden); taking
+// scopes away needs no grant. The store checks registration again under
+// its row locks, so a scope deleted meanwhile is not granted.
+func (s *Service) checkGrant(ctx context.Context, p Principal, current, next []string) error {
+	added := AddedScopes(current, next)
+	if len(added) == 0 {
+		return nil
+	}
+	registered, err := s.Store.FindScopes(ctx, added)
+	if err != nil {
+		return err
+	}
+	return GrantError(p.User, added, registered)
+}
+
 // manageableToken returns a token the caller may see and manage.
 func (s *Service) manageableToken(ctx context.Context, p Principal, id string) (*Token, error) {
 	t, err := s.FindTokenByID(ctx, p, id)
@@ -128,6 +150,12 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	}
 	if in.RateLimitPercent != nil {
 		t.RateLimitPercent = *in.RateLimitPercent
+	}
+	if len(in.Scopes) > 0 {
+		if err := s.checkGrant(ctx, p, nil, in.Scopes); err != nil {
+			return nil, Secret{}, err
+		}
+		t.Scopes = in.Scopes
 	}
 	created := NewToken(t)
 	if err := s.Store.CreateToken(ctx, created, hash); err != nil {

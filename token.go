@@ -3,6 +3,7 @@ package keysmith
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -169,8 +170,8 @@ type TokenUpdate struct {
 	Meta             *json.RawMessage
 	Network          *NetworkPolicy
 	RateLimitPercent *int
-	// Scopes replaces the token's scopes; only app keys are given it today
-	// (AppKeyUpdate), after the caller's grants were checked.
+	// Scopes replaces the token's scopes; added ones need a grant (see
+	// CreateTokenInput.Scopes), removed ones do not.
 	Scopes *[]string
 }
 
@@ -197,6 +198,10 @@ type CreateTokenInput struct {
 	// OwnerID names the service account the token is for; "" means the
 	// caller. See CanCreateTokenFor.
 	OwnerID string
+	// Scopes are registered scopes the token may use at the customer's
+	// APIs (checked by verify); the caller must be allowed to grant each
+	// (GrantError). They change nothing on Keysmith's own API.
+	Scopes []string
 }
 
 // Validate checks the input against the rules at now.
@@ -225,6 +230,28 @@ func (in *CreateTokenInput) Validate(now time.Time) error {
 	if in.RateLimitPercent != nil {
 		if err := ValidateRateLimitPercent(*in.RateLimitPercent); err != nil {
 			return err
+		}
+	}
+	return ValidateScopeNames(in.Scopes)
+}
+
+// MaxCredentialScopes bounds the scopes one credential names.
+const MaxCredentialScopes = 100
+
+// ValidateScopeNames checks the form of the scope names a credential is to
+// hold: at most MaxCredentialScopes, each non-empty, without whitespace or
+// parentheses (which separate scopes in storage and in permission
+// queries), each once. Whether they are registered is the store's to say.
+func ValidateScopeNames(scopes []string) error {
+	if len(scopes) > MaxCredentialScopes {
+		return Errorf(CodeInvalid, "scopes names %d scopes; at most %d", len(scopes), MaxCredentialScopes)
+	}
+	for i, sc := range scopes {
+		if sc == "" || strings.ContainsAny(sc, " \t\r\n()") {
+			return Errorf(CodeInvalid, "scopes[%d] %q is not a scope name: it must be non-empty, without spaces or parentheses", i, sc)
+		}
+		if slices.Contains(scopes[:i], sc) {
+			return Errorf(CodeInvalid, "scopes names %q twice", sc)
 		}
 	}
 	return nil
@@ -357,7 +384,7 @@ func NormalizeMeta(raw json.RawMessage) (json.RawMessage, error) {
 // Validate checks an update.
 func (u *TokenUpdate) Validate() error {
 	if u.IsEmpty() {
-		return Errorf(CodeInvalid, "nothing to change: send at least one of name, enabled, meta, network, rate_limit_percent")
+		return Errorf(CodeInvalid, "nothing to change: send at least one of name, enabled, meta, network, rate_limit_percent, scopes")
 	}
 	if u.Name != nil {
 		if err := validateName("name", *u.Name); err != nil {
@@ -378,6 +405,11 @@ func (u *TokenUpdate) Validate() error {
 	}
 	if u.RateLimitPercent != nil {
 		if err := ValidateRateLimitPercent(*u.RateLimitPercent); err != nil {
+			return err
+		}
+	}
+	if u.Scopes != nil {
+		if err := ValidateScopeNames(*u.Scopes); err != nil {
 			return err
 		}
 	}

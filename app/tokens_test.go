@@ -65,7 +65,7 @@ func TestTokensAPI(t *testing.T) {
 				{"MissingName", `{}`, "application/json", 400},
 				{"EmptyName", `{"name":""}`, "application/json", 400},
 				{"NameTooLong", `{"name":"` + strings.Repeat("é", 101) + `"}`, "application/json", 400},
-				{"UnknownField", `{"name":"x","scopes":[]}`, "application/json", 400},
+				{"UnknownField", `{"name":"x","scope":"a"}`, "application/json", 400},
 				{"WrongType", `{"name":42}`, "application/json", 400},
 				{"PastExpiry", `{"name":"x","expires_at":"` + past + `"}`, "application/json", 400},
 				{"BadTime", `{"name":"x","expires_at":"next week"}`, "application/json", 400},

@@ -256,3 +256,18 @@ func (s *Server) AddUser(role keysmith.Role, email string) (id, token string) {
 	}
 	return id, secret.Reveal()
 }
+
+// AddAPI registers an API with scopes directly in the store (as a seed,
+// not through the APIs API) and returns it. Its name and identifier are
+// made up from its id.
+func (s *Server) AddAPI(scopes ...keysmith.Scope) *keysmith.API {
+	s.t.Helper()
+	now := s.Clock.Now()
+	id := keysmith.NewID("api")
+	a := &keysmith.API{ID: id, Name: "api " + id, Identifier: "https://" + strings.ToLower(id) + ".example",
+		Scopes: scopes, CreatedAt: now, UpdatedAt: now}
+	if err := s.App.Store.CreateAPI(context.Background(), a); err != nil {
+		s.t.Fatal(err)
+	}
+	return a
+}

@@ -39,6 +39,9 @@ type tokenJSON struct {
 	Network                 networkJSON     `json:"network"`
 	// RateLimitPercent is the token's share of every rate-limit maximum.
 	RateLimitPercent int `json:"rate_limit_percent"`
+	// Scopes are what the token may do at the customer's APIs (verify
+	// checks them); [] when none.
+	Scopes []string `json:"scopes"`
 }
 
 // tokenOwnerJSON is a token's owner beside the token in lists.
@@ -86,6 +89,7 @@ func (s *Server) tokenJSON(t *keysmith.Token) tokenJSON {
 		AgentID: t.AgentID, Meta: meta,
 		Network:          networkJSON{Mode: string(t.Network.Mode), Zones: zones},
 		RateLimitPercent: t.RateLimitPercent,
+		Scopes:           orEmpty(t.Scopes),
 	}
 }
 
@@ -106,12 +110,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p keysmith.
 		OwnerID          string          `json:"owner_id"` // a service account; "" for the caller
 		Network          *networkJSON    `json:"network"`
 		RateLimitPercent *int            `json:"rate_limit_percent"`
+		Scopes           []string        `json:"scopes"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	in := keysmith.CreateTokenInput{Name: req.Name, ExpiresAt: req.ExpiresAt, Meta: req.Meta,
-		OwnerID: req.OwnerID, Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent}
+		OwnerID: req.OwnerID, Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent, Scopes: req.Scopes}
 	if req.IdleTTL != nil {
 		d, err := seconds("idle_ttl", *req.IdleTTL)
 		if err != nil {
@@ -148,8 +153,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p keysmith.
 	return nil
 }
 
-// patchToken changes a token's name, enabled state, meta, network policy or
-// rate-limit share; absent fields stay as they are.
+// patchToken changes a token's name, enabled state, meta, network policy,
+// rate-limit share or scopes; absent fields stay as they are.
 func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	var req struct {
 		Name             *string          `json:"name"`
@@ -157,13 +162,14 @@ func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p keysmith.P
 		Meta             *json.RawMessage `json:"meta"`
 		Network          *networkJSON     `json:"network"`
 		RateLimitPercent *int             `json:"rate_limit_percent"`
+		Scopes           *[]string        `json:"scopes"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	t, err := s.Service.UpdateToken(r.Context(), p, r.PathValue("id"),
 		keysmith.TokenUpdate{Name: req.Name, Enabled: req.Enabled, Meta: req.Meta,
-			Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent})
+			Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent, Scopes: req.Scopes})
 	if err != nil {
 		return err
 	}

@@ -4,19 +4,27 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/ratelimit"
+	"github.com/keysmith/keysmith/verify"
 )
 
 // verifyResponse is the answer to a gateway. Fields beyond valid and code are
 // present only when the token is known.
 type verifyResponse struct {
-	Valid     bool       `json:"valid"`
-	Code      string     `json:"code"`
-	TokenID   string     `json:"token_id,omitempty"`
+	Valid   bool   `json:"valid"`
+	Code    string `json:"code"`
+	TokenID string `json:"token_id,omitempty"`
+	// Scopes are the credential's scopes, [] when it has none; absent when
+	// the credential is unknown.
+	Scopes []string `json:"scopes,omitzero"`
+	// Missing are scopes that would meet the request's requirement, with
+	// INSUFFICIENT_PERMISSIONS.
+	Missing   []string   `json:"missing,omitempty"`
 	OwnerID   string     `json:"owner_id,omitempty"`
 	Type      string     `json:"type,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -26,7 +34,7 @@ type verifyResponse struct {
 	ClientID    string         `json:"client_id,omitempty"`
 	AppID       string         `json:"app_id,omitempty"`
 	Environment string         `json:"env,omitempty"`
-	Scope       string         `json:"scope,omitempty"`
+	Scope       string         `json:"scope,omitempty"` // the access token's scopes as one string, as before "scopes"
 	Owner       *ownerJSON     `json:"owner,omitempty"`
 	RateLimit   *rateLimitJSON `json:"ratelimit,omitempty"`
 }
@@ -52,21 +60,33 @@ func (s *Server) verifyRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/verify", s.handle(s.verify))
 }
 
+// verifyRequest is what a gateway asks. Scopes (all required), Permissions
+// (a permission query) and Environment are requirements beyond validity,
+// checked only for a credential that is otherwise valid.
+type verifyRequest struct {
+	Token       string   `json:"token"`
+	IP          *string  `json:"ip"`
+	Scopes      []string `json:"scopes"`
+	Permissions *string  `json:"permissions"`
+	Environment string   `json:"environment"`
+}
+
 // verify answers whether a presented credential is good. It needs no caller
 // authentication: holding the token is the proof, and the answer reveals
 // nothing about other tokens. ip is the address the gateway saw its client
 // at; without it, the network policy is checked against the caller's own
-// address.
+// address. A malformed requirement is a 400 before any lookup.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Token string  `json:"token"`
-		IP    *string `json:"ip"`
-	}
+	var req verifyRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
+	need, err := s.Verifier.ParseRequirement(req.Scopes, req.Permissions, req.Environment)
+	if err != nil {
+		return err
+	}
 	if s.OAuth != nil && oauth.LooksLikeAccessToken(req.Token) {
-		return s.verifyAccessToken(w, r, req.Token)
+		return s.verifyAccessToken(w, r, req.Token, &need)
 	}
 	addr := clientAddr(r.Context())
 	if req.IP != nil {
@@ -83,17 +103,18 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code)}
-	if res.Token != nil {
-		out.TokenID = res.Token.ID
+	if t := res.Token; t != nil {
+		out.TokenID, out.Scopes = t.ID, orEmpty(t.Scopes)
+		out.meets(&need, t.Scopes, t.Environment)
+		if out.Valid || out.Code == string(verify.WrongEnvironment) {
+			out.AppID, out.Environment = t.AppID, string(t.Environment)
+		}
 		if out.Valid {
-			out.OwnerID, out.Type, out.ExpiresAt = res.Token.OwnerID, string(res.Token.Type), res.Token.ExpiresAt
+			out.OwnerID, out.Type, out.ExpiresAt = t.OwnerID, string(t.Type), t.ExpiresAt
 			if o := res.Owner; o != nil {
 				out.Owner = &ownerJSON{ID: o.ID, Email: o.Email, Role: string(o.Role), Status: string(o.Status)}
 			}
-			out.Meta = res.Token.Meta
-			if res.Token.Type == keysmith.TokenAppKey {
-				out.AppID, out.Environment = res.Token.AppID, string(res.Token.Environment)
-			}
+			out.Meta = t.Meta
 		}
 	}
 	if rl := res.RateLimit; rl != nil {
@@ -104,19 +125,43 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// meets checks a credential that is otherwise valid against need, turning
+// the answer into INSUFFICIENT_PERMISSIONS or WRONG_ENVIRONMENT when it
+// falls short. Every other code takes precedence.
+func (out *verifyResponse) meets(need *verify.Requirement, scopes []string, env keysmith.Environment) {
+	if !out.Valid || need.IsZero() {
+		return
+	}
+	if code, missing := need.Check(scopes, env); code != verify.Valid {
+		out.Valid, out.Code, out.Missing = false, string(code), missing
+	}
+}
+
+// orEmpty is scopes, or an empty list (answered []) when there are none.
+func orEmpty(scopes []string) []string {
+	if scopes == nil {
+		return []string{}
+	}
+	return scopes
+}
+
 // verifyAccessToken answers verify for an OAuth access token, with the same
 // codes as for API tokens.
-func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw string) error {
+func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement) error {
 	ch, err := s.OAuth.CheckAccessToken(r.Context(), raw)
 	if err != nil {
 		return err
 	}
 	out := verifyResponse{Valid: ch.Status == oauth.Active, Code: string(ch.Status)}
 	if t := ch.Token; t != nil {
-		out.TokenID = t.ID
+		scopes := strings.Fields(t.Scope)
+		out.TokenID, out.Scopes = t.ID, orEmpty(scopes)
+		out.meets(need, scopes, t.Environment)
+		if out.Valid || out.Code == string(verify.WrongEnvironment) {
+			out.ClientID, out.AppID, out.Environment = t.ClientID, t.AppID, string(t.Environment)
+		}
 		if out.Valid {
-			out.Type, out.ClientID, out.AppID, out.Environment, out.Scope, out.ExpiresAt =
-				"access_token", t.ClientID, t.AppID, string(t.Environment), t.Scope, t.ExpiresAt
+			out.Type, out.Scope, out.ExpiresAt = "access_token", t.Scope, t.ExpiresAt
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

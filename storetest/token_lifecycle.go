@@ -46,6 +46,34 @@ func testTokenLifecycle(t *testing.T, fx *fixture) {
 		fx.watch.changes.wait(t, tokenChange(tok.ID))
 	})
 
+	t.Run("UpdateTokenScopesStoresOnlyRegisteredOnes", func(t *testing.T) {
+		fx := fx.in(t)
+		tok, _ := fx.createToken(owner)
+		now := fx.clock.Now()
+		api := &keysmith.API{ID: keysmith.NewID("api"), Name: "orders", Identifier: "https://" + keysmith.NewID("api") + ".example",
+			Scopes: []keysmith.Scope{{Name: "st:read"}, {Name: "st:write"}}, CreatedAt: now, UpdatedAt: now}
+		if err := fx.db.CreateAPI(fx.ctx, api); err != nil {
+			t.Fatalf("CreateAPI: %v", err)
+		}
+		_, err := fx.db.UpdateToken(fx.ctx, tok.ID, keysmith.TokenUpdate{Name: ptr("x"), Scopes: &[]string{"st:read", "nope"}})
+		if keysmith.ErrorCode(err) != keysmith.CodeInvalid {
+			t.Fatalf("UpdateToken with an unregistered scope = %v, want CodeInvalid", err)
+		}
+		if got := fx.mustFindToken(tok.ID); got.Name == "x" || len(got.Scopes) != 0 {
+			t.Errorf("a refused update changed the token: %+v", got)
+		}
+		got, err := fx.db.UpdateToken(fx.ctx, tok.ID, keysmith.TokenUpdate{Scopes: &[]string{"st:write", "openid"}})
+		if err != nil {
+			t.Fatalf("UpdateToken: %v", err)
+		}
+		if diff := cmp.Diff([]string{"st:write", "openid"}, got.Scopes); diff != "" {
+			t.Errorf("scopes (-want +got):\n%s", diff)
+		}
+		if got, err = fx.db.UpdateToken(fx.ctx, tok.ID, keysmith.TokenUpdate{Scopes: &[]string{}}); err != nil || got.Scopes != nil {
+			t.Errorf("UpdateToken removing every scope = %v, %v", got.Scopes, err)
+		}
+	})
+
 	t.Run("RotateTokenKeepsThePreviousSecretUntilTheGraceEnds", func(t *testing.T) {
 		fx := fx.in(t)
 		tok, oldHash := fx.createToken(owner)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/store"
@@ -95,4 +96,90 @@ func BenchmarkVerifyZonedIPv6Miss(b *testing.B) {
 			b.Fatalf("code %s", r.Code)
 		}
 	}
+}
+
+// BenchmarkVerifyCheckPermissions is BenchmarkVerifyCachedPermissions on
+// the path POST /v1/verify takes (Check, with the count against the
+// verified rate limit): plain, and with the 3-term permission query
+// "a AND (b OR c)" parsed through the cache and checked, on one token.
+func BenchmarkVerifyCheckPermissions(b *testing.B) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), store.Options{Logger: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	svc := &keysmith.Service{Store: db, Now: keysmith.SystemClock}
+	u, _, _, err := svc.Bootstrap(ctx, "admin@localhost")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := keysmith.Principal{User: u}
+	if _, err := svc.SetRateLimits(ctx, p, keysmith.RateLimits{keysmith.GroupVerified: keysmith.MaxRateLimit}); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	if err := db.CreateAPI(ctx, &keysmith.API{ID: keysmith.NewID("api"), Name: "bench", Identifier: "https://bench.example",
+		Scopes: []keysmith.Scope{{Name: "a"}, {Name: "b"}, {Name: "c"}}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	_, secret, err := svc.CreateToken(ctx, p, keysmith.CreateTokenInput{Name: "scoped", Scopes: []string{"a", "c"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, raw, addr := verify.New(db, verify.Options{Log: log}), secret.Reveal(), netip.MustParseAddr("192.0.2.10")
+	if r, err := v.Check(ctx, raw, addr, keysmith.GroupVerified); err != nil || !r.Valid() {
+		b.Fatalf("%v %v", r.Code, err)
+	}
+	q := "a AND (b OR c)"
+	plain := func(b *testing.B) {
+		if r, _ := v.Check(ctx, raw, addr, keysmith.GroupVerified); !r.Valid() {
+			b.Fatalf("code %s", r.Code)
+		}
+	}
+	query := func(b *testing.B) {
+		need, err := v.ParseRequirement(nil, &q, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, _ := v.Check(ctx, raw, addr, keysmith.GroupVerified)
+		if code, _ := need.Check(r.Token.Scopes, r.Token.Environment); !r.Valid() || code != verify.Valid {
+			b.Fatalf("code %s, requirement %s", r.Code, code)
+		}
+	}
+	b.Run("plain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			plain(b)
+		}
+	})
+	b.Run("query", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			query(b)
+		}
+	})
+	// interleaved alternates blocks of both, so that drift in the machine's
+	// load and the garbage of one run fall on both alike; ratio is plain
+	// ns/op over query ns/op (the target: at least 0.95).
+	b.Run("interleaved", func(b *testing.B) {
+		const block = 200
+		var inPlain, inQuery time.Duration
+		for b.Loop() {
+			start := time.Now()
+			for range block {
+				plain(b)
+			}
+			mid := time.Now()
+			for range block {
+				query(b)
+			}
+			inPlain, inQuery = inPlain+mid.Sub(start), inQuery+time.Since(mid)
+		}
+		n := float64(b.N * block)
+		b.ReportMetric(float64(inPlain.Nanoseconds())/n, "plain-ns/op")
+		b.ReportMetric(float64(inQuery.Nanoseconds())/n, "query-ns/op")
+		b.ReportMetric(float64(inPlain)/float64(inQuery), "ratio")
+	})
 }

@@ -128,6 +128,8 @@ type Verifier struct {
 
 	usage usage
 
+	queries queryCache // parsed permission queries (see ParseRequirement)
+
 	expiryMu sync.Mutex
 	expiring map[keysmith.Hash]*expiryCall // one idle-expiry declaration per secret at a time
 }
