@@ -210,10 +210,10 @@ func testAPIs(t *testing.T, fx *fixture) {
 		_, err = fx.db.UpdateClient(fx.ctx, &next, []string{"uc:b", "legacy"})
 		wantCode(t, "UpdateClient adding an unregistered scope", err, keysmith.CodeInvalid)
 		// uc:a is free now, uc:b is not.
-		if n := fx.grants("uc:a"); n != 0 {
+		if n := fx.grantsOf("uc:a"); n != 0 {
 			t.Errorf("uc:a has %d grants after the client dropped it", n)
 		}
-		if n := fx.grants("uc:b"); n != 1 {
+		if n := fx.grantsOf("uc:b"); n != 1 {
 			t.Errorf("uc:b has %d grants, want 1", n)
 		}
 	})
@@ -279,8 +279,8 @@ func testAPIs(t *testing.T, fx *fixture) {
 	})
 }
 
-// grants counts the credentials that name a scope.
-func (fx *fixture) grants(scope string) int {
+// grantsOf counts the credentials that name a scope.
+func (fx *fixture) grantsOf(scope string) int {
 	fx.t.Helper()
 	var n int
 	if err := fx.db.SQL().QueryRowContext(fx.ctx, `SELECT COUNT(*) FROM scope_grants WHERE scope = $1`, scope).Scan(&n); err != nil {
