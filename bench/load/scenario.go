@@ -54,6 +54,8 @@ type Fixture struct {
 	AccessToken  string // a JWT issued to the client; never printed
 
 	ZonedToken string // verify-zoned: a token allowed only from one zone; never printed
+
+	ScopedToken string // verify-scoped, verify-permissions: a token with two registered scopes; never printed
 }
 
 // scenarios is the one list of what -scenario can name. Add new ones here.
@@ -106,6 +108,49 @@ var scenarios = []*Scenario{
 		},
 		Check: load.CheckBodyContains(`"valid":true`),
 	},
+	{
+		// verify-scoped and verify-permissions are one token with two
+		// registered scopes, verified without and with a three-term
+		// permission query: run both, one after the other, for what the
+		// query costs.
+		Name:   "verify-scoped",
+		Method: http.MethodPost,
+		Path:   "/v1/verify",
+		Setup:  setupScoped,
+		Header: jsonHeader,
+		Body: func(fx *Fixture) []byte {
+			b, _ := json.Marshal(map[string]string{"token": fx.ScopedToken})
+			return b
+		},
+		Check: load.CheckBodyContains(`"valid":true`),
+	},
+	{
+		Name:   "verify-permissions",
+		Method: http.MethodPost,
+		Path:   "/v1/verify",
+		Setup:  setupScoped,
+		Header: jsonHeader,
+		Body: func(fx *Fixture) []byte {
+			b, _ := json.Marshal(map[string]string{"token": fx.ScopedToken, "permissions": "bench:a AND (bench:b OR bench:c)"})
+			return b
+		},
+		Check: load.CheckBodyContains(`"valid":true`),
+	},
+}
+
+// setupScoped registers an API with three scopes and makes a token with two
+// of them.
+func setupScoped(ctx context.Context, c *http.Client, fx *Fixture) error {
+	scopes := []map[string]any{{"name": "bench:a"}, {"name": "bench:b"}, {"name": "bench:c"}}
+	if err := apiCall(ctx, c, fx, "POST", "/v1/apis", map[string]any{"name": "bench", "identifier": "urn:bench", "scopes": scopes}, nil); err != nil {
+		return err
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	err := apiCall(ctx, c, fx, "POST", "/v1/tokens", map[string]any{"name": "scoped", "scopes": []string{"bench:a", "bench:b"}}, &tok)
+	fx.ScopedToken = tok.Token
+	return err
 }
 
 // setupOAuthClient creates a sandbox OAuth client through the API and gets
