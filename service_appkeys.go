@@ -20,7 +20,7 @@ func (s *Service) CreateAppKey(ctx context.Context, p Principal, appID string, i
 	if err != nil {
 		return nil, Secret{}, err
 	}
-	if err := s.checkGrants(ctx, p.User, nil, scopes); err != nil {
+	if err := s.checkGrant(ctx, p, nil, scopes); err != nil {
 		return nil, Secret{}, err
 	}
 	secret, hash := NewAppKeySecret()
@@ -93,9 +93,10 @@ func (s *Service) UpdateAppKey(ctx context.Context, p Principal, appID, id strin
 		return nil, Errorf(CodeConflict, "app key %s is revoked; a revoked key cannot be changed", id)
 	}
 	if tu.Scopes != nil {
-		if err := s.checkGrants(ctx, p.User, t.Scopes, *tu.Scopes); err != nil {
+		if err := s.checkGrant(ctx, p, t.Scopes, *tu.Scopes); err != nil {
 			return nil, err
 		}
+		tu.ScopesBefore = t.Scopes
 	}
 	t, err = s.Store.UpdateToken(ctx, id, tu)
 	if err != nil {
@@ -176,19 +177,4 @@ func (s *Service) appKey(ctx context.Context, a *App, id string) (*Token, error)
 	}
 	s.overlayUse(t, before...)
 	return t, nil
-}
-
-// checkGrants refuses scopes in next that current does not name unless
-// they are registered (CodeInvalid, "invalid_scope") and u may grant them
-// (CodeForbidden).
-func (s *Service) checkGrants(ctx context.Context, u *User, current, next []string) error {
-	added := AddedScopes(current, next)
-	if len(added) == 0 {
-		return nil
-	}
-	registered, err := s.Store.FindScopes(ctx, added)
-	if err != nil {
-		return err
-	}
-	return GrantError(u, added, registered)
 }

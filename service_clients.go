@@ -2,6 +2,7 @@ package keysmith
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -66,6 +67,9 @@ func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u Cl
 	if err := u.Apply(&next); err != nil {
 		return nil, err
 	}
+	// Only the scopes it adds need a grant. One it named before scopes were
+	// registered stays ungranted (and is not issued) while it keeps it; to
+	// grant it, remove it and add it again.
 	added := AddedScopes(c.Scopes, next.Scopes)
 	registered, err := s.Store.FindScopes(ctx, added)
 	if err != nil {
@@ -81,26 +85,40 @@ func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u Cl
 	return out, s.markUnregistered(ctx, out)
 }
 
-// markUnregistered fills the clients' UnregisteredScopes from the registry
-// as it is now.
+// markUnregistered fills the clients' UnregisteredScopes: the scopes each
+// names but was never granted (from before scopes were registered), which
+// are not issued.
 func (s *Service) markUnregistered(ctx context.Context, cs ...*Client) error {
-	var names []string
-	for _, c := range cs {
-		names = append(names, c.Scopes...)
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
 	}
-	registered, err := s.Store.FindScopes(ctx, names)
+	grants, err := s.Store.FindScopeGrants(ctx, ids)
 	if err != nil {
 		return err
 	}
 	for _, c := range cs {
+		granted := grantedScopes(c.Scopes, grants[c.ID])
 		c.UnregisteredScopes = []string{}
 		for _, n := range c.Scopes {
-			if _, ok := registered[n]; !ok {
+			if !slices.Contains(granted, n) {
 				c.UnregisteredScopes = append(c.UnregisteredScopes, n)
 			}
 		}
 	}
 	return nil
+}
+
+// grantedScopes returns the scopes of named that the credential may use:
+// the built-in ones and those in grants.
+func grantedScopes(named, grants []string) []string {
+	var out []string
+	for _, n := range named {
+		if _, builtin := BuiltinScope(n); builtin || slices.Contains(grants, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func keysmith404(err error) bool { return ErrorCode(err) == CodeNotFound }

@@ -28,6 +28,7 @@ func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u Tok
 		if err := s.checkGrant(ctx, p, t.Scopes, *u.Scopes); err != nil {
 			return nil, err
 		}
+		u.ScopesBefore = t.Scopes
 	}
 	t, err = s.Store.UpdateToken(ctx, id, u)
 	if err != nil {

@@ -176,6 +176,11 @@ type APIStore interface {
 	// FindScopes returns the registered scopes among names (built-in ones
 	// included), by name; a name missing from the map is not registered.
 	FindScopes(ctx context.Context, names []string) (map[string]Scope, error)
+	// FindScopeGrants returns the registered scopes each credential (a
+	// client, token or key, by id) was granted, by credential id. A scope a
+	// credential names without a grant (a client's, from before scopes were
+	// registered) is not there, and is not issued.
+	FindScopeGrants(ctx context.Context, holderIDs []string) (map[string][]string, error)
 	// FindAPIs returns every API with its scopes, by name.
 	FindAPIs(ctx context.Context) ([]*API, error)
 	// FindAPIByID returns an API with its scopes in order. CodeNotFound if
@@ -252,7 +257,8 @@ type ClientStore interface {
 	// the client as it is to become; its ID names it) and records
 	// oauth_client.updated with what changed. Every scope c names that the
 	// stored client did not must be registered (CodeInvalid,
-	// "invalid_scope") and its audience "" or a registered identifier
+	// "invalid_scope") and is granted; one it named before keeps its grant
+	// or lack of one (see FindScopeGrants). Its audience must be "" or a registered identifier
 	// (CodeInvalid, "invalid_request"). CodeNotFound; CodeConflict if the
 	// client is revoked, or its scopes are no longer scopesBefore (what the
 	// caller's grant check saw).

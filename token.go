@@ -173,6 +173,11 @@ type TokenUpdate struct {
 	// Scopes replaces the token's scopes; added ones need a grant (see
 	// CreateTokenInput.Scopes), removed ones do not.
 	Scopes *[]string
+	// ScopesBefore are the scopes the grant was checked against: with
+	// Scopes set, the store refuses the update (CodeConflict) when the
+	// token's scopes are no longer these, so that a change made meanwhile
+	// (an admin taking a scope away) is not undone without a grant.
+	ScopesBefore []string
 }
 
 // IsEmpty reports whether the update changes nothing.

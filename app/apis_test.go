@@ -280,16 +280,29 @@ func TestLegacyClientScopes(t *testing.T) {
 			t.Errorf("token without scope got %q, want only the registered orders:read", scope)
 		}
 		wantError(t, getToken(t, s, c, "payments:write"), http.StatusBadRequest, "invalid_scope", "payments:write")
-		// Registering one of them applies from the next token.
+		// Registering one of them grants it to nobody: the client named it
+		// before, which gave no right to it (else registering a name as
+		// admin-only would hand it to whoever named it first).
 		s.Do("POST", "/v1/apis", admin, map[string]any{"name": "Payments", "identifier": "urn:payments",
 			"scopes": []map[string]any{{"name": "payments:write"}}}).Want(t, http.StatusCreated)
-		if scope := getToken(t, s, c, "").Want(t, http.StatusOK).String("scope"); scope != "orders:read payments:write" {
-			t.Errorf("token after payments:write was registered got %q", scope)
+		if scope := getToken(t, s, c, "").Want(t, http.StatusOK).String("scope"); scope != "orders:read" {
+			t.Errorf("token after payments:write was registered got %q, want orders:read: it was never granted", scope)
 		}
-		// Its owner may still rename it, keeping what it names.
+		wantError(t, getToken(t, s, c, "payments:write"), http.StatusBadRequest, "invalid_scope", "never granted")
+		// Its owner may still rename it, keeping what it names, ungranted.
 		p := s.Do("PATCH", "/v1/oauth/clients/"+c.ID, admin, map[string]any{"name": "old one"}).Want(t, http.StatusOK)
 		if got, _ := p.Body["scopes"].([]any); !slices.Equal(toStrings(got), []string{"orders:read", "payments:write", "*"}) {
 			t.Errorf("scopes after rename = %v", got)
+		}
+		if scope := getToken(t, s, c, "").Want(t, http.StatusOK).String("scope"); scope != "orders:read" {
+			t.Errorf("token after a rename got %q, want orders:read", scope)
+		}
+		// An admin grants it by removing it and adding it again; from the
+		// next token it is issued.
+		s.Do("PATCH", "/v1/oauth/clients/"+c.ID, admin, map[string]any{"scopes": []string{"orders:read"}}).Want(t, http.StatusOK)
+		s.Do("PATCH", "/v1/oauth/clients/"+c.ID, admin, map[string]any{"scopes": []string{"orders:read", "payments:write"}}).Want(t, http.StatusOK)
+		if scope := getToken(t, s, c, "").Want(t, http.StatusOK).String("scope"); scope != "orders:read payments:write" {
+			t.Errorf("token after the admin granted payments:write got %q", scope)
 		}
 	})
 }

@@ -125,6 +125,7 @@ func TestVerifyPermissions(t *testing.T) {
 				{"permissions": ""},
 				{"environment": "staging"},
 				{"scopes": []string{"orders:read", ""}},
+				{"scopes": []string{}},
 			} {
 				// Even for a token that does not exist: the request is
 				// checked before any lookup.

@@ -26,9 +26,10 @@ type Store interface {
 	// FindUserByID reads a client's owner: a deactivated owner's clients
 	// issue nothing and their tokens are inactive.
 	FindUserByID(ctx context.Context, id string) (*keysmith.User, error)
-	// FindScopes reads the scope registry: only registered scopes are
-	// issued, so a change to it applies from the next token.
-	FindScopes(ctx context.Context, names []string) (map[string]keysmith.Scope, error)
+	// FindScopeGrants reads which registered scopes a client was granted:
+	// only those (and the built-in ones) are issued, so a change applies
+	// from the next token.
+	FindScopeGrants(ctx context.Context, holderIDs []string) (map[string][]string, error)
 	keysmith.AccessTokenStore
 	keysmith.SigningKeyStore
 	Subscribe(f func(keysmith.Change))

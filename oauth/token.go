@@ -143,9 +143,12 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 }
 
 // grantedScopes decides the scopes of a token: the requested ones (all
-// the client's when none is), each of them the client's and registered
-// now. A client made before scopes were registered may name unregistered
-// ones: asking for one is invalid_scope, and asking for none leaves them out.
+// the client's when none is), each of them the client's and granted to it
+// (a registered scope given under the grant rules, or a built-in one). A
+// client made before scopes were registered may name scopes it was never
+// granted, even ones registered since: asking for one is invalid_scope, and
+// asking for none leaves them out, until an admin (or, for a self-service
+// scope, the owner) grants it with PATCH.
 func (a *Authority) grantedScopes(ctx context.Context, c *keysmith.Client, scope string) ([]string, error) {
 	requested := strings.Fields(scope)
 	asked := len(requested) > 0
@@ -156,17 +159,17 @@ func (a *Authority) grantedScopes(ctx context.Context, c *keysmith.Client, scope
 			"the requested scope is not a subset of the client's scopes ("+strings.Join(c.Scopes, " ")+")")
 	}
 	requested = dedupe(requested)
-	registered, err := a.store.FindScopes(ctx, requested)
+	grants, err := a.store.FindScopeGrants(ctx, []string{c.ID})
 	if err != nil {
 		return nil, err
 	}
 	out := requested[:0]
 	for _, s := range requested {
-		if _, ok := registered[s]; ok {
+		if _, builtin := keysmith.BuiltinScope(s); builtin || slices.Contains(grants[c.ID], s) {
 			out = append(out, s)
 		} else if asked {
 			return nil, oauthErr(http.StatusBadRequest, "invalid_scope",
-				"scope \""+s+"\" is not registered (no API has it), so it is not issued; ask an admin to register it")
+				"scope \""+s+"\" was never granted to this client (it named it before scopes were registered), so it is not issued; an admin may grant it with PATCH /v1/oauth/clients/{id}")
 		}
 	}
 	return out, nil

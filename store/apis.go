@@ -66,7 +66,9 @@ func (tx *txn) grantScopes(holderID string, scopes []string) error {
 	if _, err := tx.ExecContext(tx.ctx, `DELETE FROM scope_grants WHERE holder_id = $1`, holderID); err != nil {
 		return err
 	}
-	for _, name := range scopes {
+	// Rows are locked in name order, as everywhere (lockAPI too), so that
+	// two grants of the same scopes cannot deadlock on PostgreSQL.
+	for _, name := range slices.Sorted(slices.Values(scopes)) {
 		if _, ok := keysmith.BuiltinScope(name); ok {
 			continue
 		}
@@ -457,4 +459,32 @@ func (tx *txn) lockAudience(aud string) error {
 		return keysmith.UnknownAudience(aud)
 	}
 	return nil
+}
+
+// FindScopeGrants returns the registered scopes each of holderIDs was
+// granted (scope_grants), by holder id, in name order.
+func (db *DB) FindScopeGrants(ctx context.Context, holderIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(holderIDs))
+	for rest := holderIDs; len(rest) > 0; {
+		chunk := rest[:min(len(rest), 100)]
+		rest = rest[len(chunk):]
+		args := make([]any, len(chunk))
+		marks := make([]string, len(chunk))
+		for i, id := range chunk {
+			args[i], marks[i] = id, "$"+strconv.Itoa(i+1)
+		}
+		type grant struct{ holder, scope string }
+		gs, err := queryAll(ctx, db.sql, `SELECT holder_id, scope FROM scope_grants WHERE holder_id IN (`+
+			strings.Join(marks, ", ")+`) ORDER BY holder_id, scope`, args, func(row scanner) (grant, error) {
+			var g grant
+			return g, row.Scan(&g.holder, &g.scope)
+		})
+		if err != nil {
+			return nil, db.mapError(err)
+		}
+		for _, g := range gs {
+			out[g.holder] = append(out[g.holder], g.scope)
+		}
+	}
+	return out, nil
 }

@@ -180,14 +180,18 @@ func (db *DB) UpdateClient(ctx context.Context, c *keysmith.Client, scopesBefore
 				return err
 			}
 		}
-		registered, err := findScopes(ctx, tx, c.Scopes)
+		granted, err := queryAll(ctx, tx, `SELECT scope FROM scope_grants WHERE holder_id = $1`, []any{c.ID}, scanString)
 		if err != nil {
 			return err
 		}
+		// A scope the client named before keeps its grant, or its lack of
+		// one (a client's from before scopes were registered: naming it
+		// gave no right to it); a new one is granted (an unregistered one
+		// fails in grantScopes).
 		var grant []string
 		for _, n := range c.Scopes {
-			if _, ok := registered[n]; ok || !slices.Contains(old.Scopes, n) {
-				grant = append(grant, n) // an unregistered new one fails in grantScopes
+			if slices.Contains(granted, n) || !slices.Contains(old.Scopes, n) {
+				grant = append(grant, n)
 			}
 		}
 		if err := tx.grantScopes(c.ID, sorted(grant)); err != nil {

@@ -235,6 +235,9 @@ func (tx *txn) updateToken(id string, u keysmith.TokenUpdate) error {
 	if err != nil {
 		return err
 	}
+	if u.Scopes != nil && !slices.Equal(t.Scopes, u.ScopesBefore) {
+		return keysmith.Errorf(keysmith.CodeConflict, "the scopes of %s changed meanwhile; read it again and retry", id)
+	}
 	var set []string
 	var c conditions // for the numbering of the arguments of set
 	arg := c.arg

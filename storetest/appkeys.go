@@ -155,7 +155,7 @@ func testAppKeys(t *testing.T, fx *fixture) {
 		a := fx.createApp(owner, "shop")
 		k := fx.createAppKey(a, keysmith.EnvProduction, "orders:read")
 		scopes := []string{"orders:write"}
-		got, err := fx.db.UpdateToken(fx.ctx, k.ID, keysmith.TokenUpdate{Name: ptr("renamed"), Scopes: &scopes})
+		got, err := fx.db.UpdateToken(fx.ctx, k.ID, keysmith.TokenUpdate{Name: ptr("renamed"), Scopes: &scopes, ScopesBefore: []string{"orders:read"}})
 		if err != nil {
 			t.Fatalf("UpdateToken: %v", err)
 		}
@@ -166,7 +166,7 @@ func testAppKeys(t *testing.T, fx *fixture) {
 			t.Errorf("scope_grants after the update = %v, want %v", g, scopes)
 		}
 		bad := []string{"orders:read", "nobody:registered"}
-		_, err = fx.db.UpdateToken(fx.ctx, k.ID, keysmith.TokenUpdate{Scopes: &bad})
+		_, err = fx.db.UpdateToken(fx.ctx, k.ID, keysmith.TokenUpdate{Scopes: &bad, ScopesBefore: scopes})
 		wantCode(t, "UpdateToken with an unregistered scope", err, keysmith.CodeInvalid)
 		if g := fx.mustFindToken(k.ID).Scopes; !slices.Equal(g, scopes) {
 			t.Errorf("scopes after a refused update = %v, want %v", g, scopes)

@@ -62,6 +62,10 @@ func testTokenLifecycle(t *testing.T, fx *fixture) {
 		if got := fx.mustFindToken(tok.ID); got.Name == "x" || len(got.Scopes) != 0 {
 			t.Errorf("a refused update changed the token: %+v", got)
 		}
+		_, err = fx.db.UpdateToken(fx.ctx, tok.ID, keysmith.TokenUpdate{Scopes: &[]string{"st:write"}, ScopesBefore: []string{"st:read"}})
+		if keysmith.ErrorCode(err) != keysmith.CodeConflict {
+			t.Fatalf("UpdateToken from scopes the token no longer has = %v, want CodeConflict: a change made meanwhile would be undone", err)
+		}
 		got, err := fx.db.UpdateToken(fx.ctx, tok.ID, keysmith.TokenUpdate{Scopes: &[]string{"st:write", "openid"}})
 		if err != nil {
 			t.Fatalf("UpdateToken: %v", err)
@@ -69,7 +73,7 @@ func testTokenLifecycle(t *testing.T, fx *fixture) {
 		if diff := cmp.Diff([]string{"st:write", "openid"}, got.Scopes); diff != "" {
 			t.Errorf("scopes (-want +got):\n%s", diff)
 		}
-		if got, err = fx.db.UpdateToken(fx.ctx, tok.ID, keysmith.TokenUpdate{Scopes: &[]string{}}); err != nil || got.Scopes != nil {
+		if got, err = fx.db.UpdateToken(fx.ctx, tok.ID, keysmith.TokenUpdate{Scopes: &[]string{}, ScopesBefore: []string{"st:write", "openid"}}); err != nil || got.Scopes != nil {
 			t.Errorf("UpdateToken removing every scope = %v, %v", got.Scopes, err)
 		}
 	})

@@ -76,12 +76,17 @@ func (r *Requirement) IsZero() bool {
 }
 
 // ParseRequirement checks what a gateway requires, as a verify request
-// states it: scopes (all required), a permission query (nil for none; an
+// states it: scopes (all required; nil for none, and an empty list is an
+// error, for the same reason as an empty query), a permission query (nil for none; an
 // empty one is an error, not "nothing required", so that a misconfigured
 // gateway fails closed), and an environment ("" for any). Every problem is
 // CodeInvalid naming it. Queries are parsed once per distinct text (see
 // queryCache).
 func (v *Verifier) ParseRequirement(scopes []string, permissions *string, environment string) (r Requirement, err error) {
+	if scopes != nil && len(scopes) == 0 {
+		return Requirement{}, keysmith.Errorf(keysmith.CodeInvalid,
+			"scopes is an empty list: name the scopes required, or leave scopes out to require none")
+	}
 	if len(scopes) > 0 {
 		if err := checkScopeNames(scopes); err != nil {
 			return Requirement{}, err
