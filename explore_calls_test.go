@@ -94,6 +94,7 @@ func exploreCalls() []exploreCall {
 		{"add a key with the admin-only scope to P_D1", "p:P_D1", "", addAppKey("P_D1", scopeAdmin)},
 		{"add a client with the admin-only scope to P_D1", "p:P_D1", "", addClient("P_D1", scopeAdmin)},
 		{"create a token for the caller with the admin-only scope", "", "", createToken("", scopeAdmin)},
+		{"give C_D1 the self-service scope", "c:C_D1 s:C_D1", "s:C_D1", giveClientScope("C_D1", scopeSelf)},
 		{"give C_D1 the admin-only scope", "c:C_D1 s:C_D1", "s:C_D1", giveClientScope("C_D1", scopeAdmin)},
 		{"give K_D1 the admin-only scope", "p:P_D1 t:K_D1 s:K_D1", "s:K_D1", giveKeyScope("P_D1", "K_D1", scopeAdmin)},
 		{"give the caller's token the admin-only scope", "t:self s:self", "s:self", giveTokenScope("T_", scopeAdmin)},
