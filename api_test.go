@@ -1,6 +1,7 @@
 package keysmith_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,34 @@ func TestValidateAPIIdentifier(t *testing.T) {
 		"https://a.example/ x", "urn:" + strings.Repeat("a", 200), "https://a.example/\x00"} {
 		if err := keysmith.ValidateAPIIdentifier(bad); keysmith.ErrorCode(err) != keysmith.CodeInvalid {
 			t.Errorf("ValidateAPIIdentifier(%q) = %v, want invalid", bad, err)
+		}
+	}
+}
+
+// TestCanGrantScope pins who may give a scope: the permission exploration
+// judges grants by this rule, so it cannot notice the rule itself widening.
+func TestCanGrantScope(t *testing.T) {
+	self := keysmith.Scope{Name: "orders:read", SelfService: true}
+	admin := keysmith.Scope{Name: "orders:admin"}
+	registered := map[string]keysmith.Scope{self.Name: self, admin.Name: admin}
+	for _, role := range append(slices.Clone(keysmith.Roles), "unknown") {
+		u := &keysmith.User{ID: "usr_me", Role: role}
+		orgWide := role == keysmith.RoleSuperAdmin || role == keysmith.RoleOrgAdmin
+		if !keysmith.CanGrantScope(u, self) {
+			t.Errorf("%s may not grant a self-service scope", role)
+		}
+		if got := keysmith.CanGrantScope(u, admin); got != orgWide {
+			t.Errorf("%s may grant a scope that is not self-service: %v, want %v", role, got, orgWide)
+		}
+		want := keysmith.CodeForbidden
+		if orgWide {
+			want = ""
+		}
+		if err := keysmith.GrantError(u, []string{self.Name, admin.Name, "openid"}, registered); keysmith.ErrorCode(err) != want {
+			t.Errorf("%s: GrantError = %v, want code %q", role, err, want)
+		}
+		if err := keysmith.GrantError(u, []string{"nowhere:read"}, registered); keysmith.ErrorCode(err) != keysmith.CodeInvalid {
+			t.Errorf("%s: GrantError of an unregistered scope = %v, want invalid", role, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package keysmith_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 // Its footprint names what it reads and writes besides what every call
 // reads (the caller's user and memberships): "u:X" user X (role, type,
 // status), "pw:X" X's password, "g:X" X's memberships, "t:T", "a:A", "c:C",
-// "p:P" a token, agent, client or application, and "self" in place of the
-// caller's label. Two calls whose footprints do not overlap in a write
+// "p:P" a token or app key, agent, client or application apart from the
+// scopes it names, "s:X" the scopes client, token or key X names, and
+// "self" in place of the caller's label ("t:self" and "s:self" are the
+// caller's token). Two calls whose footprints do not overlap in a write
 // commute, and the exploration tries only one of their two orders; so a
 // footprint may name more than a call touches, never less.
 type exploreCall struct {
@@ -82,16 +85,23 @@ func exploreCalls() []exploreCall {
 	return []exploreCall{
 		{"register an app", "", "", registerApp},
 		{"register an agent", "", "", registerAgent},
-		{"create a token for the caller", "", "", createToken("")},
+		{"create a token for the caller", "", "", createToken("", "")},
 		{"create an org_admin with a password", "", "", createUser(keysmith.RoleOrgAdmin, true)},
 		{"create a super_admin", "", "", createUser(keysmith.RoleSuperAdmin, false)},
 		{"set the caller's password", "", "pw:self", setPassword("")},
-		{"add a client to P_S", "p:P_S", "", addClient("P_S")},
-		{"add a key to P_S", "p:P_S", "", addAppKey("P_S")},
+		{"add a client to P_S", "p:P_S", "", addClient("P_S", "")},
+		{"add a key to P_S", "p:P_S", "", addAppKey("P_S", "")},
+		{"add a key with the admin-only scope to P_D1", "p:P_D1", "", addAppKey("P_D1", scopeAdmin)},
+		{"add a client with the admin-only scope to P_D1", "p:P_D1", "", addClient("P_D1", scopeAdmin)},
+		{"create a token for the caller with the admin-only scope", "", "", createToken("", scopeAdmin)},
+		{"give C_D1 the self-service scope", "c:C_D1 s:C_D1", "s:C_D1", giveClientScope("C_D1", scopeSelf)},
+		{"give C_D1 the admin-only scope", "c:C_D1 s:C_D1", "s:C_D1", giveClientScope("C_D1", scopeAdmin)},
+		{"give K_D1 the admin-only scope", "p:P_D1 t:K_D1 s:K_D1", "s:K_D1", giveKeyScope("P_D1", "K_D1", scopeAdmin)},
+		{"give the caller's token the admin-only scope", "t:self s:self", "s:self", giveTokenScope("T_", scopeAdmin)},
 		{"add a secret to C_S", "", "c:C_S", clientSecret("C_S", false)},
 		{"reset the secrets of C_D1", "", "c:C_D1", clientSecret("C_D1", true)},
-		{"create a token for SA_org", "u:SA_org", "", createToken("SA_org")},
-		{"create a token for SA_super", "u:SA_super", "", createToken("SA_super")},
+		{"create a token for SA_org", "u:SA_org", "", createToken("SA_org", "")},
+		{"create a token for SA_super", "u:SA_super", "", createToken("SA_super", "")},
 		{"set S2's password", "u:S2", "pw:S2", setPassword("S2")},
 		{"deactivate S2", "u:S", "u:S2", updateUser("S2", keysmith.UserUpdate{Status: ptr(keysmith.UserInactive)})},
 		{"make the caller super_admin", "", "u:self", updateUser("", keysmith.UserUpdate{Role: ptr(keysmith.RoleSuperAdmin)})},
@@ -171,9 +181,11 @@ func createUser(role keysmith.Role, withPassword bool) func(x *callContext) ([]c
 	}
 }
 
-func createToken(owner string) func(x *callContext) ([]credential, error) {
+// createToken creates a token for owner ("" the caller), naming scope
+// unless it is "".
+func createToken(owner, scope string) func(x *callContext) ([]credential, error) {
 	return func(x *callContext) ([]credential, error) {
-		in := keysmith.CreateTokenInput{Name: "explored"}
+		in := keysmith.CreateTokenInput{Name: "explored", Scopes: scopeList(scope)}
 		if owner != "" {
 			in.OwnerID = x.w.id[owner]
 		}
@@ -258,10 +270,11 @@ func clientSecret(client string, reset bool) func(x *callContext) ([]credential,
 	}
 }
 
-func addClient(app string) func(x *callContext) ([]credential, error) {
+// addClient adds a client to an application, naming scope unless it is "".
+func addClient(app, scope string) func(x *callContext) ([]credential, error) {
 	return func(x *callContext) ([]credential, error) {
 		_, _, secret, err := x.w.svc.CreateClient(x.w.ctx, x.p, keysmith.CreateClientInput{
-			Name: "explored", AppID: x.w.id[app], Environment: string(keysmith.EnvProduction)})
+			Name: "explored", AppID: x.w.id[app], Environment: string(keysmith.EnvProduction), Scopes: scopeList(scope)})
 		if err != nil {
 			return nil, err
 		}
@@ -274,13 +287,71 @@ func registerApp(x *callContext) ([]credential, error) {
 	return nil, err
 }
 
-func addAppKey(app string) func(x *callContext) ([]credential, error) {
+// addAppKey adds a key to an application, naming scope unless it is "".
+func addAppKey(app, scope string) func(x *callContext) ([]credential, error) {
 	return func(x *callContext) ([]credential, error) {
 		_, secret, err := x.w.svc.CreateAppKey(x.w.ctx, x.p, x.w.id[app], keysmith.CreateAppKeyInput{
-			Name: "explored", Environment: string(keysmith.EnvProduction)})
+			Name: "explored", Environment: string(keysmith.EnvProduction), Scopes: scopeList(scope)})
 		if err != nil {
 			return nil, err
 		}
 		return []credential{{kind: credAppKey, fresh: true, secret: secret}}, nil
+	}
+}
+
+// scopeList is the scopes a call names: scope, or none for "".
+func scopeList(scope string) []string {
+	if scope == "" {
+		return nil
+	}
+	return []string{scope}
+}
+
+// withScope returns scopes with scope added at the end, as a client or
+// key's page would send them.
+func withScope(scopes []string, scope string) []string {
+	if slices.Contains(scopes, scope) {
+		return slices.Clone(scopes)
+	}
+	return append(slices.Clone(scopes), scope)
+}
+
+// giveClientScope adds a scope to a client's scopes (UpdateClient).
+func giveClientScope(client, scope string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		c, err := x.w.db.FindClientByID(x.w.ctx, x.w.id[client])
+		if err != nil {
+			return nil, err
+		}
+		_, err = x.w.svc.UpdateClient(x.w.ctx, x.p, c.ID, keysmith.ClientUpdate{Scopes: ptr(withScope(c.Scopes, scope))})
+		return nil, err
+	}
+}
+
+// giveKeyScope adds a scope to an app key's scopes (UpdateAppKey).
+func giveKeyScope(app, key, scope string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		k, err := x.w.db.FindTokenByID(x.w.ctx, x.w.id[key])
+		if err != nil {
+			return nil, err
+		}
+		_, err = x.w.svc.UpdateAppKey(x.w.ctx, x.p, x.w.id[app], k.ID, keysmith.AppKeyUpdate{Scopes: ptr(withScope(k.Scopes, scope))})
+		return nil, err
+	}
+}
+
+// giveTokenScope adds a scope to an API token's scopes (UpdateToken).
+func giveTokenScope(token, scope string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		id, err := x.target(token)
+		if err != nil {
+			return nil, err
+		}
+		t, err := x.w.db.FindTokenByID(x.w.ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		_, err = x.w.svc.UpdateToken(x.w.ctx, x.p, id, keysmith.TokenUpdate{Scopes: ptr(withScope(t.Scopes, scope))})
+		return nil, err
 	}
 }

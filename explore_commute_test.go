@@ -23,7 +23,7 @@ func (e *explorer) orderCommuting() {
 		for _, r := range strings.Fields(fp) {
 			kind, label, _ := strings.Cut(r, ":")
 			if label == "self" {
-				label = map[string]string{"t": "T_", "a": "AG_"}[kind] + e.self
+				label = map[string]string{"t": "T_", "s": "T_", "a": "AG_"}[kind] + e.self
 			}
 			out[kind+":"+label] = true
 		}

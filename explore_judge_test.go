@@ -2,6 +2,7 @@ package keysmith_test
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/keysmith/keysmith"
 )
@@ -150,4 +151,78 @@ func (e *explorer) created(st *exploreState) []string {
 		}
 	}
 	return problems
+}
+
+// granted judges the scopes the call gave credentials: every scope a
+// client, API token or app key (new or not) names after the call and did
+// not name before it must be registered, and one that is not self-service
+// must be one the caller may grant (keysmith.CanGrantScope), both as the
+// caller and the scope were in the world as seeded and as they were at the
+// call. Taking a scope away needs no grant.
+func (e *explorer) granted(at, after *exploreState, caller *keysmith.User) []string {
+	first := e.before.users[e.caller]
+	var problems []string
+	judge := func(what string, before, now []string) {
+		for _, name := range keysmith.AddedScopes(before, now) {
+			seeded, _ := scopeIn(e.before, name)
+			then, registered := scopeIn(at, name)
+			switch {
+			case !registered:
+				problems = append(problems, fmt.Sprintf("%s now names scope %q, which is not registered", what, name))
+			case !keysmith.CanGrantScope(first, seeded) || !keysmith.CanGrantScope(caller, then):
+				problems = append(problems, fmt.Sprintf("%s now names scope %q, which is not self-service: the caller (%s) may not grant it",
+					what, name, caller.Role))
+			}
+		}
+	}
+	for id, t := range after.tokens {
+		was := at.tokens[id]
+		if was == t || len(t.Scopes) == 0 || was != nil && slices.Equal(was.Scopes, t.Scopes) {
+			continue // the tokens were not read again, or its scopes are unchanged
+		}
+		var before []string
+		if was != nil {
+			before = was.Scopes
+		}
+		judge(e.credentialName(id, t), before, t.Scopes)
+	}
+	for id, c := range after.clients {
+		was := at.clients[id]
+		if was == c || len(c.Scopes) == 0 || was != nil && slices.Equal(was.Scopes, c.Scopes) {
+			continue
+		}
+		var before []string
+		what := "a new client of application " + e.w.labelOf(c.AppID)
+		if was != nil {
+			before, what = was.Scopes, "client "+e.w.labelOf(id)
+		}
+		judge(what, before, c.Scopes)
+	}
+	return problems
+}
+
+// credentialName names a token or app key for a message.
+func (e *explorer) credentialName(id string, t *keysmith.Token) string {
+	switch {
+	case e.before.tokens[id] == nil && t.Type == keysmith.TokenAppKey:
+		return "a new app key of application " + e.w.labelOf(t.AppID)
+	case e.before.tokens[id] == nil:
+		return "a new token of " + e.w.labelOf(t.OwnerID)
+	case t.Type == keysmith.TokenAppKey:
+		return "app key " + e.w.labelOf(id)
+	}
+	return "token " + e.w.labelOf(id)
+}
+
+// scopeIn returns the scope of that name as st registers it (built-in
+// scopes always), and whether it is registered; an unregistered one is
+// returned as not self-service.
+func scopeIn(st *exploreState, name string) (keysmith.Scope, bool) {
+	if self, ok := st.registered[name]; ok {
+		return keysmith.Scope{Name: name, SelfService: self}, true
+	}
+	if s, ok := keysmith.BuiltinScope(name); ok {
+		return s, true
+	}
+	return keysmith.Scope{Name: name}, false
 }

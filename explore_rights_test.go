@@ -142,10 +142,18 @@ func (u *capUniverse) of(c *keysmith.User, st *exploreState) capSet {
 
 // addObjectCaps adds c's capabilities over tokens, agents, applications
 // and clients. Rotating a token or activating an agent hands over a secret
-// acting as its owner, so it counts as acting as the owner.
+// acting as its owner, so it counts as acting as the owner; rotating an
+// app key hands over one acting as its application.
 func (u *capUniverse) addObjectCaps(s *capSet, c *keysmith.User, st *exploreState) {
 	for i, id := range u.tokens {
 		t := st.tokens[id]
+		if t.Type == keysmith.TokenAppKey {
+			if keysmith.CanManageAppKeys(c, st.apps[t.AppID]) {
+				s.add(u.tokenBase + i)
+				s.add(u.appBase + 2*u.appAt[t.AppID] + 1)
+			}
+			continue
+		}
 		if keysmith.CanRevokeToken(c, t) {
 			s.add(u.tokenBase + i)
 		}

@@ -14,7 +14,8 @@ import (
 
 // exploreState is what the permission rules look at, read from the store:
 // users with their roles and statuses, memberships, and the owners and
-// statuses of tokens, agents, applications and clients. States are never
+// statuses of tokens, agents, applications and clients, the scopes tokens,
+// keys and clients name, and the registered scopes. States are never
 // changed once read.
 type exploreState struct {
 	users     map[string]*keysmith.User   // by id
@@ -26,6 +27,9 @@ type exploreState struct {
 	apps      map[string]*keysmith.App    // by id
 	clients   map[string]*keysmith.Client // by id
 	secrets   map[string]string           // hash of a client secret → client id
+	// registered holds every scope an API registers, by name: whether it is
+	// self-service.
+	registered map[string]bool
 	// usersKey and groupsKey sum up users' roles, types and statuses and
 	// the memberships: all that capabilities depend on.
 	usersKey, groupsKey string
@@ -52,9 +56,10 @@ var stateTables = map[string]struct {
 		func(st *exploreState) { st.groups = map[string][]string{} }},
 	// The fifth column is an agent token's agent, or an app key's application.
 	"tokens": {`SELECT id, type, owner_id, hash, CASE WHEN type = 'app_key' THEN app_id ELSE agent_id END,
-		revoked_at IS NOT NULL, disabled_at IS NOT NULL FROM tokens`,
+		revoked_at IS NOT NULL, disabled_at IS NOT NULL, scopes FROM tokens`,
 		func(st *exploreState, f []string) {
-			t := &keysmith.Token{ID: f[0], Type: keysmith.TokenType(f[1]), OwnerID: f[2], AgentID: f[4]}
+			t := &keysmith.Token{ID: f[0], Type: keysmith.TokenType(f[1]), OwnerID: f[2], AgentID: f[4],
+				Scopes: sortedFields(f[7])}
 			if t.Type == keysmith.TokenAppKey {
 				t.AgentID, t.AppID = "", f[4]
 			}
@@ -77,9 +82,9 @@ var stateTables = map[string]struct {
 	"apps": {`SELECT id, owner_id, '', '', '', '', '' FROM apps`,
 		func(st *exploreState, f []string) { st.apps[f[0]] = &keysmith.App{ID: f[0], OwnerID: f[1]} },
 		func(st *exploreState) { st.apps = map[string]*keysmith.App{} }},
-	"oauth_clients": {`SELECT id, owner_id, app_id, revoked_at IS NOT NULL, '', '', '' FROM oauth_clients`,
+	"oauth_clients": {`SELECT id, owner_id, app_id, revoked_at IS NOT NULL, scopes, '', '' FROM oauth_clients`,
 		func(st *exploreState, f []string) {
-			c := &keysmith.Client{ID: f[0], OwnerID: f[1], AppID: f[2]}
+			c := &keysmith.Client{ID: f[0], OwnerID: f[1], AppID: f[2], Scopes: sortedFields(f[4])}
 			if f[3] == "1" {
 				c.RevokedAt = &revokedAt
 			}
@@ -89,6 +94,17 @@ var stateTables = map[string]struct {
 	"oauth_client_secrets": {`SELECT hash, client_id, '', '', '', '', '' FROM oauth_client_secrets`,
 		func(st *exploreState, f []string) { st.secrets[f[0]] = f[1] },
 		func(st *exploreState) { st.secrets = map[string]string{} }},
+	"api_scopes": {`SELECT name, self_service <> 0, '', '', '', '', '' FROM api_scopes`,
+		func(st *exploreState, f []string) { st.registered[f[0]] = f[1] == "1" },
+		func(st *exploreState) { st.registered = map[string]bool{} }},
+}
+
+// sortedFields splits a space-separated list of scopes, sorted: the order
+// a credential names them in changes nothing it may do.
+func sortedFields(s string) []string {
+	f := strings.Fields(s)
+	slices.Sort(f)
+	return f
 }
 
 // stateReader reads states from the store with statements prepared once
@@ -152,7 +168,11 @@ func (r *stateReader) scan(table string, st *exploreState) error {
 		return err
 	}
 	defer rows.Close()
-	f := make([]string, 7)
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	f := make([]string, len(cols))
 	ptrs := make([]any, len(f))
 	for i := range f {
 		ptrs[i] = &f[i]
@@ -213,8 +233,8 @@ func (w *exploreWorld) fingerprint(before, st *exploreState, learned []string) s
 	}
 	for id := range before.tokens {
 		t := st.tokens[id]
-		parts = append(parts, fmt.Sprintf("%s=revoked:%v/disabled:%v/rotated:%v", w.labelOf(id),
-			t.RevokedAt != nil, t.DisabledAt != nil, st.hash[id] != before.hash[id]))
+		parts = append(parts, fmt.Sprintf("%s=revoked:%v/disabled:%v/rotated:%v%v", w.labelOf(id),
+			t.RevokedAt != nil, t.DisabledAt != nil, st.hash[id] != before.hash[id], t.Scopes))
 	}
 	for id := range before.agents {
 		a := st.agents[id]
@@ -225,7 +245,11 @@ func (w *exploreWorld) fingerprint(before, st *exploreState, learned []string) s
 		secrets[c]++
 	}
 	for id := range before.clients {
-		parts = append(parts, fmt.Sprintf("%s=%s/%d", w.labelOf(id), st.clients[id].Status(), secrets[id]))
+		c := st.clients[id]
+		parts = append(parts, fmt.Sprintf("%s=%s/%d%v", w.labelOf(id), c.Status(), secrets[id], c.Scopes))
+	}
+	for name, self := range st.registered {
+		parts = append(parts, fmt.Sprintf("scope %s=self-service:%v", name, self))
 	}
 	sort.Strings(parts)
 	sort.Strings(created)

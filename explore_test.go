@@ -30,6 +30,9 @@ import (
 //     and at the moment of the call (explore_judge_test.go);
 //   - the users, applications and agents created are ones the caller may
 //     create;
+//   - every scope a client, API token or app key was given is registered,
+//     and one that is not self-service was given by a caller who may grant
+//     it (keysmith.CanGrantScope), judged as for secrets;
 //   - the caller controls nothing they did not control in the world as
 //     seeded: capabilities closed over the users they can take over
 //     (explore_rights_test.go).
@@ -280,6 +283,7 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 		}
 	}
 	problems = append(problems, e.created(st)...)
+	problems = append(problems, e.granted(n.st, st, p.User)...)
 	caps, _ := e.closure(st, child.learned)
 	if gained := caps.minus(e.beforeCaps); !gained.empty() {
 		problems = append(problems, "the caller now controls what they did not: "+e.uni.describe(gained))
@@ -298,7 +302,7 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 // the same state was extended with as much depth to go and no more calls
 // asleep.
 func (e *explorer) firstVisit(n *exploreNode) bool {
-	fp := e.w.fingerprint(e.before, n.st, n.learned)
+	fp := e.w.fingerprint(e.before, n.st, e.telling(n.learned))
 	for _, s := range e.seen[fp] {
 		if s.depth <= len(n.path) && s.asleep&^n.asleep == 0 {
 			return false
@@ -306,6 +310,22 @@ func (e *explorer) firstVisit(n *exploreNode) bool {
 	}
 	e.seen[fp] = append(e.seen[fp], seenNode{depth: len(n.path), asleep: n.asleep})
 	return true
+}
+
+// telling returns the learned ids that may change a judgement: all but the
+// applications whose credentials the caller could obtain in the world as
+// seeded. Holding such an application's credential adds to what the caller
+// controls only that capability (closure), which beforeCaps holds, so two
+// states that differ in it alone are judged alike.
+func (e *explorer) telling(learned []string) []string {
+	var out []string
+	for _, id := range learned {
+		if i, ok := e.uni.appAt[id]; ok && e.beforeCaps.has(e.uni.appBase+2*i+1) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // principal loads the caller as a request would: the user as stored, and

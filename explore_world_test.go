@@ -33,6 +33,9 @@ import (
 //	AG_<user>    an inactive agent of S, O, GA, GM, R and D1; AG_S_live is
 //	             S's active agent, holding token T_AG_S_live
 //	P_<user>     an application of S, O, D1 and D2, with one client C_<user>
+//	K_D1         an app key of P_D1 with the self-service scope
+//	API          an API with the scopes scopeSelf (self-service) and
+//	             scopeAdmin (only org and super admins grant it)
 type exploreWorld struct {
 	ctx   context.Context
 	db    *store.DB
@@ -66,6 +69,7 @@ func newExploreWorld(t testing.TB) *exploreWorld {
 	w.seedUsers(t)
 	w.seedTokens(t)
 	w.seedAgentsAndApps(t)
+	w.seedAPI(t)
 	return w
 }
 
@@ -205,4 +209,31 @@ func (w *exploreWorld) seedAgentsAndApps(t testing.TB) {
 		}
 		w.name("C_"+owner, c.ID)
 	}
+}
+
+// The scopes of the world's API: one any developer may give their own
+// credentials, one only org and super admins grant.
+const (
+	scopeSelf  = "orders:read"
+	scopeAdmin = "orders:admin"
+)
+
+// seedAPI registers the API with its two scopes, and gives P_D1 the key
+// K_D1 with the self-service scope, created by D1.
+func (w *exploreWorld) seedAPI(t testing.TB) {
+	t.Helper()
+	a, err := w.svc.CreateAPI(w.ctx, w.as(t, "S"), keysmith.CreateAPIInput{Name: "orders",
+		Identifier: "https://orders.example.com", Scopes: []keysmith.ScopeInput{
+			{Name: scopeSelf, Description: "Read orders", SelfService: true},
+			{Name: scopeAdmin, Description: "Administer orders"}}})
+	if err != nil {
+		t.Fatalf("register API: %v", err)
+	}
+	w.name("API", a.ID)
+	k, _, err := w.svc.CreateAppKey(w.ctx, w.as(t, "D1"), w.id["P_D1"], keysmith.CreateAppKeyInput{
+		Name: "key of D1", Environment: string(keysmith.EnvProduction), Scopes: []string{scopeSelf}})
+	if err != nil {
+		t.Fatalf("create key of D1: %v", err)
+	}
+	w.name("K_D1", k.ID)
 }
