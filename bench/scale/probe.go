@@ -23,7 +23,13 @@ type probeResult struct {
 	P50      time.Duration
 	Failed   int            // non-2xx answers and transport errors
 	Errors   map[string]int // their messages, clipped
+	// Slow lists the writes over slowWrite: how long, and when after the
+	// probe began (maintenance runs every few seconds from the start).
+	Slow []string
 }
+
+// slowWrite is the write time over which the probe reports each write.
+const slowWrite = 50 * time.Millisecond
 
 // runProbe creates a token of its own, then renames it every probeInterval
 // for d, each PATCH in its own goroutine so that a stalled write does not
@@ -42,7 +48,8 @@ func runProbe(ctx context.Context, api *apiClient, d time.Duration) (*probeResul
 	var wg sync.WaitGroup
 	tick := time.NewTicker(probeInterval)
 	defer tick.Stop()
-	end := time.Now().Add(d)
+	start := time.Now()
+	end := start.Add(d)
 	for i := 0; time.Now().Before(end); i++ {
 		wg.Go(func() {
 			t0 := time.Now()
@@ -51,6 +58,9 @@ func runProbe(ctx context.Context, api *apiClient, d time.Duration) (*probeResul
 			mu.Lock()
 			defer mu.Unlock()
 			lats = append(lats, lat)
+			if lat > slowWrite {
+				res.Slow = append(res.Slow, fmt.Sprintf("%s at +%s", lat.Round(time.Millisecond), t0.Sub(start).Round(100*time.Millisecond)))
+			}
 			switch {
 			case err != nil:
 				res.Failed++

@@ -36,6 +36,9 @@ func (r *results) writeTable(w io.Writer, cfg config) error {
 		probeInterval, p.Duration, cfg.maintenance, cfg.retention, p.Writes)
 	fmt.Fprintf(&b, "| probe max / p99 / p50 | %s / %s / %s |\n", msString(p.Max), msString(p.P99), msString(p.P50))
 	fmt.Fprintf(&b, "| probe non-2xx or failed | %d |\n", p.Failed)
+	if len(p.Slow) > 0 {
+		fmt.Fprintf(&b, "| probe writes over %v | %s |\n", slowWrite, strings.Join(p.Slow, ", "))
+	}
 	fmt.Fprintf(&b, "\n| management read (median of %d) | ms | items |\n|---|---|---|\n", readCalls)
 	for _, rd := range r.Reads {
 		items := "–"
