@@ -74,6 +74,20 @@ func TestVerifyPermissions(t *testing.T) {
 				t.Errorf("scopes (-want +got):\n%s", diff)
 			}
 		})
+		t.Run("AppKeysAnswerInsufficientPermissionsAndWrongEnvironment", func(t *testing.T) {
+			app := s.Do("POST", "/v1/apps", admin, map[string]any{"name": "keyed"}).Want(t, http.StatusCreated).String("app_id")
+			key := s.Do("POST", "/v1/apps/"+app+"/keys", admin, map[string]any{"name": "k", "environment": "sandbox",
+				"scopes": []string{"orders:read"}}).Want(t, http.StatusCreated).String("key")
+			wantVerdict(t, verifyWith(t, s, key, map[string]any{"scopes": []string{"orders:read"}, "environment": "sandbox"}),
+				"VALID", []string{"orders:read"}, nil)
+			wantVerdict(t, verifyWith(t, s, key, map[string]any{"permissions": "orders:read AND (orders:write OR orders:admin)"}),
+				"INSUFFICIENT_PERMISSIONS", []string{"orders:read"}, []string{"orders:write"})
+			r := verifyWith(t, s, key, map[string]any{"environment": "production"})
+			wantVerdict(t, r, "WRONG_ENVIRONMENT", []string{"orders:read"}, nil)
+			if r.String("env") != "sandbox" || r.String("app_id") != app {
+				t.Errorf("a key of another environment: %s, want its env and app_id", r.Raw)
+			}
+		})
 		t.Run("EveryAnswerListsScopes", func(t *testing.T) {
 			wantVerdict(t, verifyWith(t, s, plain.String("token"), nil), "VALID", []string{}, nil)
 			wantVerdict(t, verifyWith(t, s, scoped.String("token"), nil), "VALID", []string{"orders:read", "orders:admin"}, nil)
