@@ -1,6 +1,7 @@
 package keysmith
 
 import (
+	"context"
 	"net/url"
 	"slices"
 	"strings"
@@ -92,6 +93,23 @@ func GrantError(u *User, added []string, registered map[string]Scope) error {
 		return Errorf(CodeForbidden, "scope %s is not self-service: only org and super admins grant it", quoteList(denied))
 	}
 	return nil
+}
+
+type granterKey struct{}
+
+// WithGranter returns ctx naming the user on whose behalf a store call
+// grants scopes. The store checks each scope it grants anew against that
+// user (CanGrantScope) under the scope's row lock, so that a scope made
+// admin-only between the service's check and the write is not granted.
+// Without one (system work such as seeding) the store does not check.
+func WithGranter(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, granterKey{}, u)
+}
+
+// GranterFrom returns the user WithGranter put in ctx, or nil.
+func GranterFrom(ctx context.Context) *User {
+	u, _ := ctx.Value(granterKey{}).(*User)
+	return u
 }
 
 // AddedScopes returns the scopes of next that current does not name.

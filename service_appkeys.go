@@ -39,7 +39,7 @@ func (s *Service) CreateAppKey(ctx context.Context, p Principal, appID string, i
 		t.RateLimitPercent = *in.RateLimitPercent
 	}
 	created := NewToken(t)
-	if err := s.Store.CreateToken(ctx, created, hash); err != nil {
+	if err := s.Store.CreateToken(WithGranter(ctx, p.User), created, hash); err != nil {
 		return nil, Secret{}, err
 	}
 	return created, secret, nil
@@ -98,7 +98,7 @@ func (s *Service) UpdateAppKey(ctx context.Context, p Principal, appID, id strin
 		}
 		tu.ScopesBefore = t.Scopes
 	}
-	t, err = s.Store.UpdateToken(ctx, id, tu)
+	t, err = s.Store.UpdateToken(WithGranter(ctx, p.User), id, tu)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	now := s.Now()
 	c.ID, c.CreatedAt, c.CreatedBy = NewID("cli"), now, p.User.ID
 	sec, plain, hash := newSecretRecord(c.ID, CreateSecretInput{Description: "initial"}, now)
-	if err := s.Store.CreateClient(ctx, c, sec, hash); err != nil {
+	if err := s.Store.CreateClient(WithGranter(ctx, p.User), c, sec, hash); err != nil {
 		return nil, nil, Secret{}, err
 	}
 	c.UnregisteredScopes = []string{}
@@ -78,7 +78,7 @@ func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u Cl
 	if err := GrantError(p.User, added, registered); err != nil {
 		return nil, err
 	}
-	out, err := s.Store.UpdateClient(ctx, &next, c.Scopes)
+	out, err := s.Store.UpdateClient(WithGranter(ctx, p.User), &next, c.Scopes)
 	if err != nil {
 		return nil, err
 	}

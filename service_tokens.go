@@ -30,7 +30,7 @@ func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u Tok
 		}
 		u.ScopesBefore = t.Scopes
 	}
-	t, err = s.Store.UpdateToken(ctx, id, u)
+	t, err = s.Store.UpdateToken(WithGranter(ctx, p.User), id, u)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 		t.Scopes = in.Scopes
 	}
 	created := NewToken(t)
-	if err := s.Store.CreateToken(ctx, created, hash); err != nil {
+	if err := s.Store.CreateToken(WithGranter(ctx, p.User), created, hash); err != nil {
 		return nil, Secret{}, err
 	}
 	created.Owner = TokenOwner{ID: owner.ID, Email: owner.Email, Role: owner.Role}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +63,20 @@ func scanScope(row interface{ Scan(...any) error }) (keysmith.Scope, error) {
 // registered scope's row is locked (on PostgreSQL) so that deleting a scope
 // and granting it cannot both pass; a name that is neither built in nor
 // registered is CodeInvalid ("invalid_scope"). Built-in scopes need no row.
+//
+// When the context names the user granting (keysmith.WithGranter), each
+// scope the holder was not granted before is checked against the scope as
+// locked (keysmith.CanGrantScope): the service checked it before, but an
+// admin may have made the scope admin-only since (CodeForbidden then).
 func (tx *txn) grantScopes(holderID string, scopes []string) error {
+	granter := keysmith.GranterFrom(tx.ctx)
+	var before []string
+	if granter != nil {
+		var err error
+		if before, err = queryAll(tx.ctx, tx, `SELECT scope FROM scope_grants WHERE holder_id = $1`, []any{holderID}, scanString); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(tx.ctx, `DELETE FROM scope_grants WHERE holder_id = $1`, holderID); err != nil {
 		return err
 	}
@@ -72,16 +86,17 @@ func (tx *txn) grantScopes(holderID string, scopes []string) error {
 		if _, ok := keysmith.BuiltinScope(name); ok {
 			continue
 		}
-		res, err := tx.ExecContext(tx.ctx, `UPDATE api_scopes SET name = name WHERE name = $1`, name)
+		var self int
+		err := tx.QueryRowContext(tx.ctx, `UPDATE api_scopes SET name = name WHERE name = $1 RETURNING self_service`, name).Scan(&self)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &keysmith.Error{Code: keysmith.CodeInvalid, Reason: "invalid_scope",
+				Message: `scope "` + name + `" is not registered: register it under an API first (POST /v1/apis)`}
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err != nil {
-				return err
-			}
-			return &keysmith.Error{Code: keysmith.CodeInvalid, Reason: "invalid_scope",
-				Message: `scope "` + name + `" is not registered: register it under an API first (POST /v1/apis)`}
+		if granter != nil && !slices.Contains(before, name) && !keysmith.CanGrantScope(granter, keysmith.Scope{Name: name, SelfService: self != 0}) {
+			return keysmith.Errorf(keysmith.CodeForbidden, "scope %q is not self-service: only org and super admins grant it", name)
 		}
 		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO scope_grants (scope, holder_id) VALUES ($1, $2)`, name, holderID); err != nil {
 			return err

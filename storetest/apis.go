@@ -41,6 +41,37 @@ func (fx *fixture) clientNaming(owner *keysmith.User, audience string, scopes ..
 func testAPIs(t *testing.T, fx *fixture) {
 	owner := fx.addUser("apis@example.com")
 
+	t.Run("GrantsAreCheckedAgainstTheGranterUnderTheScopesLock", func(t *testing.T) {
+		// The service checks grants before the write; the store checks the
+		// scope as locked again, so one made admin-only meanwhile is not
+		// granted by a developer.
+		fx := fx.in(t)
+		fx.createAPI("urn:gl", "gl:self", "gl:admin") // the first is self-service
+		dev := &keysmith.User{ID: owner.ID, Role: keysmith.RoleDeveloper}
+		org := &keysmith.User{ID: owner.ID, Role: keysmith.RoleOrgAdmin}
+		tok, _, h := fx.newToken(owner)
+		tok.Scopes = []string{"gl:self", "gl:admin"}
+		err := fx.db.CreateToken(keysmith.WithGranter(fx.ctx, dev), tok, h)
+		wantCode(t, "a developer granting an admin-only scope", err, keysmith.CodeForbidden)
+		if _, err := fx.db.FindTokenByID(fx.ctx, tok.ID); keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+			t.Fatalf("the refused token was stored: %v", err)
+		}
+		tok.Scopes = []string{"gl:self"}
+		fx.mustCreate(keysmith.WithGranter(fx.ctx, dev), tok, h)
+		// Keeping a scope granted before needs no grant; adding one does.
+		all := []string{"gl:self", "gl:admin"}
+		_, err = fx.db.UpdateToken(keysmith.WithGranter(fx.ctx, dev), tok.ID, keysmith.TokenUpdate{Scopes: &all, ScopesBefore: tok.Scopes})
+		wantCode(t, "a developer adding an admin-only scope", err, keysmith.CodeForbidden)
+		if _, err := fx.db.UpdateToken(keysmith.WithGranter(fx.ctx, org), tok.ID, keysmith.TokenUpdate{Scopes: &all, ScopesBefore: tok.Scopes}); err != nil {
+			t.Fatalf("an org admin adding it: %v", err)
+		}
+		name := "renamed"
+		kept := []string{"gl:admin"}
+		if _, err := fx.db.UpdateToken(keysmith.WithGranter(fx.ctx, dev), tok.ID, keysmith.TokenUpdate{Name: &name, Scopes: &kept, ScopesBefore: all}); err != nil {
+			t.Fatalf("a developer keeping a granted admin-only scope: %v", err)
+		}
+	})
+
 	t.Run("CreateAPIRoundTripsEveryFieldWithScopesInOrder", func(t *testing.T) {
 		fx := fx.in(t)
 		a := fx.createAPI("https://orders.example", "orders:write", "orders:read", "orders:admin")
