@@ -247,7 +247,8 @@ type ClientStore interface {
 	// CreateClient stores a client with its first secret. CodeInvalid
 	// ("invalid_scope") if it names a scope that is not registered,
 	// ("invalid_request") if its audience is neither "" nor a registered
-	// API identifier.
+	// API identifier; CodeNotFound if its application (c.AppID, when set)
+	// no longer exists.
 	CreateClient(ctx context.Context, c *Client, s *ClientSecret, h Hash) error
 	// FindClientByID returns a client. CodeNotFound if there is none.
 	FindClientByID(ctx context.Context, id string) (*Client, error)

@@ -51,6 +51,14 @@ func scanSecret(row interface{ Scan(...any) error }) (*keysmith.ClientSecret, er
 // CreateClient stores a client and its first secret, and records both.
 func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.ClientSecret, h keysmith.Hash) error {
 	return db.write(ctx, func(tx *txn) error {
+		// The application's row first, as DeleteApp and app keys take it:
+		// a client created while its application is deleted commits first
+		// (and is revoked with it) or finds it gone.
+		if c.AppID != "" {
+			if err := tx.lockApp(c.AppID); err != nil {
+				return err
+			}
+		}
 		ttl := int64(c.TokenTTL / time.Second)
 		if c.TokenTTL < 0 {
 			ttl = -1

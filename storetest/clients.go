@@ -73,6 +73,26 @@ func testClients(t *testing.T, fx *fixture) {
 		fx.watch.changes.wait(t, keysmith.Change{Kind: keysmith.ChangeOAuthClient, ID: c.ID})
 	})
 
+	t.Run("CreateClientOfADeletedAppIsNotFoundAndStoresNothing", func(t *testing.T) {
+		// A client is created under its application's row lock, as an app
+		// key is: one made while the application is deleted either commits
+		// first (and is revoked with it) or finds it gone, never outlives it.
+		fx := fx.in(t)
+		fx.registerClientScopes()
+		a := fx.createApp(alice, "gone")
+		if err := fx.db.DeleteApp(fx.ctx, a.ID, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		c := &keysmith.Client{ID: keysmith.NewID("cli"), Name: "late", AppID: a.ID, OwnerID: alice.ID,
+			Environment: keysmith.EnvSandbox, Scopes: []string{"read"}, GrantTypes: []string{"client_credentials"},
+			TokenTTL: time.Hour, TokenFormat: keysmith.FormatJWT, CreatedAt: fx.clock.Now(), CreatedBy: alice.ID}
+		s, h := fx.newClientSecret(c.ID)
+		wantCode(t, "CreateClient of a deleted application", fx.db.CreateClient(fx.ctx, c, s, h), keysmith.CodeNotFound)
+		if _, err := fx.db.FindClientByID(fx.ctx, c.ID); keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+			t.Errorf("the refused client was stored: %v", err)
+		}
+	})
+
 	t.Run("FindClientsFiltersByAppAndOwnerNewestFirst", func(t *testing.T) {
 		fx := fx.in(t)
 		app := fx.createApp(bob, "bob's")
