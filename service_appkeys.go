@@ -89,21 +89,7 @@ func (s *Service) UpdateAppKey(ctx context.Context, p Principal, appID, id strin
 	if err != nil {
 		return nil, err
 	}
-	if t.RevokedAt != nil {
-		return nil, Errorf(CodeConflict, "app key %s is revoked; a revoked key cannot be changed", id)
-	}
-	if tu.Scopes != nil {
-		if err := s.checkGrant(ctx, p, t.Scopes, *tu.Scopes); err != nil {
-			return nil, err
-		}
-		tu.ScopesBefore = t.Scopes
-	}
-	t, err = s.Store.UpdateToken(WithGranter(ctx, p.User), id, tu)
-	if err != nil {
-		return nil, err
-	}
-	s.overlayUse(t)
-	return t, nil
+	return s.applyTokenUpdate(ctx, p, t, tu)
 }
 
 // RotateAppKey gives a key a new secret and returns it, shown once; the old

@@ -21,8 +21,16 @@ func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u Tok
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
+	return s.applyTokenUpdate(ctx, p, t, u)
+}
+
+// applyTokenUpdate applies a validated, permitted update to token t (an API
+// token or an app key): a revoked one cannot be changed, and the scopes it
+// adds need the caller's grant, checked here and again by the store under
+// the scopes' row locks.
+func (s *Service) applyTokenUpdate(ctx context.Context, p Principal, t *Token, u TokenUpdate) (*Token, error) {
 	if t.RevokedAt != nil {
-		return nil, Errorf(CodeConflict, "token %s is revoked; a revoked token cannot be changed", id)
+		return nil, Errorf(CodeConflict, "%s %s is revoked; a revoked %s cannot be changed", t.Type.Noun(), t.ID, t.Type.Noun())
 	}
 	if u.Scopes != nil {
 		if err := s.checkGrant(ctx, p, t.Scopes, *u.Scopes); err != nil {
@@ -30,7 +38,7 @@ func (s *Service) UpdateToken(ctx context.Context, p Principal, id string, u Tok
 		}
 		u.ScopesBefore = t.Scopes
 	}
-	t, err = s.Store.UpdateToken(WithGranter(ctx, p.User), id, u)
+	t, err := s.Store.UpdateToken(WithGranter(ctx, p.User), t.ID, u)
 	if err != nil {
 		return nil, err
 	}

@@ -130,6 +130,14 @@ func (t *Token) Status(now time.Time) TokenStatus {
 	return TokenActive
 }
 
+// Noun is how messages name a token of the type.
+func (t TokenType) Noun() string {
+	if t == TokenAppKey {
+		return "app key"
+	}
+	return "token"
+}
+
 // AuthenticatesToKeysmith reports whether the token may authenticate to
 // Keysmith's own management API: every type but app keys.
 func (t *Token) AuthenticatesToKeysmith() bool { return t.Type != TokenAppKey }

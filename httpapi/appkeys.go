@@ -135,20 +135,11 @@ func (s *Server) getAppKey(w http.ResponseWriter, r *http.Request, p keysmith.Pr
 // patchAppKey changes a key's name, enabled state, meta, network policy,
 // rate-limit share or scopes; absent fields stay as they are.
 func (s *Server) patchAppKey(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	var req struct {
-		Name             *string          `json:"name"`
-		Enabled          *bool            `json:"enabled"`
-		Meta             *json.RawMessage `json:"meta"`
-		Network          *networkJSON     `json:"network"`
-		RateLimitPercent *int             `json:"rate_limit_percent"`
-		Scopes           *[]string        `json:"scopes"`
-	}
+	var req tokenPatch
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	t, err := s.Service.UpdateAppKey(r.Context(), p, r.PathValue("app_id"), r.PathValue("id"),
-		keysmith.AppKeyUpdate{Name: req.Name, Enabled: req.Enabled, Meta: req.Meta, Network: req.Network.policy(),
-			RateLimitPercent: req.RateLimitPercent, Scopes: req.Scopes})
+	t, err := s.Service.UpdateAppKey(r.Context(), p, r.PathValue("app_id"), r.PathValue("id"), req.appKeyUpdate())
 	if err != nil {
 		return err
 	}

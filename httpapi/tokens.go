@@ -156,25 +156,37 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p keysmith.
 // patchToken changes a token's name, enabled state, meta, network policy,
 // rate-limit share or scopes; absent fields stay as they are.
 func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
-	var req struct {
-		Name             *string          `json:"name"`
-		Enabled          *bool            `json:"enabled"`
-		Meta             *json.RawMessage `json:"meta"`
-		Network          *networkJSON     `json:"network"`
-		RateLimitPercent *int             `json:"rate_limit_percent"`
-		Scopes           *[]string        `json:"scopes"`
-	}
+	var req tokenPatch
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	t, err := s.Service.UpdateToken(r.Context(), p, r.PathValue("id"),
-		keysmith.TokenUpdate{Name: req.Name, Enabled: req.Enabled, Meta: req.Meta,
-			Network: req.Network.policy(), RateLimitPercent: req.RateLimitPercent, Scopes: req.Scopes})
+	t, err := s.Service.UpdateToken(r.Context(), p, r.PathValue("id"), req.update())
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, s.tokenJSON(t))
 	return nil
+}
+
+// tokenPatch is the body of PATCH /v1/tokens/{id} and of an app key's
+// PATCH: absent fields stay as they are.
+type tokenPatch struct {
+	Name             *string          `json:"name"`
+	Enabled          *bool            `json:"enabled"`
+	Meta             *json.RawMessage `json:"meta"`
+	Network          *networkJSON     `json:"network"`
+	RateLimitPercent *int             `json:"rate_limit_percent"`
+	Scopes           *[]string        `json:"scopes"`
+}
+
+func (p *tokenPatch) update() keysmith.TokenUpdate {
+	return keysmith.TokenUpdate{Name: p.Name, Enabled: p.Enabled, Meta: p.Meta, Network: p.Network.policy(),
+		RateLimitPercent: p.RateLimitPercent, Scopes: p.Scopes}
+}
+
+func (p *tokenPatch) appKeyUpdate() keysmith.AppKeyUpdate {
+	return keysmith.AppKeyUpdate{Name: p.Name, Enabled: p.Enabled, Meta: p.Meta, Network: p.Network.policy(),
+		RateLimitPercent: p.RateLimitPercent, Scopes: p.Scopes}
 }
 
 func (s *Server) tokenLifecycleRoutes(mux *http.ServeMux) {
