@@ -36,6 +36,9 @@ const (
 	// TokenAppKey): verified like an API token, never accepted by the
 	// management API.
 	CredentialAppKey CredentialKind = "app_key"
+	// CredentialSetupCode is a one-time code that sets the first super
+	// admin's password (SetupCodeForm).
+	CredentialSetupCode CredentialKind = "setup_code"
 	// CredentialJWT is an OAuth access token in JWT format (a compact JWS):
 	// it has no prefix, no form here, and its signature is checked by the
 	// oauth package.
@@ -64,6 +67,7 @@ var (
 	SessionForm      = CredentialForm{Kind: CredentialSession, Prefix: SessionPrefix, RandomLen: 32, Checksum: true}
 	ClientSecretForm = CredentialForm{Kind: CredentialClientSecret, Prefix: ClientSecretPrefix, RandomLen: 43, Checksum: true}
 	AppKeyForm       = CredentialForm{Kind: CredentialAppKey, Prefix: AppKeyPrefix, RandomLen: 32, Checksum: true}
+	SetupCodeForm    = CredentialForm{Kind: CredentialSetupCode, Prefix: SetupCodePrefix, RandomLen: 32, Checksum: true}
 	// LegacySessionForm was issued before sessions had their own prefix;
 	// such sessions last until they expire.
 	LegacySessionForm = CredentialForm{Kind: CredentialSession, Prefix: "kss_", RandomLen: 32, Legacy: true}
@@ -73,7 +77,7 @@ var (
 )
 
 // CredentialForms lists every form Keysmith issues or accepts.
-var CredentialForms = []CredentialForm{APITokenForm, AccessTokenForm, SessionForm, ClientSecretForm, AppKeyForm,
+var CredentialForms = []CredentialForm{APITokenForm, AccessTokenForm, SessionForm, ClientSecretForm, AppKeyForm, SetupCodeForm,
 	LegacySessionForm, LegacyClientSecretForm}
 
 // Len is the length of every credential of the form.
@@ -234,3 +238,8 @@ func NewAppKeySecret() (Secret, Hash) { return AppKeyForm.generate() }
 // ParseAppKey checks the form of a presented app API key and returns its
 // hash.
 func ParseAppKey(s string) (Hash, bool) { return parseCredential(s, CredentialAppKey) }
+
+// Setup code format (SetupCodeForm): "ksu_", 32 base62 characters (190 bits
+// from crypto/rand), a 6-character checksum. A setup code lets the first
+// super admin choose a password in the browser; see setupcode.go.
+const SetupCodePrefix = "ksu_"

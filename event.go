@@ -67,6 +67,9 @@ const (
 	EventAppKeyRotated            EventType = "app_key.rotated"
 	EventAppKeyRevoked            EventType = "app_key.revoked"
 	EventAppKeyExpired            EventType = "app_key.expired"
+	EventSetupCodeCreated         EventType = "setup_code.created"
+	EventSetupCodeUsed            EventType = "setup_code.used"
+	EventUserSessionsEnded        EventType = "user.sessions_ended"
 )
 
 // eventMessages are the human messages of the event types.
@@ -123,6 +126,9 @@ var eventMessages = map[EventType]string{
 	EventAppKeyRotated:            "App API key rotated",
 	EventAppKeyRevoked:            "App API key revoked",
 	EventAppKeyExpired:            "App API key expired",
+	EventSetupCodeCreated:         "Setup code created",
+	EventSetupCodeUsed:            "Setup code used to set a password",
+	EventUserSessionsEnded:        "User signed out everywhere",
 }
 
 // Message returns the human message of the event type.

@@ -209,3 +209,18 @@ func (s *Service) SignOut(ctx context.Context, p Principal) error {
 	}
 	return s.Store.DeleteSession(ctx, p.Session)
 }
+
+// MaxListedSessions bounds the sessions listed for one user.
+const MaxListedSessions = 100
+
+// FindSessions returns the caller's own sessions that have not expired,
+// newest first. Nobody lists another user's sessions.
+func (s *Service) FindSessions(ctx context.Context, p Principal) ([]*Session, error) {
+	return s.Store.FindSessionsOfUser(ctx, p.User.ID, s.Now())
+}
+
+// EndSessions signs the caller out everywhere: every session of theirs ends,
+// the one making the request included. Their API tokens are not touched.
+func (s *Service) EndSessions(ctx context.Context, p Principal) (int, error) {
+	return s.Store.DeleteSessionsOfUser(ctx, p.User.ID)
+}

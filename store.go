@@ -97,6 +97,20 @@ type SessionStore interface {
 	// DeleteSession ends a session and records the sign-out. Deleting a
 	// missing session changes nothing.
 	DeleteSession(ctx context.Context, s *Session) error
+	// FindSessionsOfUser returns a user's sessions that have not expired
+	// at now, newest first, at most MaxListedSessions.
+	FindSessionsOfUser(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+	// DeleteSessionsOfUser ends every session of a user and records one
+	// user.sessions_ended event with their number; none changes nothing.
+	DeleteSessionsOfUser(ctx context.Context, userID string) (int, error)
+	// CreateSetupCode stores a setup code under its hash, replacing any
+	// earlier code of the user, and records setup_code.created.
+	CreateSetupCode(ctx context.Context, c *SetupCode, h Hash) error
+	// RedeemSetupCode deletes the setup code whose secret hashes to h if it
+	// has not expired at now, sets its user's password hash, ends their
+	// sessions and records setup_code.used, all at once. CodeUnauthorized
+	// for an unknown, used or expired code.
+	RedeemSetupCode(ctx context.Context, h Hash, passwordHash string, now time.Time) (*User, error)
 }
 
 // TokenStore keeps API tokens, and app API keys, which are tokens of type

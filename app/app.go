@@ -22,6 +22,7 @@ import (
 	"github.com/keysmith/keysmith/password"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/verify"
+	"github.com/keysmith/keysmith/web"
 )
 
 // Config is everything that can be set about a Keysmith server. The zero
@@ -189,14 +190,23 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status}
+	pages, err := web.New(svc, api, cfg.Log)
+	if err != nil {
+		if closeLimiter != nil {
+			closeLimiter()
+		}
+		db.Close()
+		return nil, fmt.Errorf("console templates: %w", err)
+	}
+	api.Pages = pages.Handler()
 	return &App{
-		Config:   cfg,
-		Store:    db,
-		Verifier: v,
-		OAuth:    oa,
-		Service:  svc,
-		HTTP: &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping,
-			RateLimitStatus: status},
+		Config:       cfg,
+		Store:        db,
+		Verifier:     v,
+		OAuth:        oa,
+		Service:      svc,
+		HTTP:         api,
 		closeLimiter: closeLimiter,
 	}, nil
 }

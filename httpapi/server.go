@@ -28,6 +28,9 @@ type Server struct {
 	// is configured but unreachable, and detail then says why, for the log
 	// only. nil: in process.
 	RateLimitStatus func() (ok bool, detail string)
+	// Pages, when set, answers every path outside the API (the console);
+	// nil: those paths answer a JSON 404 like unknown API paths.
+	Pages http.Handler
 }
 
 // handler is an endpoint that returns its error instead of writing it, so
@@ -59,9 +62,15 @@ func (s *Server) Handler() http.Handler {
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
 
-	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", truncateString(r.Method, maxLoggedLen), truncateString(r.URL.Path, maxLoggedLen))
-	}))
+	})
+	mux.Handle("/v1/", notFound)
+	if s.Pages != nil {
+		mux.Handle("/", s.Pages)
+	} else {
+		mux.Handle("/", notFound)
+	}
 	return s.middleware(mux)
 }
 

@@ -67,6 +67,8 @@ var crossOrigin = http.NewCrossOriginProtection()
 func (s *Server) sessionRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/sessions", s.handle(s.signIn))
 	mux.Handle("DELETE /v1/sessions/current", s.authed(s.signOut))
+	mux.Handle("GET /v1/sessions", s.authed(s.listSessions))
+	mux.Handle("DELETE /v1/sessions", s.authed(s.endSessions))
 	mux.Handle("GET /v1/me", s.authed(s.me))
 }
 
@@ -114,13 +116,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name, secure := s.sessionCookieName(r)
-	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: secret.Reveal(), Path: "/",
-		Expires: sess.ExpiresAt, MaxAge: int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()),
-		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
-	})
-	w.Header().Set("Cache-Control", "no-store")
+	s.setSessionCookie(w, r, sess, secret)
 	writeJSON(w, http.StatusCreated, map[string]any{"user": toUserJSON(u), "expires_at": sess.ExpiresAt})
 	return nil
 }
@@ -129,9 +125,46 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, p keysmith.Prin
 	if err := s.Service.SignOut(r.Context(), p); err != nil {
 		return err
 	}
-	name, secure := s.sessionCookieName(r)
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	s.ClearSessionCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// sessionJSON is one of the caller's own sessions. The secret is never
+// shown again; current marks the session making the request.
+type sessionJSON struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	ClientIP  string    `json:"client_ip"`
+	UserAgent string    `json:"user_agent"`
+	Current   bool      `json:"current"`
+}
+
+// listSessions answers the caller's own sessions, newest first.
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	ss, err := s.Service.FindSessions(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionJSON, 0, len(ss))
+	for _, x := range ss {
+		out = append(out, sessionJSON{ID: x.ID, CreatedAt: x.CreatedAt, ExpiresAt: x.ExpiresAt, ClientIP: x.ClientIP,
+			UserAgent: x.UserAgent, Current: p.Session != nil && p.Session.ID == x.ID})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	return nil
+}
+
+// endSessions signs the caller out everywhere; their API tokens stay.
+func (s *Server) endSessions(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	n, err := s.Service.EndSessions(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if p.Session != nil {
+		s.ClearSessionCookie(w, r)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ended": n})
 	return nil
 }

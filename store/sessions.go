@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -69,4 +70,46 @@ func (db *DB) DeleteSession(ctx context.Context, s *keysmith.Session) error {
 		return tx.record(keysmith.EventUserSignedOut, map[string]any{"session_id": s.ID},
 			keysmith.Ref{Type: "user", ID: s.UserID})
 	})
+}
+
+// FindSessionsOfUser returns a user's sessions that have not expired at now,
+// newest first, at most keysmith.MaxListedSessions.
+func (db *DB) FindSessionsOfUser(ctx context.Context, userID string, now time.Time) ([]*keysmith.Session, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, user_id, created_at, expires_at, client_ip, user_agent
+		FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
+		userID, micros(now), keysmith.MaxListedSessions)
+	if err != nil {
+		return nil, db.mapError(err)
+	}
+	defer rows.Close()
+	var out []*keysmith.Session
+	for rows.Next() {
+		var s keysmith.Session
+		var created, expires int64
+		if err := rows.Scan(&s.ID, &s.UserID, &created, &expires, &s.ClientIP, &s.UserAgent); err != nil {
+			return nil, err
+		}
+		s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
+		out = append(out, &s)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSessionsOfUser ends every session of a user and records one
+// user.sessions_ended event with their number; a user without sessions
+// changes nothing and records nothing.
+func (db *DB) DeleteSessionsOfUser(ctx context.Context, userID string) (int, error) {
+	var n int64
+	err := db.write(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ = res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return tx.record(keysmith.EventUserSessionsEnded, map[string]any{"sessions": n},
+			keysmith.Ref{Type: "user", ID: userID})
+	})
+	return int(n), err
 }

@@ -25,18 +25,29 @@ Usage:
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith logs  [--db DSN] [--since T] [--until T] [--type TYPE] [--actor ID] [--target ID] [--json]
   keysmith logs verify [--db DSN]
-  keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
+  keysmith admin set-password
+       sets a user's password on the database of a stopped or running
+       server (a lost password, the first admin's after the setup code
+       expired); recorded in the system log, ends the user's sessions.
+signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
   keysmith signing-keys list   [--db DSN] [--json]
+  keysmith admin set-password --email EMAIL [--db DSN]   (password prompted, or the first line of stdin)
   keysmith help
 
-serve  runs the server. On an empty database it first creates the super admin
-       admin@localhost and prints one API token for it (once, on stdout).
+serve  runs the server: the JSON API under /v1 and the console at /. On an
+       empty database it first creates the super admin admin@localhost and
+       prints, once, a setup code (paste it at /setup to choose a password,
+       within an hour) and an API token for it.
 init   creates the first super admin and prints their API token, for scripted
        setups; fails (exit 1) on a database that already has users.
 logs   prints the system log, oldest first, from the database itself (NDJSON
        with --json). T is an RFC 3339 time, a date (2030-01-02) or a duration
        back from now (24h). "logs verify" walks the hash chain and exits 1
        naming the first event that was modified, removed or reordered.
+admin set-password
+       sets a user's password on the database of a stopped or running
+       server (a lost password, the first admin's after the setup code
+       expired); recorded in the system log, ends the user's sessions.
 signing-keys rotate
        makes a new JWT signing key that signs from now on; the old public key
        stays in the JWKS until every token it signed has expired.
@@ -82,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = logsCmd(ctx, args[1:], stdout, stderr)
 	case "signing-keys":
 		err = signingKeysCmd(ctx, args[1:], stdout, stderr)
+	case "admin":
+		err = adminCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -86,7 +86,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch keysmith.ErrorCode(err) {
 	case "":
 		log.Info("created the first super admin", "user_id", u.ID, "email", u.Email)
-		printFirstToken(stdout, u.Email, secret, "http://"+cfg.Addr)
+		_, code, err := a.Service.CreateSetupCode(ctx, u.ID)
+		if err != nil {
+			return fmt.Errorf("create the setup code: %w", err)
+		}
+		printFirstToken(stdout, u.Email, secret, code, "http://"+cfg.Addr)
 	case keysmith.CodeConflict:
 	default:
 		return err
@@ -100,17 +104,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // printFirstToken shows the first admin's token on the terminal, never in the
 // structured log, which may be shipped elsewhere.
-func printFirstToken(w io.Writer, email string, secret keysmith.Secret, url string) {
+func printFirstToken(w io.Writer, email string, secret, setupCode keysmith.Secret, url string) {
 	fmt.Fprintf(w, `
-Keysmith created the first super admin, %s, with this API token.
-It is shown once and stored only as a hash: save it now.
+Keysmith created the first super admin, %s.
+
+To sign in to the console, open %s/setup and paste this one-time setup code
+(valid for an hour) to choose a password:
+
+    %s
+
+An API token for scripts; it is shown once and stored only as a hash: save it now.
 
     %s
 
 Try it:
     curl -s -H "Authorization: Bearer %s" %s/v1/tokens
 
-`, email, secret.Reveal(), secret.Reveal(), url)
+`, email, url, setupCode.Reveal(), secret.Reveal(), secret.Reveal(), url)
 }
 
 func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/keysmith/keysmith"
+)
+
+// The console's pages (package web) authenticate browsers through these
+// methods, so that a page and an endpoint apply one rule: the same cookie,
+// the same unknown-session budget, the same per-user rate limits, the same
+// sign-in limits per address and per account.
+
+// BrowserSession authenticates r's session cookie as authenticate does for
+// the API, without looking at an Authorization header: pages are for
+// browsers. It returns the principal and the cookie's secret, from which the
+// page derives its CSRF token. A request that could change something must
+// not be cross-origin (CodeForbidden).
+func (s *Server) BrowserSession(w http.ResponseWriter, r *http.Request) (keysmith.Principal, string, error) {
+	name, _ := s.sessionCookieName(r)
+	c, err := r.Cookie(name)
+	if err != nil {
+		return keysmith.Principal{}, "", keysmith.Errorf(keysmith.CodeUnauthorized, "sign in to continue")
+	}
+	p, err := s.sessionPrincipal(w, r, c.Value)
+	if err != nil {
+		return p, "", err
+	}
+	if err := crossOrigin.Check(r); err != nil {
+		return keysmith.Principal{}, "", keysmith.Errorf(keysmith.CodeForbidden,
+			"cross-origin request refused: forms are only accepted from Keysmith's own pages")
+	}
+	if err := s.countSession(w, r, p.User); err != nil {
+		return keysmith.Principal{}, "", err
+	}
+	return p, c.Value, nil
+}
+
+// SignInBrowser checks an e-mail and password under the sign-in limits (per
+// source address here, per account in the service) and, on success, sets the
+// session cookie on w. A cross-origin attempt is refused (CodeForbidden), so
+// that no other site can sign a browser into an account of its choosing.
+func (s *Server) SignInBrowser(w http.ResponseWriter, r *http.Request, email, password string) (*keysmith.User, error) {
+	if err := crossOrigin.Check(r); err != nil {
+		return nil, keysmith.Errorf(keysmith.CodeForbidden, "cross-origin sign-in refused")
+	}
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedSignIns)
+	if err != nil {
+		return nil, err
+	}
+	u, sess, secret, err := s.Service.SignIn(r.Context(), keysmith.SignInInput{
+		Email: email, Password: password, ClientIP: ipString(clientAddr(r.Context())), UserAgent: userAgent(r)})
+	att.settle(keysmith.ErrorCode(err) == keysmith.CodeUnauthorized)
+	if err != nil {
+		return nil, err
+	}
+	s.setSessionCookie(w, r, sess, secret)
+	return u, nil
+}
+
+// RedeemSetupCode sets a password with a setup code, under the same
+// per-address budget of failures as sign-in: a wrong code counts as a wrong
+// password.
+func (s *Server) RedeemSetupCode(w http.ResponseWriter, r *http.Request, code, password string) (*keysmith.User, error) {
+	if err := crossOrigin.Check(r); err != nil {
+		return nil, keysmith.Errorf(keysmith.CodeForbidden, "cross-origin request refused")
+	}
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedSignIns)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Service.RedeemSetupCode(r.Context(), code, password)
+	att.settle(keysmith.ErrorCode(err) == keysmith.CodeUnauthorized)
+	return u, err
+}
+
+// ClearSessionCookie tells the browser to forget its session cookie.
+func (s *Server) ClearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	name, secure := s.sessionCookieName(r)
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+}
+
+// setSessionCookie sets a new session's cookie: HttpOnly, SameSite=Lax,
+// Secure (and __Host-) over HTTPS, lasting as long as the session.
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, sess *keysmith.Session, secret keysmith.Secret) {
+	name, secure := s.sessionCookieName(r)
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: secret.Reveal(), Path: "/",
+		Expires: sess.ExpiresAt, MaxAge: int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()),
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Cache-Control", "no-store")
+}

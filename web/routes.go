@@ -1,0 +1,14 @@
+package web
+
+import "net/http"
+
+// routes registers the resource pages, one file per resource.
+func (s *Server) routes(mux *http.ServeMux) {
+	s.tokenRoutes(mux)
+	s.userRoutes(mux)
+	s.groupRoutes(mux)
+	s.zoneRoutes(mux)
+	s.rateLimitRoutes(mux)
+	s.agentRoutes(mux)
+	s.logRoutes(mux)
+}
