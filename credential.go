@@ -243,3 +243,6 @@ func ParseAppKey(s string) (Hash, bool) { return parseCredential(s, CredentialAp
 // from crypto/rand), a 6-character checksum. A setup code lets the first
 // super admin choose a password in the browser; see setupcode.go.
 const SetupCodePrefix = "ksu_"
+
+// NewSetupCodeSecret generates a setup code and its hash.
+func NewSetupCodeSecret() (Secret, Hash) { return SetupCodeForm.generate() }

@@ -24,7 +24,7 @@ type SetupCode struct {
 // first start); no endpoint does.
 func (s *Service) CreateSetupCode(ctx context.Context, userID string) (*SetupCode, Secret, error) {
 	now := s.Now()
-	secret, hash := SetupCodeForm.generate()
+	secret, hash := NewSetupCodeSecret()
 	c := &SetupCode{ID: NewID("stc"), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(SetupCodeTTL)}
 	if err := s.Store.CreateSetupCode(ctx, c, hash); err != nil {
 		return nil, Secret{}, err

@@ -40,6 +40,15 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		out, _ := http.NewRequest("DELETE", s.URL+"/v1/sessions/current", nil)
 		out.Header.Set("Cookie", cookie)
 		s.Send(out).Want(t, http.StatusNoContent)
+		everywhere := signIn(t, s, "ann@example.com", pw)
+		withCookie(t, s, everywhere, "DELETE", "/v1/sessions", nil, nil).Want(t, http.StatusOK)
+		_, code, err := s.App.Service.CreateSetupCode(t.Context(), s.AdminID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := postSetup(t, s, code.Reveal(), "the admin's new password"); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("setup: status %d", r.StatusCode)
+		}
 
 		// Groups.
 		g := s.Do("POST", "/v1/groups", admin, map[string]any{"name": "ops"}).Want(t, http.StatusCreated)

@@ -234,3 +234,43 @@ func TestServiceAccountTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestSignOutEverywhere: GET /v1/sessions lists one's own sessions, the
+// calling one marked; DELETE /v1/sessions ends all of them and no one
+// else's, and leaves API tokens working.
+func TestSignOutEverywhere(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		s := apptest.Start(t, dsn, app.Config{})
+		const pw = "pw alice@example.com"
+		createUser(t, s, "alice@example.com", "org_admin")
+		createUser(t, s, "bob@example.com", "org_admin")
+		laptop := signIn(t, s, "alice@example.com", pw)
+		phone := signIn(t, s, "alice@example.com", pw)
+		bobs := signIn(t, s, "bob@example.com", "pw bob@example.com")
+
+		r := withCookie(t, s, laptop, "GET", "/v1/sessions", nil, nil).Want(t, http.StatusOK)
+		data, _ := r.Body["items"].([]any)
+		if len(data) != 2 {
+			t.Fatalf("alice's sessions: %s", r.Raw)
+		}
+		current := 0
+		for _, d := range data {
+			if d.(map[string]any)["current"] == true {
+				current++
+			}
+		}
+		if current != 1 || strings.Contains(string(r.Raw), laptop) || strings.Contains(string(r.Raw), phone) {
+			t.Errorf("sessions list marks %d current or shows a secret: %s", current, r.Raw)
+		}
+
+		r = withCookie(t, s, phone, "DELETE", "/v1/sessions", nil, nil).Want(t, http.StatusOK)
+		if n, _ := r.Body["ended"].(float64); n != 2 {
+			t.Errorf("ended %v sessions, want 2", r.Body["ended"])
+		}
+		withCookie(t, s, laptop, "GET", "/v1/me", nil, nil).Want(t, http.StatusUnauthorized)
+		withCookie(t, s, phone, "GET", "/v1/me", nil, nil).Want(t, http.StatusUnauthorized)
+		withCookie(t, s, bobs, "GET", "/v1/me", nil, nil).Want(t, http.StatusOK)
+		s.Do("GET", "/v1/me", s.AdminToken, nil).Want(t, http.StatusOK)
+		s.Do("GET", "/v1/sessions", s.AdminToken, nil).Want(t, http.StatusOK)
+	})
+}

@@ -152,7 +152,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p keysmith
 		out = append(out, sessionJSON{ID: x.ID, CreatedAt: x.CreatedAt, ExpiresAt: x.ExpiresAt, ClientIP: x.ClientIP,
 			UserAgent: x.UserAgent, Current: p.Session != nil && p.Session.ID == x.ID})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "next_cursor": ""})
 	return nil
 }
 

@@ -57,6 +57,62 @@ func testSessions(t *testing.T, fx *fixture) {
 		}
 	})
 
+	t.Run("FindSessionsOfUserListsOnlyTheirLiveSessionsNewestFirst", func(t *testing.T) {
+		fx := fx.in(t)
+		u := fx.addUser("lister@example.com")
+		other := fx.addUser("other@example.com")
+		fx.addSession(other)
+		first, _ := fx.addSession(u)
+		fx.clock.Advance(time.Minute)
+		second, _ := fx.addSession(u)
+		got, err := fx.db.FindSessionsOfUser(fx.ctx, u.ID, fx.clock.Now())
+		if err != nil {
+			t.Fatalf("FindSessionsOfUser: %v", err)
+		}
+		if len(got) != 2 || got[0].ID != second.ID || got[1].ID != first.ID {
+			t.Errorf("FindSessionsOfUser: %+v, want the two sessions, newest first", got)
+		}
+		got, _ = fx.db.FindSessionsOfUser(fx.ctx, u.ID, first.ExpiresAt)
+		if len(got) != 1 || got[0].ID != second.ID {
+			t.Errorf("FindSessionsOfUser once the first expired: %+v, want the second only", got)
+		}
+	})
+
+	t.Run("DeleteSessionsOfUserEndsAllOfTheirsAndRecordsOneEvent", func(t *testing.T) {
+		fx := fx.in(t)
+		u := fx.addUser("leaver@example.com")
+		other := fx.addUser("someone@example.com")
+		_, kept := fx.addSession(other)
+		fx.addSession(u)
+		fx.addSession(u)
+		n, err := fx.db.DeleteSessionsOfUser(fx.ctx, u.ID)
+		if err != nil || n != 2 {
+			t.Fatalf("DeleteSessionsOfUser: %d, %v; want 2", n, err)
+		}
+		if got, _ := fx.db.FindSessionsOfUser(fx.ctx, u.ID, fx.clock.Now()); len(got) != 0 {
+			t.Errorf("sessions left: %+v", got)
+		}
+		if _, err := fx.db.FindSessionByHash(fx.ctx, kept); err != nil {
+			t.Errorf("another user's session: %v", err)
+		}
+		ended := 0
+		for _, typ := range fx.eventTypesAbout(u.ID) {
+			if typ == keysmith.EventUserSessionsEnded {
+				ended++
+			}
+		}
+		if ended != 1 {
+			t.Errorf("%d user.sessions_ended events, want 1", ended)
+		}
+		before := fx.counts()
+		if n, err := fx.db.DeleteSessionsOfUser(fx.ctx, u.ID); err != nil || n != 0 {
+			t.Errorf("DeleteSessionsOfUser without sessions: %d, %v", n, err)
+		}
+		if diff := cmp.Diff(before, fx.counts()); diff != "" {
+			t.Errorf("ending no sessions changed rows (-before +after):\n%s", diff)
+		}
+	})
+
 	t.Run("DeactivatingAUserEndsTheirSessions", func(t *testing.T) {
 		fx := fx.in(t)
 		s, h := newSession()
@@ -70,4 +126,16 @@ func testSessions(t *testing.T, fx *fixture) {
 		_, err := fx.db.FindSessionByHash(fx.ctx, h)
 		wantCode(t, "FindSessionByHash after deactivation", err, keysmith.CodeNotFound)
 	})
+}
+
+// addSession stores a live session of u and returns it with its hash.
+func (fx *fixture) addSession(u *keysmith.User) (*keysmith.Session, keysmith.Hash) {
+	fx.t.Helper()
+	now := fx.clock.Now()
+	_, h := keysmith.NewSessionSecret()
+	s := &keysmith.Session{ID: keysmith.NewID("ses"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(keysmith.DefaultSessionTTL)}
+	if err := fx.db.CreateSession(fx.ctx, s, h); err != nil {
+		fx.t.Fatal(err)
+	}
+	return s, h
 }

@@ -9,7 +9,9 @@
 //	GroupStore       CreateGroup, FindGroupByID, FindGroups, UpdateGroup,
 //	                 DeleteGroup, AddGroupMember, RemoveGroupMember,
 //	                 FindGroupIDsOfUser: Groups (groups)
-//	SessionStore     CreateSession, FindSessionByHash, DeleteSession: Sessions
+//	SessionStore     CreateSession, FindSessionByHash, DeleteSession,
+//	                 FindSessionsOfUser, DeleteSessionsOfUser: Sessions;
+//	                 CreateSetupCode, RedeemSetupCode: SetupCodes (setupcodes)
 //	TokenStore       CreateToken, FindTokenByID, FindTokenByHash: CreateToken*,
 //	                 FindUnknownTokenIsNotFound (tokens); FindTokens: FindTokens*
 //	                 (list); RevokeToken: RevokeToken* (revoke); RecordTokenUses,
@@ -164,6 +166,7 @@ var cases = []struct {
 	{"Groups", withStore(testGroups)},
 	{"Users", withStore(testUsers)},
 	{"Sessions", withStore(testSessions)},
+	{"SetupCodes", withStore(testSetupCodes)},
 	{"TokenLifecycle", withStore(testTokenLifecycle)},
 	{"AccessTokens", withStore(testAccessTokens)},
 	{"SigningKeys", withStore(testSigningKeys)},
