@@ -77,8 +77,7 @@ func TestGroupsCreateAddRemoveRenameDelete(t *testing.T) {
 // and a forged post for what it may not do is refused with 403 and changes
 // nothing.
 func TestPeopleEachRoleSeesOnlyItsButtons(t *testing.T) {
-	first := webtest.New(t)
-	srv := first.Server
+	srv := newServer(t)
 	admin := srv.AdminToken
 	ops := srv.Do(http.MethodPost, "/v1/groups", admin, map[string]any{"name": "Ops"}).Want(t, http.StatusCreated).String("id")
 	// dana is a developer in Ops; the admins below are members of Ops,
@@ -137,6 +136,7 @@ func TestPeopleEachRoleSeesOnlyItsButtons(t *testing.T) {
 	webtest.AddPerson(t, srv, keysmith.RoleDeveloper, "newdev@example.com", "newdev's password")
 	for _, tc := range cases {
 		t.Run(string(tc.role), func(t *testing.T) {
+			t.Parallel() // a browser of its own; nothing here changes what another case sees
 			b := webtest.On(t, srv)
 			b.SignIn(string(tc.role)+"@example.com", "a password for "+string(tc.role))
 			w := tc.want
