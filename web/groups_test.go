@@ -20,6 +20,8 @@ func TestGroupsCreateAddRemoveRenameDelete(t *testing.T) {
 	b := webtest.New(t)
 	webtest.AddPerson(t, b.Server, keysmith.RoleOrgAdmin, "olga@example.com", "olga's password")
 	dev := webtest.AddPerson(t, b.Server, keysmith.RoleDeveloper, "dev@example.com", "dev's password")
+	b.Server.Do(http.MethodPost, "/v1/groups", b.Server.AdminToken,
+		map[string]any{"name": "Support", "description": "Second-line support"}).Want(t, http.StatusCreated)
 	b.SignIn("olga@example.com", "olga's password")
 
 	b.Open("/groups")
@@ -65,7 +67,7 @@ func TestGroupsCreateAddRemoveRenameDelete(t *testing.T) {
 
 	b.Run(dismissConfirms())
 	b.Submit(`form[action="` + path + `/delete"] button`)
-	if got := b.Body(); !strings.Contains(got, "Group deleted") || strings.Contains(got, "Platform") {
+	if got := b.Body(); !strings.Contains(got, "Group deleted") || strings.Contains(got, "Platform") || !strings.Contains(got, "Support") {
 		t.Errorf("after deleting, /groups shows %q", got)
 	}
 	shots(b, "groups-list")
