@@ -107,9 +107,11 @@ func TestUsers(t *testing.T) {
 	})
 
 	// Creating a user with an e-mail that is taken says so beside the
-	// e-mail field and keeps what was typed (but never the password).
+	// e-mail field and keeps what was typed (but never the password); the
+	// form works with JavaScript off.
 	t.Run("DuplicateEmailIsShownBesideTheField", func(t *testing.T) {
 		b.T = t
+		b.NoScript()
 		b.Open("/users/new")
 		b.Run(sendKeys("#email", "dev@example.com"), sendKeys("#name", "Second Dev"),
 			chromedp.SetValue(chromedp.CSS("#role"), "group_admin"), sendKeys("#password", "a password typed"))
