@@ -134,6 +134,9 @@ type tokenForm struct {
 	form
 	Modes []struct{ Value, Label string }
 	Zones []*keysmith.Zone
+	// ZonesHidden: the role may not read zones (developers), so the zone
+	// fields take zone ids rather than names.
+	ZonesHidden bool
 }
 
 func (s *Server) tokenFormData(r *http.Request, c *Caller, f form) (tokenForm, error) {
@@ -141,7 +144,7 @@ func (s *Server) tokenFormData(r *http.Request, c *Caller, f form) (tokenForm, e
 	if err != nil && keysmith.ErrorCode(err) != keysmith.CodeForbidden {
 		return tokenForm{}, err
 	}
-	return tokenForm{form: f, Modes: networkModes, Zones: zones}, nil
+	return tokenForm{form: f, Modes: networkModes, Zones: zones, ZonesHidden: !keysmith.CanSeeZones(c.User)}, nil
 }
 
 // tokenNew shows the create form. A role that may not create tokens is
@@ -222,6 +225,10 @@ func (s *Server) networkFromForm(r *http.Request, c *Caller, v url.Values) (*key
 	}
 	if len(names) == 0 {
 		return nil, keysmith.Errorf(keysmith.CodeInvalid, "zones: name at least one zone for this network option")
+	}
+	if !keysmith.CanSeeZones(c.User) {
+		p.Zones = names // ids: the store refuses unknown ones
+		return p, nil
 	}
 	zones, err := s.Service.FindZones(r.Context(), c.Principal)
 	if err != nil {
@@ -343,7 +350,7 @@ func (s *Server) tokenPageData(r *http.Request, c *Caller, t *keysmith.Token) (m
 	case keysmith.NetworkNotInZones:
 		vals.Set("zones_not_in", strings.Join(zoneNames, ", "))
 	}
-	d["Form"] = tokenForm{form: form{Values: vals}, Modes: networkModes, Zones: zones}
+	d["Form"] = tokenForm{form: form{Values: vals}, Modes: networkModes, Zones: zones, ZonesHidden: !keysmith.CanSeeZones(u)}
 
 	if keysmith.CanReadLogs(u) {
 		evs, _, err := s.Service.FindEvents(ctx, c.Principal, keysmith.EventFilter{TargetID: t.ID, Page: keysmith.Page{Limit: 10}})

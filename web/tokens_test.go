@@ -184,7 +184,12 @@ func TestTokenPageEditsNetworkAndRevokes(t *testing.T) {
 	shots(b, "token")
 	b.Run(chromedp.Click(chromedp.CSS(`section[aria-labelledby=h-security] summary`)),
 		chromedp.Click(chromedp.CSS("#network-in_zones")), chromedp.WaitVisible(chromedp.CSS("#zones_in")),
-		sendKeys("#zones_in", "elsewhere"))
+		sendKeys("#zones_in", "nowhere"))
+	b.Submit(`form[action$="/network"] button[type=submit]`)
+	if got := b.Text("#zones_in ~ .field-error"); !strings.Contains(got, `no network zone named "nowhere"`) {
+		t.Errorf("an unknown zone: %q", got)
+	}
+	b.Run(chromedp.Evaluate[chromedp.Void](`document.querySelector("#zones_in").value = ""; undefined`), sendKeys("#zones_in", "elsewhere"))
 	b.Submit(`form[action$="/network"] button[type=submit]`)
 	if got := b.Text(".alert-ok"); !strings.Contains(got, "network option is saved") {
 		t.Fatalf("after saving the network: %q", b.Body())
@@ -194,6 +199,18 @@ func TestTokenPageEditsNetworkAndRevokes(t *testing.T) {
 	}
 	if code := verifyCode(b, secret); code != "IP_FORBIDDEN" {
 		t.Errorf("verify from 127.0.0.1 outside the zone: %s, want IP_FORBIDDEN", code)
+	}
+
+	b.Submit(`form[action$="/enabled"] button`)
+	if got := b.Text(".token-head"); !strings.Contains(got, "Disabled") {
+		t.Errorf("after disabling, the page says %q", got)
+	}
+	if code := verifyCode(b, secret); code != "DISABLED" {
+		t.Errorf("verify of a disabled token: %s, want DISABLED", code)
+	}
+	b.Submit(`form[action$="/enabled"] button`)
+	if got := b.Text(".token-head"); !strings.Contains(got, "Active") {
+		t.Errorf("after enabling, the page says %q", got)
 	}
 
 	b.Run(dismissConfirms())
@@ -252,6 +269,9 @@ func TestTokenButtonsFollowTheRole(t *testing.T) {
 	if b.Has(`a[href="/tokens/new"]`) {
 		t.Error("a developer sees Create token")
 	}
+	if got := names(b); got != "seeded token" {
+		t.Errorf("a developer's list: %s, want only their own token", got)
+	}
 	resp := b.PostForm("/tokens", url.Values{"csrf_token": {b.CSRF()}, "name": {"forged"}, "network": {"any"}})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("forged create: status %d, want 403", resp.StatusCode)
@@ -279,7 +299,7 @@ func TestTokenButtonsFollowTheRole(t *testing.T) {
 }
 
 // TestTokensWorkWithoutJavaScript: with scripts off, a token is still
-// created (its secret shown) and revoked.
+// created (its secret shown), rotated (the new one shown) and revoked.
 func TestTokensWorkWithoutJavaScript(t *testing.T) {
 	b := signedInAdmin(t)
 	b.NoScript()
@@ -290,6 +310,16 @@ func TestTokensWorkWithoutJavaScript(t *testing.T) {
 	if secret == "" {
 		t.Fatalf("no secret after create: %q", b.Body())
 	}
+	b.Submit(`[data-shown-once] a.button`)
+	b.Submit(`form[action$="/rotate"] button`)
+	rotated := b.Value("#token-secret")
+	if rotated == "" || rotated == secret {
+		t.Fatalf("after rotating: %q", b.Body())
+	}
+	if code := verifyCode(b, secret); code == "VALID" {
+		t.Error("the secret replaced by a rotation still verifies")
+	}
+	secret = rotated
 	b.Submit(`[data-shown-once] a.button`)
 	b.Submit(`form[action$="/revoke"] button`)
 	if got := b.Text(".alert-ok"); !strings.Contains(got, "revoked") {
