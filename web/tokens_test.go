@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -151,6 +152,27 @@ func TestTokenListSearchesSortsAndFilters(t *testing.T) {
 	b.Submit(`form[role=search] button[type=submit]`)
 	if got := names(b); got != "alpha one,alpha two" {
 		t.Errorf("search alpha by name ascending: %s", got)
+	}
+
+	// More than a page: the Next link keeps the filters.
+	ctx := context.Background()
+	admin, err := b.Server.App.Store.FindUserByID(ctx, b.Server.AdminID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range keysmith.DefaultPageSize {
+		if _, _, err := b.Server.App.Service.CreateToken(ctx, keysmith.Principal{User: admin},
+			keysmith.CreateTokenInput{Name: fmt.Sprintf("gamma %02d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Open("/tokens?type=user&sort=name&order=asc")
+	b.Submit(`nav.pager a[rel=next]`)
+	if loc := b.Text("nav.side a[aria-current]"); !strings.HasPrefix(loc, "User tokens") {
+		t.Errorf("page 2 lost the type filter: current is %q", loc)
+	}
+	if got := names(b); !strings.HasPrefix(got, "gamma 4") || strings.Contains(got, "alpha") {
+		t.Errorf("page 2 by name: %s", got)
 	}
 
 	b.Open("/tokens?sort=name&order=asc")
