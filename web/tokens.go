@@ -60,46 +60,9 @@ func (s *Server) tokensList(w http.ResponseWriter, r *http.Request, c *Caller) e
 	if err != nil {
 		return err
 	}
-	// What every link of the page keeps: the search and the order.
-	keep := url.Values{}
-	for _, k := range []string{"q", "sort", "order"} {
-		if v := q.Get(k); v != "" {
-			keep.Set(k, v)
-		}
-	}
-	link := func(k, v string) string {
-		u := url.Values{}
-		for kk, vv := range keep {
-			u[kk] = vv
-		}
-		if k != "" {
-			u.Set(k, v)
-		}
-		if len(u) == 0 {
-			return "/tokens"
-		}
-		return "/tokens?" + u.Encode()
-	}
-	side := []tokenSide{{"All", link("", ""), sum.Total, f.Type == "" && f.Status == ""}}
-	for _, t := range []struct {
-		typ   keysmith.TokenType
-		label string
-	}{{keysmith.TokenUser, "User tokens"}, {keysmith.TokenService, "Service tokens"}, {keysmith.TokenAgent, "Agent tokens"}} {
-		side = append(side, tokenSide{t.label, link("type", string(t.typ)), sum.ByType[t.typ], f.Type == t.typ && f.Status == ""})
-	}
-	side = append(side, tokenSide{"Suspicious", link("status", string(keysmith.TokenSuspicious)),
-		sum.ByStatus[keysmith.TokenSuspicious], f.Status == keysmith.TokenSuspicious && f.Type == ""})
-
 	nextURL := ""
 	if next != "" {
-		u := url.Values{}
-		for _, k := range []string{"q", "type", "status", "sort", "order"} {
-			if v := q.Get(k); v != "" {
-				u.Set(k, v)
-			}
-		}
-		u.Set("cursor", next)
-		nextURL = "/tokens?" + u.Encode()
+		nextURL = tokensURL(q, "cursor", next, "q", "type", "status", "sort", "order")
 	}
 	now := s.Service.Now()
 	rows := make([]tokenRow, len(ts))
@@ -107,11 +70,44 @@ func (s *Server) tokensList(w http.ResponseWriter, r *http.Request, c *Caller) e
 		rows[i] = tokenRow{Token: t, Status: t.Status(now)}
 	}
 	s.render(w, r, c, http.StatusOK, "tokens_list", "API tokens", map[string]any{
-		"Tokens": rows, "Side": side, "Next": nextURL, "Filter": f, "Sorts": tokenSorts,
+		"Tokens": rows, "Side": tokenSideNav(sum, f, q), "Next": nextURL, "Filter": f, "Sorts": tokenSorts,
 		"Sort": q.Get("sort"), "Order": q.Get("order"),
 		"CanCreate": keysmith.CanCreateTokens(c.User), "CanSeeUsers": keysmith.CanSeeUsers(c.User),
 	})
 	return nil
+}
+
+// tokensURL is a link to the list keeping the keep parameters of q, with
+// k set to v (k "" for none).
+func tokensURL(q url.Values, k, v string, keep ...string) string {
+	u := url.Values{}
+	for _, kk := range keep {
+		if x := q.Get(kk); x != "" {
+			u.Set(kk, x)
+		}
+	}
+	if k != "" {
+		u.Set(k, v)
+	}
+	if len(u) == 0 {
+		return "/tokens"
+	}
+	return "/tokens?" + u.Encode()
+}
+
+// tokenSideNav lists the token types with their counts, then Suspicious (a
+// status): each link keeps the search and the order, and starts at page 1.
+func tokenSideNav(sum *keysmith.TokenSummary, f keysmith.TokenFilter, q url.Values) []tokenSide {
+	link := func(k, v string) string { return tokensURL(q, k, v, "q", "sort", "order") }
+	side := []tokenSide{{"All", link("", ""), sum.Total, f.Type == "" && f.Status == ""}}
+	for _, t := range []struct {
+		typ   keysmith.TokenType
+		label string
+	}{{keysmith.TokenUser, "User tokens"}, {keysmith.TokenService, "Service tokens"}, {keysmith.TokenAgent, "Agent tokens"}} {
+		side = append(side, tokenSide{t.label, link("type", string(t.typ)), sum.ByType[t.typ], f.Type == t.typ && f.Status == ""})
+	}
+	return append(side, tokenSide{"Suspicious", link("status", string(keysmith.TokenSuspicious)),
+		sum.ByStatus[keysmith.TokenSuspicious], f.Status == keysmith.TokenSuspicious && f.Type == ""})
 }
 
 // tokenRow is a token with its status derived once.
