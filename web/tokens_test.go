@@ -211,6 +211,7 @@ func TestTokenPageEditsNetworkAndRevokes(t *testing.T) {
 	if got := b.Text("#zones_in ~ .field-error"); !strings.Contains(got, `no network zone named "nowhere"`) {
 		t.Errorf("an unknown zone: %q", got)
 	}
+	b.CheckAccessibility()
 	b.Run(chromedp.Evaluate[chromedp.Void](`document.querySelector("#zones_in").value = ""; undefined`), sendKeys("#zones_in", "elsewhere"))
 	b.Submit(`form[action$="/network"] button[type=submit]`)
 	if got := b.Text(".alert-ok"); !strings.Contains(got, "network option is saved") {
@@ -263,6 +264,8 @@ func TestAgentTokenIsRevokedThroughItsAgent(t *testing.T) {
 	if !b.Has(`button.danger[disabled]`) || b.Has(`form[action$="/revoke"]`) {
 		t.Error("an active agent's token offers a working Revoke")
 	}
+	b.CheckAccessibility()
+	b.Shot("token-agent-desktop")
 	if got := b.Text("#revoke-why"); !strings.Contains(got, "active agent") {
 		t.Errorf("reason: %q", got)
 	}
