@@ -47,3 +47,17 @@ document.addEventListener("DOMContentLoaded", function () {
     update();
   });
 });
+
+// Tokens: a secret shown once (<div data-shown-once>) stays once. The page
+// is the answer to a POST: replacing its history entry makes reloading it a
+// GET (no second token, no secret), and a page kept in the back/forward
+// cache forgets the secret when it is left.
+document.addEventListener("DOMContentLoaded", function () {
+  var box = document.querySelector("[data-shown-once]");
+  if (!box) return;
+  history.replaceState(null, "", location.href);
+  window.addEventListener("pagehide", function () {
+    box.querySelectorAll(".secret").forEach(function (s) { s.remove(); });
+    box.querySelectorAll(".once-gone").forEach(function (p) { p.hidden = false; });
+  });
+});
