@@ -31,6 +31,18 @@ type statCard struct {
 type expiringToken struct {
 	*keysmith.Token
 	ExpiresAt time.Time
+	In        string // "in 3 days", by the service's clock
+}
+
+// inWords says how far ahead d is, roughly ("in 3 days", "in 5 hours").
+func inWords(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return "within the hour"
+	case d < 48*time.Hour:
+		return "in " + plural(int(d/time.Hour), "hour")
+	}
+	return "in " + plural(int(d/(24*time.Hour)), "day")
 }
 
 // overview is what an admin checks each morning: the tokens they may see by
@@ -60,7 +72,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *Caller) err
 		if at.Sub(now) > expiringWithin {
 			break // sorted by it: the rest expire later
 		}
-		expiring = append(expiring, expiringToken{t, at})
+		expiring = append(expiring, expiringToken{t, at, inWords(at.Sub(now))})
 	}
 	suspicious, _, err := s.Service.FindTokens(ctx, c.Principal, keysmith.TokenFilter{Status: keysmith.TokenSuspicious,
 		Page: keysmith.Page{Limit: overviewListSize}})
