@@ -25,13 +25,12 @@ func personWithToken(t *testing.T, srv *apptest.Server, role keysmith.Role, emai
 	return id, token
 }
 
-// signedIn opens a browser on srv signed in as a new person of role.
-func signedIn(t *testing.T, srv *apptest.Server, role keysmith.Role, email string) (*webtest.Browser, string) {
-	t.Helper()
-	b := webtest.On(t, srv)
-	_, token := personWithToken(t, srv, role, email)
+// signIn signs b in as a new person of role and returns their API token.
+func signIn(b *webtest.Browser, role keysmith.Role, email string) string {
+	b.T.Helper()
+	_, token := personWithToken(b.T, b.Server, role, email)
 	b.SignIn(email, "password of "+email)
-	return b, token
+	return token
 }
 
 // fetch GETs a page with the browser's session cookie, as a download or a
@@ -72,7 +71,8 @@ func shots(b *webtest.Browser, name string) {
 // caller may see by status, each card linking to its list, and lists the
 // token that expires within the week; a developer counts only their own.
 func TestOverviewCountsTokensByStatus(t *testing.T) {
-	b, olga := signedIn(t, webtest.New(t).Server, keysmith.RoleOrgAdmin, "olga@example.com")
+	b := webtest.New(t)
+	olga := signIn(b, keysmith.RoleOrgAdmin, "olga@example.com")
 	srv := b.Server
 	create := func(name string, body map[string]any) string {
 		body["name"] = name
