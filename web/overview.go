@@ -80,7 +80,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, c *Caller) err
 		return err
 	}
 	data := map[string]any{"Total": sum.Total, "Cards": cards, "Expiring": expiring, "Suspicious": suspicious,
-		"MoreSuspicious": sum.ByStatus[keysmith.TokenSuspicious] > len(suspicious), "OnlyOwn": !keysmith.CanSeeAllTokens(c.User)}
+		"MoreSuspicious": sum.ByStatus[keysmith.TokenSuspicious] > len(suspicious), "OnlyOwn": !keysmith.CanSeeAllTokens(c.User),
+		"MoreExpiring": len(expiring) == overviewListSize}
 	if keysmith.CanReadLogs(c.User) {
 		evs, _, err := s.Service.FindEvents(ctx, c.Principal, keysmith.EventFilter{Page: keysmith.Page{Limit: overviewListSize}})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -57,10 +58,14 @@ func fetch(b *webtest.Browser, path string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// shots checks the page's accessibility and saves it at both widths.
+// shots checks the page's accessibility and, with KEYSMITH_SCREENSHOTS
+// set, saves it at both widths (without, resizing would only cost time).
 func shots(b *webtest.Browser, name string) {
 	b.T.Helper()
 	b.CheckAccessibility()
+	if os.Getenv("KEYSMITH_SCREENSHOTS") == "" {
+		return
+	}
 	b.Shot(name + "-desktop")
 	b.Phone()
 	b.Shot(name + "-phone")
