@@ -9,6 +9,7 @@ import (
 
 func (s *Server) zoneRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /zones", s.page(s.zonesPage))
+	mux.Handle("GET /zones/new", s.page(s.newZonePage))
 	mux.Handle("POST /zones", s.page(s.createZone))
 	mux.Handle("GET /zones/{id}", s.page(s.zonePage))
 	mux.Handle("POST /zones/{id}", s.page(s.updateZone))
@@ -47,10 +48,6 @@ func zoneInput(r *http.Request) keysmith.ZoneInput {
 }
 
 func (s *Server) zonesPage(w http.ResponseWriter, r *http.Request, c *Caller) error {
-	return s.renderZones(w, r, c, http.StatusOK, form{}, r.URL.Query().Get("done"))
-}
-
-func (s *Server) renderZones(w http.ResponseWriter, r *http.Request, c *Caller, status int, f form, done string) error {
 	zs, err := s.Service.FindZones(r.Context(), c.Principal)
 	if err != nil {
 		return err
@@ -60,22 +57,36 @@ func (s *Server) renderZones(w http.ResponseWriter, r *http.Request, c *Caller, 
 		rows[i] = newZoneRow(z)
 	}
 	notice := ""
-	switch done {
+	switch r.URL.Query().Get("done") {
 	case "created":
 		notice = "The zone was created."
 	case "deleted":
 		notice = "The zone was deleted."
 	}
-	s.render(w, r, c, status, "zones_list", "Network zones", map[string]any{
-		"Zones": rows, "CanEdit": keysmith.CanEditZones(c.User), "Form": f, "Notice": notice,
+	s.render(w, r, c, http.StatusOK, "zones_list", "Network zones", map[string]any{
+		"Zones": rows, "CanEdit": keysmith.CanEditZones(c.User), "Notice": notice,
 	})
 	return nil
+}
+
+// newZonePage is the form of a new zone, for those who may create one.
+func (s *Server) newZonePage(w http.ResponseWriter, r *http.Request, c *Caller) error {
+	if !keysmith.CanEditZones(c.User) {
+		return keysmith.Errorf(keysmith.CodeForbidden, "Your role may not create network zones; org and super admins may.")
+	}
+	s.renderNewZone(w, r, c, http.StatusOK, form{})
+	return nil
+}
+
+func (s *Server) renderNewZone(w http.ResponseWriter, r *http.Request, c *Caller, status int, f form) {
+	s.render(w, r, c, status, "zone", "New network zone", map[string]any{"CanEdit": true, "Form": f})
 }
 
 func (s *Server) createZone(w http.ResponseWriter, r *http.Request, c *Caller) error {
 	_, err := s.Service.CreateZone(r.Context(), c.Principal, zoneInput(r))
 	if isFormError(err) {
-		return s.renderZones(w, r, c, http.StatusBadRequest, form{Values: r.PostForm, Errors: formError(err, zoneFields...)}, "")
+		s.renderNewZone(w, r, c, http.StatusBadRequest, form{Values: r.PostForm, Errors: formError(err, zoneFields...)})
+		return nil
 	}
 	if err != nil {
 		return err
