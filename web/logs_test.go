@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -75,6 +76,17 @@ func TestSystemLogFiltersAndExports(t *testing.T) {
 	}
 	if len(rows) != 3 || rows[0][3] != "type" || rows[1][3] != "zone.created" || rows[2][3] != "zone.updated" {
 		t.Errorf("csv export of target %s: %q", zones[1], rows)
+	}
+
+	// A time range: nothing after the clock's now; until before since is
+	// said above the form.
+	later := srv.Clock.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04")
+	if resp, body := fetch(b, "/logs?since="+later); resp.StatusCode != http.StatusOK || !strings.Contains(body, "No events match") {
+		t.Errorf("events since %s: %d", later, resp.StatusCode)
+	}
+	if resp, body := fetch(b, "/logs?since="+later+"&until=2001-01-01T00:00"); resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(body, "until must be later than since") {
+		t.Errorf("until before since: %d", resp.StatusCode)
 	}
 
 	dev := webtest.On(t, srv)

@@ -91,10 +91,14 @@ func TestOverviewCountsTokensByStatus(t *testing.T) {
 	soon := create("expires-soon", map[string]any{"expires_at": srv.Clock.Now().Add(72 * time.Hour)})
 	create("expires-later", map[string]any{"expires_at": srv.Clock.Now().Add(20 * 24 * time.Hour)})
 	personWithToken(t, srv, keysmith.RoleDeveloper, "dev@example.com")
+	// A daemon agent keeps its token when deactivated: it shows as suspicious.
+	agent := srv.Do("POST", "/v1/agents", olga, map[string]any{"name": "collector", "kind": "daemon"}).Want(t, http.StatusCreated).String("id")
+	srv.Do("POST", "/v1/agents/"+agent+"/activate", olga, nil).Want(t, http.StatusOK)
+	srv.Do("POST", "/v1/agents/"+agent+"/deactivate", olga, nil).Want(t, http.StatusOK)
 
 	// What the API counts for olga, who sees every token.
 	sum := srv.Do("GET", "/v1/tokens/summary", olga, nil).Want(t, http.StatusOK).Body["by_status"].(map[string]any)
-	if sum["revoked"] != 1.0 || sum["disabled"] != 1.0 {
+	if sum["revoked"] != 1.0 || sum["disabled"] != 1.0 || sum["suspicious"] != 1.0 {
 		t.Fatalf("seeded summary: %v", sum)
 	}
 	b.Open("/")
@@ -115,6 +119,9 @@ func TestOverviewCountsTokensByStatus(t *testing.T) {
 	}
 	if !b.Has(`table.expiring a[href="/tokens/` + soon + `"]`) {
 		t.Error("the expiring token does not link to its page")
+	}
+	if got := b.Text("table.suspicious tbody"); !strings.Contains(got, "collector") {
+		t.Errorf("suspicious list: %q", got)
 	}
 	if !b.Has(`table.recent tbody tr`) || !b.Has(`a[href="/logs"]`) {
 		t.Error("an org admin sees no recent events")
