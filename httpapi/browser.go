@@ -74,6 +74,13 @@ func (s *Server) RedeemSetupCode(w http.ResponseWriter, r *http.Request, code, p
 	return u, err
 }
 
+// Denied records a page's refusal (CodeForbidden) in the system log as the
+// API records its own, within the same budget of refusals: past it the
+// answer is 429 and nothing more is recorded.
+func (s *Server) Denied(w http.ResponseWriter, r *http.Request, p keysmith.Principal, refusal error) error {
+	return s.denied(w, r, p, refusal)
+}
+
 // ClearSessionCookie tells the browser to forget its session cookie.
 func (s *Server) ClearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	name, secure := s.sessionCookieName(r)

@@ -39,16 +39,19 @@ func navFor(u *keysmith.User) []navItem {
 	return items
 }
 
-// funcs are the helpers templates may call.
-var funcs = template.FuncMap{
-	"roleName":  roleName,
-	"when":      when,
-	"ago":       ago,
-	"statusTag": statusTag,
-	"active": func(current, item string) bool {
-		return current == item || item != "/" && strings.HasPrefix(current, item+"/")
-	},
-	"percent": func(f float64) string { return fmt.Sprintf("%.0f %%", f*100) },
+// funcs are the helpers templates may call. Distances in time are from the
+// service's clock, the one every expiry rule uses.
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"roleName":  roleName,
+		"when":      when,
+		"ago":       func(t any) string { return ago(s.Service.Now(), t) },
+		"statusTag": statusTag,
+		"active": func(current, item string) bool {
+			return current == item || item != "/" && strings.HasPrefix(current, item+"/")
+		},
+		"percent": func(f float64) string { return fmt.Sprintf("%.0f %%", f*100) },
+	}
 }
 
 // roleName is a role as people read it.
@@ -88,8 +91,8 @@ func when(t any) string {
 	return ""
 }
 
-// ago is a rough distance from now ("3 hours ago", "in 2 days").
-func ago(t any) string {
+// ago is a rough distance from now ("3 hours ago", "2 days from now").
+func ago(now time.Time, t any) string {
 	var v time.Time
 	switch x := t.(type) {
 	case time.Time:
@@ -102,7 +105,7 @@ func ago(t any) string {
 	if v.IsZero() {
 		return "never"
 	}
-	d := time.Until(v)
+	d := v.Sub(now)
 	suffix := "from now"
 	if d < 0 {
 		d, suffix = -d, "ago"

@@ -41,6 +41,9 @@ type Gate interface {
 	RedeemSetupCode(w http.ResponseWriter, r *http.Request, code, password string) (*keysmith.User, error)
 	// ClearSessionCookie makes the browser forget its session.
 	ClearSessionCookie(w http.ResponseWriter, r *http.Request)
+	// Denied records a refusal (CodeForbidden) as access.denied, within the
+	// caller's budget of refusals; past it, it answers CodeRateLimited.
+	Denied(w http.ResponseWriter, r *http.Request, p keysmith.Principal, refusal error) error
 }
 
 // Server serves the console's pages.
@@ -56,7 +59,7 @@ type Server struct {
 // programming error, caught by every test that starts a server.
 func New(svc *keysmith.Service, gate Gate, log *slog.Logger) (*Server, error) {
 	s := &Server{Service: svc, Gate: gate, Log: log, pages: map[string]*template.Template{}}
-	shared, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
+	shared, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +154,9 @@ func (s *Server) page(h pageHandler) http.Handler {
 		}
 		if err == nil {
 			err = h(w, r, c)
+		}
+		if keysmith.ErrorCode(err) == keysmith.CodeForbidden && c != nil {
+			err = s.Gate.Denied(w, r, c.Principal, err)
 		}
 		if err != nil {
 			s.writeError(w, r, c, err)

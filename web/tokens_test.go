@@ -44,16 +44,6 @@ func verifyCode(b *webtest.Browser, secret string) string {
 	return b.Server.Do("POST", "/v1/verify", "", map[string]any{"token": secret}).Want(b.T, http.StatusOK).String("code")
 }
 
-// shots checks the page's accessibility and saves it at both widths.
-func shots(b *webtest.Browser, name string) {
-	b.T.Helper()
-	b.CheckAccessibility()
-	b.Shot(name + "-desktop")
-	b.Phone()
-	b.Shot(name + "-phone")
-	b.Desktop()
-}
-
 // TestCreateTokenShowsItsSecretOnce: a token made with the form (a zone, a
 // 30 % share on the slider) shows its secret once with a copy button; a
 // reload or going back never shows it again, and the secret verifies with

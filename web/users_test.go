@@ -26,17 +26,6 @@ func location(b *webtest.Browser) string {
 	return u.RequestURI()
 }
 
-// shots checks a page's accessibility and saves it at desktop and phone
-// widths.
-func shots(b *webtest.Browser, name string) {
-	b.T.Helper()
-	b.CheckAccessibility()
-	b.Shot(name + "-desktop")
-	b.Phone()
-	b.Shot(name + "-phone")
-	b.Desktop()
-}
-
 // newServer starts a server on a fresh SQLite file, without a browser.
 func newServer(t *testing.T) *apptest.Server {
 	t.Helper()

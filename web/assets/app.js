@@ -48,12 +48,13 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
-// Tokens: a secret shown once (<div data-shown-once>) stays once. The page
-// is the answer to a POST: replacing its history entry makes reloading it a
-// GET (no second token, no secret), and a page kept in the back/forward
-// cache forgets the secret when it is left.
+// A secret shown once (the "secret" part, class .secret, inside an optional
+// <div data-shown-once>) stays once. The page is the answer to a POST:
+// replacing its history entry makes reloading it a GET (no second
+// credential, no secret), and a page kept in the back/forward cache forgets
+// the secret when it is left.
 document.addEventListener("DOMContentLoaded", function () {
-  var box = document.querySelector("[data-shown-once]");
+  var box = document.querySelector("[data-shown-once]") || (document.querySelector(".secret") && document.body);
   if (!box) return;
   history.replaceState(null, "", location.href);
   window.addEventListener("pagehide", function () {
