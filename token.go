@@ -325,6 +325,7 @@ const (
 	ColorGray   TokenColor = "gray"   // idle: not used within RecentUse, more than ExpiringSoon left
 	ColorRed    TokenColor = "red"    // expires within ExpiringSoon
 	ColorYellow TokenColor = "yellow" // suspicious
+	ColorBlue   TokenColor = "blue"   // disabled: suspended, and can be enabled again
 )
 
 // IdleExpiresAt is when the token expires unless it is used before: a full
@@ -353,11 +354,14 @@ func (t *Token) EffectiveExpiresAt() time.Time {
 func (t *Token) Suspicious() bool { return t.Type == TokenAgent && !t.AgentActive }
 
 // Color derives the token's colour at now; "" for revoked and expired
-// tokens. Suspicion outranks expiry, which outranks recent use.
+// tokens. A disabled token is blue, so that it never reads as a working
+// one; then suspicion outranks expiry, which outranks recent use.
 func (t *Token) Color(now time.Time) TokenColor {
 	switch st := t.Status(now); {
 	case st == TokenRevoked || st == TokenExpired:
 		return ""
+	case st == TokenDisabled:
+		return ColorBlue
 	case t.Suspicious():
 		return ColorYellow
 	case !t.EffectiveExpiresAt().After(now.Add(ExpiringSoon)):

@@ -185,6 +185,7 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 			WHEN ` + suspiciousExpr + ` THEN 'suspicious'
 			ELSE 'active' END,
 		CASE WHEN tokens.revoked_at IS NOT NULL OR ` + expiredExpr(n) + ` THEN ''
+			WHEN tokens.disabled_at IS NOT NULL THEN 'blue'
 			WHEN ` + suspiciousExpr + ` THEN 'yellow'
 			WHEN ` + effectiveExpiryExpr + ` <= $2 THEN 'red'
 			WHEN tokens.last_used_at IS NOT NULL AND tokens.last_used_at > $3 THEN 'green'
@@ -218,7 +219,7 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 		keysmith.TokenExpired, keysmith.TokenRevoked} {
 		s.ByStatus[st] = 0
 	}
-	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow} {
+	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow, keysmith.ColorBlue} {
 		s.ByColor[c] = 0
 	}
 	for _, g := range groups {

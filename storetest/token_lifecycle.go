@@ -199,7 +199,7 @@ func (fx *fixture) summaryOf(ownerID string, now time.Time) *keysmith.TokenSumma
 		keysmith.TokenExpired, keysmith.TokenRevoked} {
 		s.ByStatus[st] = 0
 	}
-	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow} {
+	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow, keysmith.ColorBlue} {
 		s.ByColor[c] = 0
 	}
 	toks, _, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{OwnerID: ownerID, Page: keysmith.Page{Limit: keysmith.MaxPageSize}})
