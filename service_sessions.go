@@ -222,5 +222,8 @@ func (s *Service) FindSessions(ctx context.Context, p Principal) ([]*Session, er
 // EndSessions signs the caller out everywhere: every session of theirs ends,
 // the one making the request included. Their API tokens are not touched.
 func (s *Service) EndSessions(ctx context.Context, p Principal) (int, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return 0, err
+	}
 	return s.Store.DeleteSessionsOfUser(ctx, p.User.ID)
 }

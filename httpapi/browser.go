@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/keysmith/keysmith"
 )
@@ -30,10 +31,32 @@ func (s *Server) BrowserSession(w http.ResponseWriter, r *http.Request) (keysmit
 		return keysmith.Principal{}, "", keysmith.Errorf(keysmith.CodeForbidden,
 			"cross-origin request refused: forms are only accepted from Keysmith's own pages")
 	}
-	if err := s.countSession(w, r, p.User); err != nil {
+	if err := s.countSessionIn(w, r, p.User, pageGroupOf(r.URL.Path)); err != nil {
 		return keysmith.Principal{}, "", err
 	}
 	return p, c.Value, nil
+}
+
+// pageGroupOf is the rate-limit group a console page counts against: the
+// group of the API its page reads, so a page costs its user what the same
+// reads through the API would. Every page counts somewhere.
+func pageGroupOf(path string) keysmith.APIGroup {
+	seg, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	switch seg {
+	case "", "tokens":
+		return keysmith.GroupTokens
+	case "logs":
+		return keysmith.GroupLogs
+	case "zones":
+		return keysmith.GroupZones
+	case "rate-limits":
+		return keysmith.GroupSettings
+	case "agents":
+		return keysmith.GroupAgents
+	case "apps", "clients", "apis", "keys":
+		return keysmith.GroupApps
+	}
+	return keysmith.GroupUsers // users, groups, sessions, and any other page
 }
 
 // SignInBrowser checks an e-mail and password under the sign-in limits (per

@@ -58,7 +58,12 @@ func rateLimited(r ratelimit.Result) error {
 // the user's share (keysmith.DefaultRateLimitPercent) of the path's group,
 // as a token's requests count against the token's: 429 with headers past it.
 func (s *Server) countSession(w http.ResponseWriter, r *http.Request, u *keysmith.User) error {
-	group := groupOf(r.URL.Path)
+	return s.countSessionIn(w, r, u, groupOf(r.URL.Path))
+}
+
+// countSessionIn counts a session's request against its user's share of
+// group ("": not limited).
+func (s *Server) countSessionIn(w http.ResponseWriter, r *http.Request, u *keysmith.User, group keysmith.APIGroup) error {
 	if group == "" {
 		return nil
 	}

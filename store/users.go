@@ -112,7 +112,8 @@ func (db *DB) FindUsers(ctx context.Context, f keysmith.UserFilter) ([]*keysmith
 // UpdateUser applies a change and records one event per kind of change:
 // user.updated (e-mail, name, password), user.role_changed,
 // user.deactivated or user.activated. Deactivation and password changes end
-// the user's sessions. The change is refused (CodeConflict) when it would
+// the user's sessions, and any status or password change voids their setup
+// code. The change is refused (CodeConflict) when it would
 // leave no active super admin; the count is taken under the system-log lock,
 // so two admins demoting each other at once cannot both succeed.
 func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate) (*keysmith.User, error) {
@@ -153,6 +154,13 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 		}
 		if statusChanged && nu.Status != keysmith.UserActive || up.PasswordHash != nil {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		if statusChanged || up.PasswordHash != nil {
+			// A setup code sets a password: one chosen or reset meanwhile,
+			// or a deactivation, makes it void.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM setup_codes WHERE user_id = $1`, id); err != nil {
 				return err
 			}
 		}

@@ -77,6 +77,26 @@ func testSetupCodes(t *testing.T, fx *fixture) {
 		}
 	})
 
+	t.Run("APasswordChangeOrADeactivationVoidsTheCode", func(t *testing.T) {
+		fx := fx.in(t)
+		_, h := newCode(fx)
+		other := "$argon2id$v=19$m=64,t=1,p=1$b3RoZXJzYWx0$b3RoZXJoYXNoaGFzaGhhc2g"
+		if _, err := fx.db.UpdateUser(fx.ctx, u.ID, keysmith.UserUpdate{PasswordHash: &other}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := fx.db.RedeemSetupCode(fx.ctx, h, pwHash, fx.clock.Now())
+		wantCode(t, "RedeemSetupCode after a password change", err, keysmith.CodeUnauthorized)
+
+		_, h = newCode(fx)
+		for _, st := range []keysmith.UserStatus{keysmith.UserInactive, keysmith.UserActive} {
+			if _, err := fx.db.UpdateUser(fx.ctx, u.ID, keysmith.UserUpdate{Status: ptr(st)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = fx.db.RedeemSetupCode(fx.ctx, h, pwHash, fx.clock.Now())
+		wantCode(t, "RedeemSetupCode after a deactivation and reactivation", err, keysmith.CodeUnauthorized)
+	})
+
 	t.Run("ConcurrentRedeemsOfOneCodeSucceedOnce", func(t *testing.T) {
 		fx := fx.in(t)
 		_, h := newCode(fx)

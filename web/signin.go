@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/keysmith/keysmith"
@@ -56,10 +57,23 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 // server: never another site (an open redirect), never a protocol-relative
 // "//host" or a backslash trick.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") || len(next) > 512 {
+	if next == "" || len(next) > 512 || !strings.HasPrefix(next, "/") {
 		return "/"
 	}
-	return next
+	// Browsers drop tabs and newlines from URLs and read a backslash as a
+	// slash, so "/\t/evil.example" would become "//evil.example": refuse
+	// every control character, space and backslash outright.
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b == 0x7f || b == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	return u.RequestURI()
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *Caller) error {

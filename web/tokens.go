@@ -47,8 +47,9 @@ var tokenSorts = []struct{ Value, Label string }{
 func (s *Server) tokensList(w http.ResponseWriter, r *http.Request, c *Caller) error {
 	q := r.URL.Query()
 	f := keysmith.TokenFilter{
-		Page:  keysmith.Page{Cursor: q.Get("cursor")},
-		Query: strings.TrimSpace(q.Get("q")), Type: keysmith.TokenType(q.Get("type")),
+		Page:    keysmith.Page{Cursor: q.Get("cursor")},
+		OwnerID: q.Get("owner"), // the service narrows it to the caller's own for developers
+		Query:   strings.TrimSpace(q.Get("q")), Type: keysmith.TokenType(q.Get("type")),
 		Status: keysmith.TokenStatus(q.Get("status")),
 		Sort:   keysmith.TokenSort(q.Get("sort")), Order: keysmith.SortOrder(q.Get("order")),
 	}
@@ -62,7 +63,7 @@ func (s *Server) tokensList(w http.ResponseWriter, r *http.Request, c *Caller) e
 	}
 	nextURL := ""
 	if next != "" {
-		nextURL = tokensURL(q, "cursor", next, "q", "type", "status", "sort", "order")
+		nextURL = tokensURL(q, "cursor", next, "q", "type", "status", "sort", "order", "owner")
 	}
 	now := s.Service.Now()
 	rows := make([]tokenRow, len(ts))
@@ -444,7 +445,14 @@ func (s *Server) tokenRateLimit(w http.ResponseWriter, r *http.Request, c *Calle
 // tokenEnabled disables or enables the token (enabled=true|false).
 func (s *Server) tokenEnabled(w http.ResponseWriter, r *http.Request, c *Caller) error {
 	id := r.PathValue("id")
-	on := r.PostForm.Get("enabled") == "true"
+	var on bool
+	switch r.PostForm.Get("enabled") {
+	case "true":
+		on = true
+	case "false":
+	default:
+		return keysmith.Errorf(keysmith.CodeInvalid, "enabled must be true or false.")
+	}
 	if _, err := s.Service.UpdateToken(r.Context(), c.Principal, id, keysmith.TokenUpdate{Enabled: &on}); err != nil {
 		return s.tokenFormFailed(w, r, c, id, err)
 	}

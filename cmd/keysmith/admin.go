@@ -20,7 +20,7 @@ import (
 // the database itself: whoever can open the database needs no credential.
 func adminCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "set-password" {
-		fmt.Fprintln(stderr, "keysmith admin: say set-password")
+		fmt.Fprintln(stderr, "keysmith admin: the only admin command is set-password: keysmith admin set-password --email EMAIL [--db DSN]")
 		return errUsage
 	}
 	fs := flagSet("admin set-password", stderr)
@@ -85,7 +85,7 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", fmt.Errorf("no password on stdin; pipe it in (echo … | keysmith admin set-password …) or run on a terminal")
+		return "", fmt.Errorf("no password on stdin; run it on a terminal to be prompted, or give the password as the first line of stdin (keysmith admin set-password … < file)")
 	}
 	return line, nil
 }

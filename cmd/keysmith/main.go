@@ -25,11 +25,7 @@ Usage:
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith logs  [--db DSN] [--since T] [--until T] [--type TYPE] [--actor ID] [--target ID] [--json]
   keysmith logs verify [--db DSN]
-  keysmith admin set-password
-       sets a user's password on the database of a stopped or running
-       server (a lost password, the first admin's after the setup code
-       expired); recorded in the system log, ends the user's sessions.
-signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
+  keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
   keysmith signing-keys list   [--db DSN] [--json]
   keysmith admin set-password --email EMAIL [--db DSN]   (password prompted, or the first line of stdin)
   keysmith help
