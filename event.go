@@ -70,6 +70,7 @@ const (
 	EventSetupCodeCreated         EventType = "setup_code.created"
 	EventSetupCodeUsed            EventType = "setup_code.used"
 	EventUserSessionsEnded        EventType = "user.sessions_ended"
+	EventSessionReauthenticated   EventType = "session.reauthenticated"
 )
 
 // eventMessages are the human messages of the event types.
@@ -129,6 +130,7 @@ var eventMessages = map[EventType]string{
 	EventSetupCodeCreated:         "Setup code created",
 	EventSetupCodeUsed:            "Setup code used to set a password",
 	EventUserSessionsEnded:        "User signed out everywhere",
+	EventSessionReauthenticated:   "User re-authenticated with their password",
 }
 
 // Message returns the human message of the event type.

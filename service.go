@@ -40,6 +40,10 @@ type Service struct {
 	Passwords      PasswordHasher
 	AccountLimiter FailureLimiter // keyed by e-mail address
 	SessionTTL     time.Duration  // default DefaultSessionTTL
+	// ReauthWindow is how recently a browser session must have proved its
+	// password for an action that returns or replaces a secret (reauth.go);
+	// default DefaultReauthWindow.
+	ReauthWindow time.Duration
 
 	dummyMu   sync.Mutex
 	dummyHash string

@@ -66,6 +66,9 @@ func (s *Service) ActivateAgent(ctx context.Context, p Principal, id string) (*A
 		return nil, nil, Secret{}, Errorf(CodeConflict, "agent %s is active already; deactivate it first to issue a new token, or rotate its token", id)
 	}
 	now := s.Now()
+	if err := s.RequireRecentAuth(p); err != nil {
+		return nil, nil, Secret{}, err
+	}
 	secret, hash := NewAPITokenSecret()
 	t := NewToken(Token{ID: NewID("tok"), Name: a.Name, Type: TokenAgent, OwnerID: a.OwnerID, CreatedAt: now,
 		CreatedBy: p.User.ID, IdleTTL: s.idleTTL(), AgentID: a.ID, AgentActive: true})

@@ -23,6 +23,9 @@ func (s *Service) CreateAppKey(ctx context.Context, p Principal, appID string, i
 	if err := s.checkGrant(ctx, p, nil, scopes); err != nil {
 		return nil, Secret{}, err
 	}
+	if err := s.RequireRecentAuth(p); err != nil {
+		return nil, Secret{}, err
+	}
 	secret, hash := NewAppKeySecret()
 	t := Token{ID: NewID("key"), Name: in.Name, Type: TokenAppKey, OwnerID: a.OwnerID, AppID: a.ID, Environment: env,
 		Scopes: scopes, CreatedAt: now, CreatedBy: p.User.ID, ExpiresAt: truncate(in.ExpiresAt), IdleTTL: s.idleTTL()}
@@ -110,6 +113,9 @@ func (s *Service) RotateAppKey(ctx context.Context, p Principal, appID, id strin
 	now := s.Now()
 	if st := t.Status(now); st == TokenRevoked || st == TokenExpired {
 		return nil, Secret{}, Errorf(CodeConflict, "app key %s is %s and cannot be rotated; create a new one", id, st)
+	}
+	if err := s.RequireRecentAuth(p); err != nil {
+		return nil, Secret{}, err
 	}
 	secret, hash := NewAppKeySecret()
 	t, err = s.Store.RotateToken(ctx, id, hash, now.Add(grace))

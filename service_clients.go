@@ -42,6 +42,9 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	}
 	now := s.Now()
 	c.ID, c.CreatedAt, c.CreatedBy = NewID("cli"), now, p.User.ID
+	if err := s.RequireRecentAuth(p); err != nil {
+		return nil, nil, Secret{}, err
+	}
 	sec, plain, hash := newSecretRecord(c.ID, CreateSecretInput{Description: "initial"}, now)
 	if err := s.Store.CreateClient(WithGranter(ctx, p.User), c, sec, hash); err != nil {
 		return nil, nil, Secret{}, err
@@ -213,6 +216,9 @@ func (s *Service) CreateClientSecret(ctx context.Context, p Principal, clientID 
 	if max <= 0 {
 		max = DefaultMaxClientSecrets
 	}
+	if err := s.RequireRecentAuth(p); err != nil {
+		return nil, Secret{}, err
+	}
 	sec, plain, hash := newSecretRecord(clientID, in, now)
 	if err := s.Store.CreateClientSecret(ctx, sec, hash, max); err != nil {
 		return nil, Secret{}, err
@@ -244,6 +250,9 @@ func (s *Service) ResetClientSecrets(ctx context.Context, p Principal, clientID 
 	}
 	now := s.Now()
 	if err := in.Validate(now); err != nil {
+		return nil, Secret{}, err
+	}
+	if err := s.RequireRecentAuth(p); err != nil {
 		return nil, Secret{}, err
 	}
 	sec, plain, hash := newSecretRecord(clientID, in, now)

@@ -74,6 +74,9 @@ func (s *Service) RotateToken(ctx context.Context, p Principal, id string, grace
 	if st := t.Status(now); st == TokenRevoked || st == TokenExpired {
 		return nil, Secret{}, Errorf(CodeConflict, "token %s is %s and cannot be rotated; create a new one", id, st)
 	}
+	if err := s.RequireRecentAuth(p); err != nil {
+		return nil, Secret{}, err
+	}
 	secret, hash := NewAPITokenSecret()
 	t, err = s.Store.RotateToken(ctx, id, hash, now.Add(grace))
 	if err != nil {
@@ -144,6 +147,9 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in CreateTokenIn
 	typ := TokenUser
 	if owner.Type == UserService {
 		typ = TokenService
+	}
+	if err := s.RequireRecentAuth(p); err != nil {
+		return nil, Secret{}, err
 	}
 	secret, hash := NewAPITokenSecret()
 	t := Token{ID: NewID("tok"), Name: in.Name, Type: typ, OwnerID: owner.ID,

@@ -81,6 +81,11 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, up Use
 	if err := CanChangeCredentials(p); err != nil {
 		return nil, err
 	}
+	if target.ID == p.User.ID && (up.Password != nil || up.Email != nil) {
+		if err := s.RequireRecentAuth(p); err != nil {
+			return nil, err
+		}
+	}
 	if up.Password != nil {
 		h, err := s.hashPassword(*up.Password)
 		if err != nil {

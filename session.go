@@ -14,6 +14,9 @@ type Session struct {
 	ExpiresAt time.Time
 	ClientIP  string
 	UserAgent string
+	// AuthenticatedAt is when the user last proved their password in this
+	// session: at sign-in, and at each re-authentication.
+	AuthenticatedAt time.Time
 }
 
 // PasswordHasher turns passwords into stored hashes and checks them. The

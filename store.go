@@ -97,6 +97,10 @@ type SessionStore interface {
 	// DeleteSession ends a session and records the sign-out. Deleting a
 	// missing session changes nothing.
 	DeleteSession(ctx context.Context, s *Session) error
+	// ReauthenticateSession records that the session's user proved their
+	// password again at at, and records session.reauthenticated.
+	// CodeNotFound for a session that has ended.
+	ReauthenticateSession(ctx context.Context, s *Session, at time.Time) error
 	// FindSessionsOfUser returns a user's sessions that have not expired
 	// at now, newest first, at most MaxListedSessions.
 	FindSessionsOfUser(ctx context.Context, userID string, now time.Time) ([]*Session, error)

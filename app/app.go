@@ -90,6 +90,9 @@ type Config struct {
 	PasswordWait time.Duration
 	// SessionTTL is how long a browser session lasts.
 	SessionTTL time.Duration // default keysmith.DefaultSessionTTL
+	// ReauthWindow is how recently a browser session must have proved its
+	// password to create, rotate or reset a secret.
+	ReauthWindow time.Duration // default keysmith.DefaultReauthWindow
 
 	Now keysmith.Clock // default keysmith.SystemClock
 	Log *slog.Logger   // default slog.Default()
@@ -181,6 +184,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Passwords:        hasher,
 		AccountLimiter:   memlimit.New(memlimit.Account),
 		SessionTTL:       cfg.SessionTTL,
+		ReauthWindow:     cfg.ReauthWindow,
 	}
 	oa, err := cfg.openOAuth(ctx, db)
 	if err != nil {

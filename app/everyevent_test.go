@@ -41,6 +41,7 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		out.Header.Set("Cookie", cookie)
 		s.Send(out).Want(t, http.StatusNoContent)
 		everywhere := signIn(t, s, "ann@example.com", pw)
+		withCookie(t, s, everywhere, "POST", "/v1/sessions/reauthenticate", map[string]any{"password": pw}, nil).Want(t, http.StatusOK)
 		withCookie(t, s, everywhere, "DELETE", "/v1/sessions", nil, nil).Want(t, http.StatusOK)
 		_, code, err := s.App.Service.CreateSetupCode(t.Context(), s.AdminID)
 		if err != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -102,6 +103,19 @@ func (s *Server) RedeemSetupCode(w http.ResponseWriter, r *http.Request, code, p
 // answer is 429 and nothing more is recorded.
 func (s *Server) Denied(w http.ResponseWriter, r *http.Request, p keysmith.Principal, refusal error) error {
 	return s.denied(w, r, p, refusal)
+}
+
+// Reauthenticate renews a session's password proof under the sign-in limits
+// (per source address here, per account in the service): a wrong password
+// counts as a failed sign-in.
+func (s *Server) Reauthenticate(w http.ResponseWriter, r *http.Request, p keysmith.Principal, password string) (time.Time, error) {
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedSignIns)
+	if err != nil {
+		return time.Time{}, err
+	}
+	until, err := s.Service.Reauthenticate(r.Context(), p, password)
+	att.settle(keysmith.ErrorCode(err) == keysmith.CodeUnauthorized)
+	return until, err
 }
 
 // ClearSessionCookie tells the browser to forget its session cookie.

@@ -62,7 +62,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &ke) && ke.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ke.RetryAfter.Seconds()))))
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && body.Error != keysmith.ReasonReauthenticationRequired {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keysmith", error="invalid_token"`)
 	}
 	writeJSON(w, status, body)

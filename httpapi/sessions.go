@@ -69,6 +69,7 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 	mux.Handle("DELETE /v1/sessions/current", s.authed(s.signOut))
 	mux.Handle("GET /v1/sessions", s.authed(s.listSessions))
 	mux.Handle("DELETE /v1/sessions", s.authed(s.endSessions))
+	mux.Handle("POST /v1/sessions/reauthenticate", s.authed(s.reauthenticate))
 	mux.Handle("GET /v1/me", s.authed(s.me))
 }
 
@@ -166,5 +167,22 @@ func (s *Server) endSessions(w http.ResponseWriter, r *http.Request, p keysmith.
 		s.ClearSessionCookie(w, r)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ended": n})
+	return nil
+}
+
+// reauthenticate renews the session's password proof for the step-up rule
+// (keysmith.Service.RequireRecentAuth), under the sign-in limits.
+func (s *Server) reauthenticate(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	until, err := s.Reauthenticate(w, r, p, req.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reauthenticated_until": until})
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/keysmith/keysmith"
 )
@@ -41,6 +42,9 @@ type Gate interface {
 	RedeemSetupCode(w http.ResponseWriter, r *http.Request, code, password string) (*keysmith.User, error)
 	// ClearSessionCookie makes the browser forget its session.
 	ClearSessionCookie(w http.ResponseWriter, r *http.Request)
+	// Reauthenticate renews the session's password proof under the
+	// sign-in limits (the step-up rule, keysmith.Service.RequireRecentAuth).
+	Reauthenticate(w http.ResponseWriter, r *http.Request, p keysmith.Principal, password string) (time.Time, error)
 	// Denied records a refusal (CodeForbidden) as access.denied, within the
 	// caller's budget of refusals; past it, it answers CodeRateLimited.
 	Denied(w http.ResponseWriter, r *http.Request, p keysmith.Principal, refusal error) error
@@ -152,8 +156,18 @@ func (s *Server) page(h pageHandler) http.Handler {
 				err = s.checkForm(w, r, c)
 			}
 		}
+		if err == nil && r.Method == http.MethodPost && r.PostForm.Has(reauthField) {
+			var done bool
+			if done, err = s.reauthenticate(w, r, c); done {
+				return
+			}
+		}
 		if err == nil {
 			err = h(w, r, c)
+		}
+		if keysmith.IsReauthRequired(err) && r.Method == http.MethodPost {
+			s.askPassword(w, r, c, "")
+			return
 		}
 		if keysmith.ErrorCode(err) == keysmith.CodeForbidden && c != nil {
 			err = s.Gate.Denied(w, r, c.Principal, err)

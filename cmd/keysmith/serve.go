@@ -30,6 +30,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "log format: json or text")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", keysmith.DefaultSessionTTL, "lifetime of a browser session")
+	fs.DurationVar(&cfg.ReauthWindow, "reauth-window", keysmith.DefaultReauthWindow,
+		"how recently a browser session must have given its password to create, rotate or reset a secret")
 	fs.Func("argon2", "argon2id cost for passwords as m=KiB,t=passes,p=threads (default m=19456,t=2,p=1)", func(v string) error {
 		_, err := fmt.Sscanf(v, "m=%d,t=%d,p=%d", &cfg.Password.MemoryKiB, &cfg.Password.Time, &cfg.Password.Threads)
 		if err != nil || cfg.Password.MemoryKiB < 8 || cfg.Password.Time < 1 || cfg.Password.Threads < 1 {
@@ -44,6 +46,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"how often expired tokens are recorded and old system-log events pruned")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if cfg.ReauthWindow <= 0 {
+		return fmt.Errorf("--reauth-window must be positive, like 5m or 30s")
 	}
 	if cfg.SessionTTL <= 0 {
 		return fmt.Errorf("--session-ttl must be positive, like 12h")
