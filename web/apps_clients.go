@@ -158,7 +158,7 @@ func (s *Server) appClient(r *http.Request, c *Caller) (*keysmith.App, *keysmith
 // in the client's environment when the address names one.
 func (s *Server) clientsBack(w http.ResponseWriter, r *http.Request, c *Caller) error {
 	id := r.PathValue("id")
-	env := ""
+	env := r.URL.Query().Get("env")
 	if rest := r.PathValue("rest"); rest != "" {
 		if cl, err := s.Service.FindClientByID(r.Context(), c.Principal, strings.Split(rest, "/")[0]); err == nil && cl.AppID == id {
 			env = string(cl.Environment)
@@ -182,6 +182,9 @@ func (s *Server) shownOnce(w http.ResponseWriter, r *http.Request, c *Caller, a 
 // environment, with its first secret, shown once.
 func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Caller) error {
 	id, env := r.PathValue("id"), r.PostForm.Get("env")
+	if env == "" {
+		env = r.URL.Query().Get("env") // the form's address names it too, for a reload
+	}
 	a, err := s.Service.FindAppByID(r.Context(), c.Principal, id)
 	if err != nil {
 		return err
