@@ -288,6 +288,16 @@ func TestDeveloperCannotSeeAnothersAppNorGrantAdminScopes(t *testing.T) {
 	if !ann.Has(box+"[disabled]") || ann.Has(box+":not([disabled])") {
 		t.Error("a developer may tick orders:admin")
 	}
+	// A lifetime a JWT client may not have: the error beside the field.
+	card := "#client-" + cl.ID
+	ann.Run(chromedp.Click(chromedp.CSS(card+" details.client-settings summary")),
+		chromedp.SetValue(chromedp.CSS(card+` input[name=token_ttl_seconds]`), "100000"))
+	ann.Submit(card + ` form[action$="/settings"] button[type=submit]`)
+	if got := ann.Text(card + ` input[name=token_ttl_seconds] ~ .field-error`); !strings.Contains(got, "86400") {
+		t.Errorf("a JWT lifetime of 100000 s: %q", got)
+	}
+	shots(ann, "app-settings-error")
+
 	resp = ann.PostForm("/apps/"+a.ID+"/clients/"+cl.ID+"/settings", url.Values{"csrf_token": {ann.CSRF()},
 		"name": {"renamed"}, "scopes": {"orders:read", "orders:admin"}, "audience": {""}, "token_ttl_seconds": {"3600"}})
 	if resp.StatusCode != http.StatusForbidden {
