@@ -63,11 +63,10 @@ func seedApp(b *webtest.Browser, p keysmith.Principal, name string) (*keysmith.A
 }
 
 // clientToken asks the token endpoint for an access token with a real
-// OAuth client library (client_credentials, orders:read).
-func clientToken(b *webtest.Browser, id, secret string) (string, error) {
+// OAuth client library (client_credentials).
+func clientToken(b *webtest.Browser, id, secret string, scopes ...string) (string, error) {
 	b.T.Helper()
-	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: b.Server.URL + "/v1/oauth/token",
-		Scopes: []string{"orders:read"}}
+	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: b.Server.URL + "/v1/oauth/token", Scopes: scopes}
 	tok, err := cc.Token(context.Background())
 	if err != nil {
 		return "", err
@@ -175,11 +174,11 @@ func TestDeveloperGetsSandboxKeysAndRotatesSecrets(t *testing.T) {
 	}
 	shots(b, "app-sandbox")
 
-	token1, err := clientToken(b, clientID, secret1)
+	token1, err := clientToken(b, clientID, secret1, "orders:read")
 	if err != nil {
 		t.Fatalf("token with the first secret: %v", err)
 	}
-	if _, err := clientToken(b, clientID, secret2); err != nil {
+	if _, err := clientToken(b, clientID, secret2, "orders:read"); err != nil {
 		t.Fatalf("token with the second secret: %v", err)
 	}
 
@@ -188,7 +187,7 @@ func TestDeveloperGetsSandboxKeysAndRotatesSecrets(t *testing.T) {
 	if got := b.Text(".alert-ok"); !strings.Contains(got, "stay valid until they expire") {
 		t.Errorf("after deleting: %q", got)
 	}
-	if _, err := clientToken(b, clientID, secret1); err == nil {
+	if _, err := clientToken(b, clientID, secret1, "orders:read"); err == nil {
 		t.Error("a deleted secret still obtains tokens")
 	}
 	if !tokenActive(b, token1) {
@@ -201,10 +200,10 @@ func TestDeveloperGetsSandboxKeysAndRotatesSecrets(t *testing.T) {
 	if secret3 == "" || secret3 == secret2 {
 		t.Fatalf("after reset: %q", b.Body())
 	}
-	if _, err := clientToken(b, clientID, secret2); err == nil {
+	if _, err := clientToken(b, clientID, secret2, "orders:read"); err == nil {
 		t.Error("a secret replaced by a reset still obtains tokens")
 	}
-	if _, err := clientToken(b, clientID, secret3); err != nil {
+	if _, err := clientToken(b, clientID, secret3, "orders:read"); err != nil {
 		t.Errorf("token with the secret of the reset: %v", err)
 	}
 }
@@ -250,6 +249,31 @@ func TestProductionAndSandboxKeysNeverCross(t *testing.T) {
 		if expired := strings.Contains(row, "Expired"); expired != (id == sec.ID) {
 			t.Errorf("secret %s (expired: %v) is marked %q", id, id == sec.ID, row)
 		}
+	}
+
+	// Without JavaScript: another production client, shown once; it
+	// stays in production. Deleting the app revokes it.
+	b.NoScript()
+	b.Open("/apps/" + a.ID)
+	b.Submit(`form.another button[type=submit]`)
+	key, secret := b.Value("#consumer-key"), b.Value("#client-secret")
+	if _, err := clientToken(b, key, secret); err != nil {
+		t.Fatalf("token with the new production client: %v", err)
+	}
+	b.Submit(`[data-shown-once] a.button`)
+	if !b.Has("#client-"+key) || !b.Has("#client-"+clients[keysmith.EnvProduction].ID) || b.Has("#client-"+clients[keysmith.EnvSandbox].ID) {
+		t.Error("the production tab does not show its two clients alone")
+	}
+	b.Open("/apps/" + a.ID + "?env=sandbox")
+	if b.Has("#client-" + key) {
+		t.Error("the sandbox tab shows the new production client")
+	}
+	b.Submit(`form[action$="/delete"] button`)
+	if got := b.Text(".alert-ok"); !strings.Contains(got, "application is deleted") {
+		t.Errorf("after deleting: %q", b.Body())
+	}
+	if _, err := clientToken(b, key, secret); err == nil {
+		t.Error("a client of a deleted application still obtains tokens")
 	}
 }
 
