@@ -11,4 +11,5 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.rateLimitRoutes(mux)
 	s.agentRoutes(mux)
 	s.logRoutes(mux)
+	s.appRoutes(mux)
 }
