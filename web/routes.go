@@ -11,4 +11,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.rateLimitRoutes(mux)
 	s.agentRoutes(mux)
 	s.logRoutes(mux)
+	s.appKeyRoutes(mux)
+	s.apiRoutes(mux)
+	s.developerRoutes(mux)
 }
