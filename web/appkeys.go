@@ -222,7 +222,7 @@ var appKeyNotices = map[string]string{
 var rotationGraces = []struct {
 	Value string
 	Label string
-}{{"0", "None: the old secret stops working at once"}, {"3600", "1 hour"}, {"86400", "24 hours"}}
+}{{"0", "None"}, {"3600", "1 hour"}, {"86400", "24 hours"}}
 
 // appKeyPage shows one key.
 func (s *Server) appKeyPage(w http.ResponseWriter, r *http.Request, c *Caller) error {
@@ -341,10 +341,23 @@ func (s *Server) appKeyRotate(w http.ResponseWriter, r *http.Request, c *Caller)
 		return err
 	}
 	s.render(w, r, c, http.StatusOK, "appkey_new", "Key rotated", map[string]any{
-		"App": a, "Created": t, "Rotated": true, "Grace": grace, "EnvLabel": envLabel(t.Environment),
+		"App": a, "Created": t, "Rotated": true, "Grace": graceLabel(grace), "EnvLabel": envLabel(t.Environment),
 		"Secret": map[string]any{"ID": "key-secret", "Label": "The new secret of " + t.Name, "Value": secret.Reveal()},
 	})
 	return nil
+}
+
+// graceLabel is a grace period as people read it ("" for none).
+func graceLabel(d time.Duration) string {
+	switch {
+	case d == 0:
+		return ""
+	case d == time.Hour:
+		return "1 hour"
+	case d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
+	}
+	return d.String()
 }
 
 // appKeyBack sends a reload of a rotate result to the key's page.
