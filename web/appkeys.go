@@ -349,15 +349,10 @@ func (s *Server) appKeyRotate(w http.ResponseWriter, r *http.Request, c *Caller)
 
 // graceLabel is a grace period as people read it ("" for none).
 func graceLabel(d time.Duration) string {
-	switch {
-	case d == 0:
+	if d == 0 {
 		return ""
-	case d == time.Hour:
-		return "1 hour"
-	case d%time.Hour == 0:
-		return strconv.Itoa(int(d/time.Hour)) + " hours"
 	}
-	return d.String()
+	return humanDuration(d)
 }
 
 // appKeyBack sends a reload of a rotate result to the key's page.

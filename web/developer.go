@@ -138,11 +138,29 @@ func validity(cl *keysmith.Client) string {
 	if cl.TokenTTL < 0 {
 		return "never expires"
 	}
-	return cl.TokenTTL.String()
+	return humanDuration(cl.TokenTTL)
+}
+
+// humanDuration is a whole duration in words ("1 hour", "90 minutes").
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return plural(int(d/time.Minute), "minute")
+	}
+	return plural(int(d/time.Second), "second")
 }
 
 func (s *Server) renderTokenForm(w http.ResponseWriter, r *http.Request, c *Caller, cl *keysmith.Client, status int, d map[string]any) {
 	d["Client"], d["Validity"] = cl, validity(cl)
+	if cl.AppID != "" {
+		if a, err := s.Service.FindAppByID(r.Context(), c.Principal, cl.AppID); err == nil {
+			d["App"] = a
+		}
+	}
 	issuable := make([]string, 0, len(cl.Scopes))
 	for _, sc := range cl.Scopes {
 		if !slices.Contains(cl.UnregisteredScopes, sc) {
@@ -212,7 +230,7 @@ func (s *Server) clientTokenIssue(w http.ResponseWriter, r *http.Request, c *Cal
 		d["Header"], d["Payload"] = decodeJWT(raw)
 	}
 	if iss.ExpiresIn > 0 {
-		d["ExpiresIn"] = (time.Duration(iss.ExpiresIn) * time.Second).String()
+		d["ExpiresIn"] = humanDuration(time.Duration(iss.ExpiresIn) * time.Second)
 	}
 	s.renderTokenForm(w, r, c, cl, http.StatusOK, d)
 	return nil
