@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/web/webtest"
 )
@@ -30,7 +32,7 @@ func TestAPIsRegisteredByAdminsReadByDevelopers(t *testing.T) {
 	b.Submit(`a[href="/apis/new"]`)
 	shots(b, "api-new")
 	b.Run(sendKeys("#name", "Orders"), sendKeys("#identifier", "https://orders.example.com"),
-		sendKeys("#scopes", "orders:read Read orders [self-service]\norders:write Change orders"))
+		chromedp.SetValue(chromedp.CSS("#scopes"), "orders:read Read orders [self-service]\norders:write Change orders"))
 	b.Submit(`form[action="/apis"] button[type=submit]`)
 	if got := b.Body(); !strings.Contains(got, "The API is registered") {
 		t.Fatalf("after register: %q", got)
