@@ -165,4 +165,31 @@ func TestAppKeyScopesAndRolesRefused(t *testing.T) {
 	if n := appKeyCount(b, token, app); n != 0 {
 		t.Errorf("%d keys after the refused posts, want 0", n)
 	}
+
+	// On a key's page: the read-only admin has no actions; the developer
+	// may not add the admin-only scope by a forged edit.
+	key := addKey(b, token, app, "checkout", "sandbox", "orders:read")
+	ro.Open("/apps/" + app + "/keys/" + key)
+	if ro.Has(`form[action*="/keys/` + key + `"]`) {
+		t.Error("a read-only admin is offered to change, rotate or revoke a key")
+	}
+	if resp := ro.PostForm("/apps/"+app+"/keys/"+key+"/revoke", url.Values{"csrf_token": {ro.CSRF()}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("read-only admin's forged revoke: %d, want 403", resp.StatusCode)
+	}
+	b.Open("/apps/" + app + "/keys/" + key)
+	edit := url.Values{"csrf_token": {b.CSRF()}, "name": {"checkout"}, "scopes": {"orders:read", "orders:admin"}}
+	if resp := b.PostForm("/apps/"+app+"/keys/"+key, edit); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("developer's forged edit adding orders:admin: %d, want 403", resp.StatusCode)
+	}
+	// The edit form itself renames the key and keeps its scope.
+	b.Run(chromedp.Click(chromedp.CSS(`section[aria-labelledby=h-edit] summary`)),
+		chromedp.SetValue(chromedp.CSS("#name"), "checkout v2"))
+	b.Submit(`form[action="/apps/` + app + `/keys/` + key + `"] button[type=submit]`)
+	if got := b.Body(); !strings.Contains(got, "The key is saved") || b.Text("h1") != "checkout v2" {
+		t.Errorf("after the edit: %q", got)
+	}
+	got := b.Server.Do("GET", "/v1/apps/"+app+"/keys/"+key, token, nil).Want(t, http.StatusOK)
+	if scopes, _ := got.Body["scopes"].([]any); len(scopes) != 1 || got.String("status") != "active" {
+		t.Errorf("after the refused posts the key has scopes %v and status %s, want [orders:read], active", scopes, got.String("status"))
+	}
 }
