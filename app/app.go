@@ -203,6 +203,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
+	pages.OAuth = oa
 	api.Pages = pages.Handler()
 	return &App{
 		Config:       cfg,

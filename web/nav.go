@@ -36,6 +36,9 @@ func navFor(u *keysmith.User) []navItem {
 	if keysmith.CanReadLogs(u) {
 		items = append(items, navItem{"System log", "/logs"})
 	}
+	// The developer portal: everyone has applications and reads the APIs.
+	items = append(items, navItem{"Applications", "/apps"}, navItem{"APIs", "/apis"},
+		navItem{"OAuth clients", "/developer/clients"}, navItem{"API keys", "/developer/keys"})
 	return items
 }
 

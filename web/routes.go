@@ -12,4 +12,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.agentRoutes(mux)
 	s.logRoutes(mux)
 	s.appRoutes(mux)
+	s.appKeyRoutes(mux)
+	s.apiRoutes(mux)
+	s.developerRoutes(mux)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
 )
 
 //go:embed templates/*.html
@@ -55,6 +56,9 @@ type Server struct {
 	Service *keysmith.Service
 	Gate    Gate
 	Log     *slog.Logger
+	// OAuth issues access tokens on the "Generate access token" page, by
+	// the token endpoint's own logic; nil leaves that page an error.
+	OAuth *oauth.Authority
 
 	pages map[string]*template.Template
 }
