@@ -282,6 +282,7 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 			child.secret = cr.secret // the caller rotated their own token and calls with the new secret
 		}
 	}
+	child.learned = e.forgetReset(n.st, st, child.learned)
 	problems = append(problems, e.created(st)...)
 	problems = append(problems, e.granted(n.st, st, p.User)...)
 	caps, _ := e.closure(st, child.learned)
@@ -296,6 +297,23 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 		e.states++
 		e.visit(child)
 	}
+}
+
+// forgetReset drops from learned the applications the call gave another
+// owner with every credential reset: whatever credential of theirs the
+// caller held (as their previous owner, or as an admin) no longer works. An
+// application that changed owner with a credential left working stays
+// learned, so what the caller may hold of it is still counted.
+func (e *explorer) forgetReset(before, after *exploreState, learned []string) []string {
+	var out []string
+	for _, id := range learned {
+		was, now := before.apps[id], after.apps[id]
+		if was != nil && now != nil && was.OwnerID != now.OwnerID && !after.appHasCredentials(id) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // firstVisit reports whether n's state needs extending: whether no node of
