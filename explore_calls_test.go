@@ -284,8 +284,9 @@ func addClient(app, scope string) func(x *callContext) ([]credential, error) {
 }
 
 // transferApp gives an application to another owner, resetting its
-// credentials: it hands over nothing, and the judge forgets what the
-// caller held of the application (forgetReset).
+// credentials: it hands over nothing, and the judge checks that nothing of
+// the application works any more, and forgets what the caller held of it
+// (explorer.transferred).
 func transferApp(app, owner string) func(x *callContext) ([]credential, error) {
 	return func(x *callContext) ([]credential, error) {
 		_, err := x.w.svc.TransferApp(x.w.ctx, x.p, x.w.id[app], keysmith.TransferAppInput{OwnerID: x.w.id[owner]})
