@@ -239,8 +239,14 @@ func TestAppTransferAPI(t *testing.T) {
 				t.Errorf("transfer keeping credentials: %s", r.Raw)
 			}
 			getToken(t, s, x.client, "").Want(t, http.StatusOK)
+			if v := verifyKey(t, s, x.key); v.String("code") != "VALID" || v.String("owner_id") != newOwner {
+				t.Errorf("the kept key, now the new owner's: %s", v.Raw)
+			}
+			// It follows its new owner: deactivating the previous one changes nothing.
+			s.Do("POST", "/v1/users/"+x.owner+"/deactivate", admin, nil).Want(t, http.StatusOK)
+			getToken(t, s, x.client, "").Want(t, http.StatusOK)
 			if code := verifyKey(t, s, x.key).String("code"); code != "VALID" {
-				t.Errorf("the kept key: %s", code)
+				t.Errorf("the kept key once its previous owner is deactivated: %s", code)
 			}
 		})
 

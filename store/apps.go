@@ -298,7 +298,9 @@ func (tx *txn) moveClients(appID, ownerID string) ([]string, error) {
 }
 
 // deleteSecretsOf deletes every secret of the clients, whose row locks the
-// transaction holds, and returns them for their events.
+// transaction holds (so no secret is added meanwhile), and returns those it
+// deleted for their events: one deleted concurrently by DeleteClientSecret
+// is neither counted nor recorded twice.
 func (tx *txn) deleteSecretsOf(clientIDs []string) ([]*keysmith.ClientSecret, error) {
 	var out []*keysmith.ClientSecret
 	for _, id := range clientIDs {
@@ -307,10 +309,15 @@ func (tx *txn) deleteSecretsOf(clientIDs []string) ([]*keysmith.ClientSecret, er
 		if err != nil {
 			return nil, err
 		}
-		if _, err := tx.ExecContext(tx.ctx, `DELETE FROM oauth_client_secrets WHERE client_id = $1`, id); err != nil {
-			return nil, err
+		for _, s := range secs {
+			res, err := tx.ExecContext(tx.ctx, `DELETE FROM oauth_client_secrets WHERE id = $1`, s.ID)
+			if err != nil {
+				return nil, err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				out = append(out, s)
+			}
 		}
-		out = append(out, secs...)
 	}
 	return out, nil
 }
