@@ -130,3 +130,65 @@ func CanIssueAppCredentials(u *User, ownerID string) bool {
 
 // IsAdminUser reports whether u has one of the administrator roles.
 func IsAdminUser(u *User) bool { return IsAdmin(u.Role) }
+
+// CanTransferApps: org and super admins hand an application to another
+// owner. A transfer decides who may receive the application's
+// credentials, so group admins, who manage others' applications but never
+// receive their secrets, may not.
+func CanTransferApps(u *User) bool { return isOrgWide(u.Role) }
+
+// CanKeepCredentialsOnTransfer: only super admins transfer an application
+// without resetting its credentials. A transfer resets them by default, so
+// that the previous owner holds nothing that works; a super admin may
+// choose continuity instead (say, handing the application of someone who
+// left to their successor while its servers keep running), knowing that
+// whoever held the credentials still does.
+func CanKeepCredentialsOnTransfer(u *User) bool { return u.Role == RoleSuperAdmin }
+
+// CanOwnApps says why user u may not be given an application, or nil:
+// the new owner must be active and of a role that may register
+// applications itself (CanCreateApps), so that the application is one they
+// could manage. A service account may own one, as it may register one.
+func CanOwnApps(u *User) error {
+	if u.Status != UserActive {
+		return Errorf(CodeConflict, "%s is deactivated: an application goes only to an active user; activate them first or choose another owner", u.Email)
+	}
+	if !CanCreateApps(u) {
+		return Errorf(CodeInvalid, "%s is a %s, who may not own applications; choose a user whose role may register them", u.Email, u.Role)
+	}
+	return nil
+}
+
+// TransferAppInput is what a caller supplies to transfer an application.
+type TransferAppInput struct {
+	OwnerID string
+	// KeepCredentials keeps the application's client secrets and app keys
+	// working (super admins only); by default they are reset.
+	KeepCredentials bool
+}
+
+// Validate checks the input.
+func (in *TransferAppInput) Validate() error {
+	if in.OwnerID == "" {
+		return Errorf(CodeInvalid, "owner_id is required: the id of the user who is to own the application")
+	}
+	return nil
+}
+
+// AppTransfer is what a transfer did: the application as it now is, whom
+// it came from, and, when its credentials were reset, how many app keys
+// were revoked and client secrets deleted. No new secret is made: the new
+// owner creates their own.
+type AppTransfer struct {
+	App              *App
+	FromOwnerID      string
+	CredentialsReset bool
+	RevokedKeys      int
+	DeletedSecrets   int
+}
+
+// Details are the details of its app.transferred event.
+func (t *AppTransfer) Details() map[string]any {
+	return map[string]any{"from": t.FromOwnerID, "to": t.App.OwnerID, "credentials_reset": t.CredentialsReset,
+		"revoked_keys": t.RevokedKeys, "deleted_secrets": t.DeletedSecrets}
+}

@@ -25,9 +25,12 @@ const (
 	EventAgentDeactivated EventType = "agent.deactivated"
 	EventAgentDeleted     EventType = "agent.deleted"
 
-	EventAppCreated          EventType = "app.created"
-	EventAppUpdated          EventType = "app.updated"
-	EventAppDeleted          EventType = "app.deleted"
+	EventAppCreated EventType = "app.created"
+	EventAppUpdated EventType = "app.updated"
+	EventAppDeleted EventType = "app.deleted"
+	// EventAppTransferred: an application has a new owner; its details say
+	// whether its credentials were reset, and how many.
+	EventAppTransferred      EventType = "app.transferred"
 	EventClientCreated       EventType = "oauth_client.created"
 	EventClientRevoked       EventType = "oauth_client.revoked"
 	EventClientSecretCreated EventType = "oauth_client_secret.created"
@@ -91,6 +94,7 @@ var eventMessages = map[EventType]string{
 	EventAppCreated:          "Application created",
 	EventAppUpdated:          "Application updated",
 	EventAppDeleted:          "Application deleted",
+	EventAppTransferred:      "Application transferred to another owner",
 	EventClientCreated:       "OAuth client created",
 	EventClientRevoked:       "OAuth client revoked",
 	EventClientSecretCreated: "OAuth client secret created",

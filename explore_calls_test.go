@@ -100,6 +100,7 @@ func exploreCalls() []exploreCall {
 		{"give the caller's token the admin-only scope", "t:self s:self", "s:self", giveTokenScope("T_", scopeAdmin)},
 		{"add a secret to C_S", "", "c:C_S", clientSecret("C_S", false)},
 		{"reset the secrets of C_D1", "", "c:C_D1", clientSecret("C_D1", true)},
+		{"transfer P_D1 to D2", "u:D2", "p:P_D1 c:C_D1 t:K_D1", transferApp("P_D1", "D2")},
 		{"create a token for SA_org", "u:SA_org", "", createToken("SA_org", "")},
 		{"create a token for SA_super", "u:SA_super", "", createToken("SA_super", "")},
 		{"set S2's password", "u:S2", "pw:S2", setPassword("S2")},
@@ -279,6 +280,17 @@ func addClient(app, scope string) func(x *callContext) ([]credential, error) {
 			return nil, err
 		}
 		return []credential{{kind: credClientSecret, secret: secret}}, nil
+	}
+}
+
+// transferApp gives an application to another owner, resetting its
+// credentials: it hands over nothing, and the judge checks that nothing of
+// the application works any more, and forgets what the caller held of it
+// (explorer.transferred).
+func transferApp(app, owner string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		_, err := x.w.svc.TransferApp(x.w.ctx, x.p, x.w.id[app], keysmith.TransferAppInput{OwnerID: x.w.id[owner]})
+		return nil, err
 	}
 }
 

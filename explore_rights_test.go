@@ -280,11 +280,12 @@ func (e *explorer) closure(st *exploreState, learned []string) (capSet, map[stri
 }
 
 // capsOf returns the capabilities u would hold directly in st with role,
-// from a cache: they depend only on the users' roles, types and statuses and
-// on memberships (the owners of tokens, agents, applications and clients
-// never change).
+// from a cache: they depend only on the users' roles, types and statuses, on
+// memberships and on the owners of applications and clients, which a
+// transfer changes (the owners of tokens and agents never change, but for
+// the app keys a transfer revokes or moves with their application).
 func (e *explorer) capsOf(u *keysmith.User, role keysmith.Role, st *exploreState) capSet {
-	key := u.ID + "/" + string(role) + "/" + st.usersKey + "/" + st.groupsKey
+	key := u.ID + "/" + string(role) + "/" + st.usersKey + "/" + st.groupsKey + "/" + st.ownersKey
 	s, ok := e.caps[key]
 	if !ok {
 		c := *u

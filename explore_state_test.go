@@ -31,8 +31,9 @@ type exploreState struct {
 	// self-service.
 	registered map[string]bool
 	// usersKey and groupsKey sum up users' roles, types and statuses and
-	// the memberships: all that capabilities depend on.
-	usersKey, groupsKey string
+	// the memberships, ownersKey the owners of applications and clients
+	// (which a transfer changes): all that capabilities depend on.
+	usersKey, groupsKey, ownersKey string
 }
 
 // revokedAt stands for any revocation or disabling time: states keep only
@@ -158,6 +159,7 @@ func (r *stateReader) read(prev *exploreState, changed []string) (*exploreState,
 		}
 	}
 	st.usersKey, st.groupsKey = stateKeys(st)
+	st.ownersKey = ownersKey(st)
 	return st, nil
 }
 
@@ -200,6 +202,36 @@ func stateKeys(st *exploreState) (users, groups string) {
 	return strings.Join(u, ","), strings.Join(g, ",")
 }
 
+// ownersKey sums up the owners of applications and clients.
+func ownersKey(st *exploreState) string {
+	var o []string
+	for id, a := range st.apps {
+		o = append(o, id+":"+a.OwnerID)
+	}
+	for id, c := range st.clients {
+		o = append(o, id+":"+c.OwnerID)
+	}
+	slices.Sort(o)
+	return strings.Join(o, ",")
+}
+
+// appHasCredentials reports whether application appID has a credential
+// that may still work: a secret of one of its clients, or an app key that
+// is not revoked.
+func (st *exploreState) appHasCredentials(appID string) bool {
+	for _, clientID := range st.secrets {
+		if c := st.clients[clientID]; c != nil && c.AppID == appID {
+			return true
+		}
+	}
+	for _, t := range st.tokens {
+		if t.Type == keysmith.TokenAppKey && t.AppID == appID && t.RevokedAt == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // sharesGroup reports whether target is in a group c belongs to: the
 // relation CanUpdateUser takes, computed as the service does.
 func (st *exploreState) sharesGroup(c, target *keysmith.User) bool {
@@ -233,8 +265,13 @@ func (w *exploreWorld) fingerprint(before, st *exploreState, learned []string) s
 	}
 	for id := range before.tokens {
 		t := st.tokens[id]
-		parts = append(parts, fmt.Sprintf("%s=revoked:%v/disabled:%v/rotated:%v%v", w.labelOf(id),
+		parts = append(parts, fmt.Sprintf("%s=%s/revoked:%v/disabled:%v/rotated:%v%v", w.labelOf(id), w.labelOf(t.OwnerID),
 			t.RevokedAt != nil, t.DisabledAt != nil, st.hash[id] != before.hash[id], t.Scopes))
+	}
+	for id := range before.apps {
+		if a := st.apps[id]; a != nil {
+			parts = append(parts, fmt.Sprintf("%s=%s", w.labelOf(id), w.labelOf(a.OwnerID)))
+		}
 	}
 	for id := range before.agents {
 		a := st.agents[id]
@@ -246,7 +283,7 @@ func (w *exploreWorld) fingerprint(before, st *exploreState, learned []string) s
 	}
 	for id := range before.clients {
 		c := st.clients[id]
-		parts = append(parts, fmt.Sprintf("%s=%s/%d%v", w.labelOf(id), c.Status(), secrets[id], c.Scopes))
+		parts = append(parts, fmt.Sprintf("%s=%s/%s/%d%v", w.labelOf(id), w.labelOf(c.OwnerID), c.Status(), secrets[id], c.Scopes))
 	}
 	for name, self := range st.registered {
 		parts = append(parts, fmt.Sprintf("scope %s=self-service:%v", name, self))

@@ -30,6 +30,9 @@ import (
 //     and at the moment of the call (explore_judge_test.go);
 //   - the users, applications and agents created are ones the caller may
 //     create;
+//   - an application that changed owner has no working credential left
+//     (its previous owner holds nothing that works), unless the caller may
+//     keep them; the caller then no longer holds what they had of it;
 //   - every scope a client, API token or app key was given is registered,
 //     and one that is not self-service was given by a caller who may grant
 //     it (keysmith.CanGrantScope), judged as for secrets;
@@ -282,6 +285,9 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 			child.secret = cr.secret // the caller rotated their own token and calls with the new secret
 		}
 	}
+	var lost []string
+	child.learned, lost = e.transferred(n.st, st, p.User, child.learned)
+	problems = append(problems, lost...)
 	problems = append(problems, e.created(st)...)
 	problems = append(problems, e.granted(n.st, st, p.User)...)
 	caps, _ := e.closure(st, child.learned)
@@ -296,6 +302,40 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 		e.states++
 		e.visit(child)
 	}
+}
+
+// transferred judges the applications the call gave another owner: the
+// previous owner must hold nothing that works any more, so every client
+// secret and app key of such an application must be gone, unless the
+// caller may keep them (keysmith.CanKeepCredentialsOnTransfer). Whatever
+// credential of a reset application the caller held (as its previous
+// owner, or as an admin) no longer works, so it is dropped from learned;
+// one that kept a credential stays learned.
+func (e *explorer) transferred(before, after *exploreState, caller *keysmith.User, learned []string) ([]string, []string) {
+	var problems []string
+	reset := map[string]bool{}
+	for id, now := range after.apps {
+		was := before.apps[id]
+		if was == nil || was.OwnerID == now.OwnerID {
+			continue
+		}
+		if !after.appHasCredentials(id) {
+			reset[id] = true
+		} else if !keysmith.CanKeepCredentialsOnTransfer(caller) {
+			problems = append(problems, fmt.Sprintf("application %s went from %s to %s with credentials that still work, which its previous owner may hold",
+				e.w.labelOf(id), e.w.labelOf(was.OwnerID), e.w.labelOf(now.OwnerID)))
+		}
+	}
+	if len(reset) == 0 {
+		return learned, problems
+	}
+	var out []string
+	for _, id := range learned {
+		if !reset[id] {
+			out = append(out, id)
+		}
+	}
+	return out, problems
 }
 
 // firstVisit reports whether n's state needs extending: whether no node of

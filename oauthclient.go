@@ -289,6 +289,14 @@ type ClientSecret struct {
 	ExpiresAt   *time.Time
 }
 
+// Expired reports whether the secret has expired at now: its expiry is at
+// or before now. An expired secret authenticates nothing and no longer
+// counts towards the client's cap (MaxClientSecrets); it stays listed,
+// marked, until someone deletes it.
+func (s *ClientSecret) Expired(now time.Time) bool {
+	return s.ExpiresAt != nil && !now.Before(*s.ExpiresAt)
+}
+
 // SecretRef is how a client secret appears in events.
 func SecretRef(s *ClientSecret) Ref {
 	return Ref{Type: "oauth_client_secret", ID: s.ID, DisplayName: "…" + s.Last4}

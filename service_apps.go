@@ -78,3 +78,40 @@ func (s *Service) DeleteApp(ctx context.Context, p Principal, id string) error {
 	}
 	return s.Store.DeleteApp(ctx, id, p.User.ID)
 }
+
+// TransferApp gives an application to another owner (org and super
+// admins). By default every credential of the application is reset in the
+// same transaction: its app keys are revoked and every secret of its
+// clients is deleted, so the previous owner holds nothing that works (the
+// access tokens already issued stay valid until they expire, as after
+// deleting a secret); no new secret is made, the new owner creates their
+// own. in.KeepCredentials keeps them, for super admins only
+// (CanKeepCredentialsOnTransfer).
+func (s *Service) TransferApp(ctx context.Context, p Principal, id string, in TransferAppInput) (*AppTransfer, error) {
+	if err := CanChangeCredentials(p); err != nil {
+		return nil, err
+	}
+	if _, err := s.FindAppByID(ctx, p, id); err != nil {
+		return nil, err
+	}
+	if !CanTransferApps(p.User) {
+		return nil, Errorf(CodeForbidden, "role %s may not transfer applications; org and super admins do", p.User.Role)
+	}
+	if in.KeepCredentials && !CanKeepCredentialsOnTransfer(p.User) {
+		return nil, Errorf(CodeForbidden, "only super admins transfer an application with keep_credentials: a transfer resets its credentials so that the previous owner holds nothing that works")
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	to, err := s.Store.FindUserByID(ctx, in.OwnerID)
+	if keysmith404(err) {
+		return nil, Errorf(CodeInvalid, "owner_id %q names no user", in.OwnerID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := CanOwnApps(to); err != nil {
+		return nil, err
+	}
+	return s.Store.TransferApp(ctx, id, to.ID, p.User.ID, !in.KeepCredentials)
+}

@@ -203,9 +203,11 @@ func (s *Service) RevokeClient(ctx context.Context, p Principal, id string) (*Cl
 }
 
 // CreateClientSecret adds a secret to a client, for rotation without
-// downtime; it is shown once. CodeConflict beyond the cap.
+// downtime; it is shown once. CodeConflict beyond the cap, which counts
+// only the secrets that have not expired.
 func (s *Service) CreateClientSecret(ctx context.Context, p Principal, clientID string, in CreateSecretInput) (*ClientSecret, Secret, error) {
-	if _, err := s.secretIssuingClient(ctx, p, clientID); err != nil {
+	c, err := s.secretIssuingClient(ctx, p, clientID)
+	if err != nil {
 		return nil, Secret{}, err
 	}
 	now := s.Now()
@@ -220,13 +222,14 @@ func (s *Service) CreateClientSecret(ctx context.Context, p Principal, clientID 
 		return nil, Secret{}, err
 	}
 	sec, plain, hash := newSecretRecord(clientID, in, now)
-	if err := s.Store.CreateClientSecret(ctx, sec, hash, max); err != nil {
+	if err := s.Store.CreateClientSecret(ctx, c.OwnerID, sec, hash, max, now); err != nil {
 		return nil, Secret{}, err
 	}
 	return sec, plain, nil
 }
 
-// FindClientSecrets lists a client's secrets, masked.
+// FindClientSecrets lists a client's secrets, masked; expired ones stay
+// listed (ClientSecret.Expired marks them) until deleted.
 func (s *Service) FindClientSecrets(ctx context.Context, p Principal, clientID string) ([]*ClientSecret, error) {
 	if _, err := s.FindClientByID(ctx, p, clientID); err != nil {
 		return nil, err
@@ -245,7 +248,8 @@ func (s *Service) DeleteClientSecret(ctx context.Context, p Principal, clientID,
 
 // ResetClientSecrets replaces all of a client's secrets with one new one.
 func (s *Service) ResetClientSecrets(ctx context.Context, p Principal, clientID string, in CreateSecretInput) (*ClientSecret, Secret, error) {
-	if _, err := s.secretIssuingClient(ctx, p, clientID); err != nil {
+	c, err := s.secretIssuingClient(ctx, p, clientID)
+	if err != nil {
 		return nil, Secret{}, err
 	}
 	now := s.Now()
@@ -256,7 +260,7 @@ func (s *Service) ResetClientSecrets(ctx context.Context, p Principal, clientID 
 		return nil, Secret{}, err
 	}
 	sec, plain, hash := newSecretRecord(clientID, in, now)
-	if err := s.Store.ResetClientSecrets(ctx, sec, hash); err != nil {
+	if err := s.Store.ResetClientSecrets(ctx, c.OwnerID, sec, hash); err != nil {
 		return nil, Secret{}, err
 	}
 	return sec, plain, nil

@@ -123,7 +123,9 @@ type SessionStore interface {
 type TokenStore interface {
 	// CreateToken stores a new token under its hash. CodeConflict if the id
 	// or hash exists; for an app key CodeNotFound if its application is
-	// gone; CodeInvalid if it names a scope that is not registered.
+	// gone, CodeConflict if its owner is no longer the application's (it
+	// was transferred); CodeInvalid if it names a scope that is not
+	// registered.
 	CreateToken(ctx context.Context, t *Token, h Hash) error
 	// FindTokenByID returns a token. CodeNotFound if there is none.
 	FindTokenByID(ctx context.Context, id string) (*Token, error)
@@ -258,11 +260,24 @@ type AppStore interface {
 	// DeleteApp deletes an application and revokes all its clients (and so
 	// their tokens). CodeNotFound if there is none.
 	DeleteApp(ctx context.Context, id, deletedBy string) error
+	// TransferApp gives application id to user toOwnerID, with its clients
+	// and its live app keys, and records app.transferred. With reset, it
+	// first revokes the application's live app keys and deletes every
+	// secret of its clients (recording each), so the previous owner holds
+	// nothing that works. One transaction, the application's row locked
+	// first: a client, secret or key added concurrently for the previous
+	// owner commits before (and is reset) or is refused after. CodeNotFound
+	// for an unknown application; CodeInvalid if toOwnerID names no user,
+	// one who may not own applications, or the present owner; CodeConflict
+	// if the user is deactivated.
+	TransferApp(ctx context.Context, id, toOwnerID, transferredBy string, reset bool) (*AppTransfer, error)
 }
 
 // ClientStore keeps OAuth clients and their secrets.
 type ClientStore interface {
-	// CreateClient stores a client with its first secret. CodeInvalid
+	// CreateClient stores a client with its first secret; a client of an
+	// application must be owned by the application's owner (CodeConflict
+	// if it has another by now: it was transferred). CodeInvalid
 	// ("invalid_scope") if it names a scope that is not registered,
 	// ("invalid_request") if its audience is neither "" nor a registered
 	// API identifier; CodeNotFound if its application (c.AppID, when set)
@@ -285,16 +300,20 @@ type ClientStore interface {
 	// RevokeClient revokes a client: no new tokens, its live tokens become
 	// inactive. Idempotent. CodeNotFound if there is none.
 	RevokeClient(ctx context.Context, id, revokedBy string) (*Client, error)
-	// CreateClientSecret adds a secret. CodeConflict when the client is
-	// revoked or holds max secrets already; CodeNotFound for an unknown one.
-	CreateClientSecret(ctx context.Context, s *ClientSecret, h Hash, max int) error
+	// CreateClientSecret adds a secret to a client owned by ownerID (the
+	// owner the caller's permission was checked against). CodeConflict when
+	// the client is revoked, has another owner by now (its application was
+	// transferred), or holds max secrets that have not expired at now
+	// already (expired ones do not count); CodeNotFound for an unknown one.
+	CreateClientSecret(ctx context.Context, ownerID string, s *ClientSecret, h Hash, max int, now time.Time) error
 	// FindClientSecrets lists a client's secrets, oldest first.
 	FindClientSecrets(ctx context.Context, clientID string) ([]*ClientSecret, error)
 	// DeleteClientSecret deletes one secret. CodeNotFound if there is none.
 	DeleteClientSecret(ctx context.Context, clientID, secretID string) error
-	// ResetClientSecrets replaces all of a client's secrets with s.
-	// CodeNotFound for an unknown client, CodeConflict for a revoked one.
-	ResetClientSecrets(ctx context.Context, s *ClientSecret, h Hash) error
+	// ResetClientSecrets replaces all of a client's secrets with s, for a
+	// client owned by ownerID. CodeNotFound for an unknown client,
+	// CodeConflict for a revoked one or one with another owner by now.
+	ResetClientSecrets(ctx context.Context, ownerID string, s *ClientSecret, h Hash) error
 	// FindClientSecretChecks returns the hashes that authenticate a client.
 	FindClientSecretChecks(ctx context.Context, clientID string) ([]SecretCheck, error)
 }

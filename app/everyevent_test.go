@@ -75,7 +75,7 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		s.Do("PATCH", "/v1/zones/"+z.String("id"), admin, map[string]any{"name": "head office"}).Want(t, http.StatusOK)
 		s.Do("DELETE", "/v1/zones/"+z.String("id"), admin, nil).Want(t, http.StatusNoContent)
 		s.Do("PUT", "/v1/settings/rate-limits", admin, map[string]any{"tokens": 500}).Want(t, http.StatusOK)
-		_, dev := s.AddUser(keysmith.RoleDeveloper, "")
+		devID, dev := s.AddUser(keysmith.RoleDeveloper, "")
 		s.Do("POST", "/v1/zones", dev, map[string]any{"name": "x", "gateways": []string{"10.0.0.0/8"}}).Want(t, http.StatusForbidden)
 
 		// Applications, OAuth clients, secrets, access tokens, signing keys.
@@ -121,6 +121,10 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		s.Do("DELETE", "/v1/apps/"+appID, admin, nil).Want(t, http.StatusNoContent)
 		newAppKey(t, s, admin, newApp(t, s, admin, "expiring"),
 			map[string]any{"expires_at": s.Clock.Now().Add(time.Hour).Format(time.RFC3339)})
+		// An application handed to another owner, its credentials reset.
+		moved := newApp(t, s, admin, "moved")
+		newClient(t, s, admin, map[string]any{"app_id": moved})
+		s.Do("POST", "/v1/apps/"+moved+"/transfer", admin, map[string]any{"owner_id": devID}).Want(t, http.StatusOK)
 
 		// Expiry is noticed by the maintenance sweep.
 		s.Clock.Advance(2 * time.Hour)

@@ -43,7 +43,7 @@ func TestOAuthClientsAPI(t *testing.T) {
 			if len(items) != 1 || sec["last4"] != c.Secret[len(c.Secret)-4:] || sec["secret_id"] != c.SecretID {
 				t.Errorf("masked list: %s", l.Raw)
 			}
-			for _, f := range []string{"secret_id", "description", "created_at", "expires_at", "last4"} {
+			for _, f := range []string{"secret_id", "description", "created_at", "expires_at", "last4", "expired"} {
 				if _, ok := sec[f]; !ok {
 					t.Errorf("secret lacks %s: %v", f, sec)
 				}
@@ -141,6 +141,44 @@ func TestOAuthClientsAPI(t *testing.T) {
 			s.Clock.Advance(time.Hour)
 			getToken(t, s, short, "").Want(t, http.StatusUnauthorized)
 			getToken(t, s, c, "").Want(t, http.StatusOK)
+		})
+
+		t.Run("ExpiredSecretIsMarkedAndNoLongerCountsTowardsTheCap", func(t *testing.T) {
+			// The cap is 3 here: the first secret, one expiring in an hour, and
+			// one more fill it; once the second has expired it is listed,
+			// marked, and a third unexpired secret fits.
+			c := newClient(t, s, admin, map[string]any{})
+			path := "/v1/oauth/clients/" + c.ID + "/secrets"
+			expiring := s.Do("POST", path, admin, map[string]any{"expires_at": s.Clock.Now().Add(time.Hour)}).Want(t, http.StatusCreated)
+			if expiring.Body["expired"] != false {
+				t.Errorf("a new secret: %s", expiring.Raw)
+			}
+			s.Do("POST", path, admin, nil).Want(t, http.StatusCreated)
+			s.Do("POST", path, admin, nil).Want(t, http.StatusConflict)
+			s.Clock.Advance(time.Hour) // the expiry is now: expired
+			expired := func() map[string]bool {
+				out := map[string]bool{}
+				for _, it := range s.Do("GET", path, admin, nil).Want(t, http.StatusOK).Body["items"].([]any) {
+					sec := it.(map[string]any)
+					out[sec["secret_id"].(string)] = sec["expired"].(bool)
+				}
+				return out
+			}
+			if got := expired(); len(got) != 3 || !got[expiring.String("secret_id")] || got[c.SecretID] {
+				t.Errorf("expired markers %v; want only %s expired", got, expiring.String("secret_id"))
+			}
+			getToken(t, s, client{ID: c.ID, Secret: expiring.String("client_secret")}, "").Want(t, http.StatusUnauthorized)
+			s.Do("POST", path, admin, nil).Want(t, http.StatusCreated)
+			if r := s.Do("POST", path, admin, nil).Want(t, http.StatusConflict); !strings.Contains(r.String("error_description"), "unexpired") {
+				t.Errorf("beyond the cap: %s", r.Raw)
+			}
+			if got := expired(); len(got) != 4 {
+				t.Errorf("%d secrets listed, want 4 (the expired one stays until deleted)", len(got))
+			}
+			s.Do("DELETE", path+"/"+expiring.String("secret_id"), admin, nil).Want(t, http.StatusNoContent)
+			if got := expired(); len(got) != 3 {
+				t.Errorf("%d secrets listed after deleting the expired one, want 3", len(got))
+			}
 		})
 
 		t.Run("RevokedClientGetsNoTokensAndItsTokensDie", func(t *testing.T) {

@@ -172,6 +172,19 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		"`DELETE /v1/apps/{app_id}/keys/{id}` (another user's app)": func(caller) request {
 			return request{method: "DELETE", path: keyOf()}
 		},
+		"`POST /v1/apps/{id}/transfer` (own app)": func(c caller) request {
+			app := w.do(c, "POST", "/v1/apps", map[string]any{"name": fmt.Sprint("mine", w.uniq())}).Want(w.t, 201).String("app_id")
+			return request{method: "POST", path: "/v1/apps/" + app + "/transfer", body: map[string]any{"owner_id": w.devOut}}
+		},
+		"`POST /v1/apps/{id}/transfer` (another user's app)": func(caller) request {
+			app := w.Do("POST", "/v1/apps", w.super2Token, map[string]any{"name": "super2's"}).Want(w.t, 201).String("app_id")
+			return request{method: "POST", path: "/v1/apps/" + app + "/transfer", body: map[string]any{"owner_id": w.devOut}}
+		},
+		"`POST /v1/apps/{id}/transfer` (another user's app, keep_credentials)": func(caller) request {
+			app := w.Do("POST", "/v1/apps", w.super2Token, map[string]any{"name": "super2's"}).Want(w.t, 201).String("app_id")
+			return request{method: "POST", path: "/v1/apps/" + app + "/transfer",
+				body: map[string]any{"owner_id": w.devOut, "keep_credentials": true}}
+		},
 		"`GET /v1/me`": func(caller) request { return request{method: "GET", path: "/v1/me"} },
 		"`POST /v1/users` (role developer)": func(caller) request {
 			return request{method: "POST", path: "/v1/users", body: map[string]any{

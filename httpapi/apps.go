@@ -28,6 +28,7 @@ func (s *Server) appRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/apps/{id}", s.authed(s.getApp))
 	mux.Handle("PATCH /v1/apps/{id}", s.authed(s.updateApp))
 	mux.Handle("DELETE /v1/apps/{id}", s.authed(s.deleteApp))
+	mux.Handle("POST /v1/apps/{id}/transfer", s.authed(s.transferApp))
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
@@ -94,5 +95,39 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, p keysmith.Pr
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// transferJSON answers a transfer: the application as it now is, and what
+// was reset. It carries no secret: the new owner creates their own.
+type transferJSON struct {
+	appJSON
+	PreviousOwnerID  string `json:"previous_owner_id"`
+	CredentialsReset bool   `json:"credentials_reset"`
+	RevokedKeys      int    `json:"revoked_keys"`
+	DeletedSecrets   int    `json:"deleted_secrets"`
+	Note             string `json:"note"`
+}
+
+func (s *Server) transferApp(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
+	var req struct {
+		OwnerID         string `json:"owner_id"`
+		KeepCredentials bool   `json:"keep_credentials"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	t, err := s.Service.TransferApp(r.Context(), p, r.PathValue("id"),
+		keysmith.TransferAppInput{OwnerID: req.OwnerID, KeepCredentials: req.KeepCredentials})
+	if err != nil {
+		return err
+	}
+	note := "Every app key was revoked and every client secret deleted: the previous owner holds nothing that works. " +
+		"Access tokens already issued stay valid until they expire. The new owner creates new secrets and keys."
+	if !t.CredentialsReset {
+		note = "Credentials were kept: every client secret and app key that worked still works, whoever holds it."
+	}
+	writeJSON(w, http.StatusOK, transferJSON{appJSON: toAppJSON(t.App), PreviousOwnerID: t.FromOwnerID,
+		CredentialsReset: t.CredentialsReset, RevokedKeys: t.RevokedKeys, DeletedSecrets: t.DeletedSecrets, Note: note})
 	return nil
 }

@@ -50,10 +50,15 @@ type secretJSON struct {
 	Last4        string     `json:"last4"`
 	CreatedAt    time.Time  `json:"created_at"`
 	ExpiresAt    *time.Time `json:"expires_at"`
+	// Expired: expires_at is at or before now. An expired secret
+	// authenticates nothing and does not count towards the client's cap;
+	// it is listed until deleted.
+	Expired bool `json:"expired"`
 }
 
-func toSecretJSON(s *keysmith.ClientSecret) secretJSON {
-	return secretJSON{SecretID: s.ID, Description: s.Description, Last4: s.Last4, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+func toSecretJSON(s *keysmith.ClientSecret, now time.Time) secretJSON {
+	return secretJSON{SecretID: s.ID, Description: s.Description, Last4: s.Last4, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
+		Expired: s.Expired(now)}
 }
 
 func (s *Server) clientRoutes(mux *http.ServeMux) {
@@ -177,8 +182,8 @@ func decodeSecretRequest(w http.ResponseWriter, r *http.Request) (keysmith.Creat
 }
 
 // writeNewSecret answers a secret just made: the one response that shows it.
-func writeNewSecret(w http.ResponseWriter, sec *keysmith.ClientSecret, plain keysmith.Secret) {
-	out := toSecretJSON(sec)
+func writeNewSecret(w http.ResponseWriter, sec *keysmith.ClientSecret, plain keysmith.Secret, now time.Time) {
+	out := toSecretJSON(sec, now)
 	out.ClientSecret = plain.Reveal()
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, out)
@@ -193,7 +198,7 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p keysmith
 	if err != nil {
 		return err
 	}
-	writeNewSecret(w, sec, plain)
+	writeNewSecret(w, sec, plain, s.Service.Now())
 	return nil
 }
 
@@ -206,8 +211,9 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p keysmith.
 		return err
 	}
 	items := make([]secretJSON, len(secs))
+	now := s.Service.Now()
 	for i, sec := range secs {
-		items[i] = toSecretJSON(sec)
+		items[i] = toSecretJSON(sec, now)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
@@ -230,6 +236,6 @@ func (s *Server) resetSecrets(w http.ResponseWriter, r *http.Request, p keysmith
 	if err != nil {
 		return err
 	}
-	writeNewSecret(w, sec, plain)
+	writeNewSecret(w, sec, plain, s.Service.Now())
 	return nil
 }

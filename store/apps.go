@@ -177,3 +177,164 @@ func (tx *txn) lockApp(id string) error {
 	}
 	return nil
 }
+
+// lockAppOwnedBy takes application id's row lock and checks that ownerID
+// still owns it: a credential of the application is made for its owner,
+// and one made for the previous owner after a transfer committed would
+// hand them a credential of an application no longer theirs. CodeNotFound
+// if there is no application, CodeConflict if it has another owner.
+func (tx *txn) lockAppOwnedBy(id, ownerID string) error {
+	if err := tx.lockApp(id); err != nil {
+		return err
+	}
+	var owner string
+	if err := tx.QueryRowContext(tx.ctx, `SELECT owner_id FROM apps WHERE id = $1`, id).Scan(&owner); err != nil {
+		return err
+	}
+	if owner != ownerID {
+		return keysmith.Errorf(keysmith.CodeConflict,
+			"application %q changed owner meanwhile (it was transferred); read it again", id)
+	}
+	return nil
+}
+
+// TransferApp gives an application, its clients and its live keys to
+// toOwnerID; with reset, it first revokes the keys and deletes the clients'
+// secrets. See keysmith.AppStore.
+func (db *DB) TransferApp(ctx context.Context, id, toOwnerID, transferredBy string, reset bool) (*keysmith.AppTransfer, error) {
+	var out *keysmith.AppTransfer
+	err := db.write(ctx, func(tx *txn) error {
+		// The application's row first, as CreateClient and app keys take it;
+		// a client's secret waits on the client's row, taken below.
+		if err := tx.lockApp(id); err != nil {
+			return err
+		}
+		a, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = $1`, id))
+		if err != nil {
+			return err
+		}
+		if err := tx.checkNewOwner(a, toOwnerID); err != nil {
+			return err
+		}
+		out = &keysmith.AppTransfer{FromOwnerID: a.OwnerID, CredentialsReset: reset}
+		// Every row first, then the events (see write).
+		var secrets []*keysmith.ClientSecret
+		var keys revokedTokens
+		if reset {
+			if keys, err = tx.revokeAppKeys(id, transferredBy); err != nil {
+				return err
+			}
+		}
+		clients, err := tx.moveClients(id, toOwnerID)
+		if err != nil {
+			return err
+		}
+		if reset {
+			if secrets, err = tx.deleteSecretsOf(clients); err != nil {
+				return err
+			}
+		}
+		if err := tx.moveAppKeys(id, toOwnerID); err != nil {
+			return err
+		}
+		a.OwnerID, a.UpdatedAt = toOwnerID, db.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE apps SET owner_id = $1, updated_at = $2 WHERE id = $3`,
+			a.OwnerID, micros(a.UpdatedAt), id); err != nil {
+			return err
+		}
+		out.App, out.RevokedKeys, out.DeletedSecrets = a, len(keys.tokens), len(secrets)
+		from, to := tx.userRef(out.FromOwnerID), tx.userRef(toOwnerID)
+		for i, k := range keys.tokens {
+			if err := tx.recordTokenRevoked(k, keys.owners[i]); err != nil {
+				return err
+			}
+		}
+		for _, s := range secrets {
+			if err := tx.record(keysmith.EventClientSecretDeleted, map[string]any{"client_id": s.ClientID},
+				keysmith.SecretRef(s)); err != nil {
+				return err
+			}
+		}
+		return tx.record(keysmith.EventAppTransferred, out.Details(), keysmith.AppRef(a), from, to)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkNewOwner refuses to give application a to toOwnerID unless that is
+// an active user who may own applications and not its present owner,
+// read in the transaction.
+func (tx *txn) checkNewOwner(a *keysmith.App, toOwnerID string) error {
+	u, err := scanUser(tx.QueryRowContext(tx.ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, toOwnerID))
+	if err == sql.ErrNoRows {
+		return keysmith.Errorf(keysmith.CodeInvalid, "owner_id %q names no user", toOwnerID)
+	}
+	if err != nil {
+		return err
+	}
+	if u.ID == a.OwnerID {
+		return keysmith.Errorf(keysmith.CodeInvalid, "application %q already belongs to %s", a.ID, u.Email)
+	}
+	return keysmith.CanOwnApps(u)
+}
+
+// moveClients gives every client of application appID (revoked ones too,
+// so that they stay in the new owner's view) to ownerID, taking their row
+// locks in id order, and returns their ids.
+func (tx *txn) moveClients(appID, ownerID string) ([]string, error) {
+	ids, err := queryAll(tx.ctx, tx, `SELECT id FROM oauth_clients WHERE app_id = $1 ORDER BY id`, []any{appID}, scanString)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE oauth_clients SET owner_id = $1 WHERE id = $2`, ownerID, id); err != nil {
+			return nil, err
+		}
+		tx.changed(keysmith.ChangeOAuthClient, id)
+	}
+	return ids, nil
+}
+
+// deleteSecretsOf deletes every secret of the clients, whose row locks the
+// transaction holds (so no secret is added meanwhile), and returns those it
+// deleted for their events: one deleted concurrently by DeleteClientSecret
+// is neither counted nor recorded twice.
+func (tx *txn) deleteSecretsOf(clientIDs []string) ([]*keysmith.ClientSecret, error) {
+	var out []*keysmith.ClientSecret
+	for _, id := range clientIDs {
+		secs, err := queryAll(tx.ctx, tx, `SELECT `+secretColumns+` FROM oauth_client_secrets WHERE client_id = $1
+			ORDER BY created_at, id`, []any{id}, scanSecret)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range secs {
+			res, err := tx.ExecContext(tx.ctx, `DELETE FROM oauth_client_secrets WHERE id = $1`, s.ID)
+			if err != nil {
+				return nil, err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// moveAppKeys gives application appID's keys that are not revoked to
+// ownerID: a key belongs to its application's owner.
+func (tx *txn) moveAppKeys(appID, ownerID string) error {
+	ids, err := queryAll(tx.ctx, tx, `SELECT id FROM tokens WHERE app_id = $1 AND type = 'app_key' AND revoked_at IS NULL
+		ORDER BY id`, []any{appID}, scanString)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE tokens SET owner_id = $1 WHERE id = $2`, ownerID, id); err != nil {
+			return err
+		}
+		tx.changed(keysmith.ChangeToken, id)
+	}
+	return nil
+}

@@ -55,7 +55,7 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 		// a client created while its application is deleted commits first
 		// (and is revoked with it) or finds it gone.
 		if c.AppID != "" {
-			if err := tx.lockApp(c.AppID); err != nil {
+			if err := tx.lockAppOwnedBy(c.AppID, c.OwnerID); err != nil {
 				return err
 			}
 		}
@@ -236,31 +236,51 @@ func (tx *txn) recordClientRevoked(c *keysmith.Client) error {
 	return tx.record(keysmith.EventClientRevoked, map[string]any{"app_id": c.AppID}, keysmith.ClientRef(c))
 }
 
-// CreateClientSecret adds a secret, refusing (CodeConflict) beyond max.
-func (db *DB) CreateClientSecret(ctx context.Context, s *keysmith.ClientSecret, h keysmith.Hash, max int) error {
+// CreateClientSecret adds a secret to a client of ownerID, refusing
+// (CodeConflict) beyond max secrets unexpired at now.
+func (db *DB) CreateClientSecret(ctx context.Context, ownerID string, s *keysmith.ClientSecret, h keysmith.Hash, max int,
+	now time.Time) error {
 	return db.write(ctx, func(tx *txn) error {
-		c, err := tx.lockClient(s.ClientID)
+		// The client's row lock first (it serialises concurrent additions
+		// on PostgreSQL, so the count below is exact, and waits for a
+		// transfer of its application), then the client as it now is.
+		c, err := tx.lockClientOf(s.ClientID, ownerID)
 		if err != nil {
 			return err
 		}
-		if c.RevokedAt != nil {
-			return keysmith.Errorf(keysmith.CodeConflict, "OAuth client %q is revoked; it takes no new secrets", c.ID)
-		}
-		// Serialise concurrent additions on PostgreSQL: the row lock on the
-		// client makes the count below exact.
-		if _, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET revoked_by = revoked_by WHERE id = $1`, c.ID); err != nil {
-			return err
-		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oauth_client_secrets WHERE client_id = $1`, c.ID).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oauth_client_secrets WHERE client_id = $1
+			AND (expires_at IS NULL OR expires_at > $2)`, c.ID, micros(now)).Scan(&n); err != nil {
 			return err
 		}
 		if n >= max {
 			return keysmith.Errorf(keysmith.CodeConflict,
-				"OAuth client %q holds %d secrets, the most allowed; delete one (or reset them) first", c.ID, n)
+				"OAuth client %q holds %d unexpired secrets, the most allowed; delete one (or reset them) first", c.ID, n)
 		}
 		return tx.insertSecret(s, h)
 	})
+}
+
+// lockClientOf takes client id's row lock and returns it as it is under the
+// lock: CodeNotFound if there is none; CodeConflict if it is revoked, or
+// if its owner is no longer ownerID (its application was transferred since
+// the caller's permission was checked).
+func (tx *txn) lockClientOf(id, ownerID string) (*keysmith.Client, error) {
+	if _, err := tx.ExecContext(tx.ctx, `UPDATE oauth_clients SET revoked_by = revoked_by WHERE id = $1`, id); err != nil {
+		return nil, err
+	}
+	c, err := tx.lockClient(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.RevokedAt != nil {
+		return nil, keysmith.Errorf(keysmith.CodeConflict, "OAuth client %q is revoked; it takes no new secrets", c.ID)
+	}
+	if c.OwnerID != ownerID {
+		return nil, keysmith.Errorf(keysmith.CodeConflict,
+			"OAuth client %q changed owner meanwhile (its application was transferred); read it again", c.ID)
+	}
+	return c, nil
 }
 
 // FindClientSecrets lists a client's secrets, oldest first.
@@ -292,15 +312,12 @@ func (db *DB) DeleteClientSecret(ctx context.Context, clientID, secretID string)
 	})
 }
 
-// ResetClientSecrets replaces every secret of the client with s.
-func (db *DB) ResetClientSecrets(ctx context.Context, s *keysmith.ClientSecret, h keysmith.Hash) error {
+// ResetClientSecrets replaces every secret of the client of ownerID with s.
+func (db *DB) ResetClientSecrets(ctx context.Context, ownerID string, s *keysmith.ClientSecret, h keysmith.Hash) error {
 	return db.write(ctx, func(tx *txn) error {
-		c, err := tx.lockClient(s.ClientID)
+		c, err := tx.lockClientOf(s.ClientID, ownerID)
 		if err != nil {
 			return err
-		}
-		if c.RevokedAt != nil {
-			return keysmith.Errorf(keysmith.CodeConflict, "OAuth client %q is revoked; it takes no new secrets", c.ID)
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_client_secrets WHERE client_id = $1`, c.ID)
 		if err != nil {

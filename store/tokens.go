@@ -59,7 +59,7 @@ func (db *DB) CreateToken(ctx context.Context, t *keysmith.Token, h keysmith.Has
 func (tx *txn) insertToken(t *keysmith.Token, h keysmith.Hash) error {
 	t = keysmith.NewToken(*t) // for callers that did not build t with it; the caller's value is not changed
 	if t.AppID != "" {
-		if err := tx.lockApp(t.AppID); err != nil {
+		if err := tx.lockAppOwnedBy(t.AppID, t.OwnerID); err != nil {
 			return err
 		}
 	}

@@ -137,22 +137,22 @@ func testClients(t *testing.T, fx *fixture) {
 		c, first := fx.createClient(alice, "")
 		fx.clock.Advance(time.Second) // oldest first is by creation time
 		second, h := fx.newClientSecret(c.ID)
-		if err := fx.db.CreateClientSecret(fx.ctx, second, h, 2); err != nil {
+		if err := fx.db.CreateClientSecret(fx.ctx, alice.ID, second, h, 2, fx.clock.Now()); err != nil {
 			t.Fatalf("CreateClientSecret under the cap: %v", err)
 		}
 		third, h3 := fx.newClientSecret(c.ID)
-		wantCode(t, "CreateClientSecret at the cap", fx.db.CreateClientSecret(fx.ctx, third, h3, 2), keysmith.CodeConflict)
+		wantCode(t, "CreateClientSecret at the cap", fx.db.CreateClientSecret(fx.ctx, alice.ID, third, h3, 2, fx.clock.Now()), keysmith.CodeConflict)
 		if diff := cmp.Diff([]string{first.ID, second.ID}, fx.secretIDs(c.ID)); diff != "" {
 			t.Errorf("secrets after the refused addition (-want +got):\n%s", diff)
 		}
 		lost, hl := fx.newClientSecret(keysmith.NewID("cli"))
-		wantCode(t, "CreateClientSecret of an unknown client", fx.db.CreateClientSecret(fx.ctx, lost, hl, 5), keysmith.CodeNotFound)
+		wantCode(t, "CreateClientSecret of an unknown client", fx.db.CreateClientSecret(fx.ctx, alice.ID, lost, hl, 5, fx.clock.Now()), keysmith.CodeNotFound)
 		if _, err := fx.db.RevokeClient(fx.ctx, c.ID, alice.ID); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, "CreateClientSecret of a revoked client", fx.db.CreateClientSecret(fx.ctx, third, h3, 5), keysmith.CodeConflict)
-		wantCode(t, "ResetClientSecrets of a revoked client", fx.db.ResetClientSecrets(fx.ctx, third, h3), keysmith.CodeConflict)
-		wantCode(t, "ResetClientSecrets of an unknown client", fx.db.ResetClientSecrets(fx.ctx, lost, hl), keysmith.CodeNotFound)
+		wantCode(t, "CreateClientSecret of a revoked client", fx.db.CreateClientSecret(fx.ctx, alice.ID, third, h3, 5, fx.clock.Now()), keysmith.CodeConflict)
+		wantCode(t, "ResetClientSecrets of a revoked client", fx.db.ResetClientSecrets(fx.ctx, alice.ID, third, h3), keysmith.CodeConflict)
+		wantCode(t, "ResetClientSecrets of an unknown client", fx.db.ResetClientSecrets(fx.ctx, alice.ID, lost, hl), keysmith.CodeNotFound)
 	})
 
 	t.Run("DeleteClientSecretDeletesOnlyThatSecretOfThatClient", func(t *testing.T) {
@@ -162,7 +162,7 @@ func testClients(t *testing.T, fx *fixture) {
 		fx.clock.Advance(time.Second)
 		second, h := fx.newClientSecret(c.ID)
 		second.ExpiresAt = ptr(fx.clock.Now().Add(time.Hour))
-		if err := fx.db.CreateClientSecret(fx.ctx, second, h, 5); err != nil {
+		if err := fx.db.CreateClientSecret(fx.ctx, alice.ID, second, h, 5, fx.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		err := fx.db.DeleteClientSecret(fx.ctx, c.ID, otherSecret.ID)
@@ -189,11 +189,11 @@ func testClients(t *testing.T, fx *fixture) {
 		fx := fx.in(t)
 		c, _ := fx.createClient(alice, "")
 		extra, h := fx.newClientSecret(c.ID)
-		if err := fx.db.CreateClientSecret(fx.ctx, extra, h, 5); err != nil {
+		if err := fx.db.CreateClientSecret(fx.ctx, alice.ID, extra, h, 5, fx.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		fresh, fh := fx.newClientSecret(c.ID)
-		if err := fx.db.ResetClientSecrets(fx.ctx, fresh, fh); err != nil {
+		if err := fx.db.ResetClientSecrets(fx.ctx, alice.ID, fresh, fh); err != nil {
 			t.Fatalf("ResetClientSecrets: %v", err)
 		}
 		if diff := cmp.Diff([]string{fresh.ID}, fx.secretIDs(c.ID)); diff != "" {
@@ -212,7 +212,7 @@ func testClients(t *testing.T, fx *fixture) {
 		errs := make([]error, tries)
 		concurrently(tries, func(i int) {
 			s, h := fx.newClientSecret(c.ID)
-			errs[i] = fx.db.CreateClientSecret(fx.ctx, s, h, max)
+			errs[i] = fx.db.CreateClientSecret(fx.ctx, alice.ID, s, h, max, fx.clock.Now())
 		})
 		ok := 0
 		for i, err := range errs {
@@ -227,6 +227,81 @@ func testClients(t *testing.T, fx *fixture) {
 		if n := len(fx.secretIDs(c.ID)); ok != max-1 || n != max {
 			t.Errorf("%d concurrent additions to a client with 1 secret, cap %d: %d succeeded, %d stored; want %d and %d",
 				tries, max, ok, n, max-1, max)
+		}
+	})
+	t.Run("AnExpiredSecretFreesAPlaceAndStaysListed", func(t *testing.T) {
+		// The cap counts the secrets that have not expired at now: one whose
+		// expiry is at or before now no longer holds a place, though it is
+		// listed until deleted (and authenticates nothing, see oauth).
+		fx := fx.in(t)
+		c, first := fx.createClient(alice, "")
+		fx.clock.Advance(time.Second)
+		expiring, h := fx.newClientSecret(c.ID)
+		expiring.ExpiresAt = ptr(fx.clock.Now().Add(time.Hour))
+		if err := fx.db.CreateClientSecret(fx.ctx, alice.ID, expiring, h, 2, fx.clock.Now()); err != nil {
+			t.Fatalf("CreateClientSecret under the cap: %v", err)
+		}
+		third, h3 := fx.newClientSecret(c.ID)
+		wantCode(t, "CreateClientSecret at the cap, a second before the expiry",
+			fx.db.CreateClientSecret(fx.ctx, alice.ID, third, h3, 2, expiring.ExpiresAt.Add(-time.Second)), keysmith.CodeConflict)
+		fx.clock.Advance(time.Hour) // now is the expiry: expired
+		third.CreatedAt = fx.clock.Now()
+		if err := fx.db.CreateClientSecret(fx.ctx, alice.ID, third, h3, 2, fx.clock.Now()); err != nil {
+			t.Fatalf("CreateClientSecret once the other has expired: %v", err)
+		}
+		if diff := cmp.Diff([]string{first.ID, expiring.ID, third.ID}, fx.secretIDs(c.ID)); diff != "" {
+			t.Errorf("secrets, the expired one still listed (-want +got):\n%s", diff)
+		}
+		fourth, h4 := fx.newClientSecret(c.ID)
+		wantCode(t, "CreateClientSecret with two unexpired secrets, cap 2",
+			fx.db.CreateClientSecret(fx.ctx, alice.ID, fourth, h4, 2, fx.clock.Now()), keysmith.CodeConflict)
+	})
+
+	t.Run("ConcurrentCreateClientSecretsBesideExpiredOnesNeverExceedTheCap", func(t *testing.T) {
+		fx := fx.in(t)
+		c, _ := fx.createClient(alice, "")
+		for range 2 {
+			s, h := fx.newClientSecret(c.ID)
+			s.ExpiresAt = ptr(fx.clock.Now().Add(time.Minute))
+			if err := fx.db.CreateClientSecret(fx.ctx, alice.ID, s, h, 5, fx.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fx.clock.Advance(time.Minute)
+		const max, tries = 4, 10
+		errs := make([]error, tries)
+		concurrently(tries, func(i int) {
+			s, h := fx.newClientSecret(c.ID)
+			errs[i] = fx.db.CreateClientSecret(fx.ctx, alice.ID, s, h, max, fx.clock.Now())
+		})
+		ok := 0
+		for i, err := range errs {
+			switch keysmith.ErrorCode(err) {
+			case "":
+				ok++
+			case keysmith.CodeConflict:
+			default:
+				t.Errorf("addition %d: %v, want success or conflict", i, err)
+			}
+		}
+		if n := len(fx.secretIDs(c.ID)); ok != max-1 || n != max+2 {
+			t.Errorf("%d concurrent additions to a client with 1 live and 2 expired secrets, cap %d: %d succeeded, %d stored; want %d and %d",
+				tries, max, ok, n, max-1, max+2)
+		}
+	})
+
+	t.Run("SecretsForAnOwnerTheClientNoLongerHasAreConflict", func(t *testing.T) {
+		// The service checks the caller against the client's owner before
+		// the write; the store checks that owner again under the client's
+		// row lock, so a secret is never made for the previous owner of a
+		// transferred application.
+		fx := fx.in(t)
+		c, first := fx.createClient(alice, "")
+		s, h := fx.newClientSecret(c.ID)
+		wantCode(t, "CreateClientSecret for bob", fx.db.CreateClientSecret(fx.ctx, bob.ID, s, h, 5, fx.clock.Now()), keysmith.CodeConflict)
+		wantCode(t, "ResetClientSecrets for bob", fx.db.ResetClientSecrets(fx.ctx, bob.ID, s, h), keysmith.CodeConflict)
+		if diff := cmp.Diff([]string{first.ID}, fx.secretIDs(c.ID)); diff != "" {
+			t.Errorf("secrets after the refusals (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -29,7 +29,8 @@
 //	EventStore       RecordEvent, FindEvents, ExportEvents, VerifyEvents,
 //	                 PruneEvents, RecordTokenExpiries: EventLog (eventlog); the
 //	                 events of changes: *AppendsOneEvent… (events)
-//	AppStore         CreateApp, FindAppByID, FindApps, UpdateApp, DeleteApp: Apps;
+//	AppStore         CreateApp, FindAppByID, FindApps, UpdateApp, DeleteApp,
+//	                 TransferApp (racing the old owner's new credentials): Apps;
 //	                 app keys through the token methods and DeleteApp: AppKeys
 //	ClientStore      CreateClient, FindClientByID, FindClients, RevokeClient,
 //	                 CreateClientSecret, FindClientSecrets, DeleteClientSecret,
