@@ -22,6 +22,7 @@ func (s *Server) appRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /apps/{id}", s.page(s.appPage))
 	mux.Handle("POST /apps/{id}", s.page(s.appUpdate))
 	mux.Handle("POST /apps/{id}/delete", s.page(s.appDelete))
+	mux.Handle("POST /apps/{id}/transfer", s.page(s.appTransfer))
 	s.appClientRoutes(mux)
 }
 
@@ -104,11 +105,34 @@ func (s *Server) appCreate(w http.ResponseWriter, r *http.Request, c *Caller) er
 
 // appNotices are the confirmations shown after a change (?done=...).
 var appNotices = map[string]string{
-	"created":        "The application is created. Generate keys in an environment to get its OAuth client credentials.",
-	"saved":          "The application is saved.",
-	"settings":       "The client settings are saved; they apply to the next access token issued.",
-	"secret-deleted": "The secret is deleted: it no longer obtains access tokens. Tokens issued with it stay valid until they expire.",
-	"client-revoked": "The OAuth client is revoked: its secrets no longer work and its access tokens are refused from now on.",
+	"created":          "The application is created. Generate keys in an environment to get its OAuth client credentials.",
+	"saved":            "The application is saved.",
+	"settings":         "The client settings are saved; they apply to the next access token issued.",
+	"secret-deleted":   "The secret is deleted: it no longer obtains access tokens. Tokens issued with it stay valid until they expire.",
+	"client-revoked":   "The OAuth client is revoked: its secrets no longer work and its access tokens are refused from now on.",
+	"transferred":      "The application has a new owner. Its consumer secrets were deleted and its API keys revoked, so the previous owner holds nothing that works; the new owner generates new ones. Access tokens already issued stay valid until they expire.",
+	"transferred-kept": "The application has a new owner; its credentials were kept.",
+}
+
+// appTransfer gives the application to another owner (org and super
+// admins); by default its credentials are reset, so that the previous owner
+// holds nothing that works (see Service.TransferApp).
+func (s *Server) appTransfer(w http.ResponseWriter, r *http.Request, c *Caller) error {
+	id := r.PathValue("id")
+	to, err := s.findUser(r.Context(), c, "owner", r.PostForm.Get("owner"))
+	if err == nil {
+		var t *keysmith.AppTransfer
+		t, err = s.Service.TransferApp(r.Context(), c.Principal, id, keysmith.TransferAppInput{OwnerID: to.ID,
+			KeepCredentials: r.PostForm.Get("keep_credentials") == "true"})
+		if err == nil {
+			done := "transferred"
+			if !t.CredentialsReset {
+				done = "transferred-kept"
+			}
+			return redirect(w, r, appURL(id, r.PostForm.Get("env"), done))
+		}
+	}
+	return s.appFormFailed(w, r, c, id, r.PostForm.Get("env"), "transfer", err, "owner")
 }
 
 // appPage shows one application in one environment (?env=, production by
@@ -197,6 +221,10 @@ type appView struct {
 	Error      string
 	CanManage  bool // edit and delete the application, change clients, delete secrets
 	CanIssue   bool // generate keys, add and reset secrets: receive secrets that act as the app
+	// CanTransfer: give the application to another owner; CanKeep: keep
+	// its credentials while doing so.
+	CanTransfer, CanKeep bool
+	Transfer             form
 }
 
 // appPageData gathers the application page: the application, its tabs,
@@ -215,6 +243,7 @@ func (s *Server) appPageData(r *http.Request, c *Caller, id, envParam string) (*
 	}
 	d := &appView{App: a, Env: env, EnvName: envLabel(env), MaxSecrets: s.maxSecrets(),
 		CanManage: keysmith.CanManageOwned(u, a.OwnerID), CanIssue: keysmith.CanIssueAppCredentials(u, a.OwnerID),
+		CanTransfer: keysmith.CanTransferApps(u), CanKeep: keysmith.CanKeepCredentialsOnTransfer(u),
 		Form: form{Values: url.Values{"name": {a.Name}, "description": {a.Description}}}}
 	d.Owner = s.ownerLabel(r, c, a.OwnerID, map[string]string{u.ID: u.Email})
 	for _, e := range []keysmith.Environment{keysmith.EnvProduction, keysmith.EnvSandbox} {
@@ -297,6 +326,9 @@ func (s *Server) appFormFailed(w http.ResponseWriter, r *http.Request, c *Caller
 	placed := false
 	if which == "app" {
 		d.Form, placed = f, true
+	}
+	if which == "transfer" {
+		d.Transfer, placed = f, true
 	}
 	for _, cv := range d.Clients {
 		switch which {

@@ -397,3 +397,43 @@ func TestReadOnlyAdminSeesAppsButChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminTransfersAnAppAndThePreviousOwnerHoldsNothing: an org admin
+// gives a developer's application to another developer from its page; the
+// consumer secret the first developer held stops working.
+func TestAdminTransfersAnAppAndThePreviousOwnerHoldsNothing(t *testing.T) {
+	b := webtest.New(t)
+	seedShop(b)
+	devID := webtest.AddPerson(t, b.Server, keysmith.RoleDeveloper, "dana@example.com", "dana's password")
+	webtest.AddPerson(t, b.Server, keysmith.RoleDeveloper, "eve@example.com", "eve's password")
+	ctx := context.Background()
+	a, err := b.Server.App.Service.CreateApp(ctx, principal(b, devID), keysmith.CreateAppInput{Name: "Shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _, secret, err := b.Server.App.Service.CreateClient(ctx, principal(b, devID), keysmith.CreateClientInput{Name: "Shop sandbox",
+		AppID: a.ID, Environment: "sandbox", Scopes: []string{"orders:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clientToken(b, cl.ID, secret.Reveal()); err != nil {
+		t.Fatalf("before the transfer the secret gets no token: %v", err)
+	}
+
+	webtest.AddPerson(t, b.Server, keysmith.RoleOrgAdmin, "olga@example.com", "olga's password")
+	b.SignIn("olga@example.com", "olga's password")
+	b.Open("/apps/" + a.ID)
+	b.Run(chromedp.Click(chromedp.CSS(`details:has(form[action$="/transfer"]) summary`)), dismissConfirms(),
+		sendKeys("#transfer-owner", "eve@example.com"))
+	b.Submit(`form[action$="/transfer"] button`)
+	if got := b.Text(".alert-ok"); !strings.Contains(got, "new owner") {
+		t.Fatalf("after the transfer: %q", b.Body())
+	}
+	got, err := b.Server.App.Service.FindAppByID(ctx, principal(b, devID), a.ID)
+	if keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+		t.Errorf("the previous owner still sees the app: %v, %v", got, err)
+	}
+	if _, err := clientToken(b, cl.ID, secret.Reveal()); err == nil {
+		t.Error("the previous owner's consumer secret still gets tokens after the transfer")
+	}
+}

@@ -191,23 +191,24 @@ func (s *Server) groupDelete(w http.ResponseWriter, r *http.Request, c *Caller) 
 	return redirect(w, r, "/groups?done=deleted")
 }
 
-// findMember resolves what was typed in the add-member field: an e-mail
-// address or a user's id. A user the caller may not see is not found.
-func (s *Server) findMember(ctx context.Context, c *Caller, typed string) (*keysmith.User, error) {
+// findUser resolves what was typed in a user field (named field, for the
+// error beside it): an e-mail address or a user's id. A user the caller may
+// not see is not found.
+func (s *Server) findUser(ctx context.Context, c *Caller, field, typed string) (*keysmith.User, error) {
 	typed = strings.TrimSpace(typed)
 	if typed == "" {
-		return nil, keysmith.Errorf(keysmith.CodeInvalid, "member: type the e-mail address or id of a user")
+		return nil, keysmith.Errorf(keysmith.CodeInvalid, "%s: type the e-mail address or id of a user", field)
 	}
 	if !strings.Contains(typed, "@") {
 		u, err := s.Service.FindUserByID(ctx, c.Principal, typed)
 		if keysmith.ErrorCode(err) == keysmith.CodeNotFound {
-			return nil, keysmith.Errorf(keysmith.CodeInvalid, "member: no user has the id %q", truncate(typed, 80))
+			return nil, keysmith.Errorf(keysmith.CodeInvalid, "%s: no user has the id %q", field, truncate(typed, 80))
 		}
 		return u, err
 	}
 	email, err := keysmith.NormalizeEmail(typed)
 	if err != nil {
-		return nil, keysmith.Errorf(keysmith.CodeInvalid, "member: %s", keysmith.ErrorMessage(err))
+		return nil, keysmith.Errorf(keysmith.CodeInvalid, "%s: %s", field, keysmith.ErrorMessage(err))
 	}
 	us, _, err := s.Service.FindUsers(ctx, c.Principal, keysmith.UserFilter{Query: email, Page: keysmith.Page{Limit: keysmith.MaxPageSize}})
 	if err != nil {
@@ -218,12 +219,12 @@ func (s *Server) findMember(ctx context.Context, c *Caller, typed string) (*keys
 			return u, nil
 		}
 	}
-	return nil, keysmith.Errorf(keysmith.CodeInvalid, "member: no user has the e-mail address %s", email)
+	return nil, keysmith.Errorf(keysmith.CodeInvalid, "%s: no user has the e-mail address %s", field, email)
 }
 
 func (s *Server) groupAddMember(w http.ResponseWriter, r *http.Request, c *Caller) error {
 	id := r.PathValue("id")
-	u, err := s.findMember(r.Context(), c, r.PostForm.Get("member"))
+	u, err := s.findUser(r.Context(), c, "member", r.PostForm.Get("member"))
 	if err == nil {
 		err = s.Service.SetGroupMember(r.Context(), c.Principal, id, u.ID, true)
 	}
