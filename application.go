@@ -185,10 +185,11 @@ type AppTransfer struct {
 	CredentialsReset bool
 	RevokedKeys      int
 	DeletedSecrets   int
+	RevokedClients   int
 }
 
 // Details are the details of its app.transferred event.
 func (t *AppTransfer) Details() map[string]any {
 	return map[string]any{"from": t.FromOwnerID, "to": t.App.OwnerID, "credentials_reset": t.CredentialsReset,
-		"revoked_keys": t.RevokedKeys, "deleted_secrets": t.DeletedSecrets}
+		"revoked_keys": t.RevokedKeys, "deleted_secrets": t.DeletedSecrets, "revoked_clients": t.RevokedClients}
 }

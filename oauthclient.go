@@ -309,6 +309,10 @@ type SecretCheck struct {
 	ExpiresAt *time.Time
 }
 
+// StoredSecretsPerMax bounds the secrets a client keeps, expired ones
+// included: at most this many times its cap of unexpired secrets.
+const StoredSecretsPerMax = 4
+
 // CreateSecretInput is what a caller supplies to add a client secret.
 type CreateSecretInput struct {
 	Description string

@@ -23,8 +23,9 @@ func (s *Service) reauthWindow() time.Duration {
 
 // RequireRecentAuth is the step-up rule: an action that returns or replaces a
 // secret (creating or rotating an API token, an app key or a client secret,
-// activating an agent) or changes one's own password or e-mail needs, from a
-// browser session, a password proof within the reauthentication window. A
+// activating an agent), sets anyone's password (on a new user too) or
+// changes one's own e-mail needs, from a browser session, a password proof
+// within the reauthentication window. A
 // stolen session cookie then mints no credential by itself. API-token
 // callers are not asked: the token is the proof. The refusal is
 // CodeUnauthorized with Reason ReasonReauthenticationRequired; the caller

@@ -19,6 +19,9 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, in CreateUserInpu
 	}
 	hash := ""
 	if in.Password != nil {
+		if err := s.RequireRecentAuth(p); err != nil { // a password signs in as the new user
+			return nil, err
+		}
 		var err error
 		if hash, err = s.hashPassword(*in.Password); err != nil {
 			return nil, err
@@ -81,7 +84,9 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, up Use
 	if err := CanChangeCredentials(p); err != nil {
 		return nil, err
 	}
-	if target.ID == p.User.ID && (up.Password != nil || up.Email != nil) {
+	// A password set for anyone is a credential that signs in as them, and
+	// one's own e-mail is how one signs in: both need a recent password.
+	if up.Password != nil || target.ID == p.User.ID && up.Email != nil {
 		if err := s.RequireRecentAuth(p); err != nil {
 			return nil, err
 		}

@@ -195,10 +195,9 @@ func TestAppTransferAPI(t *testing.T) {
 			if code := verifyKey(t, s, x.key).String("code"); code != "REVOKED" {
 				t.Errorf("verify the previous owner's key: %s, want REVOKED", code)
 			}
-			// An access token issued before stays valid until it expires, as
-			// after deleting a secret.
+			// Nor an access token issued before: its client is revoked.
 			in := postForm(t, s, "/v1/oauth/introspect", "", "", admin, map[string][]string{"token": {issued}}).Want(t, http.StatusOK)
-			if in.Body["active"] != true {
+			if in.Body["active"] != false {
 				t.Errorf("access token issued before the transfer: %s", in.Raw)
 			}
 			// The application, its client and their new credentials are the
@@ -214,8 +213,11 @@ func TestAppTransferAPI(t *testing.T) {
 			if n := len(l.Body["items"].([]any)); n != 0 {
 				t.Errorf("the client has %d secrets after the transfer, want none: %s", n, l.Raw)
 			}
-			fresh := s.Do("POST", "/v1/oauth/clients/"+x.client.ID+"/secrets", newToken, nil).Want(t, http.StatusCreated)
-			getToken(t, s, client{ID: x.client.ID, Secret: fresh.String("client_secret")}, "").Want(t, http.StatusOK)
+			// The client is revoked: the new owner generates a new one.
+			s.Do("POST", "/v1/oauth/clients/"+x.client.ID+"/secrets", newToken, nil).Want(t, http.StatusConflict)
+			fresh := s.Do("POST", "/v1/oauth/clients", newToken, map[string]any{"name": "new", "app_id": x.app,
+				"environment": "sandbox"}).Want(t, http.StatusCreated)
+			getToken(t, s, client{ID: fresh.String("client_id"), Secret: fresh.String("client_secret")}, "").Want(t, http.StatusOK)
 			_, key := newAppKey(t, s, newToken, x.app, nil)
 			if code := verifyKey(t, s, key).String("code"); code != "VALID" {
 				t.Errorf("the new owner's key: %s", code)

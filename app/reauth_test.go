@@ -47,6 +47,15 @@ func TestReauthentication(t *testing.T) {
 			// Nor is an API token.
 			s.Do("POST", "/v1/tokens", s.AdminToken, map[string]any{"name": "by token"}).Want(t, http.StatusCreated)
 		})
+		t.Run("SettingAnotherPersonsPasswordNeedsItToo", func(t *testing.T) {
+			dev := createUser(t, s, "dev@example.com", "developer")
+			withCookie(t, s, cookie, "PATCH", "/v1/users/"+dev, map[string]any{"password": "chosen by olga"}, nil).
+				Want(t, http.StatusUnauthorized)
+			withCookie(t, s, cookie, "POST", "/v1/users", map[string]any{"email": "new@example.com", "name": "New", "role": "org_admin",
+				"type": "person", "password": "chosen by olga"}, nil).Want(t, http.StatusUnauthorized)
+			withCookie(t, s, cookie, "POST", "/v1/users", map[string]any{"email": "nopw@example.com", "name": "No password", "role": "developer",
+				"type": "person"}, nil).Want(t, http.StatusCreated)
+		})
 		t.Run("OwnPasswordAndEmailChangesNeedItToo", func(t *testing.T) {
 			r := withCookie(t, s, cookie, "PATCH", "/v1/users/"+olga, map[string]any{"email": "olga2@example.com"}, nil)
 			r.Want(t, http.StatusUnauthorized)

@@ -106,6 +106,7 @@ type transferJSON struct {
 	CredentialsReset bool   `json:"credentials_reset"`
 	RevokedKeys      int    `json:"revoked_keys"`
 	DeletedSecrets   int    `json:"deleted_secrets"`
+	RevokedClients   int    `json:"revoked_clients"`
 	Note             string `json:"note"`
 }
 
@@ -122,12 +123,12 @@ func (s *Server) transferApp(w http.ResponseWriter, r *http.Request, p keysmith.
 	if err != nil {
 		return err
 	}
-	note := "Every app key was revoked and every client secret deleted: the previous owner holds nothing that works. " +
-		"Access tokens already issued stay valid until they expire. The new owner creates new secrets and keys."
+	note := "Every app key and OAuth client was revoked and every client secret deleted, so the access tokens issued " +
+		"to those clients are refused too: the previous owner holds nothing that works. The new owner generates new keys."
 	if !t.CredentialsReset {
 		note = "Credentials were kept: every client secret and app key that worked still works, whoever holds it."
 	}
 	writeJSON(w, http.StatusOK, transferJSON{appJSON: toAppJSON(t.App), PreviousOwnerID: t.FromOwnerID,
-		CredentialsReset: t.CredentialsReset, RevokedKeys: t.RevokedKeys, DeletedSecrets: t.DeletedSecrets, Note: note})
+		CredentialsReset: t.CredentialsReset, RevokedKeys: t.RevokedKeys, DeletedSecrets: t.DeletedSecrets, RevokedClients: t.RevokedClients, Note: note})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
 )
 
 // The console's pages (package web) authenticate browsers through these
@@ -56,6 +57,8 @@ func pageGroupOf(path string) keysmith.APIGroup {
 		return keysmith.GroupAgents
 	case "apps", "clients", "apis", "keys":
 		return keysmith.GroupApps
+	case "developer":
+		return keysmith.GroupOAuth
 	}
 	return keysmith.GroupUsers // users, groups, sessions, and any other page
 }
@@ -116,6 +119,22 @@ func (s *Server) Reauthenticate(w http.ResponseWriter, r *http.Request, p keysmi
 	until, err := s.Service.Reauthenticate(r.Context(), p, password)
 	att.settle(keysmith.ErrorCode(err) == keysmith.CodeUnauthorized)
 	return until, err
+}
+
+// IssueClientToken authenticates an OAuth client by a pasted secret and
+// issues it an access token, for the console's "Generate access token"
+// page, under the token endpoint's own limits: a wrong secret spends the
+// source address's failed_client_auth budget, and the token counts against
+// the client's token_issuance limit.
+func (s *Server) IssueClientToken(w http.ResponseWriter, r *http.Request, clientID, secret, scope string) (*oauth.Issued, error) {
+	c, err := s.authenticateClient(w, r, clientID, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.countIssuance(w, r, c.ID); err != nil {
+		return nil, err
+	}
+	return s.OAuth.IssueClientCredentials(r.Context(), c, scope)
 }
 
 // ClearSessionCookie tells the browser to forget its session cookie.

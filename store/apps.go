@@ -229,9 +229,23 @@ func (db *DB) TransferApp(ctx context.Context, id, toOwnerID, transferredBy stri
 		if err != nil {
 			return err
 		}
+		var revoked []*keysmith.Client
 		if reset {
 			if secrets, err = tx.deleteSecretsOf(clients); err != nil {
 				return err
+			}
+			// The clients too: access tokens issued to them (opaque ones
+			// that never expire included) are refused from now on.
+			for _, cid := range clients {
+				c, err := tx.lockClient(cid)
+				if err != nil {
+					return err
+				}
+				if ok, err := tx.markClientRevoked(c, transferredBy); err != nil {
+					return err
+				} else if ok {
+					revoked = append(revoked, c)
+				}
 			}
 		}
 		if err := tx.moveAppKeys(id, toOwnerID); err != nil {
@@ -242,10 +256,15 @@ func (db *DB) TransferApp(ctx context.Context, id, toOwnerID, transferredBy stri
 			a.OwnerID, micros(a.UpdatedAt), id); err != nil {
 			return err
 		}
-		out.App, out.RevokedKeys, out.DeletedSecrets = a, len(keys.tokens), len(secrets)
+		out.App, out.RevokedKeys, out.DeletedSecrets, out.RevokedClients = a, len(keys.tokens), len(secrets), len(revoked)
 		from, to := tx.userRef(out.FromOwnerID), tx.userRef(toOwnerID)
 		for i, k := range keys.tokens {
 			if err := tx.recordTokenRevoked(k, keys.owners[i]); err != nil {
+				return err
+			}
+		}
+		for _, c := range revoked {
+			if err := tx.recordClientRevoked(c); err != nil {
 				return err
 			}
 		}

@@ -237,7 +237,8 @@ func (tx *txn) recordClientRevoked(c *keysmith.Client) error {
 }
 
 // CreateClientSecret adds a secret to a client of ownerID, refusing
-// (CodeConflict) beyond max secrets unexpired at now.
+// (CodeConflict) beyond max secrets unexpired at now, or beyond
+// keysmith.StoredSecretsPerMax times max secrets kept, expired ones included.
 func (db *DB) CreateClientSecret(ctx context.Context, ownerID string, s *keysmith.ClientSecret, h keysmith.Hash, max int,
 	now time.Time) error {
 	return db.write(ctx, func(tx *txn) error {
@@ -248,14 +249,21 @@ func (db *DB) CreateClientSecret(ctx context.Context, ownerID string, s *keysmit
 		if err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM oauth_client_secrets WHERE client_id = $1
-			AND (expires_at IS NULL OR expires_at > $2)`, c.ID, micros(now)).Scan(&n); err != nil {
+		var n, all int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN expires_at IS NULL OR expires_at > $2 THEN 1 ELSE 0 END), 0)
+			FROM oauth_client_secrets WHERE client_id = $1`, c.ID, micros(now)).Scan(&all, &n); err != nil {
 			return err
 		}
 		if n >= max {
 			return keysmith.Errorf(keysmith.CodeConflict,
 				"OAuth client %q holds %d unexpired secrets, the most allowed; delete one (or reset them) first", c.ID, n)
+		}
+		// Expired secrets do not count towards max, but they are kept
+		// (and listed, and read by every token request) until deleted:
+		// bound them too.
+		if all >= keysmith.StoredSecretsPerMax*max {
+			return keysmith.Errorf(keysmith.CodeConflict,
+				"OAuth client %q keeps %d secrets, expired ones included, the most allowed; delete expired secrets first", c.ID, all)
 		}
 		return tx.insertSecret(s, h)
 	})

@@ -167,7 +167,7 @@ func testAppTransfers(t *testing.T, fx *fixture) {
 		want := *a
 		want.OwnerID, want.UpdatedAt = bob.ID, fx.clock.Now()
 		if diff := cmp.Diff(&keysmith.AppTransfer{App: &want, FromOwnerID: alice.ID, CredentialsReset: true, RevokedKeys: 1,
-			DeletedSecrets: 3}, got); diff != "" {
+			DeletedSecrets: 3, RevokedClients: 1}, got); diff != "" {
 			t.Errorf("TransferApp (-want +got):\n%s", diff)
 		}
 		if read, err := fx.db.FindAppByID(fx.ctx, a.ID); err != nil || !cmp.Equal(&want, read) {
@@ -203,7 +203,7 @@ func testAppTransfers(t *testing.T, fx *fixture) {
 			t.Fatalf("newest event about the application: %+v, %v; want app.transferred", evs, err)
 		}
 		wantDetails := map[string]any{"from": alice.ID, "to": bob.ID, "credentials_reset": true,
-			"revoked_keys": float64(1), "deleted_secrets": float64(3)}
+			"revoked_keys": float64(1), "deleted_secrets": float64(3), "revoked_clients": float64(1)}
 		if diff := cmp.Diff(wantDetails, evs[0].Details); diff != "" {
 			t.Errorf("app.transferred details (-want +got):\n%s", diff)
 		}

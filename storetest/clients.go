@@ -257,6 +257,29 @@ func testClients(t *testing.T, fx *fixture) {
 			fx.db.CreateClientSecret(fx.ctx, alice.ID, fourth, h4, 2, fx.clock.Now()), keysmith.CodeConflict)
 	})
 
+	t.Run("ExpiredSecretsAreKeptOnlyUpToABound", func(t *testing.T) {
+		// Expired secrets free their place but stay until deleted: a client
+		// keeps at most StoredSecretsPerMax times the cap, expired included.
+		fx := fx.in(t)
+		c, _ := fx.createClient(alice, "")
+		const max = 2
+		for i := 1; i < keysmith.StoredSecretsPerMax*max; i++ {
+			fx.clock.Advance(time.Second)
+			sec, h := fx.newClientSecret(c.ID)
+			sec.ExpiresAt = ptr(fx.clock.Now().Add(time.Second))
+			if err := fx.db.CreateClientSecret(fx.ctx, alice.ID, sec, h, max, fx.clock.Now()); err != nil {
+				t.Fatalf("secret %d: %v", i, err)
+			}
+			fx.clock.Advance(time.Second) // expired
+		}
+		sec, h := fx.newClientSecret(c.ID)
+		wantCode(t, "CreateClientSecret beyond the stored bound", fx.db.CreateClientSecret(fx.ctx, alice.ID, sec, h, max, fx.clock.Now()),
+			keysmith.CodeConflict)
+		if n := len(fx.secretIDs(c.ID)); n != keysmith.StoredSecretsPerMax*max {
+			t.Errorf("%d secrets kept, want %d", n, keysmith.StoredSecretsPerMax*max)
+		}
+	})
+
 	t.Run("ConcurrentCreateClientSecretsBesideExpiredOnesNeverExceedTheCap", func(t *testing.T) {
 		fx := fx.in(t)
 		c, _ := fx.createClient(alice, "")

@@ -53,6 +53,9 @@ type appKeyRow struct {
 	Status keysmith.TokenStatus
 }
 
+// maxKeyPages bounds the store pages one request of the keys page reads.
+const maxKeyPages = 5
+
 // appKeysList lists the keys of one application in one environment.
 func (s *Server) appKeysList(w http.ResponseWriter, r *http.Request, c *Caller) error {
 	ctx, appID, env := r.Context(), r.PathValue("app_id"), envParam(r)
@@ -61,11 +64,13 @@ func (s *Server) appKeysList(w http.ResponseWriter, r *http.Request, c *Caller) 
 		return err
 	}
 	// The service lists every key of the app; the page keeps one
-	// environment's. Pages are followed until this environment has a page's worth.
+	// environment's. Pages are followed until this environment has a
+	// page's worth, or for at most maxKeyPages pages a request: then the
+	// Next link goes on from there.
 	var rows []appKeyRow
 	cursor, next := r.URL.Query().Get("cursor"), ""
 	now := s.Service.Now()
-	for {
+	for pages := 1; ; pages++ {
 		ts, n, err := s.Service.FindAppKeys(ctx, c.Principal, a.ID, keysmith.TokenFilter{Page: keysmith.Page{Cursor: cursor}})
 		if err != nil {
 			return err
@@ -76,7 +81,7 @@ func (s *Server) appKeysList(w http.ResponseWriter, r *http.Request, c *Caller) 
 			}
 		}
 		next = n
-		if n == "" || len(rows) >= 20 {
+		if n == "" || len(rows) >= 20 || pages >= maxKeyPages {
 			break
 		}
 		cursor = n

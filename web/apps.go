@@ -110,7 +110,7 @@ var appNotices = map[string]string{
 	"settings":         "The client settings are saved; they apply to the next access token issued.",
 	"secret-deleted":   "The secret is deleted: it no longer obtains access tokens. Tokens issued with it stay valid until they expire.",
 	"client-revoked":   "The OAuth client is revoked: its secrets no longer work and its access tokens are refused from now on.",
-	"transferred":      "The application has a new owner. Its consumer secrets were deleted and its API keys revoked, so the previous owner holds nothing that works; the new owner generates new ones. Access tokens already issued stay valid until they expire.",
+	"transferred":      "The application has a new owner. Its OAuth clients and API keys were revoked and its consumer secrets deleted, so the previous owner holds nothing that works, access tokens issued to those clients included; the new owner generates new keys.",
 	"transferred-kept": "The application has a new owner; its credentials were kept.",
 }
 
@@ -122,8 +122,12 @@ func (s *Server) appTransfer(w http.ResponseWriter, r *http.Request, c *Caller) 
 	to, err := s.findUser(r.Context(), c, "owner", r.PostForm.Get("owner"))
 	if err == nil {
 		var t *keysmith.AppTransfer
+		keep := r.PostForm.Get("keep_credentials")
+		if keep != "" && keep != "true" {
+			return keysmith.Errorf(keysmith.CodeInvalid, "keep_credentials must be true or absent.")
+		}
 		t, err = s.Service.TransferApp(r.Context(), c.Principal, id, keysmith.TransferAppInput{OwnerID: to.ID,
-			KeepCredentials: r.PostForm.Get("keep_credentials") == "true"})
+			KeepCredentials: keep == "true"})
 		if err == nil {
 			done := "transferred"
 			if !t.CredentialsReset {

@@ -215,11 +215,11 @@ func (s *Server) clientTokenIssue(w http.ResponseWriter, r *http.Request, c *Cal
 		s.renderTokenForm(w, r, c, cl, http.StatusBadRequest, map[string]any{"Form": form{Values: kept, Errors: map[string]string{field: msg}}})
 		return nil
 	}
-	authed, err := s.OAuth.AuthenticateClient(r.Context(), cl.ID, strings.TrimSpace(v.Get("client_secret")))
-	if err != nil {
+	iss, err := s.Gate.IssueClientToken(w, r, cl.ID, strings.TrimSpace(v.Get("client_secret")), strings.Join(v["scopes"], " "))
+	var oe *oauth.Error
+	if errors.As(err, &oe) && oe.Code == "invalid_client" {
 		return fail("client_secret", err)
 	}
-	iss, err := s.OAuth.IssueClientCredentials(r.Context(), authed, strings.Join(v["scopes"], " "))
 	if err != nil {
 		return fail("scopes", err)
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/keysmith/keysmith"
 )
@@ -44,7 +45,7 @@ func (s *Server) askPassword(w http.ResponseWriter, r *http.Request, c *Caller, 
 	var fields []hiddenField
 	names := make([]string, 0, len(r.PostForm))
 	for n := range r.PostForm {
-		if n != "csrf_token" && n != reauthField {
+		if n != "csrf_token" && n != reauthField && !strings.Contains(n, "secret") {
 			names = append(names, n)
 		}
 	}
