@@ -229,6 +229,8 @@ type appView struct {
 	// its credentials while doing so.
 	CanTransfer, CanKeep bool
 	Transfer             form
+	// GenScopes are the scopes Generate Keys may give a first access token.
+	GenScopes []scopeGroup
 }
 
 // appPageData gathers the application page: the application, its tabs,
@@ -275,6 +277,19 @@ func (s *Server) appPageData(r *http.Request, c *Caller, id, envParam string) (*
 		cv.CanIssue = d.CanIssue && cl.RevokedAt == nil
 		d.HasActive = d.HasActive || cl.RevokedAt == nil
 		d.Clients = append(d.Clients, cv)
+	}
+	// The scopes a first access token may carry, for Generate Keys: only
+	// those the caller may grant.
+	for _, a := range apis {
+		g := scopeGroup{Label: a.Name}
+		for _, sc := range a.Scopes {
+			if keysmith.CanGrantScope(u, sc) {
+				g.Scopes = append(g.Scopes, &scopeChoice{Name: sc.Name, Description: sc.Description, SelfService: sc.SelfService, Enabled: true})
+			}
+		}
+		if len(g.Scopes) > 0 {
+			d.GenScopes = append(d.GenScopes, g)
+		}
 	}
 	return d, nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
 )
 
 // The keys of an application: its OAuth clients per environment (consumer
@@ -170,12 +172,17 @@ func (s *Server) clientsBack(w http.ResponseWriter, r *http.Request, c *Caller) 
 // shownOnce renders a secret just made, in this response only (no
 // redirect): the consumer key plainly, the secret in the "secret" part.
 func (s *Server) shownOnce(w http.ResponseWriter, r *http.Request, c *Caller, a *keysmith.App, cl *keysmith.Client,
-	sec *keysmith.ClientSecret, plain keysmith.Secret, title, notice string) {
-	s.render(w, r, c, http.StatusCreated, "app_secret", title, map[string]any{
+	sec *keysmith.ClientSecret, plain keysmith.Secret, title, notice string, token *oauth.Issued) {
+	d := map[string]any{
 		"App": a, "Client": cl, "SecretRecord": sec, "EnvName": envLabel(cl.Environment), "Notice": notice,
 		"Back":   appURL(a.ID, string(cl.Environment), ""),
 		"Secret": map[string]any{"ID": "client-secret", "Label": "Consumer secret", "Value": plain.Reveal()},
-	})
+	}
+	if token != nil {
+		d["Token"] = map[string]any{"ID": "access-token", "Label": "Access token", "Value": token.Token.Reveal()}
+		d["TokenScope"], d["TokenExpiresIn"] = token.Record.Scope, token.ExpiresIn
+	}
+	s.render(w, r, c, http.StatusCreated, "app_secret", title, d)
 }
 
 // clientGenerate creates an OAuth client of the application in an
@@ -207,13 +214,47 @@ func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Calle
 	if n > 1 {
 		name += " " + strconv.Itoa(n)
 	}
-	cl, sec, plain, err := s.Service.CreateClient(r.Context(), c.Principal, keysmith.CreateClientInput{
-		Name: name, AppID: a.ID, Environment: string(e)})
+	in := keysmith.CreateClientInput{Name: name, AppID: a.ID, Environment: string(e)}
+	withToken := r.PostForm.Get("with_token") == "true"
+	if withToken {
+		// The token's scopes and validity are the new client's own: a
+		// negative validity (never expires) needs opaque tokens.
+		for _, sc := range r.PostForm["scopes"] {
+			if sc = strings.TrimSpace(sc); sc != "" && !slices.Contains(in.Scopes, sc) {
+				in.Scopes = append(in.Scopes, sc)
+			}
+		}
+		if v := strings.TrimSpace(r.PostForm.Get("token_ttl_seconds")); v != "" {
+			ttl, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return s.appFormFailed(w, r, c, id, env, "", keysmith.Errorf(keysmith.CodeInvalid,
+					"token_ttl_seconds must be a whole number of seconds (negative: never expires)"))
+			}
+			in.TokenTTLSeconds = &ttl
+			if ttl < 0 {
+				in.TokenFormat = string(keysmith.FormatOpaque)
+			}
+		}
+	}
+	cl, sec, plain, err := s.Service.CreateClient(r.Context(), c.Principal, in)
 	if err != nil {
 		return s.appFormFailed(w, r, c, id, env, "", err)
 	}
-	s.shownOnce(w, r, c, a, cl, sec, plain, envLabel(e)+" keys generated",
-		"The "+strings.ToLower(envLabel(e))+" OAuth client of "+a.Name+" is created with its first consumer secret.")
+	notice := "The " + strings.ToLower(envLabel(e)) + " OAuth client of " + a.Name + " is created with its first consumer secret."
+	var token *oauth.Issued
+	if withToken {
+		// Through the token endpoint's own checks and limits; the keys
+		// exist whatever happens here, so a refusal is said, not returned.
+		if token, err = s.Gate.IssueClientToken(w, r, cl.ID, plain.Reveal(), strings.Join(cl.Scopes, " ")); err != nil {
+			msg := keysmith.ErrorMessage(err)
+			var oe *oauth.Error
+			if errors.As(err, &oe) {
+				msg = oe.Description
+			}
+			notice += " No access token was issued: " + msg
+		}
+	}
+	s.shownOnce(w, r, c, a, cl, sec, plain, envLabel(e)+" keys generated", notice, token)
 	return nil
 }
 
@@ -287,7 +328,7 @@ func (s *Server) secretCreate(w http.ResponseWriter, r *http.Request, c *Caller)
 		return s.appFormFailed(w, r, c, a.ID, string(cl.Environment), cl.ID+":secret", err, "description", "expires_at")
 	}
 	s.shownOnce(w, r, c, a, cl, sec, plain, "New consumer secret",
-		"A new consumer secret is added to "+cl.Name+". The client's other secrets keep working.")
+		"A new consumer secret is added to "+cl.Name+". The client's other secrets keep working.", nil)
 	return nil
 }
 
@@ -303,7 +344,7 @@ func (s *Server) secretsReset(w http.ResponseWriter, r *http.Request, c *Caller)
 		return s.appFormFailed(w, r, c, a.ID, string(cl.Environment), "", err)
 	}
 	s.shownOnce(w, r, c, a, cl, sec, plain, "Consumer secrets reset",
-		"Every earlier consumer secret of "+cl.Name+" is deleted and no longer obtains access tokens; this is its only secret now.")
+		"Every earlier consumer secret of "+cl.Name+" is deleted and no longer obtains access tokens; this is its only secret now.", nil)
 	return nil
 }
 

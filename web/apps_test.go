@@ -437,3 +437,37 @@ func TestAdminTransfersAnAppAndThePreviousOwnerHoldsNothing(t *testing.T) {
 		t.Error("the previous owner's consumer secret still gets tokens after the transfer")
 	}
 }
+
+// TestGenerateKeysWithAnAccessToken: Generate Keys can also issue the
+// first access token, with chosen scopes and a validity period (negative:
+// never expires), shown once beside the secret.
+func TestGenerateKeysWithAnAccessToken(t *testing.T) {
+	b := webtest.New(t)
+	seedShop(b)
+	p := signedInDeveloper(b, "dana@example.com")
+	a, err := b.Server.App.Service.CreateApp(context.Background(), p, keysmith.CreateAppInput{Name: "Shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Open("/apps/" + a.ID + "?env=sandbox")
+	b.Run(chromedp.Click(chromedp.CSS(`form.generate details summary`)),
+		chromedp.Click(chromedp.CSS(`#gen-with-token`)),
+		chromedp.Click(chromedp.CSS(`form.generate input[name=scopes][value="orders:read"]`)),
+		sendKeys("#gen-ttl", "-1"))
+	if b.Has(`form.generate input[name=scopes][value="orders:admin"]`) {
+		t.Error("Generate Keys offers a developer the admin-only scope")
+	}
+	b.Submit(`form.generate button[type=submit]`)
+	token := b.Value("#access-token")
+	if token == "" || b.Value("#client-secret") == "" {
+		t.Fatalf("keys page without a token or a secret: %q", b.Body())
+	}
+	in := b.Server.Do("POST", "/v1/verify", "", map[string]any{"token": token, "scopes": []string{"orders:read"}}).
+		Want(t, http.StatusOK)
+	if in.String("code") != "VALID" {
+		t.Errorf("the generated access token: %s", in.Raw)
+	}
+	if !tokenActive(b, token) {
+		t.Error("the generated access token is not active")
+	}
+}
