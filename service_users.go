@@ -74,7 +74,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, up Use
 	if err := up.Validate(target); err != nil {
 		return nil, err
 	}
-	shared, err := s.sharesGroup(ctx, p.User, target)
+	shared, err := s.SharesGroup(ctx, p.User, target)
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +113,11 @@ func (s *Service) GroupIDsOf(ctx context.Context, userID string) ([]string, erro
 	return s.Store.FindGroupIDsOfUser(ctx, userID)
 }
 
-// sharesGroup reports whether target is in a group c belongs to; only group
-// admins' permissions depend on it, so only they pay for the lookups.
-func (s *Service) sharesGroup(ctx context.Context, c, target *User) (bool, error) {
+// SharesGroup reports whether target is in a group c belongs to, the input
+// CanUpdateUser takes; only a group admin managing a developer needs it, so
+// for anyone else it is false without a lookup. Pages use it to show only
+// the changes the service will allow.
+func (s *Service) SharesGroup(ctx context.Context, c, target *User) (bool, error) {
 	if c.Role != RoleGroupAdmin || target.Role != RoleDeveloper {
 		return false, nil
 	}

@@ -131,32 +131,12 @@ type userView struct {
 // CanEdit reports whether the edit form has anything to change.
 func (v userView) CanEdit() bool { return v.EditName || v.EditEmail || len(v.Roles) > 1 }
 
-// inCallersGroups reports whether target is in a group the caller belongs
-// to: an input the permission rules take, looked up here as the service
-// does.
-func (s *Server) inCallersGroups(ctx context.Context, c, target *keysmith.User) (bool, error) {
-	mine, err := s.Service.GroupIDsOf(ctx, c.ID)
-	if err != nil || len(mine) == 0 {
-		return false, err
-	}
-	theirs, err := s.Service.GroupIDsOf(ctx, target.ID)
-	if err != nil {
-		return false, err
-	}
-	for _, g := range theirs {
-		if slices.Contains(mine, g) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 func (s *Server) loadUserView(ctx context.Context, c *Caller, id string) (*userView, error) {
 	u, err := s.Service.FindUserByID(ctx, c.Principal, id)
 	if err != nil {
 		return nil, err
 	}
-	shared, err := s.inCallersGroups(ctx, c.User, u)
+	shared, err := s.Service.SharesGroup(ctx, c.User, u)
 	if err != nil {
 		return nil, err
 	}
