@@ -15,8 +15,9 @@ import (
 // Every later call that changes rights or returns a secret belongs here.
 //
 // Its footprint names what it reads and writes besides what every call
-// reads (the caller's user and memberships): "u:X" user X (role, type,
-// status), "pw:X" X's password, "g:X" X's memberships, "t:T", "a:A", "c:C",
+// reads (the caller's user and memberships, and their session if they call
+// from one): "u:X" user X (role, type, status), "pw:X" X's password, "se:X"
+// X's sessions, "g:X" X's memberships, "t:T", "a:A", "c:C",
 // "p:P" a token or app key, agent, client or application apart from the
 // scopes it names, "s:X" the scopes client, token or key X names, and
 // "self" in place of the caller's label ("t:self" and "s:self" are the
@@ -88,7 +89,7 @@ func exploreCalls() []exploreCall {
 		{"create a token for the caller", "", "", createToken("", "")},
 		{"create an org_admin with a password", "", "", createUser(keysmith.RoleOrgAdmin, true)},
 		{"create a super_admin", "", "", createUser(keysmith.RoleSuperAdmin, false)},
-		{"set the caller's password", "", "pw:self", setPassword("")},
+		{"set the caller's password", "", "pw:self se:self", setPassword("")},
 		{"add a client to P_S", "p:P_S", "", addClient("P_S", "")},
 		{"add a key to P_S", "p:P_S", "", addAppKey("P_S", "")},
 		{"add a key with the admin-only scope to P_D1", "p:P_D1", "", addAppKey("P_D1", scopeAdmin)},
@@ -103,8 +104,8 @@ func exploreCalls() []exploreCall {
 		{"transfer P_D1 to D2", "u:D2", "p:P_D1 c:C_D1 t:K_D1", transferApp("P_D1", "D2")},
 		{"create a token for SA_org", "u:SA_org", "", createToken("SA_org", "")},
 		{"create a token for SA_super", "u:SA_super", "", createToken("SA_super", "")},
-		{"set S2's password", "u:S2", "pw:S2", setPassword("S2")},
-		{"deactivate S2", "u:S", "u:S2", updateUser("S2", keysmith.UserUpdate{Status: ptr(keysmith.UserInactive)})},
+		{"set S2's password", "u:S2", "pw:S2 se:S2", setPassword("S2")},
+		{"deactivate S2", "u:S", "u:S2 se:S2", updateUser("S2", keysmith.UserUpdate{Status: ptr(keysmith.UserInactive)})},
 		{"make the caller super_admin", "", "u:self", updateUser("", keysmith.UserUpdate{Role: ptr(keysmith.RoleSuperAdmin)})},
 		{"rotate T_S", "u:S", "t:T_S", rotateToken("T_S")},
 		{"activate AG_S", "u:S", "a:AG_S", activateAgent("AG_S")},
@@ -115,14 +116,20 @@ func exploreCalls() []exploreCall {
 		{"activate the caller's agent", "", "a:self", activateAgent("AG_")},
 		{"rotate the caller's token", "", "t:self", rotateToken("T_")},
 		{"add D2 to G1", "u:D2", "g:D2", member("G1", "D2", true)},
-		{"set D2's password", "u:D2 g:D2", "pw:D2", setPassword("D2")},
+		{"set D2's password", "u:D2 g:D2", "pw:D2 se:D2", setPassword("D2")},
 		{"remove D1 from G1", "u:D1", "g:D1", member("G1", "D1", false)},
-		{"set D1's password", "u:D1 g:D1", "pw:D1", setPassword("D1")},
+		{"set D1's password", "u:D1 g:D1", "pw:D1 se:D1", setPassword("D1")},
 		{"make D1 org_admin", "g:D1", "u:D1", updateUser("D1", keysmith.UserUpdate{Role: ptr(keysmith.RoleOrgAdmin)})},
 		{"add GA to G2", "u:GA", "g:GA", member("G2", "GA", true)},
 		{"make the caller developer", "u:S u:S2", "u:self", updateUser("", keysmith.UserUpdate{Role: ptr(keysmith.RoleDeveloper)})},
+		{reauthenticateCall, "pw:self", "se:self", reauthenticate},
 	}
 }
+
+// reauthenticateCall names the call that renews the step-up: the judge
+// lets a caller whose session was stale receive secrets only after it
+// (explorer.stale).
+const reauthenticateCall = "re-authenticate the caller"
 
 // ptr returns a pointer to a copy of v.
 func ptr[T any](v T) *T { return &v }
@@ -292,6 +299,14 @@ func transferApp(app, owner string) func(x *callContext) ([]credential, error) {
 		_, err := x.w.svc.TransferApp(x.w.ctx, x.p, x.w.id[app], keysmith.TransferAppInput{OwnerID: x.w.id[owner]})
 		return nil, err
 	}
+}
+
+// reauthenticate proves the caller's password as seeded (a change of it
+// ends the caller's sessions) to renew their session; callers without one
+// are refused.
+func reauthenticate(x *callContext) ([]credential, error) {
+	_, err := x.w.svc.Reauthenticate(x.w.ctx, x.p, x.w.password[x.self])
+	return nil, err
 }
 
 func registerApp(x *callContext) ([]credential, error) {

@@ -13,7 +13,9 @@ import (
 // reads the caller's user and memberships. Each of the two orders then
 // reaches the same state with the same answers on the way, so every state
 // and every answer is still seen (the sleep sets of partial-order
-// reduction). The footprints are held to account: a call tried right after
+// reduction). A caller calling from a session reads it too, so the call
+// that re-authenticates commutes with none of theirs. The footprints are
+// held to account: a call tried right after
 // one it commutes with must answer as it did in the world as seeded.
 
 // orderCommuting works out which calls commute, from their footprints.
@@ -30,6 +32,9 @@ func (e *explorer) orderCommuting() {
 		return out
 	}
 	every := resolve("u:self g:self")
+	if e.session != "" {
+		every["se:"+e.self] = true
+	}
 	reads, writes := make([]map[string]bool, len(e.calls)), make([]map[string]bool, len(e.calls))
 	for i, c := range e.calls {
 		reads[i], writes[i] = resolve(c.reads), resolve(c.writes)

@@ -16,8 +16,10 @@ import (
 // judge decides whether the caller may receive credential c from a call
 // made in state at that led to state after. It returns whom or what the
 // credential acts as (a user or application id), and the problem if there
-// is one.
-func (e *explorer) judge(c credential, at, after *exploreState, caller *keysmith.User) (who, problem string) {
+// is one. A caller whose session's password proof was stale at the call
+// (explorer.stale) may receive nothing: every secret and password needs the
+// step-up (keysmith.Service.RequireRecentAuth).
+func (e *explorer) judge(c credential, at, after *exploreState, caller *keysmith.User, stale bool) (who, problem string) {
 	var what string
 	var ok bool
 	switch c.kind {
@@ -35,6 +37,8 @@ func (e *explorer) judge(c credential, at, after *exploreState, caller *keysmith
 		return "", "it now holds " + what
 	case e.previous:
 		return who, "authenticated by a rotated-out secret, it now holds " + what + ", which outlives the rotation's grace"
+	case stale:
+		return who, "from a session whose password proof is older than the reauthentication window, with no re-authentication before, it now holds " + what
 	case !ok:
 		return who, "it now holds " + what
 	}

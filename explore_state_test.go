@@ -15,7 +15,8 @@ import (
 // exploreState is what the permission rules look at, read from the store:
 // users with their roles and statuses, memberships, and the owners and
 // statuses of tokens, agents, applications and clients, the scopes tokens,
-// keys and clients name, and the registered scopes. States are never
+// keys and clients name, the registered scopes, and the sessions' password
+// proofs. States are never
 // changed once read.
 type exploreState struct {
 	users     map[string]*keysmith.User   // by id
@@ -30,6 +31,9 @@ type exploreState struct {
 	// registered holds every scope an API registers, by name: whether it is
 	// self-service.
 	registered map[string]bool
+	// sessions holds when each browser session was last proved with a
+	// password (authenticated_at), by id; an ended session is absent.
+	sessions map[string]string
 	// usersKey and groupsKey sum up users' roles, types and statuses and
 	// the memberships, ownersKey the owners of applications and clients
 	// (which a transfer changes): all that capabilities depend on.
@@ -95,6 +99,9 @@ var stateTables = map[string]struct {
 	"oauth_client_secrets": {`SELECT hash, client_id, '', '', '', '', '' FROM oauth_client_secrets`,
 		func(st *exploreState, f []string) { st.secrets[f[0]] = f[1] },
 		func(st *exploreState) { st.secrets = map[string]string{} }},
+	"sessions": {`SELECT id, authenticated_at FROM sessions`,
+		func(st *exploreState, f []string) { st.sessions[f[0]] = f[1] },
+		func(st *exploreState) { st.sessions = map[string]string{} }},
 	"api_scopes": {`SELECT name, self_service <> 0, '', '', '', '', '' FROM api_scopes`,
 		func(st *exploreState, f []string) { st.registered[f[0]] = f[1] == "1" },
 		func(st *exploreState) { st.registered = map[string]bool{} }},

@@ -52,41 +52,52 @@ func TestExplorePermissions(t *testing.T) {
 	t.Run("every_call_works_for_a_super_admin", testEveryCallWorksForASuperAdmin)
 	callers := []struct {
 		name, label string
-		previous    bool
+		auth        callerAuth
 		depth       int
 		parts       int // the org admin's many sequences are split in parts that run in parallel
 	}{
-		{"org_admin", "O", false, 3, 2},
-		{"group_admin", "GA", false, 3, 1},
-		{"group_membership_admin", "GM", false, 3, 1},
-		{"read_only_admin", "R", false, 3, 1},
-		{"developer", "D1", false, 3, 1},
-		{"org_admin_with_a_rotated-out_secret", "O", true, 2, 1},
-		{"group_admin_with_a_rotated-out_secret", "GA", true, 2, 1},
-		{"group_membership_admin_with_a_rotated-out_secret", "GM", true, 2, 1},
-		{"read_only_admin_with_a_rotated-out_secret", "R", true, 2, 1},
+		{"org_admin", "O", byToken, 3, 2},
+		{"group_admin", "GA", byToken, 3, 1},
+		{"group_membership_admin", "GM", byToken, 3, 1},
+		{"read_only_admin", "R", byToken, 3, 1},
+		{"developer", "D1", byToken, 3, 1},
+		{"org_admin_with_a_rotated-out_secret", "O", byPreviousSecret, 2, 1},
+		{"group_admin_with_a_rotated-out_secret", "GA", byPreviousSecret, 2, 1},
+		{"group_membership_admin_with_a_rotated-out_secret", "GM", byPreviousSecret, 2, 1},
+		{"read_only_admin_with_a_rotated-out_secret", "R", byPreviousSecret, 2, 1},
+		{"org_admin_with_a_stale_session", "O", byStaleSession, 2, 1},
+		{"developer_with_a_stale_session", "D1", byStaleSession, 2, 1},
 	}
 	for _, c := range callers {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			if c.parts == 1 {
-				explore(t, c.label, c.previous, c.depth, 0, 1)
+				explore(t, c.label, c.auth, c.depth, 0, 1)
 				return
 			}
 			for part := range c.parts {
 				t.Run(fmt.Sprintf("part_%d_of_%d", part+1, c.parts), func(t *testing.T) {
 					t.Parallel()
-					explore(t, c.label, c.previous, c.depth, part, c.parts)
+					explore(t, c.label, c.auth, c.depth, part, c.parts)
 				})
 			}
 		})
 	}
 }
 
+// callerAuth is how the caller of an exploration authenticates.
+type callerAuth int
+
+const (
+	byToken          callerAuth = iota // their token's current secret
+	byPreviousSecret                   // their token's rotated-out secret, in its grace
+	byStaleSession                     // their browser session, signed in longer ago than the reauthentication window
+)
+
 // explore searches, as the user labelled self, the sequences whose first
 // call is number part modulo parts, and reports what breaks the principle.
-func explore(t *testing.T, self string, previous bool, depth, part, parts int) {
-	e := newExplorer(t, self, previous, depth)
+func explore(t *testing.T, self string, auth callerAuth, depth, part, parts int) {
+	e := newExplorer(t, self, auth, depth)
 	e.part, e.parts = part, parts
 	before, err := e.undo.digest()
 	if err != nil {
@@ -104,13 +115,17 @@ func explore(t *testing.T, self string, previous bool, depth, part, parts int) {
 
 // testEveryCallWorksForASuperAdmin checks the calls themselves: a super
 // admin may make each of them, so a refusal the exploration sees comes from
-// a rule and not from a malformed call.
+// a rule and not from a malformed call. S calls from a session they have
+// just re-authenticated, which every call accepts.
 func testEveryCallWorksForASuperAdmin(t *testing.T) {
 	t.Parallel()
-	e := newExplorer(t, "S", false, 1)
+	e := newExplorer(t, "S", byStaleSession, 1)
 	p, ok := e.principal(e.root)
 	if !ok {
 		t.Fatal("S cannot call")
+	}
+	if _, err := e.w.svc.Reauthenticate(e.w.ctx, p, e.w.password["S"]); err != nil {
+		t.Fatalf("re-authenticate S: %v", err)
 	}
 	m := e.mark()
 	for _, c := range e.calls {
@@ -131,7 +146,13 @@ type explorer struct {
 	self     string // the caller's label
 	caller   string // and id
 	previous bool   // the caller authenticates with a rotated-out secret
-	depth    int
+	// session is the id of the browser session the caller authenticates
+	// with ("" for a token), signed in at proved; reauth is the index of
+	// the call that re-authenticates.
+	session string
+	proved  time.Time
+	reauth  int
+	depth   int
 	// part and parts split the search: this explorer extends only the
 	// sequences whose first call is number part modulo parts.
 	part, parts int
@@ -164,6 +185,9 @@ type exploreNode struct {
 	secret  keysmith.Secret // what the caller authenticates with; zero for none
 	path    []int           // the calls that led here
 	asleep  uint64          // calls not to try here
+	// reauthenticated is when a "re-authenticate the caller" call of the
+	// path succeeded; zero for none.
+	reauthenticated time.Time
 }
 
 // seenNode is how a state was first extended: at which depth, with which
@@ -184,14 +208,25 @@ type finding struct {
 
 // newExplorer seeds a world and prepares to explore it as the user labelled
 // self.
-func newExplorer(t *testing.T, self string, previous bool, depth int) *explorer {
+func newExplorer(t *testing.T, self string, auth callerAuth, depth int) *explorer {
 	t.Helper()
 	w := newExploreWorld(t)
 	e := &explorer{t: t, w: w, undo: newUndoLog(t, w.ctx, w.db), calls: exploreCalls(), self: self,
-		caller: w.id[self], previous: previous, depth: depth, parts: 1,
+		caller: w.id[self], previous: auth == byPreviousSecret, depth: depth, parts: 1,
 		caps: map[string]capSet{}, seen: map[string][]seenNode{}, found: map[string]*finding{}}
 	if len(e.calls) > 64 {
 		t.Fatalf("%d calls; the search keeps sets of calls in 64 bits", len(e.calls))
+	}
+	e.reauth = slices.IndexFunc(e.calls, func(c exploreCall) bool { return c.name == reauthenticateCall })
+	if auth == byStaleSession {
+		s, err := w.db.FindSessionByHash(w.ctx, keysmith.HashOf(w.secret["SE_"+self].Reveal()))
+		if err != nil {
+			t.Fatalf("the session of %s: %v", self, err)
+		}
+		e.session, e.proved = s.ID, s.AuthenticatedAt
+		if !e.stale(&exploreNode{}) {
+			t.Fatalf("the session of %s was proved at %v, within the reauthentication window of %v", self, s.AuthenticatedAt, w.clock.Now())
+		}
 	}
 	var err error
 	if e.reader, err = newStateReader(w.ctx, e.undo.conn); err != nil {
@@ -206,9 +241,14 @@ func newExplorer(t *testing.T, self string, previous bool, depth int) *explorer 
 		t.Fatal(err)
 	}
 	e.before = st
-	e.root = &exploreNode{st: st, secret: w.secret["T_"+self]}
-	if previous {
+	e.root = &exploreNode{st: st}
+	switch auth {
+	case byToken:
+		e.root.secret = w.secret["T_"+self]
+	case byPreviousSecret:
 		e.root.secret = w.secret["T_"+self+".prev"]
+	case byStaleSession:
+		e.root.secret = w.secret["SE_"+self]
 	}
 	e.beforeCaps, e.controlled = e.closure(st, nil)
 	e.seen[w.fingerprint(st, st, nil)] = []seenNode{{}}
@@ -254,7 +294,7 @@ func (e *explorer) refused(n *exploreNode, i int, err error, changed []string) {
 	switch keysmith.ErrorCode(err) {
 	case keysmith.CodeForbidden, keysmith.CodeNotFound, keysmith.CodeConflict, keysmith.CodeInvalid:
 	default:
-		if !errors.Is(err, errNoTarget) {
+		if !errors.Is(err, errNoTarget) && !(e.session != "" && keysmith.IsReauthRequired(err)) {
 			e.t.Errorf("%s: failed unexpectedly: %v", e.sequence(path), err)
 		}
 	}
@@ -270,10 +310,14 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 		e.t.Fatal(err)
 	}
 	child := &exploreNode{st: st, learned: n.learned, secret: n.secret, path: append(slices.Clip(n.path), i),
-		asleep: e.asleepAfter[i]}
+		asleep: e.asleepAfter[i], reauthenticated: n.reauthenticated}
+	if i == e.reauth {
+		child.reauthenticated = e.w.clock.Now()
+	}
+	stale := e.stale(n)
 	var problems []string
 	for _, cr := range creds {
-		who, problem := e.judge(cr, n.st, st, p.User)
+		who, problem := e.judge(cr, n.st, st, p.User, stale)
 		if problem != "" {
 			problems = append(problems, problem)
 		}
@@ -281,7 +325,7 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 			child.learned = append(slices.Clip(child.learned), who)
 			slices.Sort(child.learned)
 		}
-		if cr.kind == credToken && !e.previous && st.tokenHash[keysmith.HashOf(cr.secret.Reveal()).String()] == e.w.id["T_"+e.self] {
+		if cr.kind == credToken && !e.previous && e.session == "" && st.tokenHash[keysmith.HashOf(cr.secret.Reveal()).String()] == e.w.id["T_"+e.self] {
 			child.secret = cr.secret // the caller rotated their own token and calls with the new secret
 		}
 	}
@@ -343,6 +387,9 @@ func (e *explorer) transferred(before, after *exploreState, caller *keysmith.Use
 // asleep.
 func (e *explorer) firstVisit(n *exploreNode) bool {
 	fp := e.w.fingerprint(e.before, n.st, e.telling(n.learned))
+	if e.session != "" {
+		fp += fmt.Sprintf(" | session: proved %v, stale %v", n.st.sessions[e.session], e.stale(n))
+	}
 	for _, s := range e.seen[fp] {
 		if s.depth <= len(n.path) && s.asleep&^n.asleep == 0 {
 			return false
@@ -369,7 +416,7 @@ func (e *explorer) telling(learned []string) []string {
 }
 
 // principal loads the caller as a request would: the user as stored, and
-// the token their secret authenticates, if it still does.
+// the token or session their secret authenticates, if it still does.
 func (e *explorer) principal(n *exploreNode) (keysmith.Principal, bool) {
 	u := *n.st.users[e.caller]
 	if u.Status != keysmith.UserActive {
@@ -377,6 +424,20 @@ func (e *explorer) principal(n *exploreNode) (keysmith.Principal, bool) {
 	}
 	p := keysmith.Principal{User: &u}
 	if n.secret.Reveal() == "" {
+		return p, true
+	}
+	if e.session != "" {
+		s, err := e.w.db.FindSessionByHash(e.w.ctx, keysmith.HashOf(n.secret.Reveal()))
+		if keysmith.ErrorCode(err) == keysmith.CodeNotFound {
+			return p, false // a password change ended it
+		}
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if s.UserID != u.ID || !e.w.clock.Now().Before(s.ExpiresAt) {
+			return p, false
+		}
+		p.Session = s
 		return p, true
 	}
 	t, err := e.w.db.FindTokenByHash(e.w.ctx, keysmith.HashOf(n.secret.Reveal()))
@@ -404,7 +465,31 @@ func clonePrincipal(p keysmith.Principal) keysmith.Principal {
 		t := *p.Token
 		p.Token = &t
 	}
+	if p.Session != nil {
+		s := *p.Session // re-authenticating renews it in place
+		p.Session = &s
+	}
 	return p
+}
+
+// stale reports whether the caller's session's password proof is, at a call
+// made in n, older than the reauthentication window: the session was signed
+// in before it, and no call of n's path re-authenticated within it.
+// (The world's clock does not move during the search, so a proof made in
+// the sequence stays fresh; the rule is written for one that does.)
+func (e *explorer) stale(n *exploreNode) bool {
+	if e.session == "" {
+		return false
+	}
+	proved := e.proved
+	if !n.reauthenticated.IsZero() {
+		proved = n.reauthenticated
+	}
+	window := e.w.svc.ReauthWindow
+	if window <= 0 {
+		window = keysmith.DefaultReauthWindow
+	}
+	return e.w.clock.Now().Sub(proved) > window
 }
 
 // mark and rollback wrap the undo log, failing the test on error.
@@ -447,6 +532,9 @@ func (e *explorer) report(path []int, problem string) {
 func (e *explorer) who() string {
 	if e.previous {
 		return "as " + e.self + " (with the rotated-out secret of T_" + e.self + ")"
+	}
+	if e.session != "" {
+		return "as " + e.self + " (with the stale session SE_" + e.self + ")"
 	}
 	return "as " + e.self
 }

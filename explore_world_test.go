@@ -36,6 +36,9 @@ import (
 //	K_D1         an app key of P_D1 with the self-service scope
 //	API          an API with the scopes scopeSelf (self-service) and
 //	             scopeAdmin (only org and super admins grant it)
+//	SE_<user>    the browser session of S, O and D1, signed in with their
+//	             password twice the reauthentication window before the
+//	             world's clock: stale, for actions that need the step-up
 type exploreWorld struct {
 	ctx   context.Context
 	db    *store.DB
@@ -43,9 +46,11 @@ type exploreWorld struct {
 	clock *testclock.Clock
 	id    map[string]string // label → id
 	label map[string]string // id → label
-	// secret holds the secret of every token by label, and the rotated-out
-	// secret of the callers' tokens under label + ".prev".
+	// secret holds the secret of every token and session by label, and the
+	// rotated-out secret of the callers' tokens under label + ".prev".
 	secret map[string]keysmith.Secret
+	// password holds the password of every person by label, as seeded.
+	password map[string]string
 }
 
 // newExploreWorld seeds the world through the service, each object created
@@ -65,8 +70,9 @@ func newExploreWorld(t testing.TB) *exploreWorld {
 	}
 	w := &exploreWorld{ctx: ctx, db: db, clock: clock,
 		svc: &keysmith.Service{Store: db, Now: clock.Now, Passwords: password.New(password.Fast)},
-		id:  map[string]string{}, label: map[string]string{}, secret: map[string]keysmith.Secret{}}
+		id:  map[string]string{}, label: map[string]string{}, secret: map[string]keysmith.Secret{}, password: map[string]string{}}
 	w.seedUsers(t)
+	w.seedSessions(t)
 	w.seedTokens(t)
 	w.seedAgentsAndApps(t)
 	w.seedAPI(t)
@@ -99,6 +105,11 @@ func (w *exploreWorld) seedUsers(t testing.TB) {
 	w.name("S", s.ID)
 	w.name("T_S", tok.ID)
 	w.secret["T_S"] = secret
+	pw := "seed-password-S"
+	if _, err := w.svc.UpdateUser(w.ctx, w.as(t, "S"), s.ID, keysmith.UserUpdate{Password: &pw}); err != nil {
+		t.Fatalf("set the password of S: %v", err)
+	}
+	w.password["S"] = pw
 	users := []struct {
 		label string
 		role  keysmith.Role
@@ -119,6 +130,7 @@ func (w *exploreWorld) seedUsers(t testing.TB) {
 		in := keysmith.CreateUserInput{Email: u.label + "@example.com", Name: u.label, Role: u.role, Type: u.typ}
 		if u.typ == keysmith.UserPerson {
 			in.Password = &pw
+			w.password[u.label] = pw
 		}
 		created, err := w.svc.CreateUser(w.ctx, w.as(t, "S"), in)
 		if err != nil {
@@ -142,6 +154,22 @@ func (w *exploreWorld) seedUsers(t testing.TB) {
 			}
 		}
 	}
+}
+
+// seedSessions signs S, O and D1 in with their passwords, then moves the
+// clock on by twice the reauthentication window: their sessions still work,
+// but an action that needs the step-up needs a new password proof first.
+func (w *exploreWorld) seedSessions(t testing.TB) {
+	t.Helper()
+	for _, label := range []string{"S", "O", "D1"} {
+		_, sess, secret, err := w.svc.SignIn(w.ctx, keysmith.SignInInput{Email: label + "@example.com", Password: w.password[label]})
+		if err != nil {
+			t.Fatalf("sign %s in: %v", label, err)
+		}
+		w.name("SE_"+label, sess.ID)
+		w.secret["SE_"+label] = secret
+	}
+	w.clock.Advance(2 * keysmith.DefaultReauthWindow)
 }
 
 // seedTokens gives the admins their tokens (rotating the callers' once) and
