@@ -38,11 +38,17 @@ import (
 //     it (keysmith.CanGrantScope), judged as for secrets;
 //   - the caller controls nothing they did not control in the world as
 //     seeded: capabilities closed over the users they can take over
-//     (explore_rights_test.go).
+//     (explore_rights_test.go);
+//   - a caller calling from a browser session whose password proof is
+//     older than the reauthentication window receives no secret and sets
+//     no password, unless a call of the sequence re-authenticated them
+//     before (the step-up, keysmith.Service.RequireRecentAuth; explorer.stale).
 //
 // A caller authenticated by a token's rotated-out secret may keep calling
 // until the grace ends, but must get no credential that outlives it; those
-// callers are tried with sequences of up to two calls.
+// callers are tried with sequences of up to two calls, and so are an org
+// admin and a developer calling from a stale session (the world's SE_O and
+// SE_D1).
 //
 // The search extends no state twice, and tries one order of two calls that
 // commute (explore_commute_test.go). A failure names the sequence of calls
@@ -287,8 +293,9 @@ func (e *explorer) visit(n *exploreNode) {
 	}
 }
 
-// refused checks a refused call: refused for a reason of the domain, and
-// with no change but perhaps a record in the system log.
+// refused checks a refused call: refused for a reason of the domain (the
+// step-up only while the caller's session is stale), and with no change but
+// perhaps a record in the system log.
 func (e *explorer) refused(n *exploreNode, i int, err error, changed []string) {
 	path := append(slices.Clip(n.path), i)
 	switch keysmith.ErrorCode(err) {
@@ -297,6 +304,9 @@ func (e *explorer) refused(n *exploreNode, i int, err error, changed []string) {
 		if !errors.Is(err, errNoTarget) && !(e.session != "" && keysmith.IsReauthRequired(err)) {
 			e.t.Errorf("%s: failed unexpectedly: %v", e.sequence(path), err)
 		}
+	}
+	if keysmith.IsReauthRequired(err) && !e.stale(n) {
+		e.t.Errorf("%s: asked to re-authenticate, though the caller's password proof is recent: %v", e.sequence(path), err)
 	}
 	if changed = slices.DeleteFunc(slices.Clone(changed), func(t string) bool { return t == "events" }); len(changed) > 0 {
 		e.report(path, fmt.Sprintf("it was refused (%v) but changed %s", err, strings.Join(changed, ", ")))
