@@ -15,8 +15,8 @@ import (
 // and every answer is still seen (the sleep sets of partial-order
 // reduction). A caller calling from a session reads it too, so the call
 // that re-authenticates commutes with none of theirs. The footprints are
-// held to account: a call tried right after
-// one it commutes with must answer as it did in the world as seeded.
+// held to account: a call tried right after one it commutes with must
+// answer as it did in the world as seeded.
 
 // orderCommuting works out which calls commute, from their footprints.
 func (e *explorer) orderCommuting() {
