@@ -125,11 +125,23 @@ func (s *Server) Reauthenticate(w http.ResponseWriter, r *http.Request, p keysmi
 // issues it an access token, for the console's "Generate access token"
 // page, under the token endpoint's own limits: a wrong secret spends the
 // source address's failed_client_auth budget, and the token counts against
-// the client's token_issuance limit.
-func (s *Server) IssueClientToken(w http.ResponseWriter, r *http.Request, clientID, secret, scope string) (*oauth.Issued, error) {
+// the client's token_issuance limit. A validity, when given, may only
+// shorten the client's own (a client whose tokens never expire takes any).
+func (s *Server) IssueClientToken(w http.ResponseWriter, r *http.Request, clientID, secret, scope string, validity *time.Duration) (*oauth.Issued, error) {
 	c, err := s.authenticateClient(w, r, clientID, secret)
 	if err != nil {
 		return nil, err
+	}
+	if validity != nil {
+		if c.TokenTTL >= 0 && (*validity < 0 || *validity > c.TokenTTL) {
+			return nil, keysmith.Errorf(keysmith.CodeInvalid, "validity may be at most the client's own, %d seconds; change the client's settings for longer", int64(c.TokenTTL/time.Second))
+		}
+		if *validity == 0 {
+			return nil, keysmith.Errorf(keysmith.CodeInvalid, "validity must not be 0 seconds")
+		}
+		shorter := *c
+		shorter.TokenTTL = *validity
+		c = &shorter
 	}
 	if err := s.countIssuance(w, r, c.ID); err != nil {
 		return nil, err

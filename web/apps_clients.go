@@ -245,7 +245,7 @@ func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Calle
 	if withToken {
 		// Through the token endpoint's own checks and limits; the keys
 		// exist whatever happens here, so a refusal is said, not returned.
-		if token, err = s.Gate.IssueClientToken(w, r, cl.ID, plain.Reveal(), strings.Join(cl.Scopes, " ")); err != nil {
+		if token, err = s.Gate.IssueClientToken(w, r, cl.ID, plain.Reveal(), strings.Join(cl.Scopes, " "), nil); err != nil {
 			msg := keysmith.ErrorMessage(err)
 			var oe *oauth.Error
 			if errors.As(err, &oe) {

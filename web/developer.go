@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -202,7 +203,7 @@ func (s *Server) clientTokenIssue(w http.ResponseWriter, r *http.Request, c *Cal
 		return err
 	}
 	v := r.PostForm
-	kept := url.Values{"scopes": v["scopes"]} // the secret is not kept
+	kept := url.Values{"scopes": v["scopes"], "validity_seconds": v["validity_seconds"]} // the secret is not kept
 	fail := func(field string, err error) error {
 		var oe *oauth.Error
 		if !errors.As(err, &oe) {
@@ -215,7 +216,23 @@ func (s *Server) clientTokenIssue(w http.ResponseWriter, r *http.Request, c *Cal
 		s.renderTokenForm(w, r, c, cl, http.StatusBadRequest, map[string]any{"Form": form{Values: kept, Errors: map[string]string{field: msg}}})
 		return nil
 	}
-	iss, err := s.Gate.IssueClientToken(w, r, cl.ID, strings.TrimSpace(v.Get("client_secret")), strings.Join(v["scopes"], " "))
+	var validity *time.Duration
+	if raw := strings.TrimSpace(v.Get("validity_seconds")); raw != "" {
+		n, perr := strconv.ParseInt(raw, 10, 64)
+		if perr != nil || n > 10*365*24*3600 || n < -1 {
+			s.renderTokenForm(w, r, c, cl, http.StatusBadRequest, map[string]any{"Form": form{Values: kept,
+				Errors: map[string]string{"validity_seconds": "Validity must be a whole number of seconds (-1: never expires, for clients whose tokens never expire)."}}})
+			return nil
+		}
+		d := time.Duration(n) * time.Second
+		validity = &d
+	}
+	iss, err := s.Gate.IssueClientToken(w, r, cl.ID, strings.TrimSpace(v.Get("client_secret")), strings.Join(v["scopes"], " "), validity)
+	if keysmith.ErrorCode(err) == keysmith.CodeInvalid {
+		s.renderTokenForm(w, r, c, cl, http.StatusBadRequest, map[string]any{"Form": form{Values: kept,
+			Errors: map[string]string{"validity_seconds": keysmith.ErrorMessage(err)}}})
+		return nil
+	}
 	var oe *oauth.Error
 	if errors.As(err, &oe) && oe.Code == "invalid_client" {
 		return fail("client_secret", err)

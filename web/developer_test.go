@@ -72,13 +72,23 @@ func TestDeveloperPagesAndAccessToken(t *testing.T) {
 	}
 	shots(b, "developer-token-wrong")
 
-	b.Run(sendKeys("#client_secret", clientSecret), chromedp.Click(chromedp.CSS(`input[name=scopes][value="orders:read"]`)))
+	// Longer than the client's own validity is refused beside the field.
+	b.Run(sendKeys("#client_secret", clientSecret), sendKeys("#validity", "999999"))
+	b.Submit(`form[action$="/token"] button[type=submit]`)
+	if got := b.Text(".field-error"); !strings.Contains(got, "at most the client's own") || b.Has("#access-token") {
+		t.Fatalf("a validity beyond the client's: %q", b.Body())
+	}
+	b.Run(chromedp.Evaluate[chromedp.Void](`document.querySelector("#validity").value = "60"; undefined`),
+		sendKeys("#client_secret", clientSecret), chromedp.Click(chromedp.CSS(`input[name=scopes][value="orders:read"]`)))
 	b.Submit(`form[action$="/token"] button[type=submit]`)
 	jwt := b.Value("#access-token")
 	if strings.Count(jwt, ".") != 2 || !b.Has(`button.copy[data-copy="access-token"]`) {
 		t.Fatalf("token %q, want a JWT with a Copy button", jwt)
 	}
 	payload := b.Text("#jwt-payload")
+	if !strings.Contains(b.Body(), "1 minute") && !strings.Contains(b.Body(), "60 s") {
+		t.Errorf("the page does not say the token lasts 60 seconds: %q", b.Text(".token-result"))
+	}
 	for _, want := range []string{`"scope": "orders:read"`, `"client_id": "` + clientID + `"`, `"env": "sandbox"`} {
 		if !strings.Contains(payload, want) {
 			t.Errorf("decoded payload lacks %s: %s", want, payload)

@@ -48,7 +48,7 @@ type Gate interface {
 	Reauthenticate(w http.ResponseWriter, r *http.Request, p keysmith.Principal, password string) (time.Time, error)
 	// IssueClientToken authenticates a client by a pasted secret and issues
 	// it an access token under the token endpoint's limits.
-	IssueClientToken(w http.ResponseWriter, r *http.Request, clientID, secret, scope string) (*oauth.Issued, error)
+	IssueClientToken(w http.ResponseWriter, r *http.Request, clientID, secret, scope string, validity *time.Duration) (*oauth.Issued, error)
 	// Denied records a refusal (CodeForbidden) as access.denied, within the
 	// caller's budget of refusals; past it, it answers CodeRateLimited.
 	Denied(w http.ResponseWriter, r *http.Request, p keysmith.Principal, refusal error) error
