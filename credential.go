@@ -43,6 +43,12 @@ const (
 	// it has no prefix, no form here, and its signature is checked by the
 	// oauth package.
 	CredentialJWT CredentialKind = "jwt"
+	// CredentialAuthorizationCode is an OAuth authorization code: single
+	// use, valid 60 seconds, exchanged at the token endpoint.
+	CredentialAuthorizationCode CredentialKind = "authorization_code"
+	// CredentialRefreshToken is an OAuth refresh token: exchanged at the
+	// token endpoint for new tokens, rotated on every use.
+	CredentialRefreshToken CredentialKind = "refresh_token"
 )
 
 // CredentialForm is the shape of one kind of credential: Prefix, RandomLen
@@ -68,6 +74,8 @@ var (
 	ClientSecretForm = CredentialForm{Kind: CredentialClientSecret, Prefix: ClientSecretPrefix, RandomLen: 43, Checksum: true}
 	AppKeyForm       = CredentialForm{Kind: CredentialAppKey, Prefix: AppKeyPrefix, RandomLen: 32, Checksum: true}
 	SetupCodeForm    = CredentialForm{Kind: CredentialSetupCode, Prefix: SetupCodePrefix, RandomLen: 32, Checksum: true}
+	AuthCodeForm     = CredentialForm{Kind: CredentialAuthorizationCode, Prefix: AuthCodePrefix, RandomLen: 32, Checksum: true}
+	RefreshTokenForm = CredentialForm{Kind: CredentialRefreshToken, Prefix: RefreshTokenPrefix, RandomLen: 32, Checksum: true}
 	// LegacySessionForm was issued before sessions had their own prefix;
 	// such sessions last until they expire.
 	LegacySessionForm = CredentialForm{Kind: CredentialSession, Prefix: "kss_", RandomLen: 32, Legacy: true}
@@ -78,7 +86,7 @@ var (
 
 // CredentialForms lists every form Keysmith issues or accepts.
 var CredentialForms = []CredentialForm{APITokenForm, AccessTokenForm, SessionForm, ClientSecretForm, AppKeyForm, SetupCodeForm,
-	LegacySessionForm, LegacyClientSecretForm}
+	AuthCodeForm, RefreshTokenForm, LegacySessionForm, LegacyClientSecretForm}
 
 // Len is the length of every credential of the form.
 func (f CredentialForm) Len() int {
@@ -246,3 +254,27 @@ const SetupCodePrefix = "ksu_"
 
 // NewSetupCodeSecret generates a setup code and its hash.
 func NewSetupCodeSecret() (Secret, Hash) { return SetupCodeForm.generate() }
+
+// Authorization code format (AuthCodeForm): "ksg_" (a grant), 32 base62
+// characters, a 6-character checksum.
+const AuthCodePrefix = "ksg_"
+
+// NewAuthorizationCode generates an authorization code and its hash.
+func NewAuthorizationCode() (Secret, Hash) { return AuthCodeForm.generate() }
+
+// ParseAuthorizationCode checks the form of an authorization code and
+// returns its hash.
+func ParseAuthorizationCode(s string) (Hash, bool) {
+	return parseCredential(s, CredentialAuthorizationCode)
+}
+
+// Refresh token format (RefreshTokenForm): "ksr_", 32 base62 characters, a
+// 6-character checksum.
+const RefreshTokenPrefix = "ksr_"
+
+// NewRefreshToken generates a refresh token and its hash.
+func NewRefreshToken() (Secret, Hash) { return RefreshTokenForm.generate() }
+
+// ParseRefreshToken checks the form of a refresh token and returns its
+// hash.
+func ParseRefreshToken(s string) (Hash, bool) { return parseCredential(s, CredentialRefreshToken) }

@@ -74,6 +74,12 @@ const (
 	EventSetupCodeUsed            EventType = "setup_code.used"
 	EventUserSessionsEnded        EventType = "user.sessions_ended"
 	EventSessionReauthenticated   EventType = "session.reauthenticated"
+	EventConsentGranted           EventType = "oauth_consent.granted"
+	EventConsentRevoked           EventType = "oauth_consent.revoked"
+	// EventGrantRevoked: every token of an authorization grant was revoked
+	// (a reused code or refresh token, a revoked consent, a deactivation);
+	// its data says why.
+	EventGrantRevoked EventType = "oauth_grant.revoked"
 )
 
 // eventMessages are the human messages of the event types.
@@ -135,6 +141,9 @@ var eventMessages = map[EventType]string{
 	EventSetupCodeUsed:            "Setup code used to set a password",
 	EventUserSessionsEnded:        "User signed out everywhere",
 	EventSessionReauthenticated:   "User re-authenticated with their password",
+	EventConsentGranted:           "User authorised an OAuth client",
+	EventConsentRevoked:           "User revoked an OAuth client's authorisation",
+	EventGrantRevoked:             "OAuth grant revoked with its tokens",
 }
 
 // Message returns the human message of the event type.

@@ -18,8 +18,26 @@ const (
 	FormatOpaque TokenFormat = "opaque"
 )
 
-// GrantClientCredentials is the one OAuth grant Keysmith implements.
-const GrantClientCredentials = "client_credentials"
+// The OAuth grant types (RFC 6749).
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// The token endpoint authentication methods (RFC 7591 §2). AuthNone is a
+// public client: it holds no secret, and PKCE protects its codes.
+const (
+	AuthSecretBasic = "client_secret_basic"
+	AuthSecretPost  = "client_secret_post"
+	AuthNone        = "none"
+)
+
+// Refresh token lifetimes by default: 30 days in all, 7 days unused.
+const (
+	DefaultRefreshTokenTTL     = 30 * 24 * time.Hour
+	DefaultRefreshTokenIdleTTL = 7 * 24 * time.Hour
+)
 
 // Access token lifetimes.
 const (
@@ -51,10 +69,34 @@ type Client struct {
 	// (clients made before scopes were registered may name such): they are
 	// not issued. Filled by the service when it reads clients.
 	UnregisteredScopes []string
-	CreatedAt          time.Time
-	CreatedBy          string
-	RevokedAt          *time.Time
-	RevokedBy          string
+
+	// RedirectURIs are where the authorization endpoint may send the
+	// browser back: exact string match, never a prefix or pattern.
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser after signing out; exact match.
+	PostLogoutRedirectURIs []string
+	// TokenEndpointAuthMethod is AuthSecretBasic, AuthSecretPost or
+	// AuthNone (a public client, which has no secret).
+	TokenEndpointAuthMethod string
+	// PKCERequired refuses authorization requests without a
+	// code_challenge; always true for public clients.
+	PKCERequired bool
+	// PKCEAllowPlain accepts code_challenge_method=plain; S256 only when
+	// false.
+	PKCEAllowPlain bool
+	// FirstParty clients skip the consent page (set by org and super
+	// admins only).
+	FirstParty bool
+	// RefreshTokenTTL bounds a refresh token family from the code exchange
+	// on; RefreshTokenIdleTTL bounds the time between two refreshes.
+	RefreshTokenTTL     time.Duration
+	RefreshTokenIdleTTL time.Duration
+
+	CreatedAt time.Time
+	CreatedBy string
+	RevokedAt *time.Time
+	RevokedBy string
 }
 
 // Status is "active" or "revoked".
@@ -64,6 +106,13 @@ func (c *Client) Status() string {
 	}
 	return "active"
 }
+
+// Public reports whether the client is public: it authenticates with its
+// client_id alone and has no secrets.
+func (c *Client) Public() bool { return c.TokenEndpointAuthMethod == AuthNone }
+
+// HasGrant reports whether the client may use the grant type.
+func (c *Client) HasGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
 
 // AllowsScope reports whether every scope in requested is one of the
 // client's.
@@ -96,6 +145,15 @@ type CreateClientInput struct {
 	TokenTTLSeconds *int64
 	TokenFormat     string
 	Audience        string
+
+	RedirectURIs               []string
+	PostLogoutRedirectURIs     []string
+	TokenEndpointAuthMethod    string
+	PKCERequired               *bool
+	PKCEAllowPlain             *bool
+	FirstParty                 bool
+	RefreshTokenTTLSeconds     *int64
+	RefreshTokenIdleTTLSeconds *int64
 }
 
 // Validate checks the input and returns the client it describes (without
@@ -111,17 +169,36 @@ func (in *CreateClientInput) Validate() (*Client, error) {
 	if err := ValidateScopes(in.Scopes); err != nil {
 		return nil, err
 	}
-	grants := in.GrantTypes
+	grants := slices.Clone(in.GrantTypes)
 	if len(grants) == 0 {
 		grants = []string{GrantClientCredentials}
-	}
-	for _, g := range grants {
-		if g != GrantClientCredentials {
-			return nil, Errorf(CodeInvalid, "grant type %q is not supported: Keysmith issues tokens by client_credentials only", g)
+		if in.TokenEndpointAuthMethod == AuthNone {
+			grants = []string{GrantAuthorizationCode}
 		}
 	}
 	c := &Client{Name: in.Name, AppID: in.AppID, Environment: env, Scopes: slices.Clone(in.Scopes),
-		GrantTypes: []string{GrantClientCredentials}, TokenTTL: DefaultAccessTokenTTL, Audience: in.Audience}
+		GrantTypes: grants, TokenTTL: DefaultAccessTokenTTL, Audience: in.Audience,
+		RedirectURIs: slices.Clone(in.RedirectURIs), PostLogoutRedirectURIs: slices.Clone(in.PostLogoutRedirectURIs),
+		TokenEndpointAuthMethod: in.TokenEndpointAuthMethod, PKCERequired: true, FirstParty: in.FirstParty,
+		RefreshTokenTTL: DefaultRefreshTokenTTL, RefreshTokenIdleTTL: DefaultRefreshTokenIdleTTL}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = AuthSecretBasic
+	}
+	if in.PKCERequired != nil {
+		c.PKCERequired = *in.PKCERequired
+	}
+	if in.PKCEAllowPlain != nil {
+		c.PKCEAllowPlain = *in.PKCEAllowPlain
+	}
+	if c.RefreshTokenTTL, err = refreshTTL("refresh_token_ttl", in.RefreshTokenTTLSeconds, c.RefreshTokenTTL); err != nil {
+		return nil, err
+	}
+	if c.RefreshTokenIdleTTL, err = refreshTTL("refresh_token_idle_ttl", in.RefreshTokenIdleTTLSeconds, c.RefreshTokenIdleTTL); err != nil {
+		return nil, err
+	}
+	if err := c.validateOAuthSettings(); err != nil {
+		return nil, err
+	}
 	if c.Scopes == nil {
 		c.Scopes = []string{}
 	}
@@ -193,6 +270,16 @@ type ClientUpdate struct {
 	Scopes          *[]string
 	Audience        *string
 	TokenTTLSeconds *int64
+
+	GrantTypes                 *[]string
+	RedirectURIs               *[]string
+	PostLogoutRedirectURIs     *[]string
+	TokenEndpointAuthMethod    *string
+	PKCERequired               *bool
+	PKCEAllowPlain             *bool
+	FirstParty                 *bool
+	RefreshTokenTTLSeconds     *int64
+	RefreshTokenIdleTTLSeconds *int64
 }
 
 // Apply checks u and applies it to c (a copy the caller owns), keeping c's
@@ -231,6 +318,119 @@ func (u *ClientUpdate) Apply(c *Client) error {
 		}
 		c.TokenTTL = ttl
 	}
+	return u.applyOAuth(c)
+}
+
+// applyOAuth applies the authorization-code settings and checks the
+// result as a whole. A client cannot turn public or confidential after
+// creation: its secrets (or their absence) were decided then.
+func (u *ClientUpdate) applyOAuth(c *Client) error {
+	var err error
+	if u.TokenEndpointAuthMethod != nil {
+		m := *u.TokenEndpointAuthMethod
+		if (m == AuthNone) != c.Public() {
+			return Errorf(CodeInvalid, "token_endpoint_auth_method cannot change between none (public) and a secret method; create a new client instead")
+		}
+		c.TokenEndpointAuthMethod = m
+	}
+	setList(&c.GrantTypes, u.GrantTypes)
+	setList(&c.RedirectURIs, u.RedirectURIs)
+	setList(&c.PostLogoutRedirectURIs, u.PostLogoutRedirectURIs)
+	if u.PKCERequired != nil {
+		c.PKCERequired = *u.PKCERequired
+	}
+	if u.PKCEAllowPlain != nil {
+		c.PKCEAllowPlain = *u.PKCEAllowPlain
+	}
+	if u.FirstParty != nil {
+		c.FirstParty = *u.FirstParty
+	}
+	if c.RefreshTokenTTL, err = refreshTTL("refresh_token_ttl", u.RefreshTokenTTLSeconds, c.RefreshTokenTTL); err != nil {
+		return err
+	}
+	if c.RefreshTokenIdleTTL, err = refreshTTL("refresh_token_idle_ttl", u.RefreshTokenIdleTTLSeconds, c.RefreshTokenIdleTTL); err != nil {
+		return err
+	}
+	return c.validateOAuthSettings()
+}
+
+func setList(dst *[]string, src *[]string) {
+	if src != nil {
+		*dst = slices.Clone(*src)
+		if *dst == nil {
+			*dst = []string{}
+		}
+	}
+}
+
+// MaxRedirectURIs bounds each of a client's lists of redirect URIs.
+const MaxRedirectURIs = 20
+
+// refreshTTL reads a refresh token lifetime in seconds: 60 seconds to one
+// year.
+func refreshTTL(field string, secs *int64, def time.Duration) (time.Duration, error) {
+	if secs == nil {
+		return def, nil
+	}
+	if *secs < 60 || *secs > 365*24*3600 {
+		return 0, Errorf(CodeInvalid, "%s must be between 60 seconds and one year (31536000)", field)
+	}
+	return time.Duration(*secs) * time.Second, nil
+}
+
+// validateOAuthSettings checks the grant types, redirect URIs, client
+// authentication and PKCE settings together.
+func (c *Client) validateOAuthSettings() error {
+	if c.RedirectURIs == nil {
+		c.RedirectURIs = []string{}
+	}
+	if c.PostLogoutRedirectURIs == nil {
+		c.PostLogoutRedirectURIs = []string{}
+	}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = AuthSecretBasic
+	}
+	switch c.TokenEndpointAuthMethod {
+	case AuthSecretBasic, AuthSecretPost:
+	case AuthNone:
+		if !c.PKCERequired {
+			return Errorf(CodeInvalid, "pkce_required is always true for a public client (token_endpoint_auth_method none)")
+		}
+	default:
+		return Errorf(CodeInvalid, "token_endpoint_auth_method %q is not known: use client_secret_basic, client_secret_post or none", c.TokenEndpointAuthMethod)
+	}
+	if len(c.GrantTypes) == 0 {
+		return Errorf(CodeInvalid, "grant_types must name at least one grant type")
+	}
+	for i, g := range c.GrantTypes {
+		switch g {
+		case GrantClientCredentials:
+			if c.Public() {
+				return Errorf(CodeInvalid, "a public client (token_endpoint_auth_method none) cannot use client_credentials: it has no secret to prove")
+			}
+		case GrantAuthorizationCode, GrantRefreshToken:
+		default:
+			return Errorf(CodeInvalid, "grant type %q is not supported: use client_credentials, authorization_code or refresh_token", g)
+		}
+		if slices.Contains(c.GrantTypes[:i], g) {
+			return Errorf(CodeInvalid, "grant type %q is listed twice", g)
+		}
+	}
+	if c.HasGrant(GrantRefreshToken) && !c.HasGrant(GrantAuthorizationCode) {
+		return Errorf(CodeInvalid, "the refresh_token grant needs the authorization_code grant: refresh tokens are issued by the code exchange")
+	}
+	if err := ValidateRedirectURIs("redirect_uris", c.RedirectURIs); err != nil {
+		return err
+	}
+	if err := ValidateRedirectURIs("post_logout_redirect_uris", c.PostLogoutRedirectURIs); err != nil {
+		return err
+	}
+	if c.HasGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		return Errorf(CodeInvalid, "the authorization_code grant needs at least one entry in redirect_uris")
+	}
+	if c.RefreshTokenIdleTTL > c.RefreshTokenTTL {
+		return Errorf(CodeInvalid, "refresh_token_idle_ttl must not be longer than refresh_token_ttl")
+	}
 	return nil
 }
 
@@ -253,7 +453,34 @@ func ClientUpdated(before, after *Client) map[string]any {
 		}
 		d["token_ttl_seconds"] = secs
 	}
+	diffList(d, "grant_types", before.GrantTypes, after.GrantTypes)
+	diffList(d, "redirect_uris", before.RedirectURIs, after.RedirectURIs)
+	diffList(d, "post_logout_redirect_uris", before.PostLogoutRedirectURIs, after.PostLogoutRedirectURIs)
+	if before.TokenEndpointAuthMethod != after.TokenEndpointAuthMethod {
+		d["token_endpoint_auth_method"] = after.TokenEndpointAuthMethod
+	}
+	if before.PKCERequired != after.PKCERequired {
+		d["pkce_required"] = after.PKCERequired
+	}
+	if before.PKCEAllowPlain != after.PKCEAllowPlain {
+		d["pkce_allow_plain"] = after.PKCEAllowPlain
+	}
+	if before.FirstParty != after.FirstParty {
+		d["first_party"] = after.FirstParty
+	}
+	if before.RefreshTokenTTL != after.RefreshTokenTTL {
+		d["refresh_token_ttl"] = int64(after.RefreshTokenTTL / time.Second)
+	}
+	if before.RefreshTokenIdleTTL != after.RefreshTokenIdleTTL {
+		d["refresh_token_idle_ttl"] = int64(after.RefreshTokenIdleTTL / time.Second)
+	}
 	return d
+}
+
+func diffList(d map[string]any, name string, before, after []string) {
+	if !slices.Equal(before, after) {
+		d[name] = after
+	}
 }
 
 // ValidateScopes checks scope names as RFC 6749 §3.3 defines them (printable
@@ -343,6 +570,13 @@ type AccessToken struct {
 	IssuedAt    time.Time
 	ExpiresAt   *time.Time
 	RevokedAt   *time.Time
+	// UserID is the person the token acts for (authorization code and
+	// refresh grants); "" for client_credentials, where the client acts
+	// for itself.
+	UserID string
+	// GrantID is the grant it was issued under ("" for
+	// client_credentials): revoking the grant revokes it.
+	GrantID string
 }
 
 // AccessTokenRetention is how long the record of an expired access token

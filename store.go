@@ -34,6 +34,7 @@ type Store interface {
 	AppStore
 	ClientStore
 	AccessTokenStore
+	AuthorizationStore
 	SigningKeyStore
 	GroupStore
 	SessionStore

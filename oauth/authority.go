@@ -30,7 +30,11 @@ type Store interface {
 	// only those (and the built-in ones) are issued, so a change applies
 	// from the next token.
 	FindScopeGrants(ctx context.Context, holderIDs []string) (map[string][]string, error)
+	// FindScopes and FindAppByID describe a request on the consent page.
+	FindScopes(ctx context.Context, names []string) (map[string]keysmith.Scope, error)
+	FindAppByID(ctx context.Context, id string) (*keysmith.App, error)
 	keysmith.AccessTokenStore
+	keysmith.AuthorizationStore
 	keysmith.SigningKeyStore
 	Subscribe(f func(keysmith.Change))
 }

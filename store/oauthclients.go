@@ -11,18 +11,23 @@ import (
 )
 
 const clientColumns = `id, name, app_id, owner_id, environment, scopes, grant_types, token_ttl, token_format,
-	audience, created_at, created_by, revoked_at, revoked_by`
+	audience, created_at, created_by, revoked_at, revoked_by, redirect_uris, post_logout_redirect_uris,
+	token_endpoint_auth_method, pkce_required, pkce_allow_plain, first_party, refresh_token_ttl, refresh_token_idle_ttl`
 
 func scanClient(row interface{ Scan(...any) error }) (*keysmith.Client, error) {
 	var c keysmith.Client
-	var scopes, grants string
-	var ttl, created int64
+	var scopes, grants, redirects, logouts string
+	var ttl, created, pkce, plain, first, rttl, ridle int64
 	var revoked sql.NullInt64
 	err := row.Scan(&c.ID, &c.Name, &c.AppID, &c.OwnerID, &c.Environment, &scopes, &grants, &ttl, &c.TokenFormat,
-		&c.Audience, &created, &c.CreatedBy, &revoked, &c.RevokedBy)
+		&c.Audience, &created, &c.CreatedBy, &revoked, &c.RevokedBy, &redirects, &logouts,
+		&c.TokenEndpointAuthMethod, &pkce, &plain, &first, &rttl, &ridle)
 	if err != nil {
 		return nil, err
 	}
+	c.RedirectURIs, c.PostLogoutRedirectURIs = fieldsOrEmpty(redirects), fieldsOrEmpty(logouts)
+	c.PKCERequired, c.PKCEAllowPlain, c.FirstParty = pkce != 0, plain != 0, first != 0
+	c.RefreshTokenTTL, c.RefreshTokenIdleTTL = time.Duration(rttl)*time.Second, time.Duration(ridle)*time.Second
 	c.Scopes, c.GrantTypes = strings.Fields(scopes), strings.Fields(grants)
 	if c.Scopes == nil {
 		c.Scopes = []string{}
@@ -64,10 +69,15 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 			ttl = -1
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (id, name, app_id, owner_id, environment, scopes,
-			grant_types, token_ttl, token_format, audience, created_at, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			grant_types, token_ttl, token_format, audience, created_at, created_by, redirect_uris,
+			post_logout_redirect_uris, token_endpoint_auth_method, pkce_required, pkce_allow_plain, first_party,
+			refresh_token_ttl, refresh_token_idle_ttl)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			c.ID, c.Name, c.AppID, c.OwnerID, string(c.Environment), strings.Join(c.Scopes, " "),
-			strings.Join(c.GrantTypes, " "), ttl, string(c.TokenFormat), c.Audience, micros(c.CreatedAt), c.CreatedBy)
+			strings.Join(c.GrantTypes, " "), ttl, string(c.TokenFormat), c.Audience, micros(c.CreatedAt), c.CreatedBy,
+			strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "), authMethod(c),
+			boolInt(c.PKCERequired), boolInt(c.PKCEAllowPlain), boolInt(c.FirstParty),
+			int64(c.RefreshTokenTTL/time.Second), int64(c.RefreshTokenIdleTTL/time.Second))
 		if err != nil {
 			return err
 		}
@@ -209,12 +219,23 @@ func (db *DB) UpdateClient(ctx context.Context, c *keysmith.Client, scopesBefore
 		if c.TokenTTL < 0 {
 			ttl = -1
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name = $1, scopes = $2, audience = $3, token_ttl = $4
-			WHERE id = $5`, c.Name, strings.Join(c.Scopes, " "), c.Audience, ttl, c.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name = $1, scopes = $2, audience = $3, token_ttl = $4,
+			grant_types = $5, redirect_uris = $6, post_logout_redirect_uris = $7, token_endpoint_auth_method = $8,
+			pkce_required = $9, pkce_allow_plain = $10, first_party = $11, refresh_token_ttl = $12,
+			refresh_token_idle_ttl = $13 WHERE id = $14`, c.Name, strings.Join(c.Scopes, " "), c.Audience, ttl,
+			strings.Join(c.GrantTypes, " "), strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
+			authMethod(c), boolInt(c.PKCERequired), boolInt(c.PKCEAllowPlain), boolInt(c.FirstParty),
+			int64(c.RefreshTokenTTL/time.Second), int64(c.RefreshTokenIdleTTL/time.Second), c.ID); err != nil {
 			return err
 		}
+		// What the caller may change (keysmith.ClientUpdate); the rest
+		// stays as it was read under the lock.
 		updated := *old
 		updated.Name, updated.Scopes, updated.Audience, updated.TokenTTL = c.Name, slices.Clone(c.Scopes), c.Audience, c.TokenTTL
+		updated.GrantTypes, updated.RedirectURIs = slices.Clone(c.GrantTypes), slices.Clone(c.RedirectURIs)
+		updated.PostLogoutRedirectURIs, updated.TokenEndpointAuthMethod = slices.Clone(c.PostLogoutRedirectURIs), authMethod(c)
+		updated.PKCERequired, updated.PKCEAllowPlain, updated.FirstParty = c.PKCERequired, c.PKCEAllowPlain, c.FirstParty
+		updated.RefreshTokenTTL, updated.RefreshTokenIdleTTL = c.RefreshTokenTTL, c.RefreshTokenIdleTTL
 		out = &updated
 		tx.changed(keysmith.ChangeOAuthClient, c.ID)
 		return tx.record(keysmith.EventClientUpdated, keysmith.ClientUpdated(old, out), keysmith.ClientRef(out))
@@ -415,4 +436,27 @@ func (db *DB) RecordUnregisteredScopes(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, db.mapError(err)
+}
+
+func fieldsOrEmpty(s string) []string {
+	if f := strings.Fields(s); f != nil {
+		return f
+	}
+	return []string{}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// authMethod is the client's token endpoint authentication method,
+// client_secret_basic when unset (clients from before it existed).
+func authMethod(c *keysmith.Client) string {
+	if c.TokenEndpointAuthMethod == "" {
+		return keysmith.AuthSecretBasic
+	}
+	return c.TokenEndpointAuthMethod
 }
