@@ -305,21 +305,14 @@ func (a *Authority) NeedsConsent(ctx context.Context, r *AuthorizeRequest, u *ke
 }
 
 // Approve issues a code for the person u, who proved their password at
-// authTime and, unless the client is first-party or consent was given
-// before, just consented (consented true: the consent is remembered). It
-// returns the address to send the browser to.
-func (a *Authority) Approve(ctx context.Context, r *AuthorizeRequest, u *keysmith.User, authTime time.Time, consented bool) (string, error) {
-	if u.Status != keysmith.UserActive {
-		return "", keysmith.Errorf(keysmith.CodeForbidden, "your account is not active")
+// authTime and has consented (keysmith.Service.GrantConsent, or before, or
+// the client is first-party: NeedsConsent is false). It returns the address
+// to send the browser to.
+func (a *Authority) Approve(ctx context.Context, r *AuthorizeRequest, u *keysmith.User, authTime time.Time) (string, error) {
+	if u.Status != keysmith.UserActive || u.Type != keysmith.UserPerson {
+		return "", keysmith.Errorf(keysmith.CodeForbidden, "only an active person signs in to applications")
 	}
 	now := a.now()
-	if consented && !r.Client.FirstParty {
-		err := a.store.SaveConsent(ctx, &keysmith.Consent{UserID: u.ID, ClientID: r.Client.ID,
-			Scopes: r.Scopes, CreatedAt: now, UpdatedAt: now})
-		if err != nil {
-			return "", err
-		}
-	}
 	code, hash := keysmith.NewAuthorizationCode()
 	rec := &keysmith.AuthorizationCode{ID: keysmith.NewID("grt"), ClientID: r.Client.ID, UserID: u.ID,
 		RedirectURI: r.RedirectURI, Scope: strings.Join(r.Scopes, " "), Challenge: r.Challenge,
