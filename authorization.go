@@ -99,6 +99,7 @@ const (
 	GrantRevokedRefreshReused = "refresh_token_reused"
 	GrantRevokedConsent       = "consent_revoked"
 	GrantRevokedUser          = "user_deactivated"
+	GrantRevokedRequest       = "revocation_request" // RFC 7009, of a refresh token
 )
 
 // AuthorizationStore keeps codes, consents and refresh tokens.

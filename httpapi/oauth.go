@@ -23,6 +23,9 @@ func (s *Server) oauthRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/oauth/revoke", s.handle(s.revoke))
 	mux.Handle("GET /.well-known/jwks.json", s.handle(s.jwks))
 	mux.Handle("GET /.well-known/oauth-authorization-server", s.handle(s.discovery))
+	mux.Handle("GET /.well-known/openid-configuration", s.handle(s.discovery))
+	mux.Handle("GET /v1/oauth/userinfo", s.handle(s.userinfo))
+	mux.Handle("POST /v1/oauth/userinfo", s.handle(s.userinfo))
 }
 
 // writeOAuth answers err the OAuth way, or the usual way for errors that
@@ -116,7 +119,8 @@ func clientCredentials(r *http.Request, form map[string]string) (id, secret stri
 	return form["client_id"], form["client_secret"], false, nil
 }
 
-// token is the token endpoint (RFC 6749 §4.4): client_credentials only.
+// token is the token endpoint (RFC 6749 §3.2): the client_credentials,
+// authorization_code (with PKCE) and refresh_token grants.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	form, err := readForm(w, r)
 	if err != nil {
@@ -128,33 +132,87 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	grant := form["grant_type"]
 	if grant == "" {
-		return s.writeOAuth(w, r, invalidRequest("grant_type is required; Keysmith supports client_credentials"), basic)
+		return s.writeOAuth(w, r, invalidRequest("grant_type is required: authorization_code, refresh_token or client_credentials"), basic)
 	}
-	c, err := s.authenticateClient(w, r, id, secret)
+	c, err := s.tokenClient(w, r, id, secret)
 	if err != nil {
 		return s.writeOAuth(w, r, err, basic)
-	}
-	if grant != keysmith.GrantClientCredentials {
-		return s.writeOAuth(w, r, &oauth.Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest,
-			Description: "grant_type " + strconv.Quote(grant) + " is not supported; Keysmith supports client_credentials"}, basic)
 	}
 	if err := s.countIssuance(w, r, c.ID); err != nil {
 		return err
 	}
-	iss, err := s.OAuth.IssueClientCredentials(r.Context(), c, form["scope"])
+	ctx := r.Context()
+	var set *oauth.TokenSet
+	switch grant {
+	case keysmith.GrantClientCredentials:
+		var iss *oauth.Issued
+		if iss, err = s.OAuth.IssueClientCredentials(ctx, c, form["scope"]); err == nil {
+			set = &oauth.TokenSet{Access: iss}
+		}
+	case keysmith.GrantAuthorizationCode:
+		if form["code"] == "" {
+			return s.writeOAuth(w, r, invalidRequest("code is required"), basic)
+		}
+		set, err = s.spendGrant(w, r, func() (*oauth.TokenSet, error) {
+			return s.OAuth.ExchangeCode(ctx, c, form["code"], form["redirect_uri"], form["code_verifier"])
+		})
+	case keysmith.GrantRefreshToken:
+		if form["refresh_token"] == "" {
+			return s.writeOAuth(w, r, invalidRequest("refresh_token is required"), basic)
+		}
+		set, err = s.spendGrant(w, r, func() (*oauth.TokenSet, error) {
+			return s.OAuth.Refresh(ctx, c, form["refresh_token"], form["scope"])
+		})
+	default:
+		err = &oauth.Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest,
+			Description: "grant_type " + strconv.Quote(grant) + " is not supported: use authorization_code, refresh_token or client_credentials"}
+	}
 	if err != nil {
 		return s.writeOAuth(w, r, err, basic)
 	}
 	out := struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int64  `json:"expires_in,omitempty"`
-		Scope       string `json:"scope"`
-	}{iss.Token.Reveal(), "Bearer", iss.ExpiresIn, iss.Record.Scope}
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int64  `json:"expires_in,omitempty"`
+		Scope        string `json:"scope"`
+		RefreshToken string `json:"refresh_token,omitempty"`
+		IDToken      string `json:"id_token,omitempty"`
+	}{AccessToken: set.Access.Token.Reveal(), TokenType: "Bearer", ExpiresIn: set.Access.ExpiresIn,
+		Scope: set.Access.Record.Scope, RefreshToken: set.Refresh.Reveal(), IDToken: set.IDToken}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// tokenClient authenticates the client at the token endpoint: with its
+// secret, or, when it sends none, as a public client by its id alone (a
+// confidential client without its secret is invalid_client).
+func (s *Server) tokenClient(w http.ResponseWriter, r *http.Request, id, secret string) (*keysmith.Client, error) {
+	if secret != "" || id == "" {
+		return s.authenticateClient(w, r, id, secret)
+	}
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedClientAuth)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.OAuth.AuthenticatePublicClient(r.Context(), id)
+	att.settle(isOAuthError(err, "invalid_client"))
+	return c, err
+}
+
+// spendGrant runs a code or refresh exchange. A failed one (invalid_grant)
+// takes a unit of the failed_client_auth budget of the caller's address:
+// a public client is known by its id alone, so guessing codes or refresh
+// tokens must be bounded like guessing secrets.
+func (s *Server) spendGrant(w http.ResponseWriter, r *http.Request, f func() (*oauth.TokenSet, error)) (*oauth.TokenSet, error) {
+	att, err := s.reserveAttempt(w, r, keysmith.GroupFailedClientAuth)
+	if err != nil {
+		return nil, err
+	}
+	set, err := f()
+	att.settle(isOAuthError(err, "invalid_grant"))
+	return set, err
 }
 
 // authenticateClient checks a client's credentials. Guessing client secrets
@@ -166,9 +224,42 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, id, 
 		return nil, err
 	}
 	c, err := s.OAuth.AuthenticateClient(r.Context(), id, secret)
-	var oe *oauth.Error
-	att.settle(errors.As(err, &oe) && oe.Code == "invalid_client")
+	att.settle(isOAuthError(err, "invalid_client"))
 	return c, err
+}
+
+func isOAuthError(err error, code string) bool {
+	var oe *oauth.Error
+	return errors.As(err, &oe) && oe.Code == code
+}
+
+// userinfo is the OpenID Connect userinfo endpoint: the claims of the
+// person an access token with the openid scope acts for.
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) error {
+	raw, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="keysmith"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{"invalid_token", "send the access token as Authorization: Bearer"})
+		return nil
+	}
+	att, err := s.reserveAttempt(w, r, keysmith.GroupUnknownTokens)
+	if err != nil {
+		return err
+	}
+	out, err := s.OAuth.UserInfo(r.Context(), raw)
+	att.settle(isOAuthError(err, "invalid_token"))
+	var oe *oauth.Error
+	if errors.As(err, &oe) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="keysmith", error="`+oe.Code+`"`)
+		writeJSON(w, oe.Status, errorBody{oe.Code, oe.Description})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // caller is who asks to introspect or revoke: a client, or an admin by an
@@ -181,7 +272,7 @@ type caller struct {
 }
 
 // oauthCaller authenticates the caller of introspection and revocation.
-func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form map[string]string, adminOK func(*keysmith.User) bool) (caller, error) {
+func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form map[string]string, adminOK func(*keysmith.User) bool, public bool) (caller, error) {
 	if raw, ok := bearer(r); ok {
 		p, err := s.tokenPrincipal(w, r, raw)
 		if err != nil {
@@ -196,6 +287,10 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form map[st
 	if err != nil {
 		return caller{basic: basic}, err
 	}
+	if public { // RFC 7009 §2.1: a public client revokes by its id alone
+		c, err := s.tokenClient(w, r, id, secret)
+		return caller{client: c, basic: basic}, err
+	}
 	c, err := s.authenticateClient(w, r, id, secret)
 	return caller{client: c, basic: basic}, err
 }
@@ -207,7 +302,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.writeOAuth(w, r, err, false)
 	}
-	who, err := s.oauthCaller(w, r, form, keysmith.IsAdminUser)
+	who, err := s.oauthCaller(w, r, form, keysmith.IsAdminUser, false)
 	if err != nil {
 		return s.writeOAuth(w, r, err, who.basic)
 	}
@@ -234,7 +329,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.writeOAuth(w, r, err, false)
 	}
-	who, err := s.oauthCaller(w, r, form, keysmith.CanManageAllApps)
+	who, err := s.oauthCaller(w, r, form, keysmith.CanManageAllApps, true)
 	if err == nil && who.admin != nil {
 		err = keysmith.CanChangeCredentials(who.p)
 	}
@@ -252,7 +347,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		a.Actor = keysmith.UserRef(who.admin)
 	}
-	if err := s.OAuth.Revoke(keysmith.WithAudit(ctx, a), tok, who.client); err != nil {
+	ctx = keysmith.WithAudit(ctx, a)
+	if isRefresh, err := s.OAuth.RevokeRefreshToken(ctx, tok, who.client); isRefresh || err != nil {
+		if err != nil {
+			return err
+		}
+	} else if err := s.OAuth.Revoke(ctx, tok, who.client); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -86,6 +86,13 @@ type Authority struct {
 	negTok  map[keysmith.Hash]time.Time
 	revoked map[string]struct{} // jti of revoked tokens
 	jwts    map[keysmith.Hash]*keysmith.AccessToken
+	// people caches whether the person a token acts for is active.
+	people map[string]personEntry
+}
+
+type personEntry struct {
+	user     *keysmith.User // nil: no such user
+	loadedAt time.Time
 }
 
 type clientEntry struct {
@@ -129,7 +136,8 @@ func New(ctx context.Context, store Store, opt Options) (*Authority, error) {
 	a := &Authority{store: store, opt: opt, now: opt.Now, log: opt.Log, issuer: strings.TrimRight(opt.Issuer, "/"),
 		clients: map[string]*clientEntry{}, negCli: map[string]time.Time{},
 		opaque: map[keysmith.Hash]*keysmith.AccessToken{}, opIDs: map[string]keysmith.Hash{},
-		negTok: map[keysmith.Hash]time.Time{}, revoked: map[string]struct{}{}, jwts: map[keysmith.Hash]*keysmith.AccessToken{}}
+		negTok: map[keysmith.Hash]time.Time{}, revoked: map[string]struct{}{}, jwts: map[keysmith.Hash]*keysmith.AccessToken{},
+		people: map[string]personEntry{}}
 	store.Subscribe(a.invalidate)
 	if err := a.reloadKeys(ctx); err != nil {
 		return nil, err
@@ -294,6 +302,7 @@ func (a *Authority) invalidate(c keysmith.Change) {
 				delete(a.clients, id)
 			}
 		}
+		delete(a.people, c.ID)
 	case keysmith.ChangeAccessToken:
 		// The one change to an issued token is its revocation.
 		a.revoked[c.ID] = struct{}{}
@@ -309,6 +318,7 @@ func (a *Authority) invalidate(c keysmith.Change) {
 		clear(a.opaque)
 		clear(a.opIDs)
 		clear(a.negTok)
+		clear(a.people)
 	}
 	a.mu.Unlock()
 	if c.Kind == keysmith.ChangeSigningKey || c.Kind == keysmith.ChangeAll {
@@ -430,4 +440,40 @@ func (a *Authority) ownerActive(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	return u.Status == keysmith.UserActive, nil
+}
+
+// person returns the user a token acts for, cached like clients; nil if
+// there is none.
+func (a *Authority) person(ctx context.Context, id string) (*keysmith.User, error) {
+	now := a.now()
+	a.mu.RLock()
+	e, ok := a.people[id]
+	gen := a.gen
+	a.mu.RUnlock()
+	if ok && now.Sub(e.loadedAt) < a.opt.MaxAge {
+		return e.user, nil
+	}
+	u, err := a.store.FindUserByID(ctx, id)
+	if keysmith.ErrorCode(err) == keysmith.CodeNotFound {
+		u, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if a.gen == gen {
+		if len(a.people) >= 100_000 {
+			clear(a.people)
+		}
+		a.people[id] = personEntry{user: u, loadedAt: now}
+	}
+	a.mu.Unlock()
+	return u, nil
+}
+
+// personActive reports whether a token for the person id may act: the
+// person exists, is a person and is active.
+func (a *Authority) personActive(ctx context.Context, id string) (bool, error) {
+	u, err := a.person(ctx, id)
+	return err == nil && u != nil && u.Status == keysmith.UserActive && u.Type == keysmith.UserPerson, err
 }

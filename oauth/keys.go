@@ -211,6 +211,9 @@ type loadedKey struct {
 	meta   *keysmith.SigningKey
 	public jose.JSONWebKey
 	signer jose.Signer // nil for keys that no longer sign
+	// idSigner signs ID tokens (typ JWT), so that an ID token is never
+	// taken for an access token (typ at+jwt) or the other way round.
+	idSigner jose.Signer
 }
 
 func (m MasterKey) loadKey(k *keysmith.SigningKey) (*loadedKey, error) {
@@ -233,6 +236,11 @@ func (m MasterKey) loadKey(k *keysmith.SigningKey) (*loadedKey, error) {
 	lk.signer, err = jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
 		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err == nil {
+		lk.idSigner, err = jose.NewSigner(
+			jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: k.ID}},
+			(&jose.SignerOptions{}).WithType("JWT"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
 	}

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/keysmith/keysmith"
@@ -66,20 +67,59 @@ func (a *Authority) SigningKeys() []*keysmith.SigningKey {
 	return out
 }
 
-// Metadata is the RFC 8414 authorization server metadata.
+// Metadata is the RFC 8414 authorization server metadata, which is also
+// the OpenID Connect discovery document (OpenID Connect Discovery §3).
 func (a *Authority) Metadata() map[string]any {
-	auth := []string{"client_secret_basic", "client_secret_post"}
+	auth := []string{keysmith.AuthSecretBasic, keysmith.AuthSecretPost}
+	algs := a.liveAlgorithms()
 	return map[string]any{
-		"issuer":                                a.issuer,
-		"token_endpoint":                        a.issuer + "/v1/oauth/token",
-		"jwks_uri":                              a.issuer + "/.well-known/jwks.json",
-		"introspection_endpoint":                a.issuer + "/v1/oauth/introspect",
-		"revocation_endpoint":                   a.issuer + "/v1/oauth/revoke",
-		"grant_types_supported":                 []string{keysmith.GrantClientCredentials},
-		"response_types_supported":              []string{},
-		"token_endpoint_auth_methods_supported": auth,
-		"introspection_endpoint_auth_methods_supported": auth,
-		"revocation_endpoint_auth_methods_supported":    auth,
-		"access_token_signing_alg_values_supported":     []string{a.keys.Load().current.meta.Algorithm},
+		"issuer":                                         a.issuer,
+		"authorization_endpoint":                         a.issuer + "/v1/oauth/authorize",
+		"token_endpoint":                                 a.issuer + "/v1/oauth/token",
+		"userinfo_endpoint":                              a.issuer + "/v1/oauth/userinfo",
+		"end_session_endpoint":                           a.issuer + "/v1/oauth/logout",
+		"jwks_uri":                                       a.issuer + "/.well-known/jwks.json",
+		"introspection_endpoint":                         a.issuer + "/v1/oauth/introspect",
+		"revocation_endpoint":                            a.issuer + "/v1/oauth/revoke",
+		"grant_types_supported":                          []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken, keysmith.GrantClientCredentials},
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"scopes_supported":                               builtinScopeNames(),
+		"subject_types_supported":                        []string{"public"},
+		"claims_supported":                               []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "email", "email_verified"},
+		"token_endpoint_auth_methods_supported":          append(auth, keysmith.AuthNone),
+		"introspection_endpoint_auth_methods_supported":  auth,
+		"revocation_endpoint_auth_methods_supported":     append(slices.Clone(auth), keysmith.AuthNone),
+		"access_token_signing_alg_values_supported":      algs,
+		"id_token_signing_alg_values_supported":          algs,
+		"authorization_response_iss_parameter_supported": true,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"prompt_values_supported":                        []string{"none", "login", "consent"},
 	}
+}
+
+// liveAlgorithms lists the algorithm of every published key, newest first:
+// a token signed before a rotation to another algorithm still verifies.
+func (a *Authority) liveAlgorithms() []string {
+	out := []string{}
+	now := a.now()
+	for _, k := range a.keys.Load().all {
+		if k.meta.RetiredAt != nil && now.Sub(*k.meta.RetiredAt) > keyRetention {
+			continue
+		}
+		if !slices.Contains(out, k.meta.Algorithm) {
+			out = append(out, k.meta.Algorithm)
+		}
+	}
+	return out
+}
+
+func builtinScopeNames() []string {
+	var out []string
+	for _, s := range keysmith.BuiltinScopes {
+		out = append(out, s.Name)
+	}
+	return out
 }

@@ -108,17 +108,31 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 	if err != nil {
 		return nil, err
 	}
+	return a.issue(ctx, c, "", "", requested)
+}
+
+// issue makes an access token for c with the scopes: for the client itself
+// (userID ""), or for a person under a grant. A person's tokens always
+// expire (the client's lifetime, or DefaultAccessTokenTTL for a client
+// whose own tokens never do) and are stored in either format, so that
+// revoking their grant finds them.
+func (a *Authority) issue(ctx context.Context, c *keysmith.Client, userID, grantID string, scopes []string) (*Issued, error) {
 	now := a.now()
 	t := &keysmith.AccessToken{ID: keysmith.NewID("at"), Format: c.TokenFormat, ClientID: c.ID, AppID: c.AppID,
-		Environment: c.Environment, Scope: strings.Join(requested, " "), Audience: c.Audience, IssuedAt: now}
+		Environment: c.Environment, Scope: strings.Join(scopes, " "), Audience: c.Audience, IssuedAt: now,
+		UserID: userID, GrantID: grantID}
 	if t.Audience == "" {
 		t.Audience = a.issuer
 	}
 	out := &Issued{Record: t}
-	if c.TokenTTL >= 0 {
-		exp := now.Add(c.TokenTTL).Truncate(time.Second)
+	ttl := c.TokenTTL
+	if userID != "" && ttl < 0 {
+		ttl = keysmith.DefaultAccessTokenTTL
+	}
+	if ttl >= 0 {
+		exp := now.Add(ttl).Truncate(time.Second)
 		t.ExpiresAt = &exp
-		out.ExpiresIn = int64(c.TokenTTL / time.Second)
+		out.ExpiresIn = int64(ttl / time.Second)
 	}
 	if c.TokenFormat == keysmith.FormatOpaque {
 		secret, hash := keysmith.NewOpaqueAccessToken()
@@ -132,11 +146,20 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 	if key == nil || t.ExpiresAt == nil {
 		return nil, keysmith.Errorf(keysmith.CodeInternal, "no signing key or no expiry for a JWT")
 	}
-	raw, err := jwt.Signed(key.signer).Claims(claims{Issuer: a.issuer, Subject: c.ID, Audience: t.Audience,
+	sub := c.ID
+	if userID != "" {
+		sub = userID
+	}
+	raw, err := jwt.Signed(key.signer).Claims(claims{Issuer: a.issuer, Subject: sub, Audience: t.Audience,
 		Expiry: t.ExpiresAt.Unix(), IssuedAt: now.Unix(), ID: t.ID, ClientID: c.ID, Scope: t.Scope,
 		Env: string(c.Environment), AppID: c.AppID}).Serialize()
 	if err != nil {
 		return nil, err
+	}
+	if grantID != "" {
+		if err := a.store.CreateAccessToken(ctx, t, keysmith.Hash{}); err != nil {
+			return nil, err
+		}
 	}
 	out.Token = keysmith.NewSecret(raw)
 	return out, nil
@@ -236,12 +259,21 @@ func (a *Authority) CheckAccessToken(ctx context.Context, raw string) (Check, er
 	if err != nil {
 		return Check{}, err
 	}
+	personOK := true
+	if t.UserID != "" {
+		if personOK, err = a.personActive(ctx, t.UserID); err != nil {
+			return Check{}, err
+		}
+	}
 	switch {
 	case revoked || t.RevokedAt != nil || e == nil || e.client.RevokedAt != nil:
 		ch.Status = Revoked
 	case t.ExpiresAt != nil && !a.now().Before(*t.ExpiresAt):
 		ch.Status = Expired
-	case !e.ownerActive:
+	case !e.ownerActive || !personOK:
+		// A token acting for a deactivated person is refused like one of
+		// a deactivated owner's client (its grant was revoked with the
+		// deactivation, so it stays refused).
 		ch.Status = OwnerInactive
 	default:
 		ch.Status = Active
@@ -308,9 +340,13 @@ func (a *Authority) parseJWT(ctx context.Context, keys *keySet, raw string) (*ke
 		return nil, nil
 	}
 	exp := time.Unix(c.Expiry, 0).UTC()
-	return &keysmith.AccessToken{ID: c.ID, Format: keysmith.FormatJWT, ClientID: c.ClientID, AppID: c.AppID,
+	t := &keysmith.AccessToken{ID: c.ID, Format: keysmith.FormatJWT, ClientID: c.ClientID, AppID: c.AppID,
 		Environment: keysmith.Environment(c.Env), Scope: c.Scope, Audience: c.Audience,
-		IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: &exp}, nil
+		IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: &exp}
+	if c.Subject != c.ClientID { // a person's token (RFC 9068 §2.2: sub is the resource owner)
+		t.UserID = c.Subject
+	}
+	return t, nil
 }
 
 // opaqueToken returns the cached record of an opaque token; nil if unknown.
