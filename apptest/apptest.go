@@ -271,3 +271,12 @@ func (s *Server) AddAPI(scopes ...keysmith.Scope) *keysmith.API {
 	}
 	return a
 }
+
+// WantField fails the test unless the body's field is the string want.
+func (r Response) WantField(t testing.TB, field, want string) Response {
+	t.Helper()
+	if got := r.String(field); got != want {
+		t.Fatalf("%s = %q, want %q; body: %s", field, got, want, r.Raw)
+	}
+	return r
+}

@@ -35,6 +35,9 @@ type verifyResponse struct {
 	AppID       string         `json:"app_id,omitempty"`
 	Environment string         `json:"env,omitempty"`
 	Scope       string         `json:"scope,omitempty"` // the access token's scopes as one string, as before "scopes"
+	// UserID is the person an access token acts for (the authorization
+	// code flow); absent for a client acting for itself.
+	UserID string `json:"user_id,omitempty"`
 	Owner       *ownerJSON     `json:"owner,omitempty"`
 	RateLimit   *rateLimitJSON `json:"ratelimit,omitempty"`
 }
@@ -161,7 +164,7 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw s
 			out.ClientID, out.AppID, out.Environment = t.ClientID, t.AppID, string(t.Environment)
 		}
 		if out.Valid {
-			out.Type, out.Scope, out.ExpiresAt = "access_token", t.Scope, t.ExpiresAt
+			out.Type, out.Scope, out.ExpiresAt, out.UserID = "access_token", t.Scope, t.ExpiresAt, t.UserID
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

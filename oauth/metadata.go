@@ -38,6 +38,9 @@ func (a *Authority) Introspect(ctx context.Context, raw string, env keysmith.Env
 	out := Introspection{Active: true, Scope: t.Scope, ClientID: t.ClientID, TokenType: "Bearer",
 		Iat: t.IssuedAt.Unix(), Sub: t.ClientID, Aud: t.Audience, Iss: a.issuer, Jti: t.ID,
 		Env: string(t.Environment), AppID: t.AppID}
+	if t.UserID != "" {
+		out.Sub = t.UserID // the person it acts for (RFC 7662 §2.2)
+	}
 	if t.ExpiresAt != nil {
 		out.Exp = t.ExpiresAt.Unix()
 	}
