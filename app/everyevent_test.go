@@ -10,6 +10,7 @@ import (
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/apptest"
 	"github.com/keysmith/keysmith/storetest"
+	"golang.org/x/oauth2"
 )
 
 // TestEveryEventTypeIsRecorded drives every kind of change (and refusal)
@@ -105,6 +106,18 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		c.Secret = reset.String("client_secret")
 		at := accessToken(t, s, c)
 		postForm(t, s, "/v1/oauth/revoke", c.ID, c.Secret, "", url.Values{"token": {at}}).Want(t, http.StatusOK)
+
+		// The code flow: a person consents, a code presented twice revokes
+		// its grant, the person withdraws consent.
+		spa := newCodeClient(t, s, keysmith.CreateClientInput{Scopes: []string{"openid"},
+			RedirectURIs: []string{"http://127.0.0.1:9/cb"}, TokenEndpointAuthMethod: keysmith.AuthNone})
+		verifier := oauth2.GenerateVerifier()
+		spaCode := codeFor(t, s, uid, spa.config(s, "openid").AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		exchange(t, s, spa, spaCode, "http://127.0.0.1:9/cb", verifier).Want(t, http.StatusOK)
+		exchange(t, s, spa, spaCode, "http://127.0.0.1:9/cb", verifier).Want(t, http.StatusBadRequest)
+		if err := s.App.Store.RevokeConsent(t.Context(), uid, spa.ID); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.App.OAuth.Rotate(t.Context(), ""); err != nil {
 			t.Fatal(err)
 		}
