@@ -18,7 +18,7 @@ type codeClient struct {
 	Secret string // "" for a public client
 }
 
-func newCodeClient(t *testing.T, s *apptest.Server, in keysmith.CreateClientInput) codeClient {
+func newCodeClient(t testing.TB, s *apptest.Server, in keysmith.CreateClientInput) codeClient {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := s.App.Store.FindUserByID(ctx, s.AdminID)
@@ -59,7 +59,7 @@ func (c codeClient) config(s *apptest.Server, scopes ...string) *oauth2.Config {
 // authURL: the request is checked as the endpoint checks it, consent is
 // given if asked for, and the code is issued. It returns the redirect's
 // query (code, state, iss), or the error of the request.
-func authorize(t *testing.T, s *apptest.Server, userID, authURL string) (url.Values, error) {
+func authorize(t testing.TB, s *apptest.Server, userID, authURL string) (url.Values, error) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := url.Parse(authURL)
@@ -97,7 +97,7 @@ func authorize(t *testing.T, s *apptest.Server, userID, authURL string) (url.Val
 }
 
 // codeFor runs authorize and returns the code, failing the test on an error.
-func codeFor(t *testing.T, s *apptest.Server, userID, authURL string) string {
+func codeFor(t testing.TB, s *apptest.Server, userID, authURL string) string {
 	t.Helper()
 	q, err := authorize(t, s, userID, authURL)
 	if err != nil {
