@@ -62,6 +62,9 @@ func benchWorld(b *testing.B) (*apptest.Server, codeClient, string) {
 	spa := newCodeClient(b, s, keysmith.CreateClientInput{Scopes: []string{"openid", "offline_access"},
 		RedirectURIs: []string{"http://127.0.0.1:9/cb"}, TokenEndpointAuthMethod: keysmith.AuthNone})
 	person, _ := s.AddUser(keysmith.RoleDeveloper, "")
+	// The test clock stands still, so no rate-limit window ever ends.
+	s.Do("PUT", "/v1/settings/rate-limits", s.AdminToken, map[string]any{"token_issuance": keysmith.MaxRateLimit,
+		"failed_client_auth": keysmith.MaxRateLimit}).Want(b, http.StatusOK)
 	return s, spa, person
 }
 
