@@ -209,10 +209,14 @@ func (a *Authority) requestedScopes(ctx context.Context, c *keysmith.Client, sco
 		}
 		return nil, err
 	}
+	out = slices.Clone(out)
 	if slices.Contains(out, "offline_access") && !c.HasGrant(keysmith.GrantRefreshToken) {
-		return nil, errorString("offline_access needs the refresh_token grant, which this client lacks")
+		if strings.TrimSpace(scope) != "" {
+			return nil, errorString("offline_access needs the refresh_token grant, which this client lacks")
+		}
+		out = slices.DeleteFunc(out, func(s string) bool { return s == "offline_access" })
 	}
-	return slices.Clone(out), nil
+	return out, nil
 }
 
 // ErrorRedirect is the address that tells the client of an error: the
