@@ -161,7 +161,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.Do("PATCH", "/v1/users/"+other, s.AdminToken, map[string]any{"status": "inactive"}).Want(t, http.StatusOK)
+			s.Do("POST", "/v1/users/"+other+"/deactivate", s.AdminToken, nil).Want(t, http.StatusOK)
 			refresh(t, s, w.spa, tok2.RefreshToken, "").Want(t, http.StatusBadRequest).WantField(t, "error", "invalid_grant")
 			if r := s.Do("POST", "/v1/verify", "", map[string]any{"token": tok2.AccessToken}); r.Body["valid"] == true {
 				t.Errorf("access token valid after its person was deactivated: %v", r.Body)
@@ -205,10 +205,10 @@ func refresh(t *testing.T, s *apptest.Server, c codeClient, token, scope string)
 func hasEvent(t *testing.T, s *apptest.Server, typ, reason string) bool {
 	t.Helper()
 	r := s.Do("GET", "/v1/logs?type="+typ, s.AdminToken, nil).Want(t, http.StatusOK)
-	items, _ := r.Body["data"].([]any)
+	items, _ := r.Body["items"].([]any)
 	for _, it := range items {
 		e, _ := it.(map[string]any)
-		if d, _ := e["data"].(map[string]any); d["reason"] == reason {
+		if d, _ := e["details"].(map[string]any); d["reason"] == reason {
 			return true
 		}
 	}
