@@ -110,7 +110,8 @@ type AuthorizationStore interface {
 	// RedeemAuthorizationCode marks the code used at now and returns it.
 	// CodeNotFound if there is none; a code used before is returned with
 	// CodeConflict (the caller revokes its grant). Of concurrent redeemers
-	// exactly one succeeds.
+	// exactly one succeeds. An expired code is redeemed and returned like
+	// any other: the caller checks ExpiresAt.
 	RedeemAuthorizationCode(ctx context.Context, h Hash, now time.Time) (*AuthorizationCode, error)
 
 	// FindConsent returns a person's consent to a client. CodeNotFound if

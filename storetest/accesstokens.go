@@ -46,6 +46,34 @@ func testAccessTokens(t *testing.T, fx *fixture) {
 		wantCode(t, "FindAccessTokenByHash of an unknown hash", err, keysmith.CodeNotFound)
 	})
 
+	t.Run("AccessTokensOfAGrantKeepTheirUserAndGrantAndAJWTIsStoredWithoutHash", func(t *testing.T) {
+		fx := fx.in(t)
+		opaque := fx.newAccessToken(c, keysmith.FormatOpaque, time.Hour)
+		opaque.UserID, opaque.GrantID = owner.ID, "cod_grant"
+		_, h := keysmith.NewOpaqueAccessToken()
+		if err := fx.db.CreateAccessToken(fx.ctx, opaque, h); err != nil {
+			t.Fatalf("CreateAccessToken: %v", err)
+		}
+		got, err := fx.db.FindAccessTokenByHash(fx.ctx, h)
+		if diff := cmp.Diff(opaque, got); err != nil || diff != "" {
+			t.Errorf("FindAccessTokenByHash: %v (-created +read):\n%s", err, diff)
+		}
+		for range 2 { // two: a zero hash is no hash, not a value that must be unique
+			jwt := fx.newAccessToken(c, keysmith.FormatJWT, time.Hour)
+			jwt.UserID, jwt.GrantID = owner.ID, "cod_grant"
+			if err := fx.db.CreateAccessToken(fx.ctx, jwt, keysmith.Hash{}); err != nil {
+				t.Fatalf("CreateAccessToken of a JWT without hash: %v", err)
+			}
+			var hashed int
+			if err := fx.db.SQL().QueryRowContext(fx.ctx, `SELECT COUNT(*) FROM oauth_tokens WHERE id = $1 AND hash IS NOT NULL`,
+				jwt.ID).Scan(&hashed); err != nil || hashed != 0 {
+				t.Errorf("the JWT was stored with a hash (%d rows, %v)", hashed, err)
+			}
+		}
+		_, err = fx.db.FindAccessTokenByHash(fx.ctx, keysmith.Hash{})
+		wantCode(t, "FindAccessTokenByHash of the zero hash", err, keysmith.CodeNotFound)
+	})
+
 	t.Run("RevokeAccessTokenIsIdempotent", func(t *testing.T) {
 		fx := fx.in(t)
 		at := fx.newAccessToken(c, keysmith.FormatOpaque, time.Hour)

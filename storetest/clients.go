@@ -74,6 +74,39 @@ func testClients(t *testing.T, fx *fixture) {
 		fx.watch.changes.wait(t, keysmith.Change{Kind: keysmith.ChangeOAuthClient, ID: c.ID})
 	})
 
+	t.Run("AuthorizationCodeSettingsRoundTripThroughCreateAndUpdate", func(t *testing.T) {
+		fx := fx.in(t)
+		fx.registerClientScopes()
+		c := &keysmith.Client{ID: keysmith.NewID("cli"), Name: "web app", OwnerID: alice.ID, Environment: keysmith.EnvSandbox,
+			Scopes: []string{"read"}, GrantTypes: []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken},
+			TokenTTL: time.Hour, TokenFormat: keysmith.FormatJWT, Audience: "https://api.example.com",
+			CreatedAt: fx.clock.Now(), CreatedBy: alice.ID,
+			RedirectURIs:            []string{"https://app.example.com/callback", "com.example.app:/callback"},
+			PostLogoutRedirectURIs:  []string{"https://app.example.com/bye"},
+			TokenEndpointAuthMethod: keysmith.AuthSecretPost, PKCERequired: true, PKCEAllowPlain: true, FirstParty: true,
+			RefreshTokenTTL: 90 * 24 * time.Hour, RefreshTokenIdleTTL: 14 * 24 * time.Hour}
+		s, h := fx.newClientSecret(c.ID)
+		if err := fx.db.CreateClient(fx.ctx, c, s, h); err != nil {
+			t.Fatalf("CreateClient: %v", err)
+		}
+		got, err := fx.db.FindClientByID(fx.ctx, c.ID)
+		if diff := cmp.Diff(c, got); err != nil || diff != "" {
+			t.Fatalf("FindClientByID: %v (-created +read):\n%s", err, diff)
+		}
+		next := *c
+		next.RedirectURIs, next.PostLogoutRedirectURIs = []string{"http://127.0.0.1/cb"}, []string{}
+		next.TokenEndpointAuthMethod, next.PKCERequired, next.PKCEAllowPlain, next.FirstParty = keysmith.AuthNone, false, false, false
+		next.RefreshTokenTTL, next.RefreshTokenIdleTTL = 24*time.Hour, time.Hour
+		updated, err := fx.db.UpdateClient(fx.ctx, &next, c.Scopes)
+		if diff := cmp.Diff(&next, updated); err != nil || diff != "" {
+			t.Fatalf("UpdateClient: %v (-wanted +returned):\n%s", err, diff)
+		}
+		got, err = fx.db.FindClientByID(fx.ctx, c.ID)
+		if diff := cmp.Diff(&next, got); err != nil || diff != "" {
+			t.Errorf("FindClientByID after UpdateClient: %v (-updated +read):\n%s", err, diff)
+		}
+	})
+
 	t.Run("CreateClientOfADeletedAppIsNotFoundAndStoresNothing", func(t *testing.T) {
 		// A client is created under its application's row lock, as an app
 		// key is: one made while the application is deleted either commits

@@ -128,6 +128,28 @@ func testNoPlaintextTokenIsStored(t *testing.T, fx *fixture) {
 	if err := fx.db.RecordTokenUses(fx.ctx, uses); err != nil {
 		t.Fatalf("RecordTokenUses: %v", err)
 	}
+	// An authorization code and refresh tokens, through every write: issue,
+	// redemption, rotation, revocation of their grant.
+	client, _ := fx.createClient(u, "")
+	code, codeSecret, codeHash := fx.newCode(client, u)
+	if err := fx.db.CreateAuthorizationCode(ctx, code, codeHash); err != nil {
+		t.Fatalf("CreateAuthorizationCode: %v", err)
+	}
+	if _, err := fx.db.RedeemAuthorizationCode(ctx, codeHash, now); err != nil {
+		t.Fatalf("RedeemAuthorizationCode: %v", err)
+	}
+	first, firstSecret, firstHash := fx.newRefreshToken(code.ID, client, u)
+	if err := fx.db.CreateRefreshToken(ctx, first, firstHash); err != nil {
+		t.Fatalf("CreateRefreshToken: %v", err)
+	}
+	next, nextSecret, nextHash := fx.newRefreshToken(code.ID, client, u)
+	if err := fx.db.RotateRefreshToken(ctx, first.ID, next, nextHash); err != nil {
+		t.Fatalf("RotateRefreshToken: %v", err)
+	}
+	if err := fx.db.RevokeGrant(ctx, code.ID, client.ID, keysmith.GrantRevokedRefreshReused); err != nil {
+		t.Fatalf("RevokeGrant: %v", err)
+	}
+	secrets = append(secrets, codeSecret.Reveal(), firstSecret.Reveal(), nextSecret.Reveal())
 
 	// Every column of every table.
 	tables := fx.tables()
@@ -145,7 +167,7 @@ func testNoPlaintextTokenIsStored(t *testing.T, fx *fixture) {
 			}
 		}
 	}
-	for _, table := range []string{"users", "tokens", "events"} {
+	for _, table := range []string{"users", "tokens", "events", "oauth_codes", "oauth_refresh_tokens"} {
 		if scanned[table] == 0 {
 			t.Errorf("no values of table %s scanned (tables found: %v)", table, tables)
 		}
