@@ -25,7 +25,8 @@ func (fx *fixture) createClient(owner *keysmith.User, appID string) (*keysmith.C
 	c := &keysmith.Client{ID: keysmith.NewID("cli"), Name: "client", AppID: appID, OwnerID: owner.ID,
 		Environment: keysmith.EnvSandbox, Scopes: []string{"read", "write"}, GrantTypes: []string{"client_credentials"},
 		TokenTTL: time.Hour, TokenFormat: keysmith.FormatJWT, Audience: "https://api.example.com",
-		CreatedAt: fx.clock.Now(), CreatedBy: owner.ID}
+		CreatedAt: fx.clock.Now(), CreatedBy: owner.ID, RedirectURIs: []string{}, PostLogoutRedirectURIs: []string{},
+		TokenEndpointAuthMethod: keysmith.AuthSecretBasic}
 	s, h := fx.newClientSecret(c.ID)
 	if err := fx.db.CreateClient(fx.ctx, c, s, h); err != nil {
 		fx.t.Fatalf("CreateClient: %v", err)

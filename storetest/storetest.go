@@ -40,6 +40,14 @@
 //	                 FindRevokedAccessTokens: AccessTokens (accesstokens);
 //	                 PruneAccessTokens: PruneAccessTokensDeletesOnlyExpiredRecords
 //	SigningKeyStore  FindSigningKeys, AddSigningKey: SigningKeys (signingkeys)
+//	AuthorizationStore CreateAuthorizationCode, RedeemAuthorizationCode,
+//	                 FindConsent, FindConsents, SaveConsent, RevokeConsent,
+//	                 CreateRefreshToken, FindRefreshTokenByHash,
+//	                 RotateRefreshToken, RevokeGrant, RevokeUserGrants:
+//	                 Authorizations (authorizations), with concurrent
+//	                 redemptions and rotations, and deactivation revoking
+//	                 grants; PruneAuthorizations:
+//	                 PruneAuthorizationsDeletesOnlyExpiredCodesAndRefreshTokens
 
 package storetest
 
@@ -133,6 +141,8 @@ var cases = []struct {
 
 	// Access tokens.
 	{"PruneAccessTokensDeletesOnlyExpiredRecords", withStore(testPruneAccessTokensDeletesOnlyExpiredRecords)},
+	{"PruneAuthorizationsDeletesOnlyExpiredCodesAndRefreshTokens",
+		withStore(testPruneAuthorizationsDeletesOnlyExpiredCodesAndRefreshTokens)},
 
 	// The system log.
 	{"BootstrapAppendsUserAndTokenEvents", withStore(testBootstrapAppendsUserAndTokenEvents)},
@@ -170,6 +180,7 @@ var cases = []struct {
 	{"SetupCodes", withStore(testSetupCodes)},
 	{"TokenLifecycle", withStore(testTokenLifecycle)},
 	{"AccessTokens", withStore(testAccessTokens)},
+	{"Authorizations", withStore(testAuthorizations)},
 	{"SigningKeys", withStore(testSigningKeys)},
 	{"Settings", withStore(testSettings)},
 	{"EventLog", withStore(testEventLog)},
