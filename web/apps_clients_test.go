@@ -102,6 +102,16 @@ func TestDeveloperMakesAPublicSignInClient(t *testing.T) {
 	if got := b.Text(card + ` fieldset p.field-error`); !strings.Contains(got, "refresh_token grant needs") {
 		t.Errorf("grant error: %q", got)
 	}
+
+	// Developer → OAuth clients marks it public and offers no token.
+	b.Open("/developer/clients")
+	if !strings.Contains(b.Text("table.dev-clients"), "public") || b.Has(`a[href="/developer/clients/`+cl.ID+`/token"]`) {
+		t.Errorf("developer clients: %q", b.Text("table.dev-clients"))
+	}
+	shots(b, "developer-clients-public")
+	if code := getStatus(b, "/developer/clients/"+cl.ID+"/token"); code != 400 {
+		t.Errorf("the token page of a public client: %d", code)
+	}
 }
 
 // TestOrgAdminMarksAClientFirstParty: only an org admin sees the
