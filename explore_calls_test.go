@@ -96,8 +96,6 @@ func exploreCalls() []exploreCall {
 		{"add a key with the admin-only scope to P_D1", "p:P_D1", "", addAppKey("P_D1", scopeAdmin)},
 		{"add a client with the admin-only scope to P_D1", "p:P_D1", "", addClient("P_D1", scopeAdmin)},
 		{"add a public sign-in client to P_D1", "p:P_D1", "", addCodeClient("P_D1", true, false)},
-		{"add a first-party public sign-in client to P_D1", "p:P_D1", "", addCodeClient("P_D1", true, true)},
-		{"add a sign-in client to P_D1", "p:P_D1", "", addCodeClient("P_D1", false, false)},
 		{"add a first-party sign-in client to P_D1", "p:P_D1", "", addCodeClient("P_D1", false, true)},
 		{"create a token for the caller with the admin-only scope", "", "", createToken("", scopeAdmin)},
 		{"give C_D1 the self-service scope", "c:C_D1 s:C_D1", "s:C_D1", giveClientScope("C_D1", scopeSelf)},
