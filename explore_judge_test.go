@@ -236,7 +236,8 @@ func scopeIn(st *exploreState, name string) (keysmith.Scope, bool) {
 // for the person who gave it, within the scopes given. So every scope a
 // consent names after the call and did not before must have been given by
 // the caller, for themselves, from a browser session (as at the
-// authorization endpoint), to an active client that holds that scope.
+// authorization endpoint), to an active client that holds that scope (or
+// for a built-in OpenID scope).
 func (e *explorer) consented(at, after *exploreState) []string {
 	var problems []string
 	for key, scopes := range after.consents {
@@ -256,7 +257,7 @@ func (e *explorer) consented(at, after *exploreState) []string {
 			problems = append(problems, what+", a client that was revoked or did not exist")
 		default:
 			for _, s := range added {
-				if !slices.Contains(cl.Scopes, s) {
+				if _, builtin := keysmith.BuiltinScope(s); !builtin && !slices.Contains(cl.Scopes, s) {
 					problems = append(problems, fmt.Sprintf("%s, and %q is not one of the client's scopes", what, s))
 				}
 			}

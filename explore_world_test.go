@@ -280,7 +280,7 @@ func (w *exploreWorld) seedConsents(t testing.TB) {
 	t.Helper()
 	c, _, _, err := w.svc.CreateClient(w.ctx, w.as(t, "S"), keysmith.CreateClientInput{Name: "sign-in client of D2",
 		AppID: w.id["P_D2"], Environment: string(keysmith.EnvProduction), Scopes: []string{scopeSelf, scopeAdmin},
-		GrantTypes: []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken},
+		GrantTypes:   []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken},
 		RedirectURIs: []string{"https://d2.example.com/callback"}})
 	if err != nil {
 		t.Fatalf("create CC_D2: %v", err)

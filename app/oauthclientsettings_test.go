@@ -39,7 +39,7 @@ func TestOAuthClientCodeFlowSettings(t *testing.T) {
 			r := dev("POST", "/v1/oauth/clients", map[string]any{"name": "spa", "environment": "sandbox",
 				"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code", "refresh_token"},
 				"redirect_uris": []string{"https://spa.example.com/callback", "http://127.0.0.1:8080/cb", "com.example.app:/oauth"},
-				"scopes": []string{"read"}, "refresh_token_ttl": 86400, "refresh_token_idle_ttl": 3600}).Want(t, http.StatusCreated)
+				"scopes":        []string{"read"}, "refresh_token_ttl": 86400, "refresh_token_idle_ttl": 3600}).Want(t, http.StatusCreated)
 			if bytes.Contains(r.Raw, []byte(`"client_secret"`)) || bytes.Contains(r.Raw, []byte(`"secret_id"`)) || bytes.Contains(r.Raw, []byte("ksc_")) {
 				t.Errorf("a public client got a secret: %s", r.Raw)
 			}
@@ -79,7 +79,7 @@ func TestOAuthClientCodeFlowSettings(t *testing.T) {
 
 		t.Run("ConfidentialCodeFlowClient", func(t *testing.T) {
 			c := newClient(t, s, admin, map[string]any{"token_endpoint_auth_method": "client_secret_post",
-				"grant_types": []string{"authorization_code", "refresh_token", "client_credentials"},
+				"grant_types":   []string{"authorization_code", "refresh_token", "client_credentials"},
 				"redirect_uris": []string{"https://app.example.com/cb"}, "post_logout_redirect_uris": []string{"https://app.example.com/"},
 				"pkce_required": false, "pkce_allow_plain": true})
 			if !strings.HasPrefix(c.Secret, "ksc_") || c.SecretID == "" {
