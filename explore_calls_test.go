@@ -85,6 +85,9 @@ func exploreCalls() []exploreCall {
 	// that commute, only the order with the earlier first is tried, so calls
 	// that commute with nearly all come first.
 	return []exploreCall{
+		{"mark C_D1 first-party", "", "c:C_D1", markFirstParty("C_D1")},
+		{"consent to CC_D2 with its scopes", "c:CC_D2 s:CC_D2", "cs:self", consent("CC_D2")},
+		{"revoke the caller's consent to CC_D2", "", "cs:self", revokeConsent("CC_D2")},
 		{"register an app", "", "", registerApp},
 		{"register an agent", "", "", registerAgent},
 		{"create a token for the caller", "", "", createToken("", "")},
@@ -125,9 +128,6 @@ func exploreCalls() []exploreCall {
 		{"make D1 org_admin", "g:D1", "u:D1", updateUser("D1", keysmith.UserUpdate{Role: ptr(keysmith.RoleOrgAdmin)})},
 		{"add GA to G2", "u:GA", "g:GA", member("G2", "GA", true)},
 		{"make the caller developer", "u:S u:S2", "u:self", updateUser("", keysmith.UserUpdate{Role: ptr(keysmith.RoleDeveloper)})},
-		{"mark C_D1 first-party", "", "c:C_D1", markFirstParty("C_D1")},
-		{"consent to CC_D2 with its scopes", "c:CC_D2 s:CC_D2", "cs:self", consent("CC_D2")},
-		{"revoke the caller's consent to CC_D2", "", "cs:self", revokeConsent("CC_D2")},
 		{reauthenticateCall, "pw:self", "se:self", reauthenticate},
 	}
 }
