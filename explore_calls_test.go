@@ -19,7 +19,8 @@ import (
 // from one): "u:X" user X (role, type, status), "pw:X" X's password, "se:X"
 // X's sessions, "g:X" X's memberships, "t:T", "a:A", "c:C",
 // "p:P" a token or app key, agent, client or application apart from the
-// scopes it names, "s:X" the scopes client, token or key X names, and
+// scopes it names, "s:X" the scopes client, token or key X names, "cs:X"
+// the consents user X gave, and
 // "self" in place of the caller's label ("t:self" and "s:self" are the
 // caller's token). Two calls whose footprints do not overlap in a write
 // commute, and the exploration tries only one of their two orders; so a
@@ -84,6 +85,9 @@ func exploreCalls() []exploreCall {
 	// that commute, only the order with the earlier first is tried, so calls
 	// that commute with nearly all come first.
 	return []exploreCall{
+		{"mark C_D1 first-party", "", "c:C_D1", markFirstParty("C_D1")},
+		{"consent to CC_D2 with its scopes", "c:CC_D2 s:CC_D2", "cs:self", consent("CC_D2")},
+		{"revoke the caller's consent to CC_D2", "", "cs:self", revokeConsent("CC_D2")},
 		{"register an app", "", "", registerApp},
 		{"register an agent", "", "", registerAgent},
 		{"create a token for the caller", "", "", createToken("", "")},
@@ -94,6 +98,8 @@ func exploreCalls() []exploreCall {
 		{"add a key to P_S", "p:P_S", "", addAppKey("P_S", "")},
 		{"add a key with the admin-only scope to P_D1", "p:P_D1", "", addAppKey("P_D1", scopeAdmin)},
 		{"add a client with the admin-only scope to P_D1", "p:P_D1", "", addClient("P_D1", scopeAdmin)},
+		{"add a public sign-in client to P_D1", "p:P_D1", "", addCodeClient("P_D1", true, false)},
+		{"add a first-party sign-in client to P_D1", "p:P_D1", "", addCodeClient("P_D1", false, true)},
 		{"create a token for the caller with the admin-only scope", "", "", createToken("", scopeAdmin)},
 		{"give C_D1 the self-service scope", "c:C_D1 s:C_D1", "s:C_D1", giveClientScope("C_D1", scopeSelf)},
 		{"give C_D1 the admin-only scope", "c:C_D1 s:C_D1", "s:C_D1", giveClientScope("C_D1", scopeAdmin)},
@@ -380,5 +386,55 @@ func giveTokenScope(token, scope string) func(x *callContext) ([]credential, err
 		}
 		_, err = x.w.svc.UpdateToken(x.w.ctx, x.p, id, keysmith.TokenUpdate{Scopes: ptr(withScope(t.Scopes, scope))})
 		return nil, err
+	}
+}
+
+// addCodeClient adds a client of the authorization code flow to an
+// application, with a redirect URI: public (no secret) or confidential,
+// first-party (it skips consent) or not. Only a confidential one hands
+// over a secret.
+func addCodeClient(app string, public, firstParty bool) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		in := keysmith.CreateClientInput{Name: "explored sign-in", AppID: x.w.id[app], Environment: string(keysmith.EnvProduction),
+			Scopes: []string{scopeSelf}, GrantTypes: []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken},
+			RedirectURIs: []string{"https://app.example.com/callback"}, FirstParty: firstParty}
+		if public {
+			in.TokenEndpointAuthMethod = keysmith.AuthNone
+		}
+		_, sec, secret, err := x.w.svc.CreateClient(x.w.ctx, x.p, in)
+		if err != nil || sec == nil {
+			return nil, err
+		}
+		return []credential{{kind: credClientSecret, secret: secret}}, nil
+	}
+}
+
+// markFirstParty makes a client first-party (UpdateClient): it then skips
+// the consent page.
+func markFirstParty(client string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		_, err := x.w.svc.UpdateClient(x.w.ctx, x.p, x.w.id[client], keysmith.ClientUpdate{FirstParty: ptr(true)})
+		return nil, err
+	}
+}
+
+// consent gives the caller's consent to every scope of a client
+// (GrantConsent): the client may then act for the caller within them. Only
+// a caller in a browser session consents.
+func consent(client string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		c, err := x.w.db.FindClientByID(x.w.ctx, x.w.id[client])
+		if err != nil {
+			return nil, err
+		}
+		_, err = x.w.svc.GrantConsent(x.w.ctx, x.p, c.ID, c.Scopes)
+		return nil, err
+	}
+}
+
+// revokeConsent withdraws the caller's consent to a client.
+func revokeConsent(client string) func(x *callContext) ([]credential, error) {
+	return func(x *callContext) ([]credential, error) {
+		return nil, x.w.svc.RevokeConsent(x.w.ctx, x.p, x.w.id[client])
 	}
 }

@@ -3,6 +3,7 @@ package keysmith_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/keysmith/keysmith"
 )
@@ -229,4 +230,68 @@ func scopeIn(st *exploreState, name string) (keysmith.Scope, bool) {
 		return s, true
 	}
 	return keysmith.Scope{Name: name}, false
+}
+
+// consented judges the consents the call gave: a consent lets a client act
+// for the person who gave it, within the scopes given. So every scope a
+// consent names after the call and did not before must have been given by
+// the caller, for themselves, from a browser session (as at the
+// authorization endpoint), to an active client that holds that scope (or
+// for a built-in OpenID scope).
+func (e *explorer) consented(at, after *exploreState) []string {
+	var problems []string
+	for key, scopes := range after.consents {
+		added := keysmith.AddedScopes(at.consents[key], scopes)
+		if len(added) == 0 {
+			continue
+		}
+		user, client, _ := strings.Cut(key, " ")
+		what := fmt.Sprintf("there is now a consent of %s to client %s naming %v", e.w.labelOf(user), e.w.labelOf(client), added)
+		cl := at.clients[client]
+		switch {
+		case user != e.caller:
+			problems = append(problems, what+", which lets the client act as someone other than the caller")
+		case e.session == "":
+			problems = append(problems, what+", given without a browser session")
+		case cl == nil || cl.RevokedAt != nil:
+			problems = append(problems, what+", a client that was revoked or did not exist")
+		default:
+			for _, s := range added {
+				if _, builtin := keysmith.BuiltinScope(s); !builtin && !slices.Contains(cl.Scopes, s) {
+					problems = append(problems, fmt.Sprintf("%s, and %q is not one of the client's scopes", what, s))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// firstParty judges the clients the call made or changed: a first-party
+// client skips consent, so only a caller who may set first_party
+// (keysmith.CanSetFirstParty), in the world as seeded and at the call,
+// makes a client first-party or takes the mark away; and a public client
+// holds no secret.
+func (e *explorer) firstParty(at, after *exploreState, caller *keysmith.User) []string {
+	first := e.before.users[e.caller]
+	var problems []string
+	for id, c := range after.clients {
+		was := at.clients[id]
+		if was == c {
+			continue // the clients were not read again
+		}
+		changed := was == nil && c.FirstParty || was != nil && was.FirstParty != c.FirstParty
+		if changed && (keysmith.CanSetFirstParty(first) != nil || keysmith.CanSetFirstParty(caller) != nil) {
+			name := "client " + e.w.labelOf(id)
+			if was == nil {
+				name = "a new client of application " + e.w.labelOf(c.AppID)
+			}
+			problems = append(problems, fmt.Sprintf("%s is now first-party:%v, which the caller (%s) may not decide", name, c.FirstParty, caller.Role))
+		}
+	}
+	for _, id := range after.secrets {
+		if c := after.clients[id]; c != nil && c.Public() {
+			problems = append(problems, "public client "+e.w.labelOf(id)+" has a secret")
+		}
+	}
+	return problems
 }

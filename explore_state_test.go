@@ -15,8 +15,8 @@ import (
 // exploreState is what the permission rules look at, read from the store:
 // users with their roles and statuses, memberships, and the owners and
 // statuses of tokens, agents, applications and clients, the scopes tokens,
-// keys and clients name, the registered scopes, and the sessions' password
-// proofs. States are never
+// keys and clients name, whether a client is public or first-party, the
+// consents, the registered scopes, and the sessions' password proofs. States are never
 // changed once read.
 type exploreState struct {
 	users     map[string]*keysmith.User   // by id
@@ -28,6 +28,9 @@ type exploreState struct {
 	apps      map[string]*keysmith.App    // by id
 	clients   map[string]*keysmith.Client // by id
 	secrets   map[string]string           // hash of a client secret → client id
+	// consents holds the scopes each person consented to a client, by
+	// "user id client id".
+	consents map[string][]string
 	// registered holds every scope an API registers, by name: whether it is
 	// self-service.
 	registered map[string]bool
@@ -87,9 +90,11 @@ var stateTables = map[string]struct {
 	"apps": {`SELECT id, owner_id, '', '', '', '', '' FROM apps`,
 		func(st *exploreState, f []string) { st.apps[f[0]] = &keysmith.App{ID: f[0], OwnerID: f[1]} },
 		func(st *exploreState) { st.apps = map[string]*keysmith.App{} }},
-	"oauth_clients": {`SELECT id, owner_id, app_id, revoked_at IS NOT NULL, scopes, '', '' FROM oauth_clients`,
+	"oauth_clients": {`SELECT id, owner_id, app_id, revoked_at IS NOT NULL, scopes, first_party <> 0, token_endpoint_auth_method
+		FROM oauth_clients`,
 		func(st *exploreState, f []string) {
-			c := &keysmith.Client{ID: f[0], OwnerID: f[1], AppID: f[2], Scopes: sortedFields(f[4])}
+			c := &keysmith.Client{ID: f[0], OwnerID: f[1], AppID: f[2], Scopes: sortedFields(f[4]), FirstParty: f[5] == "1",
+				TokenEndpointAuthMethod: f[6]}
 			if f[3] == "1" {
 				c.RevokedAt = &revokedAt
 			}
@@ -99,6 +104,9 @@ var stateTables = map[string]struct {
 	"oauth_client_secrets": {`SELECT hash, client_id, '', '', '', '', '' FROM oauth_client_secrets`,
 		func(st *exploreState, f []string) { st.secrets[f[0]] = f[1] },
 		func(st *exploreState) { st.secrets = map[string]string{} }},
+	"oauth_consents": {`SELECT user_id, client_id, scopes FROM oauth_consents`,
+		func(st *exploreState, f []string) { st.consents[f[0]+" "+f[1]] = sortedFields(f[2]) },
+		func(st *exploreState) { st.consents = map[string][]string{} }},
 	"sessions": {`SELECT id, authenticated_at FROM sessions`,
 		func(st *exploreState, f []string) { st.sessions[f[0]] = f[1] },
 		func(st *exploreState) { st.sessions = map[string]string{} }},
@@ -290,7 +298,14 @@ func (w *exploreWorld) fingerprint(before, st *exploreState, learned []string) s
 	}
 	for id := range before.clients {
 		c := st.clients[id]
-		parts = append(parts, fmt.Sprintf("%s=%s/%s/%d%v", w.labelOf(id), w.labelOf(c.OwnerID), c.Status(), secrets[id], c.Scopes))
+		parts = append(parts, fmt.Sprintf("%s=%s/%s/%d/first-party:%v%v", w.labelOf(id), w.labelOf(c.OwnerID), c.Status(), secrets[id],
+			c.FirstParty, c.Scopes))
+	}
+	for key, scopes := range st.consents {
+		user, client, _ := strings.Cut(key, " ")
+		if before.users[user] != nil && before.clients[client] != nil {
+			parts = append(parts, fmt.Sprintf("consent %s→%s%v", w.labelOf(user), w.labelOf(client), scopes))
+		}
 	}
 	for name, self := range st.registered {
 		parts = append(parts, fmt.Sprintf("scope %s=self-service:%v", name, self))

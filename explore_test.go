@@ -344,6 +344,8 @@ func (e *explorer) step(n *exploreNode, p keysmith.Principal, i int, creds []cre
 	problems = append(problems, lost...)
 	problems = append(problems, e.created(st)...)
 	problems = append(problems, e.granted(n.st, st, p.User)...)
+	problems = append(problems, e.consented(n.st, st)...)
+	problems = append(problems, e.firstParty(n.st, st, p.User)...)
 	caps, _ := e.closure(st, child.learned)
 	if gained := caps.minus(e.beforeCaps); !gained.empty() {
 		problems = append(problems, "the caller now controls what they did not: "+e.uni.describe(gained))

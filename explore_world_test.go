@@ -34,6 +34,9 @@ import (
 //	             S's active agent, holding token T_AG_S_live
 //	P_<user>     an application of S, O, D1 and D2, with one client C_<user>
 //	K_D1         an app key of P_D1 with the self-service scope
+//	CC_D2        a client of P_D2 for the authorization code flow, with
+//	             both scopes of API (given by S); S and D1 consented to
+//	             it from their sessions
 //	API          an API with the scopes scopeSelf (self-service) and
 //	             scopeAdmin (only org and super admins grant it)
 //	SE_<user>    the browser session of S, O and D1, signed in with their
@@ -76,6 +79,7 @@ func newExploreWorld(t testing.TB) *exploreWorld {
 	w.seedTokens(t)
 	w.seedAgentsAndApps(t)
 	w.seedAPI(t)
+	w.seedConsents(t)
 	return w
 }
 
@@ -264,4 +268,33 @@ func (w *exploreWorld) seedAPI(t testing.TB) {
 		t.Fatalf("create key of D1: %v", err)
 	}
 	w.name("K_D1", k.ID)
+}
+
+// seedConsents adds CC_D2, a code-flow client of P_D2 holding both scopes
+// (the admin-only one given by S), and has S and D1 consent to it from
+// their browser sessions, as at the authorization endpoint. (Not O: an org
+// admin's many sequences would double with and without a consent that
+// changes nothing else; O's stale session consents and revokes in the
+// search.)
+func (w *exploreWorld) seedConsents(t testing.TB) {
+	t.Helper()
+	c, _, _, err := w.svc.CreateClient(w.ctx, w.as(t, "S"), keysmith.CreateClientInput{Name: "sign-in client of D2",
+		AppID: w.id["P_D2"], Environment: string(keysmith.EnvProduction), Scopes: []string{scopeSelf, scopeAdmin},
+		GrantTypes:   []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken},
+		RedirectURIs: []string{"https://d2.example.com/callback"}})
+	if err != nil {
+		t.Fatalf("create CC_D2: %v", err)
+	}
+	w.name("CC_D2", c.ID)
+	for _, label := range []string{"S", "D1"} {
+		p := w.as(t, label)
+		s, err := w.db.FindSessionByHash(w.ctx, keysmith.HashOf(w.secret["SE_"+label].Reveal()))
+		if err != nil {
+			t.Fatalf("the session of %s: %v", label, err)
+		}
+		p.Session = s
+		if _, err := w.svc.GrantConsent(w.ctx, p, c.ID, c.Scopes); err != nil {
+			t.Fatalf("consent of %s to CC_D2: %v", label, err)
+		}
+	}
 }

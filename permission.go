@@ -228,3 +228,32 @@ func CanManageMembership(c *User, administers bool, member *User, add bool) erro
 // CanReadLogs: every admin role, read-only admins included, reads the system
 // log; developers do not.
 func CanReadLogs(u *User) bool { return IsAdmin(u.Role) }
+
+// CanSetFirstParty: only org and super admins mark an OAuth client
+// first-party, or take the mark away. A first-party client skips the
+// consent page, so whoever sets the mark decides that every signed-in
+// person hands the client tokens without being asked.
+func CanSetFirstParty(u *User) error {
+	if !isOrgWide(u.Role) {
+		return Errorf(CodeForbidden, "role %s may not set first_party; org and super admins mark a client first-party (it skips the consent page)", u.Role)
+	}
+	return nil
+}
+
+// CanChangeFirstParty decides a change to client c that sets first_party
+// (setsFirstParty) or changes a client already first-party. Its other
+// settings (redirect URIs, scopes, grant types) decide what a first-party
+// client receives without consent: were its owner or a group admin to add
+// a redirect URI of their own to it, any signed-in person who followed a
+// link would hand them tokens unasked. So only org and super admins
+// change a first-party client; others may still revoke it and delete its
+// secrets.
+func CanChangeFirstParty(u *User, c *Client, setsFirstParty bool) error {
+	if setsFirstParty {
+		return CanSetFirstParty(u)
+	}
+	if c.FirstParty && !isOrgWide(u.Role) {
+		return Errorf(CodeForbidden, "OAuth client %q is first-party (it skips consent); only org and super admins change it (you may revoke it)", c.ID)
+	}
+	return nil
+}

@@ -40,3 +40,27 @@ func TestPermissions(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstParty: only org and super admins mark a client first-party or
+// take the mark away, and only they change a first-party client; anyone who
+// manages an ordinary client may change it.
+func TestFirstParty(t *testing.T) {
+	ordinary, firstParty := &keysmith.Client{ID: "cli_a"}, &keysmith.Client{ID: "cli_b", FirstParty: true}
+	for _, role := range []keysmith.Role{keysmith.RoleSuperAdmin, keysmith.RoleOrgAdmin, keysmith.RoleGroupAdmin,
+		keysmith.RoleGroupMembershipAdmin, keysmith.RoleReadOnlyAdmin, keysmith.RoleDeveloper} {
+		u := &keysmith.User{ID: "usr_me", Role: role}
+		admin := role == keysmith.RoleSuperAdmin || role == keysmith.RoleOrgAdmin
+		if err := keysmith.CanSetFirstParty(u); (err == nil) != admin || err != nil && keysmith.ErrorCode(err) != keysmith.CodeForbidden {
+			t.Errorf("%s: CanSetFirstParty = %v", role, err)
+		}
+		if err := keysmith.CanChangeFirstParty(u, ordinary, true); (err == nil) != admin {
+			t.Errorf("%s: setting first_party: %v", role, err)
+		}
+		if err := keysmith.CanChangeFirstParty(u, firstParty, false); (err == nil) != admin {
+			t.Errorf("%s: changing a first-party client: %v", role, err)
+		}
+		if err := keysmith.CanChangeFirstParty(u, ordinary, false); err != nil {
+			t.Errorf("%s: changing an ordinary client without first_party: %v", role, err)
+		}
+	}
+}

@@ -6,8 +6,11 @@ import (
 	"time"
 )
 
-// CreateClient creates an OAuth client with its first secret, shown once.
-// A client of an application belongs to the application's owner.
+// CreateClient creates an OAuth client with its first secret, shown once;
+// a public client (token_endpoint_auth_method none) gets none (nil and an
+// empty Secret). A client of an application belongs to the application's
+// owner. Only org and super admins create a first-party client
+// (CanSetFirstParty).
 func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClientInput) (*Client, *ClientSecret, Secret, error) {
 	if err := CanChangeCredentials(p); err != nil {
 		return nil, nil, Secret{}, err
@@ -18,6 +21,11 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	c, err := in.Validate()
 	if err != nil {
 		return nil, nil, Secret{}, err
+	}
+	if c.FirstParty {
+		if err := CanSetFirstParty(p.User); err != nil {
+			return nil, nil, Secret{}, err
+		}
 	}
 	registered, err := s.Store.FindScopes(ctx, c.Scopes)
 	if err != nil {
@@ -45,7 +53,14 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	if err := s.RequireRecentAuth(p); err != nil {
 		return nil, nil, Secret{}, err
 	}
-	sec, plain, hash := newSecretRecord(c.ID, CreateSecretInput{Description: "initial"}, now)
+	var (
+		sec   *ClientSecret
+		plain Secret
+		hash  Hash
+	)
+	if !c.Public() {
+		sec, plain, hash = newSecretRecord(c.ID, CreateSecretInput{Description: "initial"}, now)
+	}
 	if err := s.Store.CreateClient(WithGranter(ctx, p.User), c, sec, hash); err != nil {
 		return nil, nil, Secret{}, err
 	}
@@ -53,10 +68,11 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	return c, sec, plain, nil
 }
 
-// UpdateClient changes a client's name, scopes, audience or token
-// lifetime. Whoever may change the client may make any change that adds no
-// scope; a scope it adds must be registered, and one that is not
-// self-service only org and super admins add (GrantError). The change
+// UpdateClient changes a client's settings. Whoever may change the client
+// may make any change that adds no scope; a scope it adds must be
+// registered, and one that is not self-service only org and super admins
+// add (GrantError). Only org and super admins set first_party, and only they
+// change a first-party client at all (CanChangeFirstParty). The change
 // applies to the next token issued.
 func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u ClientUpdate) (*Client, error) {
 	c, err := s.manageableClient(ctx, p, id)
@@ -65,6 +81,9 @@ func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u Cl
 	}
 	if c.RevokedAt != nil {
 		return nil, Errorf(CodeConflict, "OAuth client %q is revoked; it cannot be changed", id)
+	}
+	if err := CanChangeFirstParty(p.User, c, u.FirstParty != nil); err != nil {
+		return nil, err
 	}
 	next := *c
 	if err := u.Apply(&next); err != nil {
@@ -182,6 +201,9 @@ func (s *Service) secretIssuingClient(ctx context.Context, p Principal, id strin
 	c, err := s.manageableClient(ctx, p, id)
 	if err != nil {
 		return nil, err
+	}
+	if c.Public() {
+		return nil, Errorf(CodeInvalid, "OAuth client %q is public (token_endpoint_auth_method none): it has no secrets; PKCE protects its codes", id)
 	}
 	if !CanIssueAppCredentials(p.User, c.OwnerID) {
 		return nil, Errorf(CodeForbidden, "a client secret acts as the client's application; only its owner and org and super admins create or reset them (you may revoke the client or delete secrets)")

@@ -282,7 +282,7 @@ type ClientStore interface {
 	// ("invalid_scope") if it names a scope that is not registered,
 	// ("invalid_request") if its audience is neither "" nor a registered
 	// API identifier; CodeNotFound if its application (c.AppID, when set)
-	// no longer exists.
+	// no longer exists. s is nil for a public client, which has no secret.
 	CreateClient(ctx context.Context, c *Client, s *ClientSecret, h Hash) error
 	// FindClientByID returns a client. CodeNotFound if there is none.
 	FindClientByID(ctx context.Context, id string) (*Client, error)

@@ -33,7 +33,7 @@ func TestOAuthClientsAPI(t *testing.T) {
 			}
 			for _, path := range []string{"/v1/oauth/clients", "/v1/oauth/clients/" + c.ID, "/v1/oauth/clients/" + c.ID + "/secrets"} {
 				r := s.Do("GET", path, admin, nil).Want(t, http.StatusOK)
-				if bytes.Contains(r.Raw, []byte(c.Secret)) || bytes.Contains(r.Raw, []byte("client_secret")) {
+				if bytes.Contains(r.Raw, []byte(c.Secret)) || bytes.Contains(r.Raw, []byte(`"client_secret"`)) {
 					t.Errorf("GET %s shows the secret: %s", path, r.Raw)
 				}
 			}

@@ -137,6 +137,10 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		}
 		return id
 	}
+	codeClient := func(firstParty bool) map[string]any {
+		return map[string]any{"name": fmt.Sprint("c", w.uniq()), "environment": "sandbox", "grant_types": []string{"authorization_code"},
+			"redirect_uris": []string{"https://app.example/cb"}, "first_party": firstParty}
+	}
 	newClientOf := func(token string) string {
 		return w.Do("POST", "/v1/oauth/clients", token, map[string]any{"name": fmt.Sprint("c", w.uniq()), "environment": "sandbox"}).Want(w.t, 201).String("client_id")
 	}
@@ -319,6 +323,23 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		},
 		"`PATCH /v1/oauth/clients/{id}` (name of another user's client)": func(caller) request {
 			return request{method: "PATCH", path: "/v1/oauth/clients/" + newClientOf(w.super2Token), body: map[string]any{"name": "renamed"}}
+		},
+		"`POST /v1/oauth/clients` (first_party)": func(caller) request {
+			return request{method: "POST", path: "/v1/oauth/clients", body: codeClient(true)}
+		},
+		"`PATCH /v1/oauth/clients/{id}` (first_party of own client)": func(c caller) request {
+			id := w.do(c, "POST", "/v1/oauth/clients", codeClient(false)).Want(w.t, 201).String("client_id")
+			return request{method: "PATCH", path: "/v1/oauth/clients/" + id, body: map[string]any{"first_party": true}}
+		},
+		"`PATCH /v1/oauth/clients/{id}` (redirect URIs of another user's first-party client)": func(caller) request {
+			id := w.Do("POST", "/v1/oauth/clients", w.super2Token, codeClient(true)).Want(w.t, 201).String("client_id")
+			return request{method: "PATCH", path: "/v1/oauth/clients/" + id, body: map[string]any{"redirect_uris": []string{"https://other.example/cb"}}}
+		},
+		"`POST /v1/oauth/clients/{id}/secrets` (own public client)": func(c caller) request {
+			body := codeClient(false)
+			body["token_endpoint_auth_method"] = "none"
+			id := w.do(c, "POST", "/v1/oauth/clients", body).Want(w.t, 201).String("client_id")
+			return request{method: "POST", path: "/v1/oauth/clients/" + id + "/secrets", body: map[string]any{}}
 		},
 		"`GET /v1/apis`": func(caller) request { return request{method: "GET", path: "/v1/apis"} },
 		"`POST /v1/apis`": func(caller) request {

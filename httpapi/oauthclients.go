@@ -18,16 +18,28 @@ type clientJSON struct {
 	Environment  string   `json:"environment"`
 	Scopes       []string `json:"scopes"`
 	// UnregisteredScopes are the scopes no API registers now: not issued.
-	UnregisteredScopes []string   `json:"unregistered_scopes"`
-	GrantTypes         []string   `json:"grant_types"`
-	TokenTTLSeconds    int64      `json:"token_ttl_seconds"`
-	TokenFormat        string     `json:"token_format"`
-	Audience           string     `json:"audience,omitempty"`
-	Status             string     `json:"status"`
-	CreatedAt          time.Time  `json:"created_at"`
-	CreatedBy          string     `json:"created_by"`
-	RevokedAt          *time.Time `json:"revoked_at,omitempty"`
-	RevokedBy          string     `json:"revoked_by,omitempty"`
+	UnregisteredScopes []string `json:"unregistered_scopes"`
+	GrantTypes         []string `json:"grant_types"`
+	TokenTTLSeconds    int64    `json:"token_ttl_seconds"`
+	TokenFormat        string   `json:"token_format"`
+	Audience           string   `json:"audience,omitempty"`
+	Status             string   `json:"status"`
+	// The authorization code flow's settings: redirect URIs (exact match),
+	// how the client authenticates at the token endpoint ("none": a public
+	// client without secrets), PKCE, whether it skips consent, and its
+	// refresh tokens' lifetimes in seconds.
+	RedirectURIs               []string   `json:"redirect_uris"`
+	PostLogoutRedirectURIs     []string   `json:"post_logout_redirect_uris"`
+	TokenEndpointAuthMethod    string     `json:"token_endpoint_auth_method"`
+	PKCERequired               bool       `json:"pkce_required"`
+	PKCEAllowPlain             bool       `json:"pkce_allow_plain"`
+	FirstParty                 bool       `json:"first_party"`
+	RefreshTokenTTLSeconds     int64      `json:"refresh_token_ttl"`
+	RefreshTokenIdleTTLSeconds int64      `json:"refresh_token_idle_ttl"`
+	CreatedAt                  time.Time  `json:"created_at"`
+	CreatedBy                  string     `json:"created_by"`
+	RevokedAt                  *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy                  string     `json:"revoked_by,omitempty"`
 }
 
 func toClientJSON(c *keysmith.Client) clientJSON {
@@ -38,7 +50,11 @@ func toClientJSON(c *keysmith.Client) clientJSON {
 	return clientJSON{ClientID: c.ID, Name: c.Name, AppID: c.AppID, OwnerID: c.OwnerID, Environment: string(c.Environment),
 		Scopes: c.Scopes, UnregisteredScopes: nonNilStrings(c.UnregisteredScopes), GrantTypes: c.GrantTypes, TokenTTLSeconds: ttl, TokenFormat: string(c.TokenFormat),
 		Audience: c.Audience, Status: c.Status(), CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy,
-		RevokedAt: c.RevokedAt, RevokedBy: c.RevokedBy}
+		RevokedAt: c.RevokedAt, RevokedBy: c.RevokedBy,
+		RedirectURIs: nonNilStrings(c.RedirectURIs), PostLogoutRedirectURIs: nonNilStrings(c.PostLogoutRedirectURIs),
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, PKCERequired: c.PKCERequired, PKCEAllowPlain: c.PKCEAllowPlain,
+		FirstParty: c.FirstParty, RefreshTokenTTLSeconds: int64(c.RefreshTokenTTL / time.Second),
+		RefreshTokenIdleTTLSeconds: int64(c.RefreshTokenIdleTTL / time.Second)}
 }
 
 // secretJSON is a client secret, masked: only its last four characters.
@@ -83,21 +99,38 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, p keysmith
 		TokenTTLSeconds *int64   `json:"token_ttl_seconds"`
 		TokenFormat     string   `json:"token_format"`
 		Audience        string   `json:"audience"`
+
+		RedirectURIs            []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+		TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+		PKCERequired            *bool    `json:"pkce_required"`
+		PKCEAllowPlain          *bool    `json:"pkce_allow_plain"`
+		FirstParty              bool     `json:"first_party"`
+		RefreshTokenTTL         *int64   `json:"refresh_token_ttl"`
+		RefreshTokenIdleTTL     *int64   `json:"refresh_token_idle_ttl"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	c, sec, plain, err := s.Service.CreateClient(r.Context(), p, keysmith.CreateClientInput{
 		Name: req.Name, AppID: req.AppID, Environment: req.Environment, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
-		TokenTTLSeconds: req.TokenTTLSeconds, TokenFormat: req.TokenFormat, Audience: req.Audience})
+		TokenTTLSeconds: req.TokenTTLSeconds, TokenFormat: req.TokenFormat, Audience: req.Audience,
+		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
+		TokenEndpointAuthMethod: req.TokenEndpointAuthMethod, PKCERequired: req.PKCERequired,
+		PKCEAllowPlain: req.PKCEAllowPlain, FirstParty: req.FirstParty,
+		RefreshTokenTTLSeconds: req.RefreshTokenTTL, RefreshTokenIdleTTLSeconds: req.RefreshTokenIdleTTL})
 	if err != nil {
 		return err
 	}
+	// A public client has no secret: neither client_secret nor secret_id.
 	out := struct {
 		clientJSON
-		SecretID string `json:"secret_id"`
-	}{toClientJSON(c), sec.ID}
-	out.ClientSecret = plain.Reveal()
+		SecretID string `json:"secret_id,omitempty"`
+	}{clientJSON: toClientJSON(c)}
+	if sec != nil {
+		out.SecretID = sec.ID
+		out.ClientSecret = plain.Reveal()
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/v1/oauth/clients/"+c.ID)
 	writeJSON(w, http.StatusCreated, out)
@@ -137,20 +170,34 @@ func nonNilStrings(ss []string) []string {
 	return ss
 }
 
-// updateClient changes a client's name, scopes, audience or token
-// lifetime; absent fields stay.
+// updateClient changes a client's settings; absent fields stay, and a list
+// given replaces the list.
 func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, p keysmith.Principal) error {
 	var req struct {
 		Name            *string   `json:"name"`
 		Scopes          *[]string `json:"scopes"`
 		Audience        *string   `json:"audience"`
 		TokenTTLSeconds *int64    `json:"token_ttl_seconds"`
+
+		GrantTypes              *[]string `json:"grant_types"`
+		RedirectURIs            *[]string `json:"redirect_uris"`
+		PostLogoutRedirectURIs  *[]string `json:"post_logout_redirect_uris"`
+		TokenEndpointAuthMethod *string   `json:"token_endpoint_auth_method"`
+		PKCERequired            *bool     `json:"pkce_required"`
+		PKCEAllowPlain          *bool     `json:"pkce_allow_plain"`
+		FirstParty              *bool     `json:"first_party"`
+		RefreshTokenTTL         *int64    `json:"refresh_token_ttl"`
+		RefreshTokenIdleTTL     *int64    `json:"refresh_token_idle_ttl"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
 	c, err := s.Service.UpdateClient(r.Context(), p, r.PathValue("id"), keysmith.ClientUpdate{Name: req.Name,
-		Scopes: req.Scopes, Audience: req.Audience, TokenTTLSeconds: req.TokenTTLSeconds})
+		Scopes: req.Scopes, Audience: req.Audience, TokenTTLSeconds: req.TokenTTLSeconds,
+		GrantTypes: req.GrantTypes, RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
+		TokenEndpointAuthMethod: req.TokenEndpointAuthMethod, PKCERequired: req.PKCERequired,
+		PKCEAllowPlain: req.PKCEAllowPlain, FirstParty: req.FirstParty,
+		RefreshTokenTTLSeconds: req.RefreshTokenTTL, RefreshTokenIdleTTLSeconds: req.RefreshTokenIdleTTL})
 	if err != nil {
 		return err
 	}

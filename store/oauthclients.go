@@ -53,7 +53,8 @@ func scanSecret(row interface{ Scan(...any) error }) (*keysmith.ClientSecret, er
 	return &s, nil
 }
 
-// CreateClient stores a client and its first secret, and records both.
+// CreateClient stores a client and its first secret, and records both. A
+// public client has no secret: s is nil.
 func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.ClientSecret, h keysmith.Hash) error {
 	return db.write(ctx, func(tx *txn) error {
 		// The application's row first, as DeleteApp and app keys take it:
@@ -91,6 +92,9 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 		if err := tx.record(keysmith.EventClientCreated, map[string]any{"app_id": c.AppID, "environment": c.Environment,
 			"scopes": c.Scopes, "token_format": c.TokenFormat}, keysmith.ClientRef(c)); err != nil {
 			return err
+		}
+		if s == nil {
+			return nil
 		}
 		return tx.insertSecret(s, h)
 	})

@@ -109,6 +109,7 @@ var appNotices = map[string]string{
 	"saved":            "The application is saved.",
 	"settings":         "The client settings are saved; they apply to the next access token issued.",
 	"secret-deleted":   "The secret is deleted: it no longer obtains access tokens. Tokens issued with it stay valid until they expire.",
+	"public-created":   "The public client is created. It has no consumer secret: it signs people in through the authorization code flow with PKCE, authenticating with its client ID alone.",
 	"client-revoked":   "The OAuth client is revoked: its secrets no longer work and its access tokens are refused from now on.",
 	"transferred":      "The application has a new owner. Its OAuth clients and API keys were revoked and its consumer secrets deleted, so the previous owner holds nothing that works, access tokens issued to those clients included; the new owner generates new keys.",
 	"transferred-kept": "The application has a new owner; its credentials were kept.",

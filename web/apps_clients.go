@@ -69,12 +69,19 @@ type clientView struct {
 	TTLSeconds  int64
 	CanManage   bool
 	CanIssue    bool
+	// CanSetFirstParty: the caller is an org or super admin, who alone
+	// see and change the first-party box.
+	CanSetFirstParty bool
+	// Locked: the client is first-party and the caller may not change it
+	// (keysmith.CanChangeFirstParty); they may still revoke it.
+	Locked bool
 }
 
 // newClientView lays out a client: its secrets, its settings form and the
 // scope picker, whose boxes u may not tick are disabled.
 func newClientView(cl *keysmith.Client, secs []*keysmith.ClientSecret, apis []*keysmith.API, u *keysmith.User, now time.Time) *clientView {
-	cv := &clientView{Client: cl, TTLSeconds: ttlSeconds(cl.TokenTTL), NewSecret: form{Values: url.Values{}}}
+	cv := &clientView{Client: cl, TTLSeconds: ttlSeconds(cl.TokenTTL), NewSecret: form{Values: url.Values{}},
+		CanSetFirstParty: keysmith.CanSetFirstParty(u) == nil, Locked: keysmith.CanChangeFirstParty(u, cl, false) != nil}
 	for _, sec := range secs {
 		cv.Secrets = append(cv.Secrets, secretRow{ClientSecret: sec, Expired: sec.ExpiresAt != nil && !sec.ExpiresAt.After(now)})
 	}
@@ -117,7 +124,38 @@ func settingsForm(cl *keysmith.Client, f form) form {
 		return f
 	}
 	return form{Values: url.Values{"name": {cl.Name}, "scopes": cl.Scopes, "audience": {cl.Audience},
-		"token_ttl_seconds": {strconv.FormatInt(ttlSeconds(cl.TokenTTL), 10)}}}
+		"token_ttl_seconds":         {strconv.FormatInt(ttlSeconds(cl.TokenTTL), 10)},
+		"grant_types":               cl.GrantTypes,
+		"redirect_uris":             {strings.Join(cl.RedirectURIs, "\n")},
+		"post_logout_redirect_uris": {strings.Join(cl.PostLogoutRedirectURIs, "\n")},
+		"pkce_required":             {strconv.FormatBool(cl.PKCERequired)},
+		"pkce_allow_plain":          {strconv.FormatBool(cl.PKCEAllowPlain)},
+		"first_party":               {strconv.FormatBool(cl.FirstParty)},
+		"refresh_token_ttl":         {strconv.FormatInt(int64(cl.RefreshTokenTTL/time.Second), 10)},
+		"refresh_token_idle_ttl":    {strconv.FormatInt(int64(cl.RefreshTokenIdleTTL/time.Second), 10)},
+	}}
+}
+
+// uriLines reads a textarea of URIs, one per line; blank lines are
+// ignored.
+func uriLines(v string) []string {
+	out := []string{}
+	for _, l := range strings.Split(v, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// secondsField reads a whole number of seconds from the form, naming the
+// field when it is not one.
+func secondsField(v url.Values, name string) (*int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v.Get(name)), 10, 64)
+	if err != nil {
+		return nil, keysmith.Errorf(keysmith.CodeInvalid, "%s must be a whole number of seconds", name)
+	}
+	return &n, nil
 }
 
 // scopeChoices ticks the boxes of the scopes f names.
@@ -216,6 +254,9 @@ func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Calle
 	}
 	in := keysmith.CreateClientInput{Name: name, AppID: a.ID, Environment: string(e)}
 	withToken := r.PostForm.Get("with_token") == "true"
+	if err := codeFlowInput(&in, r.PostForm, withToken); err != nil {
+		return s.appFormFailed(w, r, c, id, env, "", err)
+	}
 	if withToken {
 		// The token's scopes and validity are the new client's own: a
 		// negative validity (never expires) needs opaque tokens.
@@ -240,6 +281,9 @@ func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Calle
 	if err != nil {
 		return s.appFormFailed(w, r, c, id, env, "", err)
 	}
+	if sec == nil { // a public client: no secret to show
+		return redirect(w, r, appURL(a.ID, string(cl.Environment), "public-created")+"#client-"+cl.ID)
+	}
 	notice := "The " + strings.ToLower(envLabel(e)) + " OAuth client of " + a.Name + " is created with its first consumer secret."
 	var token *oauth.Issued
 	if withToken {
@@ -258,19 +302,38 @@ func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Calle
 	return nil
 }
 
-// clientSettingsFields are the settings form's fields, in the order errors
-// are matched ("scope …" messages go beside the scope picker).
-var clientSettingsFields = []string{"name", "scope", "audience", "token_ttl_seconds"}
-
-// clientSettings changes a client's name, scopes, audience and token
-// lifetime. The service refuses a scope the caller may not grant (403) and
-// changes nothing then.
-func (s *Server) clientSettings(w http.ResponseWriter, r *http.Request, c *Caller) error {
-	a, cl, err := s.appClient(r, c)
-	if err != nil {
-		return err
+// codeFlowInput reads the generation form's authorization code settings:
+// redirect URIs (one per line) make a client of the code flow with refresh
+// tokens, and "public" one without a secret (PKCE always required).
+func codeFlowInput(in *keysmith.CreateClientInput, v url.Values, withToken bool) error {
+	in.RedirectURIs = uriLines(v.Get("redirect_uris"))
+	public := v.Get("public") == "true"
+	if public {
+		in.TokenEndpointAuthMethod = keysmith.AuthNone
+		if withToken {
+			return keysmith.Errorf(keysmith.CodeInvalid, "a public client has no secret, so it gets no access token here: it signs people in through the authorization code flow")
+		}
 	}
-	v := r.PostForm
+	switch {
+	case public:
+		in.GrantTypes = []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken}
+	case len(in.RedirectURIs) > 0:
+		in.GrantTypes = []string{keysmith.GrantClientCredentials, keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken}
+	}
+	return nil
+}
+
+// clientSettingsFields are the settings form's fields, in the order errors
+// are matched ("scope …" messages go beside the scope picker, "grant …"
+// and "the … grant" beside the grant types).
+var clientSettingsFields = []string{"name", "scope", "audience", "token_ttl_seconds", "redirect_uris",
+	"post_logout_redirect_uris", "grant", "the refresh_token grant", "the authorization_code grant", "a public client", "pkce_required", "pkce_allow_plain",
+	"refresh_token_ttl", "refresh_token_idle_ttl", "first_party"}
+
+// settingsUpdate reads the settings form into a change. Boxes the page
+// does not offer the caller stay as they are: PKCE of a public client
+// (always required) and first_party for all but org and super admins.
+func settingsUpdate(v url.Values, cl *keysmith.Client, u *keysmith.User) (keysmith.ClientUpdate, error) {
 	name, aud := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("audience"))
 	scopes := []string{}
 	for _, sc := range v["scopes"] {
@@ -278,12 +341,46 @@ func (s *Server) clientSettings(w http.ResponseWriter, r *http.Request, c *Calle
 			scopes = append(scopes, sc)
 		}
 	}
-	u := keysmith.ClientUpdate{Name: &name, Scopes: &scopes, Audience: &aud}
+	grants := []string{}
+	for _, g := range v["grant_types"] {
+		if !slices.Contains(grants, g) {
+			grants = append(grants, g)
+		}
+	}
+	redirects, logouts := uriLines(v.Get("redirect_uris")), uriLines(v.Get("post_logout_redirect_uris"))
+	plain := v.Get("pkce_allow_plain") == "true"
+	up := keysmith.ClientUpdate{Name: &name, Scopes: &scopes, Audience: &aud, GrantTypes: &grants,
+		RedirectURIs: &redirects, PostLogoutRedirectURIs: &logouts, PKCEAllowPlain: &plain}
+	if !cl.Public() {
+		req := v.Get("pkce_required") == "true"
+		up.PKCERequired = &req
+	}
+	if keysmith.CanSetFirstParty(u) == nil {
+		fp := v.Get("first_party") == "true"
+		up.FirstParty = &fp
+	}
 	ttl, err := strconv.ParseInt(strings.TrimSpace(v.Get("token_ttl_seconds")), 10, 64)
 	if err != nil {
-		err = keysmith.Errorf(keysmith.CodeInvalid, "token_ttl_seconds must be a whole number of seconds (negative: never expires)")
-	} else {
-		u.TokenTTLSeconds = &ttl
+		return up, keysmith.Errorf(keysmith.CodeInvalid, "token_ttl_seconds must be a whole number of seconds (negative: never expires)")
+	}
+	up.TokenTTLSeconds = &ttl
+	if up.RefreshTokenTTLSeconds, err = secondsField(v, "refresh_token_ttl"); err != nil {
+		return up, err
+	}
+	up.RefreshTokenIdleTTLSeconds, err = secondsField(v, "refresh_token_idle_ttl")
+	return up, err
+}
+
+// clientSettings changes a client's settings. The service refuses a scope
+// the caller may not grant, or first_party from anyone but org and super
+// admins (403), and changes nothing then.
+func (s *Server) clientSettings(w http.ResponseWriter, r *http.Request, c *Caller) error {
+	a, cl, err := s.appClient(r, c)
+	if err != nil {
+		return err
+	}
+	u, err := settingsUpdate(r.PostForm, cl, c.User)
+	if err == nil {
 		_, err = s.Service.UpdateClient(r.Context(), c.Principal, cl.ID, u)
 	}
 	if err != nil {

@@ -17,6 +17,17 @@ type form struct {
 // Get is the typed value of a field.
 func (f form) Get(name string) string { return f.Values.Get(name) }
 
+// Has reports whether the field holds value among its values (a ticked
+// checkbox of several with one name).
+func (f form) Has(name, value string) bool {
+	for _, v := range f.Values[name] {
+		if v == value {
+			return true
+		}
+	}
+	return false
+}
+
 // Err is the error beside a field ("" for none).
 func (f form) Err(name string) string { return f.Errors[name] }
 
