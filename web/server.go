@@ -138,6 +138,10 @@ type Caller struct {
 	keysmith.Principal
 	// CSRF is the token every form of the page carries.
 	CSRF string
+	// Reauthenticated reports that this very request proved the password
+	// (the form of the password prompt, web/reauth.go); Session's
+	// AuthenticatedAt is then this request's time.
+	Reauthenticated bool
 }
 
 // pageHandler is a page for a signed-in user; it returns its error rather
