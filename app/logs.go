@@ -9,7 +9,8 @@ import (
 
 // Maintain does the periodic work once: it records api_token.expired for
 // tokens that have expired since the last run, deletes the records of
-// access tokens expired for keysmith.AccessTokenRetention, and, with a
+// access tokens, authorization codes and refresh tokens expired for
+// keysmith.AccessTokenRetention, and, with a
 // LogRetention, prunes events older than that. Serve runs it every
 // MaintenanceInterval; tests call it after moving the clock.
 func (a *App) Maintain(ctx context.Context) error {
@@ -27,6 +28,15 @@ func (a *App) Maintain(ctx context.Context) error {
 	}
 	if pruned > 0 {
 		a.Config.Log.Info("deleted expired access tokens", "tokens", pruned)
+	}
+	// Kept as long as access tokens, so that a code or refresh token
+	// presented again soon after it expired is still known as reused.
+	pruned, err = a.Store.PruneAuthorizations(ctx, now.Add(-keysmith.AccessTokenRetention))
+	if err != nil {
+		return err
+	}
+	if pruned > 0 {
+		a.Config.Log.Info("deleted expired authorization codes and refresh tokens", "records", pruned)
 	}
 	if a.Config.LogRetention <= 0 {
 		return nil

@@ -8,13 +8,15 @@ import (
 	"github.com/keysmith/keysmith"
 )
 
-const accessTokenColumns = `id, format, client_id, app_id, environment, scope, audience, issued_at, expires_at, revoked_at`
+const accessTokenColumns = `id, format, client_id, app_id, environment, scope, audience, issued_at, expires_at, revoked_at,
+	user_id, grant_id`
 
 func scanAccessToken(row interface{ Scan(...any) error }) (*keysmith.AccessToken, error) {
 	var t keysmith.AccessToken
 	var issued int64
 	var expires, revoked sql.NullInt64
-	err := row.Scan(&t.ID, &t.Format, &t.ClientID, &t.AppID, &t.Environment, &t.Scope, &t.Audience, &issued, &expires, &revoked)
+	err := row.Scan(&t.ID, &t.Format, &t.ClientID, &t.AppID, &t.Environment, &t.Scope, &t.Audience, &issued, &expires, &revoked,
+		&t.UserID, &t.GrantID)
 	if err != nil {
 		return nil, err
 	}
@@ -22,14 +24,17 @@ func scanAccessToken(row interface{ Scan(...any) error }) (*keysmith.AccessToken
 	return &t, nil
 }
 
-// CreateAccessToken stores an opaque access token under its hash. Issuing a
-// token is not a change to the system: nothing is recorded or published
-// (the system log would otherwise grow by one event per token).
+// CreateAccessToken stores an access token: an opaque one under its hash;
+// with the zero Hash, no hash (a JWT issued under a grant, stored so that
+// revoking the grant finds it). Issuing a token is not a change to the
+// system: nothing is recorded or published (the system log would otherwise
+// grow by one event per token).
 func (db *DB) CreateAccessToken(ctx context.Context, t *keysmith.AccessToken, h keysmith.Hash) error {
+	hash := sql.NullString{String: h.String(), Valid: h != keysmith.Hash{}}
 	_, err := db.exec(ctx, `INSERT INTO oauth_tokens (`+accessTokenColumns+`, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12)`,
 		t.ID, string(t.Format), t.ClientID, t.AppID, string(t.Environment), t.Scope, t.Audience,
-		micros(t.IssuedAt), nullMicros(t.ExpiresAt), h.String())
+		micros(t.IssuedAt), nullMicros(t.ExpiresAt), t.UserID, t.GrantID, hash)
 	return db.mapError(err)
 }
 
@@ -51,9 +56,9 @@ func (db *DB) RevokeAccessToken(ctx context.Context, t *keysmith.AccessToken) er
 		switch {
 		case err == sql.ErrNoRows:
 			_, err = tx.ExecContext(ctx, `INSERT INTO oauth_tokens (`+accessTokenColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 				t.ID, string(t.Format), t.ClientID, t.AppID, string(t.Environment), t.Scope, t.Audience,
-				micros(t.IssuedAt), nullMicros(t.ExpiresAt), micros(now))
+				micros(t.IssuedAt), nullMicros(t.ExpiresAt), micros(now), t.UserID, t.GrantID)
 		case err != nil:
 			return err
 		case old.RevokedAt != nil:

@@ -112,7 +112,8 @@ func (db *DB) FindUsers(ctx context.Context, f keysmith.UserFilter) ([]*keysmith
 // UpdateUser applies a change and records one event per kind of change:
 // user.updated (e-mail, name, password), user.role_changed,
 // user.deactivated or user.activated. Deactivation and password changes end
-// the user's sessions, and any status or password change voids their setup
+// the user's sessions; deactivation also revokes every grant the user gave
+// an OAuth client (refresh and access tokens, oauth_grant.revoked each), and any status or password change voids their setup
 // code. The change is refused (CodeConflict) when it would
 // leave no active super admin; the count is taken under the system-log lock,
 // so two admins demoting each other at once cannot both succeed.
@@ -157,6 +158,14 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 				return err
 			}
 		}
+		// A deactivation revokes every grant the person gave a client, so
+		// that refresh tokens die with it; the events after the user's.
+		var grants []revokedGrant
+		if statusChanged && nu.Status != keysmith.UserActive {
+			if grants, err = tx.revokeUserGrants(id); err != nil {
+				return err
+			}
+		}
 		if statusChanged || up.PasswordHash != nil {
 			// A setup code sets a password: one chosen or reset meanwhile,
 			// or a deactivation, makes it void.
@@ -170,7 +179,10 @@ func (db *DB) UpdateUser(ctx context.Context, id string, up keysmith.UserUpdate)
 			}
 		}
 		tx.changed(keysmith.ChangeUser, id)
-		return tx.recordAll(events...)
+		if err := tx.recordAll(events...); err != nil {
+			return err
+		}
+		return tx.recordGrantsRevoked(grants, keysmith.GrantRevokedUser)
 	})
 	if err != nil {
 		return nil, err
