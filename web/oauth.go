@@ -95,11 +95,29 @@ func signInReturn(q url.Values) string {
 	return authorizePath + "?" + q.Encode()
 }
 
+// allowSignInRedirect lets the sign-in page's form end at the client when
+// it signs in for an authorization request (next), whose redirect URI the
+// authority checks again here.
+func (s *Server) allowSignInRedirect(w http.ResponseWriter, r *http.Request, next string) {
+	if s.OAuth == nil || !strings.HasPrefix(next, authorizePath+"?") {
+		return
+	}
+	u, err := url.Parse(next)
+	if err != nil {
+		return
+	}
+	req, err := s.OAuth.ParseAuthorize(r.Context(), u.Query())
+	if err == nil {
+		allowFormRedirect(w, req.RedirectURI)
+	}
+}
+
 // continueAuthorize goes on with a checked request for a signed-in person:
 // a fresh password when the client asks for one, the consent page when
 // consent is needed, else a code.
 func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, c *Caller, req *oauth.AuthorizeRequest) error {
 	ctx := r.Context()
+	allowFormRedirect(w, req.RedirectURI)
 	if !c.Reauthenticated && (req.HasPrompt("login") || s.authTooOld(c, req)) {
 		if req.HasPrompt("none") {
 			toClient(w, r, s.OAuth.ErrorRedirect(req, "login_required", "the sign-in is older than max_age allows"))
@@ -159,6 +177,7 @@ func (s *Server) authorizeDecision(w http.ResponseWriter, r *http.Request, c *Ca
 		s.authorizeFailed(w, r, c, err)
 		return nil
 	}
+	allowFormRedirect(w, req.RedirectURI)
 	switch r.PostForm.Get("decision") {
 	case "deny":
 		toClient(w, r, s.OAuth.Deny(req))
@@ -262,6 +281,9 @@ func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &Caller{Principal: p, CSRF: csrfToken(secret)}
+	if lr.RedirectTo != "" {
+		allowFormRedirect(w, lr.RedirectTo)
+	}
 	q := r.URL.Query()
 	fields := []hiddenField{{"post_logout_redirect_uri", q.Get("post_logout_redirect_uri")}, {"state", q.Get("state")}}
 	if lr.Client != nil {

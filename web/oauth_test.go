@@ -32,11 +32,15 @@ func newCallback(t *testing.T) *callback {
 	t.Helper()
 	cb := &callback{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/favicon.ico" { // the browser's own, not the flow's
+			http.NotFound(w, r)
+			return
+		}
 		cb.mu.Lock()
 		cb.got = append(cb.got, r.URL)
 		cb.mu.Unlock()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><html lang="en"><title>app</title><h1>Back at the application</h1></html>`)
+		fmt.Fprint(w, `<!doctype html><html lang="en"><title>app</title><main><h1>Back at the application</h1></main></html>`)
 	}))
 	t.Cleanup(srv.Close)
 	cb.URL = srv.URL
@@ -156,7 +160,7 @@ func TestAuthorizeSignsInAsksConsentAndRemembersIt(t *testing.T) {
 	o := newOAuthApp(t, nil)
 	b := o.b
 	b.Open(o.authorizePath("first-state"))
-	if next := b.Value(`input[name=next]`); !strings.HasPrefix(next, "/v1/oauth/authorize?") {
+	if next := webtest.Get(b, chromedp.Evaluate[string](`document.querySelector("input[name=next]").value`)); !strings.HasPrefix(next, "/v1/oauth/authorize?") {
 		t.Fatalf("the sign-in page returns to %q, want the authorization request", next)
 	}
 	signInHere(b, "paula@example.com", "paula's password")
@@ -254,7 +258,7 @@ func TestFirstPartyClientSkipsConsent(t *testing.T) {
 	adminID := webtest.AddPerson(t, b.Server, keysmith.RoleOrgAdmin, "olga@example.com", "olga's password")
 	webtest.AddPerson(t, b.Server, keysmith.RoleDeveloper, "paula@example.com", "paula's password")
 	cl, _, _, err := b.Server.App.Service.CreateClient(context.Background(), principal(b, adminID), keysmith.CreateClientInput{
-		Name: "Keysmith mobile", Scopes: []string{"orders:read"}, GrantTypes: []string{keysmith.GrantAuthorizationCode},
+		Name: "Keysmith mobile", Environment: "production", Scopes: []string{"orders:read"}, GrantTypes: []string{keysmith.GrantAuthorizationCode},
 		RedirectURIs: []string{cb.URL + "/cb"}, FirstParty: true})
 	if err != nil {
 		t.Fatal(err)

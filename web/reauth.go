@@ -67,6 +67,11 @@ func (s *Server) askPassword(w http.ResponseWriter, r *http.Request, c *Caller, 
 func (s *Server) renderPasswordPrompt(w http.ResponseWriter, r *http.Request, c *Caller, fields []hiddenField, problem string) {
 	reason := "This action creates or replaces a secret. To keep a borrowed or stolen browser session from doing that, Keysmith asks for your password when you have not given it in the last few minutes."
 	if r.URL.Path == authorizePath {
+		for _, f := range fields {
+			if f.Name == authorizeField {
+				s.allowSignInRedirect(w, r, authorizePath+"?"+f.Value)
+			}
+		}
 		reason = "The application asks that you prove it is you before it may act for you: enter your password again."
 	}
 	s.render(w, r, c, http.StatusUnauthorized, "reauth", "Confirm it's you", map[string]any{

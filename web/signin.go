@@ -22,6 +22,7 @@ type signInData struct {
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	d := signInData{Next: safeNext(r.URL.Query().Get("next"))}
+	s.allowSignInRedirect(w, r, d.Next)
 	if r.URL.Query().Get("done") == "setup" {
 		d.Notice = "Your password is set. Sign in with it."
 	}
@@ -46,6 +47,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		if keysmith.ErrorCode(err) == keysmith.CodeUnauthorized {
 			status = http.StatusUnauthorized
 		}
+		s.allowSignInRedirect(w, r, next)
 		s.render(w, r, nil, status, "sign_in", "Sign in",
 			signInData{Email: truncate(email, 320), Next: next, Error: keysmith.ErrorMessage(err)})
 		return
