@@ -198,6 +198,12 @@ func TestAuthorizeSignsInAsksConsentAndRemembersIt(t *testing.T) {
 		t.Errorf("GET /v1/consents: %v", items)
 	}
 	b.Server.Do("DELETE", "/v1/consents/cli_unknown", paulaToken, nil).Want(t, http.StatusNotFound)
+	// Nobody else reads or revokes paula's consent.
+	_, carlToken := b.Server.AddUser(keysmith.RoleOrgAdmin, "carl@example.com")
+	if got := b.Server.Do("GET", "/v1/consents", carlToken, nil).Want(t, http.StatusOK).Body["items"].([]any); len(got) != 0 {
+		t.Errorf("another person lists paula's consents: %v", got)
+	}
+	b.Server.Do("DELETE", "/v1/consents/"+o.client.ID, carlToken, nil).Want(t, http.StatusNotFound)
 
 	// Revoked: the next request asks again.
 	b.Run(dismissConfirms())
@@ -295,6 +301,9 @@ func TestUnregisteredRedirectURIIsNeverFollowed(t *testing.T) {
 		} else if !strings.Contains(o.b.Body(), "redirect_uri") {
 			t.Errorf("%s: the error page does not say what was wrong: %s", name, o.b.Body())
 		}
+		if name == "case" {
+			shots(o.b, "oauth-error")
+		}
 	}
 	if n, _ := o.cb.hits(); n != 0 {
 		t.Errorf("the callback got %d requests, want none", n)
@@ -342,6 +351,7 @@ func TestPromptAndMaxAge(t *testing.T) {
 	if got := b.Text("h1"); got != "Confirm it's you" {
 		t.Fatalf("prompt=login: %q, want the password prompt", got)
 	}
+	shots(b, "oauth-password")
 	b.Run(sendKeys("#reauth-password", "wrong"))
 	b.Submit(`#reauth-password ~ .actions button`)
 	if got := b.Text(".alert-error"); !strings.Contains(got, "wrong") {
