@@ -223,8 +223,8 @@ func (s *Server) authorizeFailed(w http.ResponseWriter, r *http.Request, c *Call
 	}
 	s.render(w, r, c, http.StatusBadRequest, "error", "The application's request cannot be used", map[string]any{
 		"Status": http.StatusBadRequest,
-		"Message": "The application sent an authorization request Keysmith refuses: " + ae.Description +
-			". Nothing was sent back to it. Tell the application's developer.",
+		"Message": "The application's authorization request was refused: " + ae.Description +
+			". Tell the application's developer.",
 	})
 }
 
