@@ -53,3 +53,44 @@ func (s *Service) RevokeConsent(ctx context.Context, p Principal, clientID strin
 	}
 	return s.Store.RevokeConsent(ctx, p.User.ID, clientID)
 }
+
+// AuthorizedApp is a consent as its person sees it: the client and the
+// application it belongs to by name, beside the scopes allowed. The
+// person may not read the client itself (it is someone else's); the names
+// are what the consent page showed them.
+type AuthorizedApp struct {
+	Consent
+	ClientName string
+	AppName    string // "" for a client without an application
+}
+
+// FindAuthorizedApps lists the caller's consents with the names of their
+// clients and applications, newest first.
+func (s *Service) FindAuthorizedApps(ctx context.Context, p Principal) ([]*AuthorizedApp, error) {
+	cs, err := s.FindConsents(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*AuthorizedApp, 0, len(cs))
+	for _, c := range cs {
+		a := &AuthorizedApp{Consent: *c, ClientName: c.ClientID}
+		cl, err := s.Store.FindClientByID(ctx, c.ClientID)
+		if err != nil && !keysmith404(err) {
+			return nil, err
+		}
+		if cl != nil {
+			a.ClientName = cl.Name
+			if cl.AppID != "" {
+				app, err := s.Store.FindAppByID(ctx, cl.AppID)
+				if err != nil && !keysmith404(err) {
+					return nil, err
+				}
+				if app != nil {
+					a.AppName = app.Name
+				}
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

@@ -14,6 +14,19 @@ import (
 // the same unknown-session budget, the same per-user rate limits, the same
 // sign-in limits per address and per account.
 
+// browserRoutes hands the pages that discovery advertises under /v1/ (the
+// authorization and end-session endpoints, package web) to the console;
+// without it they answer 404 like any unknown API path.
+func (s *Server) browserRoutes(mux *http.ServeMux) {
+	if s.Pages == nil {
+		return
+	}
+	for _, p := range []string{"/v1/oauth/authorize", "/v1/oauth/logout"} {
+		mux.Handle("GET "+p, s.Pages)
+		mux.Handle("POST "+p, s.Pages)
+	}
+}
+
 // BrowserSession authenticates r's session cookie as authenticate does for
 // the API, without looking at an Authorization header: pages are for
 // browsers. It returns the principal and the cookie's secret, from which the
@@ -57,7 +70,7 @@ func pageGroupOf(path string) keysmith.APIGroup {
 		return keysmith.GroupAgents
 	case "apps", "clients", "apis", "keys":
 		return keysmith.GroupApps
-	case "developer":
+	case "developer", "authorized-apps", "v1": // v1: the authorization and logout pages
 		return keysmith.GroupOAuth
 	}
 	return keysmith.GroupUsers // users, groups, sessions, and any other page

@@ -22,7 +22,7 @@ func groupOf(path string) keysmith.APIGroup {
 		return keysmith.GroupUsers
 	case "apps", "clients":
 		return keysmith.GroupApps
-	case "oauth":
+	case "oauth", "consents":
 		return keysmith.GroupOAuth
 	case "logs", "events":
 		return keysmith.GroupLogs

@@ -61,6 +61,8 @@ func (s *Server) Handler() http.Handler {
 	s.apiRoutes(mux)
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
+	s.consentRoutes(mux)
+	s.browserRoutes(mux)
 
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", truncateString(r.Method, maxLoggedLen), truncateString(r.URL.Path, maxLoggedLen))

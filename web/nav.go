@@ -38,7 +38,8 @@ func navFor(u *keysmith.User) []navItem {
 	}
 	// The developer portal: everyone has applications and reads the APIs.
 	items = append(items, navItem{"Applications", "/apps"}, navItem{"APIs", "/apis"},
-		navItem{"OAuth clients", "/developer/clients"}, navItem{"API keys", "/developer/keys"})
+		navItem{"OAuth clients", "/developer/clients"}, navItem{"API keys", "/developer/keys"},
+		navItem{"Authorised apps", "/authorized-apps"})
 	return items
 }
 

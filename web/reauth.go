@@ -32,6 +32,9 @@ func (s *Server) reauthenticate(w http.ResponseWriter, r *http.Request, c *Calle
 		}
 		return false, err
 	}
+	sess := *c.Session
+	sess.AuthenticatedAt = s.Service.Now()
+	c.Session, c.Reauthenticated = &sess, true
 	return false, nil
 }
 
@@ -55,7 +58,23 @@ func (s *Server) askPassword(w http.ResponseWriter, r *http.Request, c *Caller, 
 			fields = append(fields, hiddenField{n, v})
 		}
 	}
+	s.renderPasswordPrompt(w, r, c, fields, problem)
+}
+
+// renderPasswordPrompt shows the password prompt for a form posted to this
+// request's path, carrying fields. Its reason depends on the page: a
+// secret to be made, or an application asking for a fresh sign-in.
+func (s *Server) renderPasswordPrompt(w http.ResponseWriter, r *http.Request, c *Caller, fields []hiddenField, problem string) {
+	reason := "This action creates or replaces a secret. To keep a borrowed or stolen browser session from doing that, Keysmith asks for your password when you have not given it in the last few minutes."
+	if r.URL.Path == authorizePath {
+		for _, f := range fields {
+			if f.Name == authorizeField {
+				s.allowSignInRedirect(w, r, authorizePath+"?"+f.Value)
+			}
+		}
+		reason = "The application asks that you prove it is you before it may act for you: enter your password again."
+	}
 	s.render(w, r, c, http.StatusUnauthorized, "reauth", "Confirm it's you", map[string]any{
-		"Action": r.URL.Path, "Fields": fields, "Problem": problem, "Field": reauthField,
+		"Action": r.URL.Path, "Fields": fields, "Problem": problem, "Field": reauthField, "Reason": reason,
 	})
 }

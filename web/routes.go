@@ -15,4 +15,6 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.appKeyRoutes(mux)
 	s.apiRoutes(mux)
 	s.developerRoutes(mux)
+	s.oauthRoutes(mux)
+	s.consentRoutes(mux)
 }

@@ -114,8 +114,7 @@ func (s *Server) Handler() http.Handler {
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", contentSecurityPolicy())
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -124,6 +123,53 @@ func securityHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// contentSecurityPolicy is the pages' policy. Forms post only to Keysmith,
+// and their redirects stay here, except to formTargets: browsers apply
+// form-action to every redirect after a form, so a page whose form ends at
+// an application (the consent page, the password prompt and sign-in page of
+// an authorization request, the logout page) names that application's
+// registered address.
+func contentSecurityPolicy(formTargets ...string) string {
+	action := "'self'"
+	for _, t := range formTargets {
+		if src := cspSource(t); src != "" {
+			action += " " + src
+		}
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; form-action " + action + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// allowFormRedirect lets this page's forms end at uri, an address the
+// authority checked (a client's registered redirect URI).
+func allowFormRedirect(w http.ResponseWriter, uri string) {
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(uri))
+}
+
+// cspSource is the CSP source of a URI: its origin for http and https, its
+// scheme for a private-use scheme (an app's com.example.app:/cb); "" when
+// it has characters a source may not hold.
+func cspSource(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Scheme == "http" || u.Scheme == "https" {
+		if u.Host == "" {
+			return ""
+		}
+		src = u.Scheme + "://" + u.Host
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".-+:/[]", c) >= 0) {
+			return ""
+		}
+	}
+	return src
 }
 
 func assetHandler(next http.Handler) http.Handler {
@@ -138,6 +184,10 @@ type Caller struct {
 	keysmith.Principal
 	// CSRF is the token every form of the page carries.
 	CSRF string
+	// Reauthenticated reports that this very request proved the password
+	// (the form of the password prompt, web/reauth.go); Session's
+	// AuthenticatedAt is then this request's time.
+	Reauthenticated bool
 }
 
 // pageHandler is a page for a signed-in user; it returns its error rather

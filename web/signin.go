@@ -22,6 +22,7 @@ type signInData struct {
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	d := signInData{Next: safeNext(r.URL.Query().Get("next"))}
+	s.allowSignInRedirect(w, r, d.Next)
 	if r.URL.Query().Get("done") == "setup" {
 		d.Notice = "Your password is set. Sign in with it."
 	}
@@ -46,6 +47,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		if keysmith.ErrorCode(err) == keysmith.CodeUnauthorized {
 			status = http.StatusUnauthorized
 		}
+		s.allowSignInRedirect(w, r, next)
 		s.render(w, r, nil, status, "sign_in", "Sign in",
 			signInData{Email: truncate(email, 320), Next: next, Error: keysmith.ErrorMessage(err)})
 		return
@@ -53,11 +55,23 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// maxNext bounds a post-sign-in target; maxNextAuthorize bounds one that
+// returns to the authorization endpoint, whose query (state, nonce, PKCE
+// challenge, scopes) is longer.
+const (
+	maxNext          = 512
+	maxNextAuthorize = 4096
+)
+
 // safeNext keeps a post-sign-in target only when it is a path on this
 // server: never another site (an open redirect), never a protocol-relative
 // "//host" or a backslash trick.
 func safeNext(next string) string {
-	if next == "" || len(next) > 512 || !strings.HasPrefix(next, "/") {
+	limit := maxNext
+	if strings.HasPrefix(next, authorizePath+"?") {
+		limit = maxNextAuthorize
+	}
+	if next == "" || len(next) > limit || !strings.HasPrefix(next, "/") {
 		return "/"
 	}
 	// Browsers drop tabs and newlines from URLs and read a backslash as a
