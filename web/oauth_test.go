@@ -305,6 +305,11 @@ func TestUnregisteredRedirectURIIsNeverFollowed(t *testing.T) {
 			shots(o.b, "oauth-error")
 		}
 	}
+	// Too long to survive the sign-in page's return address.
+	o.b.Open(o.authorizePath("s", "state", strings.Repeat("s", 2000), "nonce", strings.Repeat("n", 2000)))
+	if got := o.b.Text("h1"); got != "The application's request cannot be used" {
+		t.Errorf("a request over 4096 characters: %q, want the error page", got)
+	}
 	if n, _ := o.cb.hits(); n != 0 {
 		t.Errorf("the callback got %d requests, want none", n)
 	}
