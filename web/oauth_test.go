@@ -394,6 +394,30 @@ func TestPromptLoginWhileSignedOutAsksOnce(t *testing.T) {
 	}
 }
 
+// TestConsentAfterTheSessionEndedStartsOver: Allow sent after the session
+// ended grants nothing; the sign-in page brings the person back to the
+// consent page of the same request.
+func TestConsentAfterTheSessionEndedStartsOver(t *testing.T) {
+	o := newOAuthApp(t, nil)
+	o.b.SignIn("paula@example.com", "paula's password")
+	o.b.Open(o.authorizePath("late"))
+	req, _ := http.NewRequest("DELETE", o.b.Server.URL+"/v1/sessions/current", nil)
+	req.AddCookie(&http.Cookie{Name: "keysmith_session", Value: o.b.SessionCookie()})
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out elsewhere: %v %v", resp, err)
+	}
+	o.b.Submit(`button[name=decision][value=allow]`)
+	signInHere(o.b, "paula@example.com", "paula's password")
+	if got := o.b.Text("h1"); got != "Authorise Shop?" {
+		t.Fatalf("after signing in again: %q, want the consent page", got)
+	}
+	if n, _ := o.cb.hits(); n != 0 {
+		t.Fatalf("the callback got %d requests before Allow", n)
+	}
+	o.b.Submit(`button[name=decision][value=allow]`)
+	o.wantCallback(1, "/cb", map[string]string{"code": "*", "state": "late"})
+}
+
 // TestConsentFormIsCSRFChecked: a forged Allow without the page's token
 // is refused and sends nothing to the client; a query parameter cannot pose
 // as the form's decision; the page is neither framable nor cached, and the
