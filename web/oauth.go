@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -44,6 +45,13 @@ func (s *Server) oauthRoutes(mux *http.ServeMux) {
 func (s *Server) authorizePage(w http.ResponseWriter, r *http.Request) {
 	if s.OAuth == nil {
 		s.writeError(w, r, nil, keysmith.Errorf(keysmith.CodeNotFound, "This server issues no OAuth tokens."))
+		return
+	}
+	// The request must fit the sign-in page's return address, which is
+	// how it survives signing in.
+	if len(authorizePath)+1+len(r.URL.RawQuery) > maxNextAuthorize {
+		s.authorizeFailed(w, r, nil, &oauth.AuthorizeError{Code: "invalid_request",
+			Description: fmt.Sprintf("the request is longer than %d characters", maxNextAuthorize)})
 		return
 	}
 	req, err := s.OAuth.ParseAuthorize(r.Context(), r.URL.Query())

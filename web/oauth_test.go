@@ -305,6 +305,11 @@ func TestUnregisteredRedirectURIIsNeverFollowed(t *testing.T) {
 			shots(o.b, "oauth-error")
 		}
 	}
+	// Too long to survive the sign-in page's return address.
+	o.b.Open(o.authorizePath("s", "state", strings.Repeat("s", 2000), "nonce", strings.Repeat("n", 2000)))
+	if got := o.b.Text("h1"); got != "The application's request cannot be used" {
+		t.Errorf("a request over 4096 characters: %q, want the error page", got)
+	}
 	if n, _ := o.cb.hits(); n != 0 {
 		t.Errorf("the callback got %d requests, want none", n)
 	}
@@ -389,8 +394,34 @@ func TestPromptLoginWhileSignedOutAsksOnce(t *testing.T) {
 	}
 }
 
+// TestConsentAfterTheSessionEndedStartsOver: Allow sent after the session
+// ended grants nothing; the sign-in page brings the person back to the
+// consent page of the same request.
+func TestConsentAfterTheSessionEndedStartsOver(t *testing.T) {
+	o := newOAuthApp(t, nil)
+	o.b.SignIn("paula@example.com", "paula's password")
+	o.b.Open(o.authorizePath("late"))
+	req, _ := http.NewRequest("DELETE", o.b.Server.URL+"/v1/sessions/current", nil)
+	req.AddCookie(&http.Cookie{Name: "keysmith_session", Value: o.b.SessionCookie()})
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out elsewhere: %v %v", resp, err)
+	}
+	o.b.Submit(`button[name=decision][value=allow]`)
+	signInHere(o.b, "paula@example.com", "paula's password")
+	if got := o.b.Text("h1"); got != "Authorise Shop?" {
+		t.Fatalf("after signing in again: %q, want the consent page", got)
+	}
+	if n, _ := o.cb.hits(); n != 0 {
+		t.Fatalf("the callback got %d requests before Allow", n)
+	}
+	o.b.Submit(`button[name=decision][value=allow]`)
+	o.wantCallback(1, "/cb", map[string]string{"code": "*", "state": "late"})
+}
+
 // TestConsentFormIsCSRFChecked: a forged Allow without the page's token
-// is refused and sends nothing to the client.
+// is refused and sends nothing to the client; a query parameter cannot pose
+// as the form's decision; the page is neither framable nor cached, and the
+// redirect to the client is a 303 that is not cached either.
 func TestConsentFormIsCSRFChecked(t *testing.T) {
 	o := newOAuthApp(t, nil)
 	o.b.SignIn("paula@example.com", "paula's password")
@@ -406,6 +437,29 @@ func TestConsentFormIsCSRFChecked(t *testing.T) {
 	}
 	if n, _ := o.cb.hits(); n != 0 {
 		t.Errorf("the callback got %d requests, want none", n)
+	}
+
+	// The consent page may not be framed nor cached; its form may end at
+	// the client's registered origin only.
+	req, _ := http.NewRequest("GET", o.b.Server.URL+o.authorizePath("z"), nil)
+	req.AddCookie(&http.Cookie{Name: "keysmith_session", Value: o.b.SessionCookie()})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := resp.Header
+	csp := h.Get("Content-Security-Policy")
+	if resp.StatusCode != http.StatusOK || h.Get("X-Frame-Options") != "DENY" || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		!strings.Contains(csp, "form-action 'self' "+o.cb.URL+";") || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("consent page: %d, headers %v", resp.StatusCode, h)
+	}
+	// Deny with the page's token: a 303 to the client, not cached.
+	o.b.Open(o.authorizePath("d"))
+	resp = o.b.PostForm("/v1/oauth/authorize", url.Values{"authorize_query": {q.RawQuery}, "decision": {"deny"}, "csrf_token": {o.b.CSRF()}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, o.cb.URL+"/cb?") ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Deny: %d to %q, Cache-Control %q", resp.StatusCode, loc, resp.Header.Get("Cache-Control"))
 	}
 }
 

@@ -263,8 +263,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c *Caller, e
 	if code == keysmith.CodeUnauthorized {
 		s.Gate.ClearSessionCookie(w, r)
 		target := "/sign-in"
-		if r.Method == http.MethodGet && r.URL.Path != "/" {
-			target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+		if next := returnAddress(w, r); next != "" {
+			target += "?next=" + url.QueryEscape(next)
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
@@ -275,6 +275,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c *Caller, e
 	status := statusOf(code)
 	title := http.StatusText(status)
 	s.render(w, r, c, status, "error", title, map[string]any{"Status": status, "Message": keysmith.ErrorMessage(err)})
+}
+
+// returnAddress is where the sign-in page sends a browser whose session
+// ended back to: the page it asked for, or, for the consent page's form,
+// the authorization request it carried (which starts over: nothing in the
+// form is done without a session).
+func returnAddress(w http.ResponseWriter, r *http.Request) string {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path != "/":
+		return r.URL.RequestURI()
+	case r.Method == http.MethodPost && r.URL.Path == authorizePath:
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if r.ParseForm() == nil && r.PostForm.Get(authorizeField) != "" {
+			return authorizePath + "?" + r.PostForm.Get(authorizeField)
+		}
+	}
+	return ""
 }
 
 func statusOf(c keysmith.Code) int {
