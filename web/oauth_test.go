@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -535,34 +534,73 @@ func TestSignInNextCannotLeaveTheOrigin(t *testing.T) {
 	}
 }
 
-// TestCodeFromTheConsentPageExchangesWithOAuth2: the code the browser
-// brings back is exchanged by golang.org/x/oauth2 with the PKCE verifier
-// for an access token. The exchange is the token endpoint's (branch i17):
-// until discovery lists the authorization_code grant this test skips,
-// saying so.
-func TestCodeFromTheConsentPageExchangesWithOAuth2(t *testing.T) {
-	o := newOAuthApp(t, func(in *keysmith.CreateClientInput) { in.TokenEndpointAuthMethod = keysmith.AuthNone })
-	b := o.b
-	meta := b.Server.Do("GET", "/.well-known/oauth-authorization-server", "", nil).Want(t, http.StatusOK)
-	if grants, _ := meta.Body["grant_types_supported"].([]any); !slices.Contains(grants, any(keysmith.GrantAuthorizationCode)) {
-		t.Skipf("the token endpoint does not exchange codes yet (branch i17); discovery lists %v", meta.Body["grant_types_supported"])
-	}
-	conf := &oauth2.Config{ClientID: o.client.ID, RedirectURL: o.cb.URL + "/cb", Scopes: []string{"orders:read"},
-		Endpoint: oauth2.Endpoint{AuthURL: b.Server.URL + "/v1/oauth/authorize", TokenURL: b.Server.URL + "/v1/oauth/token",
-			AuthStyle: oauth2.AuthStyleInParams}}
-	v := oauth2.GenerateVerifier()
-	b.Run(chromedp.Navigate(conf.AuthCodeURL("lib-state", oauth2.S256ChallengeOption(v))), chromedp.WaitVisible(chromedp.CSS("h1")))
-	signInHere(b, "paula@example.com", "paula's password")
-	b.Submit(`button[name=decision][value=allow]`)
-	q := o.wantCallback(1, "/cb", map[string]string{"code": "*", "state": "lib-state"})
-	tok, err := conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatalf("exchange: %v", err)
-	}
-	if tok.AccessToken == "" {
-		t.Fatalf("no access token: %+v", tok)
-	}
-	if _, err := conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(v)); err == nil {
-		t.Error("the code was exchanged twice")
+// TestSPAAndWebAppCompleteTheCodeFlow: a public single-page app and a
+// confidential web app each go through sign-in and consent in Chromium,
+// exchange the code with golang.org/x/oauth2 and PKCE (S256), and refresh
+// with rotation: the replaced refresh token is refused afterwards.
+func TestSPAAndWebAppCompleteTheCodeFlow(t *testing.T) {
+	for _, public := range []bool{true, false} {
+		name := map[bool]string{true: "PublicSPA", false: "ConfidentialWebApp"}[public]
+		t.Run(name, func(t *testing.T) {
+			var secret string
+			o := newOAuthApp(t, func(in *keysmith.CreateClientInput) {
+				in.GrantTypes = []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken}
+				in.Scopes = []string{"openid", "offline_access", "orders:read"}
+				if public {
+					in.TokenEndpointAuthMethod = keysmith.AuthNone
+				}
+			})
+			b := o.b
+			style := oauth2.AuthStyleInParams
+			if !public {
+				// A confidential client's secret, made by its owner.
+				sec, plain, err := b.Server.App.Service.ResetClientSecrets(context.Background(), principal(b, o.client.OwnerID), o.client.ID, keysmith.CreateSecretInput{Description: "web app"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = sec
+				secret, style = plain.Reveal(), oauth2.AuthStyleInHeader
+			}
+			conf := &oauth2.Config{ClientID: o.client.ID, ClientSecret: secret, RedirectURL: o.cb.URL + "/cb",
+				Scopes: []string{"openid", "offline_access", "orders:read"},
+				Endpoint: oauth2.Endpoint{AuthURL: b.Server.URL + "/v1/oauth/authorize", TokenURL: b.Server.URL + "/v1/oauth/token",
+					AuthStyle: style}}
+			v := oauth2.GenerateVerifier()
+			b.Run(chromedp.Navigate(conf.AuthCodeURL("lib-state", oauth2.S256ChallengeOption(v))), chromedp.WaitVisible(chromedp.CSS("h1")))
+			signInHere(b, "paula@example.com", "paula's password")
+			b.Submit(`button[name=decision][value=allow]`)
+			q := o.wantCallback(1, "/cb", map[string]string{"code": "*", "state": "lib-state", "iss": b.Server.URL})
+			ctx := context.Background()
+			tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(v))
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+			if tok.AccessToken == "" || tok.RefreshToken == "" || tok.Extra("id_token") == nil {
+				t.Fatalf("token response lacks a part: %+v", tok)
+			}
+			// Refresh: the library refreshes an expired token, and gets a
+			// new refresh token in place of the old.
+			old := tok.RefreshToken
+			tok.Expiry = time.Now().Add(-time.Minute)
+			fresh, err := conf.TokenSource(ctx, tok).Token()
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			if fresh.RefreshToken == "" || fresh.RefreshToken == old || fresh.AccessToken == tok.AccessToken {
+				t.Fatalf("refresh did not rotate: %+v", fresh)
+			}
+			stale := &oauth2.Token{RefreshToken: old, Expiry: time.Now().Add(-time.Minute)}
+			if _, err := conf.TokenSource(ctx, stale).Token(); err == nil {
+				t.Error("a replaced refresh token was accepted")
+			}
+			// That reuse revoked the grant: the newest refresh token is dead too.
+			fresh.Expiry = time.Now().Add(-time.Minute)
+			if _, err := conf.TokenSource(ctx, fresh).Token(); err == nil {
+				t.Error("the grant survived a refresh token's reuse")
+			}
+			if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(v)); err == nil {
+				t.Error("the code was exchanged twice")
+			}
+		})
 	}
 }
