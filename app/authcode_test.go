@@ -34,7 +34,7 @@ func newCodeWorld(t *testing.T, dsn string) *codeWorld {
 	s := apptest.Start(t, dsn, app.Config{})
 	s.AddAPI(keysmith.Scope{Name: "orders:read", Description: "Read your orders", SelfService: true})
 	w := &codeWorld{s: s, ctx: context.Background(), redirectWeb: "https://web.example/callback",
-		redirectSPA: "http://127.0.0.1:7777/cb",
+		redirectSPA:    "http://127.0.0.1:7777/cb",
 		scopesForCodes: []string{"openid", "profile", "email", "offline_access", "orders:read"}}
 	w.web = newCodeClient(t, s, keysmith.CreateClientInput{Name: "web app", Scopes: w.scopesForCodes,
 		RedirectURIs: []string{w.redirectWeb}})

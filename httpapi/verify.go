@@ -31,15 +31,15 @@ type verifyResponse struct {
 	// Meta is the token's meta object, for a valid token only.
 	Meta json.RawMessage `json:"meta,omitempty"`
 	// Set for OAuth access tokens.
-	ClientID    string         `json:"client_id,omitempty"`
-	AppID       string         `json:"app_id,omitempty"`
-	Environment string         `json:"env,omitempty"`
-	Scope       string         `json:"scope,omitempty"` // the access token's scopes as one string, as before "scopes"
+	ClientID    string `json:"client_id,omitempty"`
+	AppID       string `json:"app_id,omitempty"`
+	Environment string `json:"env,omitempty"`
+	Scope       string `json:"scope,omitempty"` // the access token's scopes as one string, as before "scopes"
 	// UserID is the person an access token acts for (the authorization
 	// code flow); absent for a client acting for itself.
-	UserID string `json:"user_id,omitempty"`
-	Owner       *ownerJSON     `json:"owner,omitempty"`
-	RateLimit   *rateLimitJSON `json:"ratelimit,omitempty"`
+	UserID    string         `json:"user_id,omitempty"`
+	Owner     *ownerJSON     `json:"owner,omitempty"`
+	RateLimit *rateLimitJSON `json:"ratelimit,omitempty"`
 }
 
 // ownerJSON is the owner of a valid token, as the verifier knows them now.
