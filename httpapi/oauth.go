@@ -141,7 +141,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err := s.countIssuance(w, r, c.ID); err != nil {
 		return err
 	}
-	ctx := r.Context()
+	// What the grants record (a grant revoked for a reused code or refresh
+	// token) is done by the client presenting it.
+	a := keysmith.AuditFrom(r.Context())
+	a.Actor = keysmith.ClientRef(c)
+	ctx := keysmith.WithAudit(r.Context(), a)
 	var set *oauth.TokenSet
 	switch grant {
 	case keysmith.GrantClientCredentials:
