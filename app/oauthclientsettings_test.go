@@ -194,6 +194,11 @@ func TestOAuthClientCodeFlowSettings(t *testing.T) {
 			if fp.Body["first_party"] != true || fp.Secret == "" {
 				t.Errorf("org admin's first-party client: %v", fp.Body)
 			}
+			// The system log says who made a first-party client.
+			l := s.Do("GET", "/v1/logs?type=oauth_client.created&limit=1", admin, nil).Want(t, http.StatusOK)
+			if !strings.Contains(string(l.Raw), `"first_party":true`) || !strings.Contains(string(l.Raw), fp.ID) {
+				t.Errorf("the creation event: %s", l.Raw)
+			}
 			s.Do("PATCH", "/v1/oauth/clients/"+fp.ID, admin, map[string]any{"first_party": false}).Want(t, http.StatusOK)
 			dev("DELETE", "/v1/oauth/clients/"+own, nil).Want(t, http.StatusNoContent)
 		})

@@ -90,7 +90,8 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 		}
 		tx.changed(keysmith.ChangeOAuthClient, c.ID)
 		if err := tx.record(keysmith.EventClientCreated, map[string]any{"app_id": c.AppID, "environment": c.Environment,
-			"scopes": c.Scopes, "token_format": c.TokenFormat}, keysmith.ClientRef(c)); err != nil {
+			"scopes": c.Scopes, "token_format": c.TokenFormat, "grant_types": c.GrantTypes,
+			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "first_party": c.FirstParty}, keysmith.ClientRef(c)); err != nil {
 			return err
 		}
 		if s == nil {

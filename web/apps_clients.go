@@ -330,9 +330,12 @@ var clientSettingsFields = []string{"name", "scope", "audience", "token_ttl_seco
 	"post_logout_redirect_uris", "grant", "the refresh_token grant", "the authorization_code grant", "a public client", "pkce_required", "pkce_allow_plain",
 	"refresh_token_ttl", "refresh_token_idle_ttl", "first_party"}
 
-// settingsUpdate reads the settings form into a change. Boxes the page
-// does not offer the caller stay as they are: PKCE of a public client
-// (always required) and first_party for all but org and super admins.
+// settingsUpdate reads the settings form into a change. The code flow's
+// fields are read only from a form that carries them (its hidden
+// "code_flow" field): an unticked box sends nothing, so a form without
+// them leaves them as they are. Boxes the page does not offer the caller
+// stay too: PKCE of a public client (always required) and first_party for
+// all but org and super admins.
 func settingsUpdate(v url.Values, cl *keysmith.Client, u *keysmith.User) (keysmith.ClientUpdate, error) {
 	name, aud := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("audience"))
 	scopes := []string{}
@@ -340,6 +343,15 @@ func settingsUpdate(v url.Values, cl *keysmith.Client, u *keysmith.User) (keysmi
 		if sc = strings.TrimSpace(sc); sc != "" && !slices.Contains(scopes, sc) {
 			scopes = append(scopes, sc)
 		}
+	}
+	up := keysmith.ClientUpdate{Name: &name, Scopes: &scopes, Audience: &aud}
+	ttl, err := strconv.ParseInt(strings.TrimSpace(v.Get("token_ttl_seconds")), 10, 64)
+	if err != nil {
+		return up, keysmith.Errorf(keysmith.CodeInvalid, "token_ttl_seconds must be a whole number of seconds (negative: never expires)")
+	}
+	up.TokenTTLSeconds = &ttl
+	if v.Get("code_flow") != "true" {
+		return up, nil
 	}
 	grants := []string{}
 	for _, g := range v["grant_types"] {
@@ -349,8 +361,7 @@ func settingsUpdate(v url.Values, cl *keysmith.Client, u *keysmith.User) (keysmi
 	}
 	redirects, logouts := uriLines(v.Get("redirect_uris")), uriLines(v.Get("post_logout_redirect_uris"))
 	plain := v.Get("pkce_allow_plain") == "true"
-	up := keysmith.ClientUpdate{Name: &name, Scopes: &scopes, Audience: &aud, GrantTypes: &grants,
-		RedirectURIs: &redirects, PostLogoutRedirectURIs: &logouts, PKCEAllowPlain: &plain}
+	up.GrantTypes, up.RedirectURIs, up.PostLogoutRedirectURIs, up.PKCEAllowPlain = &grants, &redirects, &logouts, &plain
 	if !cl.Public() {
 		req := v.Get("pkce_required") == "true"
 		up.PKCERequired = &req
@@ -359,11 +370,6 @@ func settingsUpdate(v url.Values, cl *keysmith.Client, u *keysmith.User) (keysmi
 		fp := v.Get("first_party") == "true"
 		up.FirstParty = &fp
 	}
-	ttl, err := strconv.ParseInt(strings.TrimSpace(v.Get("token_ttl_seconds")), 10, 64)
-	if err != nil {
-		return up, keysmith.Errorf(keysmith.CodeInvalid, "token_ttl_seconds must be a whole number of seconds (negative: never expires)")
-	}
-	up.TokenTTLSeconds = &ttl
 	if up.RefreshTokenTTLSeconds, err = secondsField(v, "refresh_token_ttl"); err != nil {
 		return up, err
 	}
