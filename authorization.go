@@ -102,17 +102,33 @@ const (
 	GrantRevokedRequest       = "revocation_request" // RFC 7009, of a refresh token
 )
 
+// GrantTokens are what a code exchange or a refresh issues, stored in the
+// transaction that spends the code or the refresh token: so a second
+// presentation, which is refused only once that transaction committed,
+// always finds them to revoke.
+type GrantTokens struct {
+	Access      *AccessToken // nil for none
+	AccessHash  Hash         // zero for a JWT (stored without hash)
+	Refresh     *RefreshToken
+	RefreshHash Hash
+}
+
 // AuthorizationStore keeps codes, consents and refresh tokens.
 type AuthorizationStore interface {
 	// CreateAuthorizationCode stores a code under its hash. Not recorded:
 	// issuing credentials to a signed-in person is not a change.
 	CreateAuthorizationCode(ctx context.Context, c *AuthorizationCode, h Hash) error
-	// RedeemAuthorizationCode marks the code used at now and returns it.
+	// FindAuthorizationCodeByHash returns a code, used or not. CodeNotFound
+	// if none.
+	FindAuthorizationCodeByHash(ctx context.Context, h Hash) (*AuthorizationCode, error)
+	// RedeemAuthorizationCode marks the code used at now and stores what its
+	// exchange issued, in one transaction, and returns the code.
 	// CodeNotFound if there is none; a code used before is returned with
-	// CodeConflict (the caller revokes its grant). Of concurrent redeemers
-	// exactly one succeeds. An expired code is redeemed and returned like
-	// any other: the caller checks ExpiresAt.
-	RedeemAuthorizationCode(ctx context.Context, h Hash, now time.Time) (*AuthorizationCode, error)
+	// CodeConflict (the caller revokes its grant, and finds the first
+	// exchange's tokens committed). Of concurrent redeemers exactly one
+	// succeeds. An expired code is redeemed like any other: the caller
+	// checks ExpiresAt first.
+	RedeemAuthorizationCode(ctx context.Context, h Hash, now time.Time, issued GrantTokens) (*AuthorizationCode, error)
 
 	// FindConsent returns a person's consent to a client. CodeNotFound if
 	// none.
@@ -131,11 +147,12 @@ type AuthorizationStore interface {
 	CreateRefreshToken(ctx context.Context, t *RefreshToken, h Hash) error
 	// FindRefreshTokenByHash returns a refresh token. CodeNotFound if none.
 	FindRefreshTokenByHash(ctx context.Context, h Hash) (*RefreshToken, error)
-	// RotateRefreshToken marks the token oldID used at next.CreatedAt and
-	// stores next in its place, atomically. CodeConflict when oldID was
-	// already used or revoked (a reuse: the caller revokes the grant); of
-	// concurrent rotations of one token exactly one succeeds.
-	RotateRefreshToken(ctx context.Context, oldID string, next *RefreshToken, h Hash) error
+	// RotateRefreshToken marks the token oldID used at
+	// issued.Refresh.CreatedAt and stores what the refresh issued (the next
+	// refresh token, the access token), atomically. CodeConflict when oldID
+	// was already used or revoked (a reuse: the caller revokes the grant);
+	// of concurrent rotations of one token exactly one succeeds.
+	RotateRefreshToken(ctx context.Context, oldID string, issued GrantTokens) error
 	// RevokeGrant revokes every refresh token of the grant and every access
 	// token issued under it, publishing each access token's change, and
 	// records oauth_grant.revoked with the reason. Revoking twice changes

@@ -396,6 +396,9 @@ func (c *Client) validateOAuthSettings() error {
 		if !c.PKCERequired {
 			return Errorf(CodeInvalid, "pkce_required is always true for a public client (token_endpoint_auth_method none)")
 		}
+		if c.PKCEAllowPlain {
+			return Errorf(CodeInvalid, "pkce_allow_plain is refused for a public client: its code is protected by PKCE alone, so it uses S256")
+		}
 	default:
 		return Errorf(CodeInvalid, "token_endpoint_auth_method %q is not known: use client_secret_basic, client_secret_post or none", c.TokenEndpointAuthMethod)
 	}

@@ -18,6 +18,8 @@ package keysmith
 // CodeNotFound from the service (ids cannot be probed); one who may see it
 // but not change it gets CodeForbidden, with the reason.
 
+import "slices"
+
 // IsAdmin reports whether the role is one of the administrator roles.
 func IsAdmin(r Role) bool {
 	switch r {
@@ -256,4 +258,25 @@ func CanChangeFirstParty(u *User, c *Client, setsFirstParty bool) error {
 		return Errorf(CodeForbidden, "OAuth client %q is first-party (it skips consent); only org and super admins change it (you may revoke it)", c.ID)
 	}
 	return nil
+}
+
+// CanChangeSignInSettings decides a change from before to after of where and
+// how a client's codes and tokens for people go: redirect URIs, grant
+// types, client authentication, PKCE and refresh lifetimes. A redirect URI
+// routes tokens acting for everyone who consented to the client, so, like a
+// secret, only the client's owner and org and super admins change these
+// (CanIssueAppCredentials); other admins may still rename, rescope or
+// revoke the client.
+func CanChangeSignInSettings(u *User, before, after *Client) error {
+	if CanIssueAppCredentials(u, before.OwnerID) || !signInSettingsChanged(before, after) {
+		return nil
+	}
+	return Errorf(CodeForbidden, "redirect URIs, grant types, client authentication, PKCE and refresh lifetimes route tokens that act for the people who consent to the client; only its owner and org and super admins change them")
+}
+
+func signInSettingsChanged(a, b *Client) bool {
+	return !slices.Equal(a.RedirectURIs, b.RedirectURIs) || !slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) ||
+		!slices.Equal(a.GrantTypes, b.GrantTypes) || a.TokenEndpointAuthMethod != b.TokenEndpointAuthMethod ||
+		a.PKCERequired != b.PKCERequired || a.PKCEAllowPlain != b.PKCEAllowPlain ||
+		a.RefreshTokenTTL != b.RefreshTokenTTL || a.RefreshTokenIdleTTL != b.RefreshTokenIdleTTL
 }

@@ -89,6 +89,9 @@ func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u Cl
 	if err := u.Apply(&next); err != nil {
 		return nil, err
 	}
+	if err := CanChangeSignInSettings(p.User, c, &next); err != nil {
+		return nil, err
+	}
 	// Only the scopes it adds need a grant. One it named before scopes were
 	// registered stays ungranted (and is not issued) while it keeps it; to
 	// grant it, remove it and add it again.

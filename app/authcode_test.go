@@ -168,6 +168,38 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			}
 		})
 
+		t.Run("OnlyOwnerAndOrgAdminsRedirectAClient", func(t *testing.T) {
+			// A redirect URI routes the tokens of everyone who consented:
+			// a group admin, who may manage the client, may not add one.
+			_, ga := s.AddUser(keysmith.RoleGroupAdmin, "")
+			_, dev := s.AddUser(keysmith.RoleDeveloper, "")
+			c := newClient(t, s, dev, map[string]any{"token_endpoint_auth_method": "none",
+				"grant_types": []string{"authorization_code"}, "redirect_uris": []string{"https://dev.example/cb"}})
+			for _, body := range []map[string]any{{"redirect_uris": []string{"https://dev.example/cb", "https://evil.example/cb"}},
+				{"post_logout_redirect_uris": []string{"https://evil.example/"}}, {"grant_types": []string{"authorization_code", "refresh_token"}}} {
+				s.Do("PATCH", "/v1/oauth/clients/"+c.ID, ga, body).Want(t, http.StatusForbidden)
+			}
+			s.Do("PATCH", "/v1/oauth/clients/"+c.ID, ga, map[string]any{"name": "renamed by the group admin"}).Want(t, http.StatusOK)
+			s.Do("PATCH", "/v1/oauth/clients/"+c.ID, dev, map[string]any{"redirect_uris": []string{"https://dev.example/cb2"}}).Want(t, http.StatusOK)
+			s.Do("PATCH", "/v1/oauth/clients/"+c.ID, s.AdminToken, map[string]any{"redirect_uris": []string{"https://dev.example/cb3"}}).Want(t, http.StatusOK)
+		})
+
+		t.Run("RefreshTokensNeedOfflineAccess", func(t *testing.T) {
+			tok, _, _ := w.flow(t, w.spa, "openid", "orders:read")
+			if tok.RefreshToken != "" {
+				t.Errorf("a refresh token without offline_access consented")
+			}
+		})
+
+		t.Run("APersonsTokenLivesAtMostADay", func(t *testing.T) {
+			long := newCodeClient(t, s, keysmith.CreateClientInput{Scopes: []string{"orders:read"}, TokenFormat: "opaque",
+				TokenTTLSeconds: ptr(int64(10 * 365 * 24 * 3600)), RedirectURIs: []string{w.redirectWeb}})
+			tok, _, _ := w.flow(t, long, "orders:read")
+			if d := time.Until(tok.Expiry); d > 25*time.Hour {
+				t.Errorf("a person's access token lives %v", d)
+			}
+		})
+
 		t.Run("DiscoveryDescribesTheCodeFlow", func(t *testing.T) {
 			r := s.Do("GET", "/.well-known/openid-configuration", "", nil).Want(t, http.StatusOK)
 			for _, k := range []string{"authorization_endpoint", "userinfo_endpoint", "end_session_endpoint"} {
@@ -259,8 +291,13 @@ func TestAuthorizationCodeNegativeCases(t *testing.T) {
 			if !errors.As(err, &ae) || ae.RedirectTo == "" || ae.Code != "invalid_request" {
 				t.Fatalf("plain: %v", err)
 			}
+			if _, _, _, err := s.App.Service.CreateClient(w.ctx, keysmith.Principal{User: adminUser(t, s)}, keysmith.CreateClientInput{
+				Name: "public plain", Environment: "sandbox", GrantTypes: []string{keysmith.GrantAuthorizationCode},
+				RedirectURIs: []string{w.redirectSPA}, TokenEndpointAuthMethod: keysmith.AuthNone, PKCEAllowPlain: ptr(true)}); keysmith.ErrorCode(err) != keysmith.CodeInvalid {
+				t.Errorf("a public client allowing plain: %v, want invalid", err)
+			}
 			plain := newCodeClient(t, s, keysmith.CreateClientInput{Scopes: []string{"orders:read"},
-				RedirectURIs: []string{w.redirectSPA}, TokenEndpointAuthMethod: keysmith.AuthNone, PKCEAllowPlain: ptr(true)})
+				RedirectURIs: []string{w.redirectSPA}, PKCEAllowPlain: ptr(true)})
 			q.Set("client_id", plain.ID)
 			if _, err := s.App.OAuth.ParseAuthorize(w.ctx, q); err != nil {
 				t.Fatalf("plain allowed: %v", err)
@@ -364,4 +401,13 @@ func TestAuthorizationCodeNegativeCases(t *testing.T) {
 			s.Do("GET", "/v1/oauth/userinfo", "ksa_garbage", nil).Want(t, http.StatusUnauthorized)
 		})
 	})
+}
+
+func adminUser(t *testing.T, s *apptest.Server) *keysmith.User {
+	t.Helper()
+	u, err := s.App.Store.FindUserByID(context.Background(), s.AdminID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

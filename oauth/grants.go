@@ -47,9 +47,11 @@ func (a *Authority) AuthenticatePublicClient(ctx context.Context, id string) (*k
 }
 
 // ExchangeCode is the authorization code grant (RFC 6749 §4.1.3, RFC 7636
-// §4.6). The code is spent by the first attempt whatever its outcome; a
-// code presented again revokes every token its first exchange issued
-// (RFC 6749 §4.1.2).
+// §4.6). The code is checked, the tokens made, and then the code is spent
+// and the tokens stored in one transaction; a code presented after it was
+// spent revokes every token its exchange issued (RFC 6749 §4.1.2). A
+// refused attempt (wrong verifier, client or redirect URI) does not spend
+// it: it proves nothing about the code's rightful holder.
 func (a *Authority) ExchangeCode(ctx context.Context, c *keysmith.Client, code, redirectURI, verifier string) (*TokenSet, error) {
 	if !c.HasGrant(keysmith.GrantAuthorizationCode) {
 		return nil, oauthErr(http.StatusBadRequest, "unauthorized_client", "this client may not use the authorization_code grant")
@@ -58,33 +60,17 @@ func (a *Authority) ExchangeCode(ctx context.Context, c *keysmith.Client, code, 
 	if !ok {
 		return nil, errBadCode
 	}
-	rec, err := a.store.RedeemAuthorizationCode(ctx, h, a.now())
-	switch keysmith.ErrorCode(err) {
-	case "":
-	case keysmith.CodeNotFound:
-		return nil, errBadCode
-	case keysmith.CodeConflict:
-		if err := a.store.RevokeGrant(ctx, rec.ID, rec.ClientID, keysmith.GrantRevokedCodeReused); err != nil {
-			return nil, err
-		}
-		a.log.Warn("an authorization code was presented twice; the tokens of its first exchange are revoked",
-			"client_id", rec.ClientID, "grant_id", rec.ID)
-		return nil, errBadCode
-	default:
-		return nil, err
-	}
+	rec, err := a.store.FindAuthorizationCodeByHash(ctx, h)
 	switch {
-	case rec.ClientID != c.ID, !a.now().Before(rec.ExpiresAt):
+	case keysmith.ErrorCode(err) == keysmith.CodeNotFound:
 		return nil, errBadCode
-	case redirectURI != rec.RedirectURI && !(redirectURI == "" && len(c.RedirectURIs) == 1 && c.RedirectURIs[0] == rec.RedirectURI):
-		return nil, errBadCode
-	case rec.Challenge == "" && verifier != "":
-		// RFC 9700 §2.1.1: a verifier without a challenge is a downgrade.
-		return nil, invalidGrant("code_verifier was sent but the authorization request had no code_challenge")
-	case rec.Challenge != "" && verifier == "":
-		return nil, invalidGrant("code_verifier is required: the authorization request had a code_challenge")
-	case rec.Challenge != "" && !verifierMatches(verifier, rec.Challenge, rec.ChallengeMethod):
-		return nil, invalidGrant("code_verifier does not match the code_challenge")
+	case err != nil:
+		return nil, err
+	case rec.UsedAt != nil:
+		return nil, a.codeReused(ctx, rec)
+	}
+	if err := checkCode(rec, c, redirectURI, verifier, a.now()); err != nil {
+		return nil, err
 	}
 	u, err := a.grantee(ctx, c, rec.UserID, strings.Fields(rec.Scope))
 	if err != nil {
@@ -95,26 +81,60 @@ func (a *Authority) ExchangeCode(ctx context.Context, c *keysmith.Client, code, 
 		return nil, err
 	}
 	set := &TokenSet{}
-	if set.Access, err = a.issue(ctx, c, u.ID, rec.ID, scopes); err != nil {
+	var issued keysmith.GrantTokens
+	if set.Access, issued.AccessHash, err = a.mint(ctx, c, u.ID, rec.ID, scopes); err != nil {
 		return nil, err
 	}
-	if c.HasGrant(keysmith.GrantRefreshToken) {
+	issued.Access = set.Access.Record
+	if c.HasGrant(keysmith.GrantRefreshToken) && slices.Contains(scopes, "offline_access") {
 		now := a.now()
-		rt := &keysmith.RefreshToken{ID: keysmith.NewID("rt"), GrantID: rec.ID, ClientID: c.ID, UserID: u.ID,
+		issued.Refresh = &keysmith.RefreshToken{ID: keysmith.NewID("rt"), GrantID: rec.ID, ClientID: c.ID, UserID: u.ID,
 			Scope: strings.Join(scopes, " "), AuthTime: rec.AuthTime, CreatedAt: now,
 			ExpiresAt: now.Add(c.RefreshTokenTTL), IdleExpiresAt: minTime(now.Add(c.RefreshTokenIdleTTL), now.Add(c.RefreshTokenTTL))}
-		secret, hash := keysmith.NewRefreshToken()
-		if err := a.store.CreateRefreshToken(ctx, rt, hash); err != nil {
-			return nil, err
-		}
-		set.Refresh = secret
+		set.Refresh, issued.RefreshHash = keysmith.NewRefreshToken()
 	}
 	if slices.Contains(scopes, "openid") {
 		if set.IDToken, err = a.idToken(ctx, c, u, scopes, rec.AuthTime, rec.Nonce, set.Access.Token.Reveal()); err != nil {
 			return nil, err
 		}
 	}
-	return set, nil
+	switch _, err := a.store.RedeemAuthorizationCode(ctx, h, a.now(), issued); keysmith.ErrorCode(err) {
+	case "":
+		return set, nil
+	case keysmith.CodeConflict: // spent meanwhile by a concurrent exchange
+		return nil, a.codeReused(ctx, rec)
+	default:
+		return nil, err
+	}
+}
+
+// checkCode checks a code against the exchange: its client, its expiry,
+// its redirect URI and its PKCE challenge.
+func checkCode(rec *keysmith.AuthorizationCode, c *keysmith.Client, redirectURI, verifier string, now time.Time) error {
+	switch {
+	case rec.ClientID != c.ID, !now.Before(rec.ExpiresAt):
+		return errBadCode
+	case redirectURI != rec.RedirectURI && !(redirectURI == "" && len(c.RedirectURIs) == 1 && c.RedirectURIs[0] == rec.RedirectURI):
+		return errBadCode
+	case rec.Challenge == "" && verifier != "":
+		// RFC 9700 §2.1.1: a verifier without a challenge is a downgrade.
+		return invalidGrant("code_verifier was sent but the authorization request had no code_challenge")
+	case rec.Challenge != "" && verifier == "":
+		return invalidGrant("code_verifier is required: the authorization request had a code_challenge")
+	case rec.Challenge != "" && !verifierMatches(verifier, rec.Challenge, rec.ChallengeMethod):
+		return invalidGrant("code_verifier does not match the code_challenge")
+	}
+	return nil
+}
+
+// codeReused revokes the grant of a code presented after it was spent.
+func (a *Authority) codeReused(ctx context.Context, rec *keysmith.AuthorizationCode) error {
+	if err := a.store.RevokeGrant(ctx, rec.ID, rec.ClientID, keysmith.GrantRevokedCodeReused); err != nil {
+		return err
+	}
+	a.log.Warn("an authorization code was presented twice; the tokens of its first exchange are revoked",
+		"client_id", rec.ClientID, "grant_id", rec.ID)
+	return errBadCode
 }
 
 // grantee reads the person a grant acts for and checks they may still be
@@ -207,24 +227,26 @@ func (a *Authority) Refresh(ctx context.Context, c *keysmith.Client, raw, scope 
 	next := &keysmith.RefreshToken{ID: keysmith.NewID("rt"), GrantID: rt.GrantID, ClientID: c.ID, UserID: u.ID,
 		Scope: rt.Scope, AuthTime: rt.AuthTime, CreatedAt: now, ExpiresAt: rt.ExpiresAt,
 		IdleExpiresAt: minTime(now.Add(c.RefreshTokenIdleTTL), rt.ExpiresAt)}
-	secret, hash := keysmith.NewRefreshToken()
-	switch err := a.store.RotateRefreshToken(ctx, rt.ID, next, hash); keysmith.ErrorCode(err) {
-	case "":
-	case keysmith.CodeConflict: // used meanwhile, by a concurrent request
-		return nil, a.refreshReused(ctx, rt)
-	default:
+	set := &TokenSet{}
+	issued := keysmith.GrantTokens{Refresh: next}
+	set.Refresh, issued.RefreshHash = keysmith.NewRefreshToken()
+	if set.Access, issued.AccessHash, err = a.mint(ctx, c, u.ID, rt.GrantID, scopes); err != nil {
 		return nil, err
 	}
-	set := &TokenSet{Refresh: secret}
-	if set.Access, err = a.issue(ctx, c, u.ID, rt.GrantID, scopes); err != nil {
-		return nil, err
-	}
+	issued.Access = set.Access.Record
 	if slices.Contains(scopes, "openid") {
 		if set.IDToken, err = a.idToken(ctx, c, u, scopes, rt.AuthTime, "", set.Access.Token.Reveal()); err != nil {
 			return nil, err
 		}
 	}
-	return set, nil
+	switch err := a.store.RotateRefreshToken(ctx, rt.ID, issued); keysmith.ErrorCode(err) {
+	case "":
+		return set, nil
+	case keysmith.CodeConflict: // used meanwhile, by a concurrent request
+		return nil, a.refreshReused(ctx, rt)
+	default:
+		return nil, err
+	}
 }
 
 // refreshReused revokes the grant of a refresh token presented after it

@@ -111,12 +111,32 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 	return a.issue(ctx, c, "", "", requested)
 }
 
-// issue makes an access token for c with the scopes: for the client itself
-// (userID ""), or for a person under a grant. A person's tokens always
-// expire (the client's lifetime, or DefaultAccessTokenTTL for a client
-// whose own tokens never do) and are stored in either format, so that
-// revoking their grant finds them.
+// issue makes an access token for the client itself and stores it if it
+// is opaque (a client's JWT is its own record until revoked).
 func (a *Authority) issue(ctx context.Context, c *keysmith.Client, userID, grantID string, scopes []string) (*Issued, error) {
+	out, hash, err := a.mint(ctx, c, userID, grantID, scopes)
+	if err != nil {
+		return nil, err
+	}
+	if c.TokenFormat == keysmith.FormatOpaque {
+		if err := a.store.CreateAccessToken(ctx, out.Record, hash); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// maxPersonTokenTTL bounds the lifetime of an access token acting for a
+// person, whatever the client's token lifetime: the grant's refresh token
+// renews it.
+const maxPersonTokenTTL = keysmith.MaxJWTTTL
+
+// mint makes an access token for c with the scopes, for the client itself
+// (userID "") or for a person under a grant, without storing it: the hash
+// is an opaque token's (zero for a JWT). A person's tokens always expire,
+// after the client's lifetime but at most maxPersonTokenTTL (an hour when
+// the client's own tokens never expire).
+func (a *Authority) mint(ctx context.Context, c *keysmith.Client, userID, grantID string, scopes []string) (*Issued, keysmith.Hash, error) {
 	now := a.now()
 	t := &keysmith.AccessToken{ID: keysmith.NewID("at"), Format: c.TokenFormat, ClientID: c.ID, AppID: c.AppID,
 		Environment: c.Environment, Scope: strings.Join(scopes, " "), Audience: c.Audience, IssuedAt: now,
@@ -129,6 +149,9 @@ func (a *Authority) issue(ctx context.Context, c *keysmith.Client, userID, grant
 	if userID != "" && ttl < 0 {
 		ttl = keysmith.DefaultAccessTokenTTL
 	}
+	if userID != "" && ttl > maxPersonTokenTTL {
+		ttl = maxPersonTokenTTL
+	}
 	if ttl >= 0 {
 		exp := now.Add(ttl).Truncate(time.Second)
 		t.ExpiresAt = &exp
@@ -136,15 +159,12 @@ func (a *Authority) issue(ctx context.Context, c *keysmith.Client, userID, grant
 	}
 	if c.TokenFormat == keysmith.FormatOpaque {
 		secret, hash := keysmith.NewOpaqueAccessToken()
-		if err := a.store.CreateAccessToken(ctx, t, hash); err != nil {
-			return nil, err
-		}
 		out.Token = secret
-		return out, nil
+		return out, hash, nil
 	}
 	key := a.keySet(ctx).current
 	if key == nil || t.ExpiresAt == nil {
-		return nil, keysmith.Errorf(keysmith.CodeInternal, "no signing key or no expiry for a JWT")
+		return nil, keysmith.Hash{}, keysmith.Errorf(keysmith.CodeInternal, "no signing key or no expiry for a JWT")
 	}
 	sub := c.ID
 	if userID != "" {
@@ -154,15 +174,10 @@ func (a *Authority) issue(ctx context.Context, c *keysmith.Client, userID, grant
 		Expiry: t.ExpiresAt.Unix(), IssuedAt: now.Unix(), ID: t.ID, ClientID: c.ID, Scope: t.Scope,
 		Env: string(c.Environment), AppID: c.AppID}).Serialize()
 	if err != nil {
-		return nil, err
-	}
-	if grantID != "" {
-		if err := a.store.CreateAccessToken(ctx, t, keysmith.Hash{}); err != nil {
-			return nil, err
-		}
+		return nil, keysmith.Hash{}, err
 	}
 	out.Token = keysmith.NewSecret(raw)
-	return out, nil
+	return out, keysmith.Hash{}, nil
 }
 
 // grantedScopes decides the scopes of a token: the requested ones (all

@@ -30,12 +30,24 @@ func scanAccessToken(row interface{ Scan(...any) error }) (*keysmith.AccessToken
 // system: nothing is recorded or published (the system log would otherwise
 // grow by one event per token).
 func (db *DB) CreateAccessToken(ctx context.Context, t *keysmith.AccessToken, h keysmith.Hash) error {
-	hash := sql.NullString{String: h.String(), Valid: h != keysmith.Hash{}}
-	_, err := db.exec(ctx, `INSERT INTO oauth_tokens (`+accessTokenColumns+`, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12)`,
-		t.ID, string(t.Format), t.ClientID, t.AppID, string(t.Environment), t.Scope, t.Audience,
-		micros(t.IssuedAt), nullMicros(t.ExpiresAt), t.UserID, t.GrantID, hash)
+	_, err := db.exec(ctx, insertAccessToken, accessTokenArgs(t, h)...)
 	return db.mapError(err)
+}
+
+const insertAccessToken = `INSERT INTO oauth_tokens (` + accessTokenColumns + `, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12)`
+
+// accessTokenArgs are insertAccessToken's arguments; a zero h (a JWT)
+// stores no hash.
+func accessTokenArgs(t *keysmith.AccessToken, h keysmith.Hash) []any {
+	hash := sql.NullString{String: h.String(), Valid: h != keysmith.Hash{}}
+	return []any{t.ID, string(t.Format), t.ClientID, t.AppID, string(t.Environment), t.Scope, t.Audience,
+		micros(t.IssuedAt), nullMicros(t.ExpiresAt), t.UserID, t.GrantID, hash}
+}
+
+func (tx *txn) insertAccessToken(t *keysmith.AccessToken, h keysmith.Hash) error {
+	_, err := tx.ExecContext(tx.ctx, insertAccessToken, accessTokenArgs(t, h)...)
+	return err
 }
 
 // FindAccessTokenByHash returns an opaque token. CodeNotFound if none.

@@ -41,19 +41,34 @@ func (db *DB) CreateAuthorizationCode(ctx context.Context, c *keysmith.Authoriza
 	return db.mapError(err)
 }
 
+// FindAuthorizationCodeByHash returns a code, used or not. CodeNotFound if
+// there is none.
+func (db *DB) FindAuthorizationCodeByHash(ctx context.Context, h keysmith.Hash) (*keysmith.AuthorizationCode, error) {
+	c, err := scanCode(db.sql.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM oauth_codes WHERE hash = $1`, h.String()))
+	if err == sql.ErrNoRows {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "authorization code not found")
+	}
+	return c, db.mapError(err)
+}
+
 // RedeemAuthorizationCode marks the code whose secret hashes to h used at
-// now and returns it. One conditional UPDATE does it, so of concurrent
-// redeemers exactly one succeeds. CodeNotFound if there is no such code; a
-// code used before is returned together with CodeConflict (the caller
-// revokes its grant). An expired code is returned like any other: the
-// caller checks ExpiresAt (a code redeemed late is still used up).
-func (db *DB) RedeemAuthorizationCode(ctx context.Context, h keysmith.Hash, now time.Time) (*keysmith.AuthorizationCode, error) {
+// now, stores what its exchange issued in the same transaction, and
+// returns the code. One conditional UPDATE marks it, so of concurrent
+// redeemers exactly one succeeds, and a redeemer that finds it used finds
+// the tokens of the first exchange committed (so revoking the grant
+// revokes them). CodeNotFound if there is no such code; a code used before
+// is returned together with CodeConflict. An expired code is redeemed like
+// any other: the caller checks ExpiresAt before.
+func (db *DB) RedeemAuthorizationCode(ctx context.Context, h keysmith.Hash, now time.Time, issued keysmith.GrantTokens) (*keysmith.AuthorizationCode, error) {
 	var c *keysmith.AuthorizationCode
 	var used bool
 	err := db.write(ctx, func(tx *txn) error {
 		var err error
 		c, err = scanCode(tx.QueryRowContext(ctx, `UPDATE oauth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL
 			RETURNING `+codeColumns, micros(now), h.String()))
+		if err == nil {
+			return tx.insertGrantTokens(issued)
+		}
 		if err != sql.ErrNoRows {
 			return err
 		}
@@ -71,6 +86,19 @@ func (db *DB) RedeemAuthorizationCode(ctx context.Context, h keysmith.Hash, now 
 		return c, keysmith.Errorf(keysmith.CodeConflict, "authorization code %q was used before", c.ID)
 	}
 	return c, nil
+}
+
+// insertGrantTokens stores the tokens an exchange or refresh issued.
+func (tx *txn) insertGrantTokens(t keysmith.GrantTokens) error {
+	if t.Refresh != nil {
+		if err := tx.insertRefreshToken(t.Refresh, t.RefreshHash); err != nil {
+			return err
+		}
+	}
+	if t.Access != nil {
+		return tx.insertAccessToken(t.Access, t.AccessHash)
+	}
+	return nil
 }
 
 const consentColumns = `user_id, client_id, scopes, created_at, updated_at`
@@ -229,13 +257,19 @@ func (db *DB) FindRefreshTokenByHash(ctx context.Context, h keysmith.Hash) (*key
 	return t, db.mapError(err)
 }
 
-// RotateRefreshToken marks the token oldID used at next.CreatedAt and stores
-// next in its place, in one transaction. The mark is one conditional UPDATE
+// RotateRefreshToken marks the token oldID used at issued.Refresh.CreatedAt
+// and stores what the refresh issued (issued.Refresh in its place, and the
+// access token), in one transaction. The mark is one conditional UPDATE
 // (unused and unrevoked), so of concurrent rotations of one token exactly
 // one succeeds; the others, and any rotation of a token used or revoked
 // before (or unknown), get CodeConflict: a reuse, for which the caller
-// revokes the grant. next must belong to the same grant (CodeInvalid).
-func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next *keysmith.RefreshToken, h keysmith.Hash) error {
+// revokes the grant, and then finds the winner's tokens committed.
+// issued.Refresh must belong to the same grant (CodeInvalid).
+func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, issued keysmith.GrantTokens) error {
+	next := issued.Refresh
+	if next == nil {
+		return keysmith.Errorf(keysmith.CodeInvalid, "a rotation needs the next refresh token")
+	}
 	return db.write(ctx, func(tx *txn) error {
 		var grantID string
 		err := tx.QueryRowContext(ctx, `UPDATE oauth_refresh_tokens SET used_at = $1
@@ -250,7 +284,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldID string, next *keysmi
 		if grantID != next.GrantID {
 			return keysmith.Errorf(keysmith.CodeInvalid, "refresh token %q is of another grant than its successor", oldID)
 		}
-		return tx.insertRefreshToken(next, h)
+		return tx.insertGrantTokens(issued)
 	})
 }
 

@@ -164,7 +164,7 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 		code, h := fx.createCode(c, alice)
 		fx.clock.Advance(time.Second)
 		usedAt := fx.clock.Now()
-		got, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, usedAt)
+		got, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, usedAt, keysmith.GrantTokens{})
 		if err != nil {
 			t.Fatalf("RedeemAuthorizationCode: %v", err)
 		}
@@ -174,16 +174,53 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 			t.Errorf("RedeemAuthorizationCode (-want +got):\n%s", diff)
 		}
 		fx.clock.Advance(time.Second)
-		got, err = fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now())
+		got, err = fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now(), keysmith.GrantTokens{})
 		wantCode(t, "second RedeemAuthorizationCode", err, keysmith.CodeConflict)
 		if diff := cmp.Diff(&want, got); diff != "" {
 			t.Errorf("second RedeemAuthorizationCode returned (-want +got), want the code as first used:\n%s", diff)
 		}
 		_, unknown := keysmith.NewAuthorizationCode()
-		_, err = fx.db.RedeemAuthorizationCode(fx.ctx, unknown, fx.clock.Now())
+		_, err = fx.db.RedeemAuthorizationCode(fx.ctx, unknown, fx.clock.Now(), keysmith.GrantTokens{})
 		wantCode(t, "RedeemAuthorizationCode of an unknown code", err, keysmith.CodeNotFound)
 		if n := fx.count("events"); n != events {
 			t.Errorf("issuing and redeeming a code recorded %d events, want none", n-events)
+		}
+	})
+
+	t.Run("RedeemStoresTheExchangesTokensWithTheSpentCode", func(t *testing.T) {
+		fx := fx.in(t)
+		code, h := fx.createCode(c, alice)
+		now := fx.clock.Now()
+		issued := func() keysmith.GrantTokens {
+			at := &keysmith.AccessToken{ID: keysmith.NewID("at"), Format: keysmith.FormatOpaque, ClientID: c.ID,
+				Environment: c.Environment, Scope: "openid", Audience: "https://issuer.example", IssuedAt: now,
+				ExpiresAt: ptrTime(now.Add(time.Hour)), UserID: alice.ID, GrantID: code.ID}
+			rt := &keysmith.RefreshToken{ID: keysmith.NewID("rt"), GrantID: code.ID, ClientID: c.ID, UserID: alice.ID,
+				Scope: "openid", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour)}
+			_, ah := keysmith.NewOpaqueAccessToken()
+			_, rh := keysmith.NewRefreshToken()
+			return keysmith.GrantTokens{Access: at, AccessHash: ah, Refresh: rt, RefreshHash: rh}
+		}
+		first, second := issued(), issued()
+		if _, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, now, first); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fx.db.FindAccessTokenByHash(fx.ctx, first.AccessHash); err != nil {
+			t.Errorf("the exchange's access token: %v", err)
+		}
+		if _, err := fx.db.FindRefreshTokenByHash(fx.ctx, first.RefreshHash); err != nil {
+			t.Errorf("the exchange's refresh token: %v", err)
+		}
+		_, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, now, second)
+		wantCode(t, "second RedeemAuthorizationCode", err, keysmith.CodeConflict)
+		if _, err := fx.db.FindAccessTokenByHash(fx.ctx, second.AccessHash); keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+			t.Errorf("a refused redemption stored its access token: %v", err)
+		}
+		if _, err := fx.db.FindRefreshTokenByHash(fx.ctx, second.RefreshHash); keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+			t.Errorf("a refused redemption stored its refresh token: %v", err)
+		}
+		if got, err := fx.db.FindAuthorizationCodeByHash(fx.ctx, h); err != nil || got.UsedAt == nil {
+			t.Errorf("FindAuthorizationCodeByHash after redemption = %+v, %v", got, err)
 		}
 	})
 
@@ -191,7 +228,7 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 		fx := fx.in(t)
 		code, h := fx.createCode(c, alice)
 		fx.clock.Advance(keysmith.AuthorizationCodeTTL + time.Second)
-		got, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now())
+		got, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now(), keysmith.GrantTokens{})
 		if err != nil || got.ID != code.ID || got.UsedAt == nil || !got.ExpiresAt.Before(fx.clock.Now()) {
 			t.Fatalf("RedeemAuthorizationCode of an expired code = %+v, %v; want it, used, its expiry past", got, err)
 		}
@@ -203,7 +240,9 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 		const n = 20
 		errs := make([]error, n)
 		got := make([]*keysmith.AuthorizationCode, n)
-		concurrently(n, func(i int) { got[i], errs[i] = fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now()) })
+		concurrently(n, func(i int) {
+			got[i], errs[i] = fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now(), keysmith.GrantTokens{})
+		})
 		won := 0
 		for i, err := range errs {
 			switch keysmith.ErrorCode(err) {
@@ -312,7 +351,7 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 		}
 		fx.clock.Advance(time.Minute)
 		next, _, nextH := fx.newRefreshToken(g.id, c, alice)
-		if err := fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, next, nextH); err != nil {
+		if err := fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, keysmith.GrantTokens{Refresh: next, RefreshHash: nextH}); err != nil {
 			t.Fatalf("RotateRefreshToken: %v", err)
 		}
 		old, err := fx.db.FindRefreshTokenByHash(fx.ctx, g.hash)
@@ -324,13 +363,13 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 			t.Errorf("FindRefreshTokenByHash of the successor: %v (-created +read):\n%s", err, diff)
 		}
 		again, _, againH := fx.newRefreshToken(g.id, c, alice)
-		err = fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, again, againH)
+		err = fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, keysmith.GrantTokens{Refresh: again, RefreshHash: againH})
 		wantCode(t, "second RotateRefreshToken of one token", err, keysmith.CodeConflict)
 		if _, err := fx.db.FindRefreshTokenByHash(fx.ctx, againH); keysmith.ErrorCode(err) != keysmith.CodeNotFound {
 			t.Errorf("a refused rotation stored its successor (FindRefreshTokenByHash: %v)", err)
 		}
 		stranger, _, strangerH := fx.newRefreshToken("cod_other", c, alice)
-		err = fx.db.RotateRefreshToken(fx.ctx, next.ID, stranger, strangerH)
+		err = fx.db.RotateRefreshToken(fx.ctx, next.ID, keysmith.GrantTokens{Refresh: stranger, RefreshHash: strangerH})
 		wantCode(t, "RotateRefreshToken to a token of another grant", err, keysmith.CodeInvalid)
 		_, unknown := keysmith.NewRefreshToken()
 		_, err = fx.db.FindRefreshTokenByHash(fx.ctx, unknown)
@@ -344,7 +383,7 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 		errs := make([]error, n)
 		concurrently(n, func(i int) {
 			next, _, h := fx.newRefreshToken(g.id, c, alice)
-			errs[i] = fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, next, h)
+			errs[i] = fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, keysmith.GrantTokens{Refresh: next, RefreshHash: h})
 		})
 		won := 0
 		for i, err := range errs {
@@ -377,7 +416,7 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 		// The grant's live token is the successor of a rotation.
 		fx.clock.Advance(time.Minute)
 		next, _, nextH := fx.newRefreshToken(g.id, c, alice)
-		if err := fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, next, nextH); err != nil {
+		if err := fx.db.RotateRefreshToken(fx.ctx, g.refresh.ID, keysmith.GrantTokens{Refresh: next, RefreshHash: nextH}); err != nil {
 			t.Fatalf("RotateRefreshToken: %v", err)
 		}
 		before := len(fx.eventsOf(keysmith.EventGrantRevoked))
@@ -402,7 +441,7 @@ func testAuthorizations(t *testing.T, fx *fixture) {
 			t.Errorf("the grant's live refresh token after RevokeGrant = %+v, %v; want it revoked", rt, err)
 		}
 		after, _, afterH := fx.newRefreshToken(g.id, c, alice)
-		if err := fx.db.RotateRefreshToken(fx.ctx, next.ID, after, afterH); keysmith.ErrorCode(err) != keysmith.CodeConflict {
+		if err := fx.db.RotateRefreshToken(fx.ctx, next.ID, keysmith.GrantTokens{Refresh: after, RefreshHash: afterH}); keysmith.ErrorCode(err) != keysmith.CodeConflict {
 			t.Errorf("RotateRefreshToken of a revoked token: %v, want conflict", err)
 		}
 		at, err := fx.db.FindAccessTokenByHash(fx.ctx, g.opaqueH)
@@ -585,7 +624,7 @@ func testPruneAuthorizationsDeletesOnlyExpiredCodesAndRefreshTokens(t *testing.T
 		}
 	}
 	for _, h := range expiredCodes {
-		if _, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now()); keysmith.ErrorCode(err) != keysmith.CodeNotFound {
+		if _, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now(), keysmith.GrantTokens{}); keysmith.ErrorCode(err) != keysmith.CodeNotFound {
 			t.Errorf("an expired code is still there: %v", err)
 		}
 	}
@@ -595,7 +634,7 @@ func testPruneAuthorizationsDeletesOnlyExpiredCodesAndRefreshTokens(t *testing.T
 		}
 	}
 	for _, h := range liveCodes {
-		if _, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now()); err != nil {
+		if _, err := fx.db.RedeemAuthorizationCode(fx.ctx, h, fx.clock.Now(), keysmith.GrantTokens{}); err != nil {
 			t.Errorf("a live code was pruned: %v", err)
 		}
 	}
@@ -606,3 +645,5 @@ func testPruneAuthorizationsDeletesOnlyExpiredCodesAndRefreshTokens(t *testing.T
 		t.Errorf("second PruneAuthorizations = %d, %v; want 0", n, err)
 	}
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -135,7 +135,7 @@ func testNoPlaintextTokenIsStored(t *testing.T, fx *fixture) {
 	if err := fx.db.CreateAuthorizationCode(ctx, code, codeHash); err != nil {
 		t.Fatalf("CreateAuthorizationCode: %v", err)
 	}
-	if _, err := fx.db.RedeemAuthorizationCode(ctx, codeHash, now); err != nil {
+	if _, err := fx.db.RedeemAuthorizationCode(ctx, codeHash, now, keysmith.GrantTokens{}); err != nil {
 		t.Fatalf("RedeemAuthorizationCode: %v", err)
 	}
 	first, firstSecret, firstHash := fx.newRefreshToken(code.ID, client, u)
@@ -143,7 +143,7 @@ func testNoPlaintextTokenIsStored(t *testing.T, fx *fixture) {
 		t.Fatalf("CreateRefreshToken: %v", err)
 	}
 	next, nextSecret, nextHash := fx.newRefreshToken(code.ID, client, u)
-	if err := fx.db.RotateRefreshToken(ctx, first.ID, next, nextHash); err != nil {
+	if err := fx.db.RotateRefreshToken(ctx, first.ID, keysmith.GrantTokens{Refresh: next, RefreshHash: nextHash}); err != nil {
 		t.Fatalf("RotateRefreshToken: %v", err)
 	}
 	if err := fx.db.RevokeGrant(ctx, code.ID, client.ID, keysmith.GrantRevokedRefreshReused); err != nil {

@@ -82,7 +82,6 @@ func TestDeveloperMakesAPublicSignInClient(t *testing.T) {
 
 	b.Run(chromedp.SetValue(chromedp.CSS(card+" textarea[name=redirect_uris]"), "https://spa.example.com/callback\n\nhttp://127.0.0.1:8080/cb\n"),
 		chromedp.SetValue(chromedp.CSS(card+" textarea[name=post_logout_redirect_uris]"), "https://spa.example.com/"),
-		chromedp.Click(chromedp.CSS(card+" input[name=pkce_allow_plain]")),
 		chromedp.SetValue(chromedp.CSS(card+" input[name=refresh_token_idle_ttl]"), "3600"))
 	b.Submit(card + ` form[action$="/settings"] button[type=submit]`)
 	if got := b.Text(".alert-ok"); !strings.Contains(got, "settings are saved") {
@@ -90,7 +89,7 @@ func TestDeveloperMakesAPublicSignInClient(t *testing.T) {
 	}
 	got := storedClient(b, cl.ID)
 	if !slices.Equal(got.RedirectURIs, []string{"https://spa.example.com/callback", "http://127.0.0.1:8080/cb"}) ||
-		!slices.Equal(got.PostLogoutRedirectURIs, []string{"https://spa.example.com/"}) || !got.PKCEAllowPlain || !got.PKCERequired ||
+		!slices.Equal(got.PostLogoutRedirectURIs, []string{"https://spa.example.com/"}) || got.PKCEAllowPlain || !got.PKCERequired ||
 		got.RefreshTokenIdleTTL.Seconds() != 3600 || got.FirstParty || !got.Public() {
 		t.Errorf("saved: %+v", got)
 	}
