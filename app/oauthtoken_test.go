@@ -158,7 +158,7 @@ func TestTokenEndpoint(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, r.String(k), v)
 				}
 			}
-			if g, _ := r.Body["grant_types_supported"].([]any); len(g) != 1 || g[0] != "client_credentials" {
+			if g, _ := r.Body["grant_types_supported"].([]any); len(g) != 3 || g[2] != "client_credentials" {
 				t.Errorf("grant_types_supported %v", r.Body["grant_types_supported"])
 			}
 		})
