@@ -69,8 +69,11 @@ func (a *Authority) ParseAuthorize(ctx context.Context, q url.Values) (*Authoriz
 	if id == "" {
 		return nil, page("client_id is required")
 	}
-	if len(id) > 100 {
-		return nil, page("unknown client_id")
+	if !plausibleClientID(id) {
+		// Every client id is NewID("cli"): anything else is unknown
+		// without a lookup, so made-up ids cost an anonymous caller's
+		// requests nothing but parsing.
+		return nil, page("unknown client_id, or the client is revoked or its owner deactivated")
 	}
 	e, err := a.client(ctx, id)
 	if err != nil {
@@ -334,3 +337,18 @@ func (a *Authority) Deny(r *AuthorizeRequest) string {
 }
 
 func asOAuth(err error, target **Error) bool { return errors.As(err, target) }
+
+// plausibleClientID reports whether id has the form of a client id
+// (keysmith.NewID("cli"): "cli_" and 16 base62 characters).
+func plausibleClientID(id string) bool {
+	if len(id) != 20 || !strings.HasPrefix(id, "cli_") {
+		return false
+	}
+	for i := 4; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
