@@ -155,7 +155,7 @@ func (r *AuthorizeRequest) checkPKCE() error {
 	switch r.ChallengeMethod {
 	case "S256":
 	case "plain":
-		if !c.PKCEAllowPlain {
+		if !c.PKCEAllowPlain || c.Public() {
 			return errorString("code_challenge_method plain is not allowed for this client; use S256")
 		}
 	default:

@@ -66,6 +66,10 @@ func (a *Authority) ExchangeCode(ctx context.Context, c *keysmith.Client, code, 
 		return nil, errBadCode
 	case err != nil:
 		return nil, err
+	case rec.ClientID != c.ID:
+		// Only the client it was issued to proves a reuse: another one
+		// could otherwise revoke a victim's grant with a leaked code.
+		return nil, errBadCode
 	case rec.UsedAt != nil:
 		return nil, a.codeReused(ctx, rec)
 	}
@@ -103,6 +107,8 @@ func (a *Authority) ExchangeCode(ctx context.Context, c *keysmith.Client, code, 
 		return set, nil
 	case keysmith.CodeConflict: // spent meanwhile by a concurrent exchange
 		return nil, a.codeReused(ctx, rec)
+	case keysmith.CodeNotFound: // pruned meanwhile
+		return nil, errBadCode
 	default:
 		return nil, err
 	}
@@ -207,6 +213,9 @@ func (a *Authority) Refresh(ctx context.Context, c *keysmith.Client, raw, scope 
 		return nil, errBadRefresh
 	}
 	family := strings.Fields(rt.Scope)
+	if !slices.Contains(family, "offline_access") {
+		return nil, errBadRefresh // issued without offline_access consented
+	}
 	requested := family
 	if scope != "" {
 		requested = dedupe(strings.Fields(scope))
@@ -223,6 +232,12 @@ func (a *Authority) Refresh(ctx context.Context, c *keysmith.Client, raw, scope 
 	scopes, err := a.stillGranted(ctx, c, requested)
 	if err != nil {
 		return nil, err
+	}
+	if still, err := a.stillGranted(ctx, c, []string{"offline_access"}); err != nil || len(still) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		return nil, invalidGrant("the client no longer holds offline_access, so its refresh tokens are no longer honoured")
 	}
 	next := &keysmith.RefreshToken{ID: keysmith.NewID("rt"), GrantID: rt.GrantID, ClientID: c.ID, UserID: u.ID,
 		Scope: rt.Scope, AuthTime: rt.AuthTime, CreatedAt: now, ExpiresAt: rt.ExpiresAt,

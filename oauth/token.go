@@ -128,14 +128,14 @@ func (a *Authority) issue(ctx context.Context, c *keysmith.Client, userID, grant
 
 // maxPersonTokenTTL bounds the lifetime of an access token acting for a
 // person, whatever the client's token lifetime: the grant's refresh token
-// renews it.
-const maxPersonTokenTTL = keysmith.MaxJWTTTL
+// renews it, and an API that checks a JWT offline accepts it until it
+// expires, however its grant was revoked.
+const maxPersonTokenTTL = keysmith.DefaultAccessTokenTTL
 
 // mint makes an access token for c with the scopes, for the client itself
 // (userID "") or for a person under a grant, without storing it: the hash
 // is an opaque token's (zero for a JWT). A person's tokens always expire,
-// after the client's lifetime but at most maxPersonTokenTTL (an hour when
-// the client's own tokens never expire).
+// after the client's lifetime but at most maxPersonTokenTTL (an hour).
 func (a *Authority) mint(ctx context.Context, c *keysmith.Client, userID, grantID string, scopes []string) (*Issued, keysmith.Hash, error) {
 	now := a.now()
 	t := &keysmith.AccessToken{ID: keysmith.NewID("at"), Format: c.TokenFormat, ClientID: c.ID, AppID: c.AppID,
