@@ -78,11 +78,14 @@ func (s *Service) RotateToken(ctx context.Context, p Principal, id string, grace
 		return nil, Secret{}, err
 	}
 	secret, hash := NewAPITokenSecret()
+	// A use pending now may be flushed while the store is read: taken
+	// first, it is shown either way.
+	earlier := s.pendingUse(id)
 	t, err = s.Store.RotateToken(ctx, id, hash, now.Add(grace))
 	if err != nil {
 		return nil, Secret{}, err
 	}
-	s.overlayUse(t)
+	s.overlayUse(t, earlier...)
 	return t, secret, nil
 }
 
