@@ -59,6 +59,9 @@ type Config struct {
 	// VerifyCache bounds the token entries (one per secret) and, apart,
 	// the owners that the verifier keeps in memory; see package verify.
 	VerifyCache int // default verify.DefaultCacheSize (100 000)
+	// ForwardAuthHeader names a header carrying the credential at
+	// /v1/forward-auth besides Authorization: Bearer (X-API-Key, say).
+	ForwardAuthHeader string
 	// MaintenanceInterval is how often the system log is pruned, token
 	// expiries are recorded and expired access tokens deleted.
 	MaintenanceInterval time.Duration // default 1 min
@@ -194,7 +197,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status}
+	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status,
+		ForwardAuthHeader: cfg.ForwardAuthHeader}
 	pages, err := web.New(svc, api, cfg.Log)
 	if err != nil {
 		if closeLimiter != nil {

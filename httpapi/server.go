@@ -28,6 +28,9 @@ type Server struct {
 	// is configured but unreachable, and detail then says why, for the log
 	// only. nil: in process.
 	RateLimitStatus func() (ok bool, detail string)
+	// ForwardAuthHeader names a header that carries the credential at
+	// /v1/forward-auth (X-API-Key, say), read before Authorization: Bearer.
+	ForwardAuthHeader string
 	// Pages, when set, answers every path outside the API (the console);
 	// nil: those paths answer a JSON 404 like unknown API paths.
 	Pages http.Handler
@@ -62,6 +65,7 @@ func (s *Server) Handler() http.Handler {
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
 	s.consentRoutes(mux)
+	s.forwardAuthRoutes(mux)
 	s.browserRoutes(mux)
 
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {

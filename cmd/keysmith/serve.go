@@ -39,6 +39,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	fs.StringVar(&cfg.ForwardAuthHeader, "forward-auth-header", "",
+		"a header that carries the credential at /v1/forward-auth besides Authorization: Bearer, like X-API-Key")
 	fs.IntVar(&cfg.VerifyCache, "verify-cache", verify.DefaultCacheSize,
 		"token secrets (and, apart, owners) the verifier keeps in memory, about 950 bytes of heap each (95 MB at the default); past it the least recently used make room")
 	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")

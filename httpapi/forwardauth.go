@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/oauth"
+	"github.com/keysmith/keysmith/verify"
+)
+
+// Forward auth is the contract of nginx auth_request, Traefik ForwardAuth,
+// Caddy forward_auth and Envoy ext_authz (HTTP): the gateway sends the
+// client's request headers (any method, no body) and lets the request
+// through on a 2xx, passing on the identity headers of the answer; any
+// other status is the client's answer.
+
+// The headers a gateway may set per route to require more than validity.
+const (
+	headerRequireScope       = "X-Keysmith-Require-Scope"
+	headerRequirePermissions = "X-Keysmith-Require-Permissions"
+	headerRequireEnvironment = "X-Keysmith-Require-Environment"
+)
+
+func (s *Server) forwardAuthRoutes(mux *http.ServeMux) {
+	mux.Handle("/v1/forward-auth", s.handle(s.forwardAuth))
+}
+
+// forwardAuth answers whether the credential a request carries (Bearer, or
+// the header named by ForwardAuthHeader) is valid and meets the route's
+// requirement: 200 with identity headers, 401 for a missing or bad
+// credential, 403 for a refusal by scope, permission, environment or
+// network zone, 429 past the rate limit. The client address is the one the
+// trusted-proxy rules find, as for verify.
+func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	scope := firstOf(q.Get("scope"), r.Header.Get(headerRequireScope))
+	var perms *string
+	if p := firstOf(q.Get("permissions"), r.Header.Get(headerRequirePermissions)); p != "" {
+		perms = &p
+	}
+	var scopes []string // nil: no scope required
+	if scope != "" {
+		scopes = strings.Fields(scope)
+	}
+	need, err := s.Verifier.ParseRequirement(scopes, perms,
+		firstOf(q.Get("environment"), r.Header.Get(headerRequireEnvironment)))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	raw := s.forwardedCredential(r)
+	if raw == "" {
+		return forwardRefusal(w, verify.NotFound)
+	}
+	if s.OAuth != nil && oauth.LooksLikeAccessToken(raw) {
+		return s.forwardAccessToken(w, r, raw, &need)
+	}
+	addr := clientAddr(r.Context())
+	res, err := s.Verifier.CheckFrom(r.Context(), raw, addr, addr, keysmith.GroupVerified)
+	if err != nil {
+		return err
+	}
+	if rl := res.RateLimit; rl != nil {
+		setRateLimitHeaders(w, *rl)
+	}
+	code := res.Code
+	if t := res.Token; t != nil && code == verify.Valid && !need.IsZero() {
+		code, _ = need.Check(t.Scopes, t.Environment)
+	}
+	if code != verify.Valid {
+		return forwardRefusal(w, code)
+	}
+	t, h := res.Token, w.Header()
+	h.Set("X-Keysmith-Credential-Id", t.ID)
+	kind := keysmith.CredentialAPIToken
+	if t.Type == keysmith.TokenAppKey {
+		kind = keysmith.CredentialAppKey
+	}
+	h.Set("X-Keysmith-Credential-Kind", string(kind))
+	setIf(h, "X-Keysmith-Owner-Id", t.OwnerID)
+	setIf(h, "X-Keysmith-App-Id", t.AppID)
+	setIf(h, "X-Keysmith-Environment", string(t.Environment))
+	h.Set("X-Keysmith-Scopes", strings.Join(t.Scopes, " "))
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// forwardAccessToken is forwardAuth for an OAuth access token.
+func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement) error {
+	ch, err := s.OAuth.CheckAccessToken(r.Context(), raw)
+	if err != nil {
+		return err
+	}
+	if ch.Status != oauth.Active {
+		return forwardRefusal(w, verify.NotFound)
+	}
+	t := ch.Token
+	scopes := strings.Fields(t.Scope)
+	if !need.IsZero() {
+		if code, _ := need.Check(scopes, t.Environment); code != verify.Valid {
+			return forwardRefusal(w, code)
+		}
+	}
+	h := w.Header()
+	h.Set("X-Keysmith-Credential-Id", t.ID)
+	h.Set("X-Keysmith-Credential-Kind", string(keysmith.CredentialAccessToken))
+	h.Set("X-Keysmith-Client-Id", t.ClientID)
+	setIf(h, "X-Keysmith-Owner-Id", t.UserID) // the person it acts for
+	setIf(h, "X-Keysmith-App-Id", t.AppID)
+	setIf(h, "X-Keysmith-Environment", string(t.Environment))
+	h.Set("X-Keysmith-Scopes", t.Scope)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// forwardedCredential is the credential of a forwarded request: the header
+// ForwardAuthHeader names when set and present, else a Bearer token.
+func (s *Server) forwardedCredential(r *http.Request) string {
+	if s.ForwardAuthHeader != "" {
+		if v := strings.TrimSpace(r.Header.Get(s.ForwardAuthHeader)); v != "" {
+			return v
+		}
+	}
+	raw, _ := bearer(r)
+	return raw
+}
+
+// forwardRefusal writes the answer for a credential that may not pass.
+func forwardRefusal(w http.ResponseWriter, code verify.Code) error {
+	switch code {
+	case verify.RateLimited:
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "rate_limited"})
+	case verify.InsufficientPermissions, verify.WrongEnvironment:
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden"})
+	case verify.IPForbidden:
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden"})
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
+	}
+	return nil
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func setIf(h http.Header, k, v string) {
+	if v != "" {
+		h.Set(k, v)
+	}
+}
+
