@@ -25,7 +25,9 @@ func forward(t *testing.T, s *apptest.Server, method, query string, header map[s
 	return s.Send(req)
 }
 
-func bearerHeader(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+func bearerHeader(tok string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok}
+}
 
 // TestForwardAuth: the gateway contract for every credential kind, on both
 // engines, through the real server.

@@ -155,4 +155,3 @@ func setIf(h http.Header, k, v string) {
 		h.Set(k, v)
 	}
 }
-
