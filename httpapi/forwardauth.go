@@ -24,6 +24,8 @@ const (
 
 func (s *Server) forwardAuthRoutes(mux *http.ServeMux) {
 	mux.Handle("/v1/forward-auth", s.handle(s.forwardAuth))
+	// Envoy's ext_authz appends the original path to its path_prefix.
+	mux.Handle("/v1/forward-auth/", s.handle(s.forwardAuth))
 }
 
 // forwardAuth answers whether the credential a request carries (Bearer, or
