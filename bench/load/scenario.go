@@ -72,6 +72,22 @@ var scenarios = []*Scenario{
 		Check: load.CheckBodyContains(`"valid":true`),
 	},
 	{
+		// Forward auth as a gateway calls it: a GET with the client's
+		// Bearer token, answered by status and headers, no body.
+		Name:   "forward-auth",
+		Method: http.MethodGet,
+		Path:   "/v1/forward-auth",
+		Header: func(fx *Fixture) http.Header {
+			return http.Header{"Authorization": {"Bearer " + fx.AdminToken}}
+		},
+		Check: func(status int, _ []byte) error {
+			if status != http.StatusOK {
+				return fmt.Errorf("status %d, want 200", status)
+			}
+			return nil
+		},
+	},
+	{
 		// The client_credentials grant with client_secret_basic: client
 		// authentication and a signed ES256 JWT per request.
 		Name:   "oauth-token",
