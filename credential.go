@@ -124,7 +124,11 @@ func (f CredentialForm) matches(s string) bool {
 	if !isBase62(body) {
 		return false
 	}
-	return !f.Checksum || base62Checksum(body) == s[len(s)-checksumLen:]
+	if !f.Checksum {
+		return true
+	}
+	sum := checksumOf(body)
+	return string(sum[:]) == s[len(s)-checksumLen:] // compared without allocating
 }
 
 // Classify says which kind of Keysmith credential raw is, by its form alone

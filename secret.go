@@ -49,7 +49,17 @@ func (Secret) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
 type Hash [32]byte
 
 // HashOf returns the SHA-256 digest of s.
-func HashOf(s string) Hash { return sha256.Sum256([]byte(s)) }
+func HashOf(s string) Hash {
+	// Credentials are short: copied to the stack, hashing one allocates
+	// nothing (a conversion of more than 32 bytes would), which matters on
+	// verify's hot path.
+	var buf [128]byte
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
+}
 
 // String returns the digest in hex, the form the store keeps.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
@@ -88,13 +98,25 @@ func randomBase62(n int) string {
 
 // base62Checksum encodes the CRC-32 of s as 6 base62 characters (62^6 > 2^32).
 func base62Checksum(s string) string {
-	c := crc32.ChecksumIEEE([]byte(s))
+	out := checksumOf(s)
+	return string(out[:])
+}
+
+// checksumOf is base62Checksum without allocating: the CRC-32 (IEEE) of s,
+// computed bytewise from the standard table (credentials are short), as 6
+// base62 characters.
+func checksumOf(s string) [6]byte {
+	c := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		c = crc32.IEEETable[byte(c)^s[i]] ^ (c >> 8)
+	}
+	c = ^c
 	var out [6]byte
 	for i := 5; i >= 0; i-- {
 		out[i] = base62[c%62]
 		c /= 62
 	}
-	return string(out[:])
+	return out
 }
 
 func isBase62(s string) bool {
