@@ -114,9 +114,9 @@ func (f CredentialForm) generate() (Secret, Hash) {
 	return NewSecret(s), HashOf(s)
 }
 
-// matches reports whether s has the form: prefix, length, alphabet and
+// Matches reports whether s has the form: prefix, length, alphabet and
 // checksum. No lookup is needed to say so.
-func (f CredentialForm) matches(s string) bool {
+func (f CredentialForm) Matches(s string) bool {
 	if len(s) != f.Len() || !strings.HasPrefix(s, f.Prefix) {
 		return false
 	}
@@ -136,7 +136,7 @@ func (f CredentialForm) matches(s string) bool {
 // cannot be one.
 func Classify(raw string) (kind CredentialKind, ok bool) {
 	for _, f := range CredentialForms {
-		if f.matches(raw) {
+		if f.Matches(raw) {
 			return f.Kind, true
 		}
 	}
@@ -150,9 +150,9 @@ func Classify(raw string) (kind CredentialKind, ok bool) {
 // it has the three dot-separated parts of a compact JWS; ok is false for
 // anything else. Classify, stricter, also checks the form.
 func Claims(raw string) (kind CredentialKind, ok bool) {
-	if kind, ok := Classify(raw); ok {
-		return kind, true
-	}
+	// By prefix alone: a well-formed credential of a form starts with its
+	// prefix, and no prefix starts another, so Classify would agree on
+	// every credential it accepts. Verify asks this of every credential.
 	for _, f := range CredentialForms {
 		if strings.HasPrefix(raw, f.Prefix) {
 			if f.Legacy && f.Kind == CredentialSession && len(raw) == LegacyClientSecretForm.Len() {

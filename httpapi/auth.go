@@ -104,7 +104,7 @@ func unauthorizedMessage(c verify.Code) string {
 
 // bearer extracts the token of an Authorization: Bearer header.
 func bearer(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	scheme, tok, ok := strings.Cut(header(r.Header, "Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}

@@ -1,21 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 )
-
-type clientAddrKey struct{}
-
-// clientAddr is the address the request came from, as the middleware
-// resolved it; the zero Addr if unknown.
-func clientAddr(ctx context.Context) netip.Addr {
-	a, _ := ctx.Value(clientAddrKey{}).(netip.Addr)
-	return a
-}
 
 // resolveClientAddr finds the client's address: the connection's remote
 // address, unless that is a trusted proxy (listed in some zone's proxies or
@@ -26,7 +16,7 @@ func clientAddr(ctx context.Context) netip.Addr {
 // it wrote sits left of what the trusted proxies appended.
 func (s *Server) resolveClientAddr(r *http.Request) netip.Addr {
 	addr := remoteAddr(r)
-	xff := r.Header.Values("X-Forwarded-For")
+	xff := r.Header["X-Forwarded-For"]
 	if !addr.IsValid() || len(xff) == 0 {
 		return addr
 	}

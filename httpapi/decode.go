@@ -30,20 +30,30 @@ const maxBody = 1 << 20
 // that matches only in another case, and text with NUL or invalid UTF-8, at
 // any depth. Each failure says what was wrong, naming the field.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return &httpError{http.StatusUnsupportedMediaType, "unsupported_media_type",
 				fmt.Sprintf("Content-Type %q is not supported; send a JSON body with Content-Type: application/json", ct)}
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		return decodeError(err)
 	}
-	if err := scanJSON(body, reflect.TypeOf(v)); err != nil {
-		return err
+	if json.Valid(body) {
+		if err := scanValidJSON(body, reflect.TypeOf(v)); err != nil {
+			return err
+		}
+		// One valid JSON value, whose keys scanValidJSON has checked
+		// against v's fields: Unmarshal decodes it without a Decoder's
+		// copies. Only a type error is left to find.
+		if err := json.Unmarshal(body, v); err != nil {
+			return decodeError(err)
+		}
+		return nil
 	}
+	// Not valid JSON: the Decoder says what is wrong.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -56,6 +66,31 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return keysmith.Errorf(keysmith.CodeInvalid, "request body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// readBody reads the request body, at most maxBody bytes (a larger one is a
+// *http.MaxBytesError). A body that states its length is read into a buffer
+// of that size, once.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, maxBody)
+	n := r.ContentLength
+	if n <= 0 || n > maxBody {
+		return io.ReadAll(rd)
+	}
+	buf := make([]byte, 0, n+1) // +1: room to see EOF without growing
+	for {
+		m, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case len(buf) == cap(buf): // longer than it said: net/http stops that, but read on
+			rest, err := io.ReadAll(rd)
+			return append(buf, rest...), err
+		}
+	}
 }
 
 // scanJSON walks the JSON value in body against t, the Go type it will be
@@ -72,11 +107,25 @@ func scanJSON(body []byte, t reflect.Type) error {
 	if !json.Valid(body) {
 		return nil
 	}
-	s := &jsonScanner{b: body}
+	return scanValidJSON(body, t)
+}
+
+// scanValidJSON is scanJSON for a body that json.Valid accepts.
+func scanValidJSON(body []byte, t reflect.Type) error {
+	s := scanners.Get().(*jsonScanner)
+	defer scanners.Put(s)
+	s.b, s.i = body, 0
 	s.keys, s.path = s.keysBuf[:0], s.pathBuf[:0]
 	s.space()
-	return s.value(t)
+	err := s.value(t)
+	s.b = nil
+	clear(s.keysBuf[:]) // lets go of the body
+	clear(s.pathBuf[:])
+	return err
 }
+
+// scanners are reused: a scanner is about a kilobyte, mostly room for keys.
+var scanners = sync.Pool{New: func() any { return new(jsonScanner) }}
 
 // jsonScanner is scanJSON's state over a body known to be valid JSON: the
 // position, the keys of the objects being scanned (to find repeats) and the
@@ -431,6 +480,9 @@ func checkURLText(r *http.Request) error {
 	}
 	if err := keysmith.CheckText("the URL path", r.URL.Path); err != nil {
 		return err
+	}
+	if r.URL.RawQuery == "" {
+		return nil
 	}
 	for k, vs := range r.URL.Query() {
 		if err := keysmith.CheckText("a query parameter name", k); err != nil {

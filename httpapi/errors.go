@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/keysmith/keysmith"
 )
@@ -44,6 +46,11 @@ type errorBody struct {
 // writeError answers err. Internal errors are logged with their cause and
 // answered with a generic message, so no internals reach the client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorOf(w, r, requestID(r.Context()), err)
+}
+
+// writeErrorOf is writeError for the request with id.
+func (s *Server) writeErrorOf(w http.ResponseWriter, r *http.Request, id string, err error) {
 	var body errorBody
 	status := http.StatusInternalServerError
 	if he, ok := err.(*httpError); ok {
@@ -53,7 +60,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		body = errorBody{"server_error", keysmith.ErrorMessage(err)}
 		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", truncateString(r.URL.Path, maxLoggedLen),
-			"request_id", requestID(r.Context()), "err", err)
+			"request_id", id, "err", err)
 	}
 	var ke *keysmith.Error
 	if errors.As(err, &ke) && ke.Reason != "" && status < http.StatusInternalServerError {
@@ -68,15 +75,30 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, body)
 }
 
-// writeJSON answers v as JSON with status.
+// jsonType is the Content-Type of every JSON answer, one slice shared by
+// all of them, like nosniff.
+var jsonType = []string{"application/json"}
+
+// encodeBufs holds buffers for writeJSON; one that grew past 64 KiB (a
+// long list) is left to the collector rather than kept.
+var encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON answers v as JSON with status, then a newline.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := encodeBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			encodeBufs.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil { // as json.Marshal writes it, and "\n"
 		http.Error(w, `{"error":"server_error","error_description":"encoding the response failed"}`, http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = jsonType
+	h["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
 }

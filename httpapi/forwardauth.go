@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/keysmith/keysmith"
@@ -23,9 +25,9 @@ const (
 )
 
 func (s *Server) forwardAuthRoutes(mux *http.ServeMux) {
-	mux.Handle("/v1/forward-auth", s.handle(s.forwardAuth))
+	mux.Handle("/v1/forward-auth", s.gateway(s.forwardAuth))
 	// Envoy's ext_authz appends the original path to its path_prefix.
-	mux.Handle("/v1/forward-auth/", s.handle(s.forwardAuth))
+	mux.Handle("/v1/forward-auth/", s.gateway(s.forwardAuth))
 }
 
 // forwardAuth answers whether the credential a request carries (Bearer, or
@@ -34,11 +36,14 @@ func (s *Server) forwardAuthRoutes(mux *http.ServeMux) {
 // credential, 403 for a refusal by scope, permission, environment or
 // network zone, 429 past the rate limit. The client address is the one the
 // trusted-proxy rules find, as for verify.
-func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	scope := firstOf(q.Get("scope"), r.Header.Get(headerRequireScope))
+func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, addr netip.Addr) error {
+	var q url.Values // nil unless there is a query: parsing none allocates
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
+	scope := firstOf(q.Get("scope"), header(r.Header, headerRequireScope))
 	var perms *string
-	if p := firstOf(q.Get("permissions"), r.Header.Get(headerRequirePermissions)); p != "" {
+	if p := firstOf(q.Get("permissions"), header(r.Header, headerRequirePermissions)); p != "" {
 		perms = &p
 	}
 	var scopes []string // nil: no scope required
@@ -46,11 +51,11 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		scopes = strings.Fields(scope)
 	}
 	need, err := s.Verifier.ParseRequirement(scopes, perms,
-		firstOf(q.Get("environment"), r.Header.Get(headerRequireEnvironment)))
+		firstOf(q.Get("environment"), header(r.Header, headerRequireEnvironment)))
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = noStore
 	raw := s.forwardedCredential(r)
 	if raw == "" {
 		return forwardRefusal(w, verify.NotFound)
@@ -58,7 +63,6 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if s.OAuth != nil && oauth.LooksLikeAccessToken(raw) {
 		return s.forwardAccessToken(w, r, raw, &need)
 	}
-	addr := clientAddr(r.Context())
 	res, err := s.Verifier.CheckFrom(r.Context(), raw, addr, addr, keysmith.GroupVerified)
 	if err != nil {
 		return err
@@ -74,19 +78,37 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 		return forwardRefusal(w, code)
 	}
 	t, h := res.Token, w.Header()
-	h.Set("X-Keysmith-Credential-Id", t.ID)
-	kind := keysmith.CredentialAPIToken
+	setIf(h, headerCredentialID, t.ID)
+	kind := kindAPIToken
 	if t.Type == keysmith.TokenAppKey {
-		kind = keysmith.CredentialAppKey
+		kind = kindAppKey
 	}
-	h.Set("X-Keysmith-Credential-Kind", string(kind))
-	setIf(h, "X-Keysmith-Owner-Id", t.OwnerID)
-	setIf(h, "X-Keysmith-App-Id", t.AppID)
-	setIf(h, "X-Keysmith-Environment", string(t.Environment))
-	h.Set("X-Keysmith-Scopes", strings.Join(t.Scopes, " "))
+	h[headerCredentialKind] = kind
+	setIf(h, headerOwnerID, t.OwnerID)
+	setIf(h, headerAppID, t.AppID)
+	setIf(h, headerEnvironment, string(t.Environment))
+	h[headerScopes] = []string{strings.Join(t.Scopes, " ")}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+// The identity headers of an admitted request, in canonical form (see
+// setIf), and the kinds' values, shared by every answer.
+const (
+	headerCredentialID   = "X-Keysmith-Credential-Id"
+	headerCredentialKind = "X-Keysmith-Credential-Kind"
+	headerOwnerID        = "X-Keysmith-Owner-Id"
+	headerAppID          = "X-Keysmith-App-Id"
+	headerEnvironment    = "X-Keysmith-Environment"
+	headerScopes         = "X-Keysmith-Scopes"
+	headerClientID       = "X-Keysmith-Client-Id"
+)
+
+var (
+	kindAPIToken    = []string{string(keysmith.CredentialAPIToken)}
+	kindAppKey      = []string{string(keysmith.CredentialAppKey)}
+	kindAccessToken = []string{string(keysmith.CredentialAccessToken)}
+)
 
 // forwardAccessToken is forwardAuth for an OAuth access token.
 func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement) error {
@@ -105,13 +127,13 @@ func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw 
 		}
 	}
 	h := w.Header()
-	h.Set("X-Keysmith-Credential-Id", t.ID)
-	h.Set("X-Keysmith-Credential-Kind", string(keysmith.CredentialAccessToken))
-	h.Set("X-Keysmith-Client-Id", t.ClientID)
-	setIf(h, "X-Keysmith-Owner-Id", t.UserID) // the person it acts for
-	setIf(h, "X-Keysmith-App-Id", t.AppID)
-	setIf(h, "X-Keysmith-Environment", string(t.Environment))
-	h.Set("X-Keysmith-Scopes", t.Scope)
+	setIf(h, headerCredentialID, t.ID)
+	h[headerCredentialKind] = kindAccessToken
+	setIf(h, headerClientID, t.ClientID)
+	setIf(h, headerOwnerID, t.UserID) // the person it acts for
+	setIf(h, headerAppID, t.AppID)
+	setIf(h, headerEnvironment, string(t.Environment))
+	h[headerScopes] = []string{t.Scope}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -152,8 +174,11 @@ func firstOf(a, b string) string {
 	return b
 }
 
+// setIf sets header k, which must be in canonical form (as
+// textproto.CanonicalMIMEHeaderKey writes it; TestForwardAuthHeadersAreCanonical),
+// to v unless v is empty.
 func setIf(h http.Header, k, v string) {
 	if v != "" {
-		h.Set(k, v)
+		h[k] = []string{v}
 	}
 }

@@ -39,12 +39,16 @@ func groupOf(path string) keysmith.APIGroup {
 // setRateLimitHeaders writes the RateLimit-* headers (draft-ietf-httpapi-
 // ratelimit-headers) and, when refused, Retry-After (RFC 9110).
 func setRateLimitHeaders(w http.ResponseWriter, r ratelimit.Result) {
+	// The keys in canonical form ("RateLimit-Limit" is sent as
+	// "Ratelimit-Limit" either way; header names are case-insensitive), set
+	// without Set's canonicalisation: verify and forward auth answer these
+	// on every request.
 	h := w.Header()
-	h.Set("RateLimit-Limit", strconv.Itoa(r.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(r.Remaining))
-	h.Set("RateLimit-Reset", strconv.Itoa(ratelimit.Seconds(r.Reset)))
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(r.Limit)}
+	h["Ratelimit-Remaining"] = []string{strconv.Itoa(r.Remaining)}
+	h["Ratelimit-Reset"] = []string{strconv.Itoa(ratelimit.Seconds(r.Reset))}
 	if !r.Allowed {
-		h.Set("Retry-After", strconv.Itoa(max(1, ratelimit.Seconds(r.RetryAfter))))
+		h["Retry-After"] = []string{strconv.Itoa(max(1, ratelimit.Seconds(r.RetryAfter)))}
 	}
 }
 

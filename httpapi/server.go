@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -50,7 +51,6 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 
 	// Each resource registers its own routes, in its own file.
-	s.verifyRoutes(mux)
 	s.tokenRoutes(mux)
 	s.logRoutes(mux)
 	s.appRoutes(mux)
@@ -65,7 +65,6 @@ func (s *Server) Handler() http.Handler {
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
 	s.consentRoutes(mux)
-	s.forwardAuthRoutes(mux)
 	s.browserRoutes(mux)
 
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {
@@ -77,7 +76,29 @@ func (s *Server) Handler() http.Handler {
 	} else {
 		mux.Handle("/", notFound)
 	}
-	return s.middleware(mux)
+	full := s.middleware(mux)
+
+	// The gateway endpoints, called once per request to the customer's
+	// API, skip the general middleware (see gateway).
+	gw := http.NewServeMux()
+	s.verifyRoutes(gw)
+	s.forwardAuthRoutes(gw)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isGatewayRequest(r) {
+			gw.ServeHTTP(w, r)
+			return
+		}
+		full.ServeHTTP(w, r)
+	})
+}
+
+// isGatewayRequest reports whether r is for a gateway endpoint: POST
+// /v1/verify (other methods get the general answer) or forward auth, any
+// method and any path under it.
+func isGatewayRequest(r *http.Request) bool {
+	p := r.URL.Path
+	return p == "/v1/verify" && r.Method == http.MethodPost ||
+		p == "/v1/forward-auth" || strings.HasPrefix(p, "/v1/forward-auth/")
 }
 
 // handle adapts a handler: it refuses a request whose path values or query

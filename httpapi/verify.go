@@ -60,7 +60,7 @@ type rateLimitJSON struct {
 }
 
 func (s *Server) verifyRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /v1/verify", s.handle(s.verify))
+	mux.Handle("POST /v1/verify", s.gateway(s.verify))
 }
 
 // verifyRequest is what a gateway asks. Scopes (all required), Permissions
@@ -79,7 +79,7 @@ type verifyRequest struct {
 // nothing about other tokens. ip is the address the gateway saw its client
 // at; without it, the network policy is checked against the caller's own
 // address. A malformed requirement is a 400 before any lookup.
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Addr) error {
 	var req verifyRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -91,7 +91,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if s.OAuth != nil && oauth.LooksLikeAccessToken(req.Token) {
 		return s.verifyAccessToken(w, r, req.Token, &need)
 	}
-	addr := clientAddr(r.Context())
+	addr := caller
 	if req.IP != nil {
 		a, err := netip.ParseAddr(*req.IP)
 		if err != nil || a.Zone() != "" {
@@ -101,7 +101,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Unknown tokens are looked up on the budget of whoever sends them,
 	// not of the ip they name (which the caller chooses).
-	res, err := s.Verifier.CheckFrom(r.Context(), req.Token, addr, clientAddr(r.Context()), keysmith.GroupVerified)
+	res, err := s.Verifier.CheckFrom(r.Context(), req.Token, addr, caller, keysmith.GroupVerified)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if rl := res.RateLimit; rl != nil {
 		out.RateLimit = &rateLimitJSON{Limit: rl.Limit, Remaining: rl.Remaining, Reset: ratelimit.Seconds(rl.Reset)}
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = noStore
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -167,7 +167,7 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw s
 			out.Type, out.Scope, out.ExpiresAt, out.UserID = "access_token", t.Scope, t.ExpiresAt, t.UserID
 		}
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = noStore
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
