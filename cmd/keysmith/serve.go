@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
+	"github.com/keysmith/keysmith/internal/heapfloor"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/verify"
 )
@@ -43,6 +45,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"a header that carries the credential at /v1/forward-auth besides Authorization: Bearer, like X-API-Key")
 	fs.IntVar(&cfg.VerifyCache, "verify-cache", verify.DefaultCacheSize,
 		"token secrets (and, apart, owners) the verifier keeps in memory, about 950 bytes of heap each (95 MB at the default); past it the least recently used make room")
+	gcFloor := fs.Int("gc-floor-mb", 64,
+		"collect garbage no more often than a heap of this many MB would make Go collect (0: Go's default); ignored when GOGC is set")
 	retention := fs.Int("log-retention-days", 0, "days to keep system-log events; 0 keeps them forever")
 	fs.DurationVar(&cfg.MaintenanceInterval, "maintenance-interval", time.Minute,
 		"how often expired tokens are recorded and old system-log events pruned")
@@ -60,6 +64,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.MaintenanceInterval < time.Second {
 		return fmt.Errorf("--maintenance-interval %v: use at least 1s, like 1m", cfg.MaintenanceInterval)
+	}
+	if *gcFloor < 0 {
+		return fmt.Errorf("--gc-floor-mb %d: use 0 (Go's default) or a size in MB, like 64", *gcFloor)
 	}
 	if *retention < 0 {
 		return fmt.Errorf("--log-retention-days %d: use 0 (keep forever) or a number of days", *retention)
@@ -105,6 +112,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server running there? choose another with --addr)", cfg.Addr, err)
+	}
+	if *gcFloor > 0 && os.Getenv("GOGC") == "" {
+		// The hot path allocates a little per request; on a small heap
+		// that meant a collection every few MB (internal/heapfloor).
+		go heapfloor.Run(ctx, uint64(*gcFloor)<<20, time.Second)
 	}
 	return a.Serve(ctx, ln)
 }
