@@ -159,3 +159,26 @@ func TestWriteVerifyAsWriteJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeVerifyRequestTakesPlainBodies: what gateways send is read
+// without reflection, and what needs encoding/json's judgement is not.
+func TestDecodeVerifyRequestTakesPlainBodies(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"token":"ks_abc"}`: true,
+		` { "token" : "ks_abc" , "ip" : "10.0.0.1" , "scopes" : [ "a" , "b" ] , "permissions" : "x and y" , "environment" : "live" } `: true,
+		`{"token":"ks","ip":null,"scopes":null,"permissions":null,"environment":null}`:                                                 true,
+		`{"scopes":[]}`:             true,
+		`{}`:                        true,
+		`{"token":"a","token":"b"}`: false,
+		`{"Token":"a"}`:             false,
+		`{"token":"a\u0041"}`:       false,
+		`{"token":1}`:               false,
+		`{"token":"a"} {}`:          false,
+		"{\"token\":\"\xff\"}":      false,
+	} {
+		var req verifyRequest
+		if got := decodeVerifyRequest([]byte(body), &req); got != want {
+			t.Errorf("decodeVerifyRequest(%q) = %v, want %v", body, got, want)
+		}
+	}
+}
