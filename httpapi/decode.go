@@ -30,6 +30,19 @@ const maxBody = 1 << 20
 // that matches only in another case, and text with NUL or invalid UTF-8, at
 // any depth. Each failure says what was wrong, naming the field.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return decodeError(err)
+	}
+	return decodeBody(body, v)
+}
+
+// checkContentType refuses a request whose media type is neither JSON nor
+// absent.
+func checkContentType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -37,10 +50,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 				fmt.Sprintf("Content-Type %q is not supported; send a JSON body with Content-Type: application/json", ct)}
 		}
 	}
-	body, err := readBody(w, r)
-	if err != nil {
-		return decodeError(err)
-	}
+	return nil
+}
+
+// decodeBody is decode after the body is read: body into v, strictly.
+func decodeBody(body []byte, v any) error {
 	if json.Valid(body) {
 		if err := scanValidJSON(body, reflect.TypeOf(v)); err != nil {
 			return err

@@ -81,7 +81,7 @@ type verifyRequest struct {
 // address. A malformed requirement is a 400 before any lookup.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Addr) error {
 	var req verifyRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := decodeVerify(w, r, &req); err != nil {
 		return err
 	}
 	need, err := s.Verifier.ParseRequirement(req.Scopes, req.Permissions, req.Environment)
@@ -124,7 +124,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 		out.RateLimit = &rateLimitJSON{Limit: rl.Limit, Remaining: rl.Remaining, Reset: ratelimit.Seconds(rl.Reset)}
 	}
 	w.Header()["Cache-Control"] = noStore
-	writeJSON(w, http.StatusOK, out)
+	writeVerify(w, &out)
 	return nil
 }
 
@@ -168,6 +168,6 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw s
 		}
 	}
 	w.Header()["Cache-Control"] = noStore
-	writeJSON(w, http.StatusOK, out)
+	writeVerify(w, &out)
 	return nil
 }
