@@ -1,0 +1,282 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultCacheTTL is how long a Verifier trusts a valid answer by default,
+// and so the longest a revoked credential may still be admitted.
+const DefaultCacheTTL = 5 * time.Second
+
+// DefaultCacheSize is how many valid answers a Verifier keeps by default.
+const DefaultCacheSize = 10_000
+
+// maxCredential bounds the credential a Verifier sends to Keysmith; longer
+// is refused as invalid without a call (no Keysmith credential comes
+// close).
+const maxCredential = 4096
+
+// VerifierOptions configure a Verifier; the zero value is usable.
+type VerifierOptions struct {
+	// Header names a header read for the credential before
+	// Authorization: Bearer, such as "X-API-Key"; "" for Bearer only.
+	Header string
+	// ClientIP answers the address of the request's client, sent to
+	// Keysmith as verify's ip so that network policies are checked
+	// against it; "" or a nil ClientIP sends none, and Keysmith then
+	// checks them against the address of this server. RemoteIP suits a
+	// server that clients reach directly; behind a proxy, read the
+	// address your proxy forwards.
+	ClientIP func(*http.Request) string
+	// CacheTTL is how long a valid answer is reused, DefaultCacheTTL when
+	// 0. It is the revocation delay: a credential revoked, disabled or
+	// stripped of a scope at Keysmith may still be admitted for this long
+	// by a Verifier that admitted it just before. A negative CacheTTL
+	// turns the cache off: every request asks Keysmith.
+	CacheTTL time.Duration
+	// CacheSize bounds the valid answers kept, DefaultCacheSize when 0;
+	// the least recently used go first.
+	CacheSize int
+	// Log receives the reasons Keysmith could not be asked (the request
+	// was refused with 503 either way); nil: slog.Default().
+	Log *slog.Logger
+	// Now is the clock of the cache; nil: time.Now.
+	Now func() time.Time
+}
+
+// Verifier is net/http middleware that admits a request only when Keysmith
+// says its credential is valid and meets the route's requirement. It is
+// safe for concurrent use; make one per process and share it.
+//
+// Answers follow Keysmith's forward auth: 401 with WWW-Authenticate:
+// Bearer error="invalid_token" and {"error":"unauthorized"} for a missing or
+// refused credential; 403 {"error":"forbidden"} (with error=
+// "insufficient_scope" for a scope, permission or environment refusal) and
+// 429 {"error":"rate_limited"} with Retry-After as verify says. It fails
+// closed: when Keysmith cannot be reached or answers anything unexpected,
+// the request is refused with 503 {"error":"temporarily_unavailable"}.
+//
+// Valid answers are cached (see VerifierOptions.CacheTTL and CacheSize),
+// keyed by a SHA-256 of the credential, the client address and the
+// requirement; refusals are never cached, so a fixed credential is
+// admitted at once. A cached answer also ends at the credential's expiry,
+// and is reused for at most the number of requests its rate limit had left
+// when Keysmith answered. Keysmith counts only the requests it is asked
+// about, so with the cache on a credential's "verified" rate limit bounds
+// the calls to Keysmith rather than every request: turn the cache off
+// (CacheTTL < 0) where each request must count.
+type Verifier struct {
+	client   *Client
+	opts     VerifierOptions
+	cache    *validCache // nil when off
+	now      func() time.Time
+	log      *slog.Logger
+	cacheTTL time.Duration
+}
+
+// NewVerifier returns a Verifier asking Keysmith through c. c needs no
+// token: verify takes none.
+func NewVerifier(c *Client, opts VerifierOptions) *Verifier {
+	v := &Verifier{client: c, opts: opts, now: opts.Now, log: opts.Log, cacheTTL: opts.CacheTTL}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.log == nil {
+		v.log = slog.Default()
+	}
+	if v.cacheTTL == 0 {
+		v.cacheTTL = DefaultCacheTTL
+	}
+	if v.cacheTTL > 0 {
+		size := opts.CacheSize
+		if size <= 0 {
+			size = DefaultCacheSize
+		}
+		v.cache = newValidCache(size)
+	}
+	return v
+}
+
+// Requirement is what a route requires of a credential beyond validity;
+// the zero value requires nothing more.
+type Requirement struct {
+	// Scopes are all required.
+	Scopes []string
+	// Permissions is a permission query (see VerifyRequest).
+	Permissions string
+	// Environment is "sandbox" or "production".
+	Environment string
+}
+
+// key is the requirement as part of a cache key.
+func (r Requirement) key() string {
+	return strings.Join(r.Scopes, "\x00") + "\x01" + r.Permissions + "\x01" + r.Environment
+}
+
+// Middleware protects a handler, requiring every one of scopes (none: a
+// valid credential suffices).
+func (v *Verifier) Middleware(scopes ...string) func(http.Handler) http.Handler {
+	return v.Require(Requirement{Scopes: scopes})
+}
+
+// Require protects a handler with a requirement. The handler finds the
+// verified identity with IdentityFrom.
+func (v *Verifier) Require(need Requirement) func(http.Handler) http.Handler {
+	if len(need.Scopes) == 0 {
+		need.Scopes = nil // Keysmith refuses an empty list: nil requires none
+	}
+	needKey := need.key()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id, ok := v.check(w, r, need, needKey)
+			if !ok {
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+		})
+	}
+}
+
+// check answers the identity of r's credential, or writes the refusal and
+// answers false.
+func (v *Verifier) check(w http.ResponseWriter, r *http.Request, need Requirement, needKey string) (*VerifyResult, bool) {
+	raw := v.credential(r)
+	if raw == "" || len(raw) > maxCredential || !utf8.ValidString(raw) || strings.ContainsRune(raw, 0) {
+		refuse(w, http.StatusUnauthorized, "unauthorized", `Bearer error="invalid_token"`)
+		return nil, false
+	}
+	var ip string
+	if v.opts.ClientIP != nil {
+		ip = v.opts.ClientIP(r)
+	}
+	var k cacheKey
+	if v.cache != nil {
+		k = newCacheKey(raw, ip, needKey)
+		if res, ok := v.cache.take(k, v.now()); ok {
+			return res, true
+		}
+	}
+	res, err := v.client.Verify(r.Context(), VerifyRequest{Token: raw, IP: ip, Scopes: need.Scopes,
+		Permissions: need.Permissions, Environment: need.Environment})
+	if err != nil {
+		v.unavailable(w, r, err)
+		return nil, false
+	}
+	if res.Valid && res.Code == CodeValid {
+		v.remember(k, res)
+		return res, true
+	}
+	switch res.Code {
+	case CodeRateLimited:
+		reset := 1
+		if res.RateLimit != nil && res.RateLimit.Reset > 0 {
+			reset = res.RateLimit.Reset
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(reset))
+		refuse(w, http.StatusTooManyRequests, "rate_limited", "")
+	case CodeInsufficientPermissions, CodeWrongEnvironment:
+		refuse(w, http.StatusForbidden, "forbidden", `Bearer error="insufficient_scope"`)
+	case CodeIPForbidden:
+		refuse(w, http.StatusForbidden, "forbidden", "")
+	default: // every other code, known or not, and valid with another code
+		refuse(w, http.StatusUnauthorized, "unauthorized", `Bearer error="invalid_token"`)
+	}
+	return nil, false
+}
+
+// remember caches a valid answer for the TTL, or until the credential
+// expires if sooner, for as many requests as its rate limit has left.
+func (v *Verifier) remember(k cacheKey, res *VerifyResult) {
+	if v.cache == nil {
+		return
+	}
+	now := v.now()
+	expires := now.Add(v.cacheTTL)
+	if res.ExpiresAt != nil && res.ExpiresAt.Before(expires) {
+		expires = *res.ExpiresAt
+	}
+	uses := -1
+	if rl := res.RateLimit; rl != nil {
+		uses = rl.Remaining
+	}
+	if uses == 0 || !now.Before(expires) {
+		return
+	}
+	v.cache.put(k, res, expires, uses)
+}
+
+// unavailable refuses a request Keysmith did not answer as expected.
+func (v *Verifier) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
+		// Keysmith limits this server (too many unknown credentials
+		// from it, say): the client may try later.
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter/time.Second)))
+		}
+		refuse(w, http.StatusTooManyRequests, "rate_limited", "")
+		return
+	}
+	if r.Context().Err() == nil {
+		v.log.WarnContext(r.Context(), "keysmith: verify failed; refusing the request", "err", err)
+	}
+	refuse(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+}
+
+// credential is the request's credential: the configured header's when
+// set and present, else a Bearer token.
+func (v *Verifier) credential(r *http.Request) string {
+	if v.opts.Header != "" {
+		if c := strings.TrimSpace(r.Header.Get(v.opts.Header)); c != "" {
+			return c
+		}
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// refuse writes a JSON error answer with status.
+func refuse(w http.ResponseWriter, status int, code, authenticate string) {
+	h := w.Header()
+	if authenticate != "" {
+		h.Set("WWW-Authenticate", authenticate)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code})
+}
+
+type identityKey struct{}
+
+// IdentityFrom answers the verified identity of a request admitted by a
+// Verifier (the credential's id, type, owner, app, environment, scopes
+// and meta, as Keysmith answered). The result may be shared with other
+// requests: read it, do not change it.
+func IdentityFrom(ctx context.Context) (*VerifyResult, bool) {
+	id, ok := ctx.Value(identityKey{}).(*VerifyResult)
+	return id, ok
+}
+
+// RemoteIP answers the address of the request's direct peer (its
+// RemoteAddr without the port), for VerifierOptions.ClientIP.
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
+}
