@@ -48,8 +48,9 @@ type TokenOwner struct {
 	Role  string `json:"role"`
 }
 
-// Network is a credential's network policy: Mode "any", "only" or
-// "except", and the zones it names.
+// Network is a credential's network policy: Mode "any", "in_any_zone",
+// "in_zones", "not_in_any_zone" or "not_in_zones", and the zone ids that
+// "in_zones" and "not_in_zones" name.
 type Network struct {
 	Mode  string   `json:"mode"`
 	Zones []string `json:"zones"`
@@ -140,4 +141,3 @@ func (c *Client) RotateToken(ctx context.Context, id string, grace time.Duration
 func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/tokens/"+seg(id), nil, nil, nil)
 }
-
