@@ -25,13 +25,21 @@ func newCacheKey(credential, ip, requirement string) cacheKey {
 	return k
 }
 
-// cacheEntry is a valid answer, good until expires for at most uses more
-// requests (-1: no count; Keysmith gave no rate limit).
+// cacheEntry is a valid answer, reused until admitUntil for at most uses
+// more requests (-1: no count, Keysmith gave no rate limit).
+//
+// Keysmith does not count the requests admitted from the cache. spent
+// counts them in the rate-limit window that ends at windowEnd, and the
+// entry is kept until then (keepUntil) so that the next answer's remaining
+// can be reduced by them.
 type cacheEntry struct {
-	key     cacheKey
-	result  *VerifyResult
-	expires time.Time
-	uses    int
+	key        cacheKey
+	result     *VerifyResult
+	admitUntil time.Time
+	keepUntil  time.Time
+	windowEnd  time.Time
+	uses       int
+	spent      int
 }
 
 // validCache holds valid answers, at most size of them, least recently
@@ -47,8 +55,8 @@ func newValidCache(size int) *validCache {
 	return &validCache{size: size, byKey: make(map[cacheKey]*list.Element), lru: list.New()}
 }
 
-// take answers the cached result for k if it is still good at now,
-// spending one of its uses.
+// take answers the cached result for k if it may still admit a request at
+// now, spending one of its uses.
 func (c *validCache) take(k cacheKey, now time.Time) (*VerifyResult, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -57,28 +65,56 @@ func (c *validCache) take(k cacheKey, now time.Time) (*VerifyResult, bool) {
 		return nil, false
 	}
 	e := el.Value.(*cacheEntry)
-	if !now.Before(e.expires) || e.uses == 0 {
+	if !now.Before(e.keepUntil) {
 		c.remove(el)
+		return nil, false
+	}
+	if !now.Before(e.admitUntil) || e.uses == 0 {
 		return nil, false
 	}
 	if e.uses > 0 {
 		e.uses--
+		e.spent++
 	}
 	c.lru.MoveToFront(el)
 	return e.result, true
 }
 
-// put stores a valid result for k until expires, for uses more requests.
-func (c *validCache) put(k cacheKey, r *VerifyResult, expires time.Time, uses int) {
+// put stores a valid answer Keysmith just gave for k, reusable until
+// admitUntil. rl is its rate limit (nil: none). It reports false when the
+// requests admitted from the cache earlier in the same window leave
+// nothing for this one: the caller refuses it as rate limited.
+func (c *validCache) put(k cacheKey, r *VerifyResult, now, admitUntil time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	e := &cacheEntry{key: k, result: r, admitUntil: admitUntil, uses: -1, windowEnd: admitUntil}
+	if rl := r.RateLimit; rl != nil {
+		e.windowEnd = now.Add(time.Duration(rl.Reset) * time.Second)
+		if el, ok := c.byKey[k]; ok {
+			if old := el.Value.(*cacheEntry); now.Before(old.windowEnd) {
+				e.spent, e.windowEnd = old.spent, old.windowEnd
+			}
+		}
+		if e.uses = rl.Remaining - e.spent; e.uses < 0 {
+			e.uses = 0
+			return false
+		}
+	}
+	e.keepUntil = admitUntil
+	if e.windowEnd.After(e.keepUntil) {
+		e.keepUntil = e.windowEnd
+	}
 	if el, ok := c.byKey[k]; ok {
 		c.remove(el)
+	}
+	if !now.Before(e.keepUntil) {
+		return true
 	}
 	for c.lru.Len() >= c.size {
 		c.remove(c.lru.Back())
 	}
-	c.byKey[k] = c.lru.PushFront(&cacheEntry{key: k, result: r, expires: expires, uses: uses})
+	c.byKey[k] = c.lru.PushFront(e)
+	return true
 }
 
 func (c *validCache) remove(el *list.Element) {

@@ -44,10 +44,14 @@ type Option func(*Client)
 
 // WithHTTPClient makes the Client send its requests through hc (its
 // transport, timeout and proxy settings) instead of a client with
-// DefaultTimeout.
+// DefaultTimeout. The Client follows no redirects whatever hc's
+// CheckRedirect says: Keysmith answers none, so one is an error.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.http = hc }
 }
+
+// noRedirects answers a redirect as the response it is.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // WithUserAgent sets the User-Agent of every request.
 func WithUserAgent(ua string) Option {
@@ -73,6 +77,12 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	// A copy, so that the caller's client is left as it was. Following a
+	// redirect would turn a POST into a GET elsewhere, and could carry
+	// the request to a server that is not Keysmith.
+	hc := *c.http
+	hc.CheckRedirect = noRedirects
+	c.http = &hc
 	return c, nil
 }
 

@@ -68,12 +68,16 @@ type VerifierOptions struct {
 // Valid answers are cached (see VerifierOptions.CacheTTL and CacheSize),
 // keyed by a SHA-256 of the credential, the client address and the
 // requirement; refusals are never cached, so a fixed credential is
-// admitted at once. A cached answer also ends at the credential's expiry,
-// and is reused for at most the number of requests its rate limit had left
-// when Keysmith answered. Keysmith counts only the requests it is asked
-// about, so with the cache on a credential's "verified" rate limit bounds
-// the calls to Keysmith rather than every request: turn the cache off
-// (CacheTTL < 0) where each request must count.
+// admitted at once. A cached answer also ends at the credential's expiry.
+//
+// Keysmith counts only the requests it is asked about, so the Verifier
+// keeps the rate limit itself for the rest: a cached answer admits at most
+// as many requests as its rate limit had left, and the next answer in the
+// same window has those taken off what it says is left (none left: 429).
+// Each process counts only its own cache, so N processes caching the same
+// credential may together admit up to N times what was left; turn the
+// cache off (CacheTTL < 0) where every request must be counted by
+// Keysmith.
 type Verifier struct {
 	client   *Client
 	opts     VerifierOptions
@@ -172,8 +176,11 @@ func (v *Verifier) check(w http.ResponseWriter, r *http.Request, need Requiremen
 		return nil, false
 	}
 	if res.Valid && res.Code == CodeValid {
-		v.remember(k, res)
-		return res, true
+		if v.remember(k, res) {
+			return res, true
+		}
+		// The requests admitted from the cache used up what was left.
+		res = &VerifyResult{Code: CodeRateLimited, RateLimit: res.RateLimit}
 	}
 	switch res.Code {
 	case CodeRateLimited:
@@ -194,24 +201,18 @@ func (v *Verifier) check(w http.ResponseWriter, r *http.Request, need Requiremen
 }
 
 // remember caches a valid answer for the TTL, or until the credential
-// expires if sooner, for as many requests as its rate limit has left.
-func (v *Verifier) remember(k cacheKey, res *VerifyResult) {
+// expires if sooner. It reports false when the requests admitted from the
+// cache in the answer's rate-limit window leave nothing for this one.
+func (v *Verifier) remember(k cacheKey, res *VerifyResult) bool {
 	if v.cache == nil {
-		return
+		return true
 	}
 	now := v.now()
-	expires := now.Add(v.cacheTTL)
-	if res.ExpiresAt != nil && res.ExpiresAt.Before(expires) {
-		expires = *res.ExpiresAt
+	until := now.Add(v.cacheTTL)
+	if res.ExpiresAt != nil && res.ExpiresAt.Before(until) {
+		until = *res.ExpiresAt
 	}
-	uses := -1
-	if rl := res.RateLimit; rl != nil {
-		uses = rl.Remaining
-	}
-	if uses == 0 || !now.Before(expires) {
-		return
-	}
-	v.cache.put(k, res, expires, uses)
+	return v.cache.put(k, res, now, until)
 }
 
 // unavailable refuses a request Keysmith did not answer as expected.
