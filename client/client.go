@@ -145,13 +145,13 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		}
 		body = bytes.NewReader(b)
 	}
-	u := *c.base
-	u.Path += path
-	u.RawPath = ""
+	// path is escaped already (seg), so it is appended to the escaped
+	// base rather than set as url.URL.Path, which would escape it again.
+	target := c.base.String() + path
 	if len(q) > 0 {
-		u.RawQuery = q.Encode()
+		target += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return fmt.Errorf("keysmith client: %w", err)
 	}

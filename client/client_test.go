@@ -109,6 +109,13 @@ func testTokens(t *testing.T, s *apptest.Server, c *client.Client) {
 		_, err := c.GetToken(ctx, "tok_nope")
 		wantError(t, err, http.StatusNotFound, "not_found")
 	})
+	t.Run("AnIDStaysInItsPathSegment", func(t *testing.T) {
+		// Escaped once: "../summary" is an id, not a way to another path.
+		for _, id := range []string{"../summary", "a/b", "x?y", "50%"} {
+			_, err := c.GetToken(ctx, id)
+			wantError(t, err, http.StatusNotFound, "not_found")
+		}
+	})
 	t.Run("ListPagesWithTheCursor", func(t *testing.T) {
 		for i := range 3 {
 			must(c.CreateToken(ctx, client.CreateToken{Name: "page " + string(rune('a'+i))}))(t)

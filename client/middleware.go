@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,8 @@ type VerifierOptions struct {
 	// ClientIP answers the address of the request's client, sent to
 	// Keysmith as verify's ip so that network policies are checked
 	// against it; "" or a nil ClientIP sends none, and Keysmith then
-	// checks them against the address of this server. RemoteIP suits a
+	// checks them against the address of this server. Anything but one
+	// IPv4 or IPv6 address is refused with 503 (a misconfiguration). RemoteIP suits a
 	// server that clients reach directly; behind a proxy, read the
 	// address your proxy forwards.
 	ClientIP func(*http.Request) string
@@ -161,6 +163,17 @@ func (v *Verifier) check(w http.ResponseWriter, r *http.Request, need Requiremen
 	var ip string
 	if v.opts.ClientIP != nil {
 		ip = v.opts.ClientIP(r)
+		a, err := netip.ParseAddr(ip)
+		if ip != "" && (err != nil || a.Zone() != "") {
+			// Checking the policy against another address could admit
+			// what it refuses: refuse instead.
+			v.log.WarnContext(r.Context(), "keysmith: ClientIP answered no single IP address; refusing the request", "ip", truncate(ip, 64))
+			refuse(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+			return nil, false
+		}
+		if ip != "" {
+			ip = a.Unmap().String() // one form per address, in the cache key too
+		}
 	}
 	var k cacheKey
 	if v.cache != nil {
@@ -270,6 +283,14 @@ type identityKey struct{}
 func IdentityFrom(ctx context.Context) (*VerifyResult, bool) {
 	id, ok := ctx.Value(identityKey{}).(*VerifyResult)
 	return id, ok
+}
+
+// truncate cuts s to at most n bytes, for the log.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // RemoteIP answers the address of the request's direct peer (its

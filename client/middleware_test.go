@@ -135,6 +135,10 @@ func TestVerifier(t *testing.T) {
 		wantAdmitted(t, call(protected(iv), append(bearer(zoned.Secret), "X-Test-Client", "203.0.113.7")...), zoned.ID)
 		// The valid answer cached for one address admits no other.
 		wantRefusal(t, call(protected(iv), append(bearer(zoned.Secret), "X-Test-Client", "198.51.100.1")...), http.StatusForbidden, "forbidden", "")
+		// Not one address: refused, not checked against another one.
+		wantRefusal(t, call(protected(iv), append(bearer(zoned.Secret), "X-Test-Client", "203.0.113.7, 10.0.0.1")...),
+			http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		wantAdmitted(t, call(protected(iv), append(bearer(zoned.Secret), "X-Test-Client", "::ffff:203.0.113.7")...), zoned.ID)
 	})
 	t.Run("RevokedIsRefusedOnceTheCacheTTLHasPassed", func(t *testing.T) {
 		victim := newToken(t, client.CreateToken{})
