@@ -123,9 +123,11 @@ type Requirement struct {
 	Environment string
 }
 
-// key is the requirement as part of a cache key.
+// key is the requirement as part of a cache key: its JSON, which tells
+// any two requirements apart and holds no NUL byte.
 func (r Requirement) key() string {
-	return strings.Join(r.Scopes, "\x00") + "\x01" + r.Permissions + "\x01" + r.Environment
+	b, _ := json.Marshal(r) // strings and a list of them always encode
+	return string(b)
 }
 
 // Middleware protects a handler, requiring every one of scopes (none: a
