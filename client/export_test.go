@@ -7,3 +7,10 @@ func (v *Verifier) CacheLen() int {
 	}
 	return v.cache.len()
 }
+
+// SetFlightWaitHook makes f run whenever a request starts waiting for an
+// identical request's call, until the test ends.
+func SetFlightWaitHook(t interface{ Cleanup(func()) }, f func()) {
+	testHookFlightWait = f
+	t.Cleanup(func() { testHookFlightWait = nil })
+}

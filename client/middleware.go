@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -71,6 +72,8 @@ type VerifierOptions struct {
 // keyed by a SHA-256 of the credential, the client address and the
 // requirement; refusals are never cached, so a fixed credential is
 // admitted at once. A cached answer also ends at the credential's expiry.
+// Identical requests that miss the cache while one of them asks Keysmith
+// wait for its answer rather than each making a call.
 //
 // Keysmith counts only the requests it is asked about, so the Verifier
 // keeps the rate limit itself for the rest: a cached answer admits at most
@@ -87,12 +90,15 @@ type Verifier struct {
 	now      func() time.Time
 	log      *slog.Logger
 	cacheTTL time.Duration
+	mu       sync.Mutex
+	flights  map[cacheKey]*flight // the calls under way, by key
 }
 
 // NewVerifier returns a Verifier asking Keysmith through c. c needs no
 // token: verify takes none.
 func NewVerifier(c *Client, opts VerifierOptions) *Verifier {
-	v := &Verifier{client: c, opts: opts, now: opts.Now, log: opts.Log, cacheTTL: opts.CacheTTL}
+	v := &Verifier{client: c, opts: opts, now: opts.Now, log: opts.Log, cacheTTL: opts.CacheTTL,
+		flights: make(map[cacheKey]*flight)}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -184,18 +190,14 @@ func (v *Verifier) check(w http.ResponseWriter, r *http.Request, need Requiremen
 			return res, true
 		}
 	}
-	res, err := v.client.Verify(r.Context(), VerifyRequest{Token: raw, IP: ip, Scopes: need.Scopes,
+	res, admitted, err := v.ask(r.Context(), k, VerifyRequest{Token: raw, IP: ip, Scopes: need.Scopes,
 		Permissions: need.Permissions, Environment: need.Environment})
 	if err != nil {
 		v.unavailable(w, r, err)
 		return nil, false
 	}
-	if res.Valid && res.Code == CodeValid {
-		if v.remember(k, res) {
-			return res, true
-		}
-		// The requests admitted from the cache used up what was left.
-		res = &VerifyResult{Code: CodeRateLimited, RateLimit: res.RateLimit}
+	if admitted {
+		return res, true
 	}
 	switch res.Code {
 	case CodeRateLimited:
@@ -213,6 +215,78 @@ func (v *Verifier) check(w http.ResponseWriter, r *http.Request, need Requiremen
 		refuse(w, http.StatusUnauthorized, "unauthorized", `Bearer error="invalid_token"`)
 	}
 	return nil, false
+}
+
+// flight is a verify call that identical requests arriving meanwhile wait
+// for instead of making their own.
+type flight struct {
+	done     chan struct{}
+	res      *VerifyResult
+	admitted bool
+	err      error
+}
+
+// ask asks Keysmith about req, whose cache key is k, and answers whether
+// the request is admitted, with the result (a refusal's says why). With
+// the cache on, a request that finds the same question already asked
+// waits for that answer: a refusal is shared, and an admission is taken
+// from the cache the asker filled (spending one of its uses, so the rate
+// limit still counts each request); when it cannot be, or the call
+// failed, the request asks for itself.
+func (v *Verifier) ask(ctx context.Context, k cacheKey, req VerifyRequest) (*VerifyResult, bool, error) {
+	if v.cache == nil {
+		return v.verify(ctx, k, req)
+	}
+	v.mu.Lock()
+	if f, ok := v.flights[k]; ok {
+		v.mu.Unlock()
+		if testHookFlightWait != nil {
+			testHookFlightWait()
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+		if f.err == nil && !f.admitted {
+			return f.res, false, nil // a refusal holds for all
+		}
+		if f.err == nil && f.admitted {
+			if res, ok := v.cache.take(k, v.now()); ok {
+				return res, true, nil
+			}
+		}
+		return v.verify(ctx, k, req)
+	}
+	f := &flight{done: make(chan struct{})}
+	v.flights[k] = f
+	v.mu.Unlock()
+	f.res, f.admitted, f.err = v.verify(ctx, k, req)
+	v.mu.Lock()
+	delete(v.flights, k)
+	v.mu.Unlock()
+	close(f.done)
+	return f.res, f.admitted, f.err
+}
+
+// testHookFlightWait, when set (by tests), is called as a request starts
+// waiting for another's call.
+var testHookFlightWait func()
+
+// verify asks Keysmith about req and caches a valid answer under k.
+func (v *Verifier) verify(ctx context.Context, k cacheKey, req VerifyRequest) (*VerifyResult, bool, error) {
+	res, err := v.client.Verify(ctx, req)
+	if err != nil {
+		return nil, false, err
+	}
+	if !res.Valid || res.Code != CodeValid {
+		return res, false, nil
+	}
+	if !v.remember(k, res) {
+		// The requests admitted from the cache used up what was left.
+		return &VerifyResult{Code: CodeRateLimited, RateLimit: res.RateLimit}, false, nil
+	}
+	return res, true, nil
 }
 
 // remember caches a valid answer for the TTL, or until the credential

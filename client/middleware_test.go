@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,6 +192,41 @@ func TestVerifier(t *testing.T) {
 		wantRefusal(t, call(protected(nv), bearer(victim.Secret)...), http.StatusUnauthorized, "unauthorized", invalidToken)
 		if n := nv.CacheLen(); n != 0 {
 			t.Fatalf("cache holds %d answers, want none", n)
+		}
+	})
+	t.Run("ConcurrentIdenticalMissesShareOneCall", func(t *testing.T) {
+		var calls atomic.Int32
+		release := make(chan struct{})
+		target, _ := url.Parse(s.URL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				<-release // the first call waits until every other request waits for it
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		defer counting.Close()
+		var waiting atomic.Int32
+		client.SetFlightWaitHook(t, func() { waiting.Add(1) })
+		sv := client.NewVerifier(newClient(t, counting.URL, ""), client.VerifierOptions{Log: quiet, Now: s.Clock.Now})
+		tk := newToken(t, client.CreateToken{})
+		const n = 8
+		answers := make(chan *httptest.ResponseRecorder, n)
+		for range n {
+			go func() { answers <- call(protected(sv), bearer(tk.Secret)...) }()
+		}
+		for deadline := time.Now().Add(10 * time.Second); waiting.Load() < n-1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				close(release)
+				t.Fatalf("%d requests wait for the first call, want %d", waiting.Load(), n-1)
+			}
+		}
+		close(release)
+		for range n {
+			wantAdmitted(t, <-answers, tk.ID)
+		}
+		if c := calls.Load(); c != 1 {
+			t.Fatalf("%d calls to verify, want 1", c)
 		}
 	})
 	t.Run("RateLimitedIs429WithRetryAfter", func(t *testing.T) {
