@@ -45,9 +45,14 @@ type Option func(*Client)
 // WithHTTPClient makes the Client send its requests through hc (its
 // transport, timeout and proxy settings) instead of a client with
 // DefaultTimeout. The Client follows no redirects whatever hc's
-// CheckRedirect says: Keysmith answers none, so one is an error.
+// CheckRedirect says: Keysmith answers none, so one is an error. nil
+// leaves the default.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) { c.http = hc }
+	return func(c *Client) {
+		if hc != nil {
+			c.http = hc
+		}
+	}
 }
 
 // noRedirects answers a redirect as the response it is.
