@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -199,4 +200,17 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 }
 
 // seg escapes an id for use as one path segment.
-func seg(id string) string { return url.PathEscape(id) }
+func seg(id string) string {
+	switch id {
+	case ".", "..": // a dot segment would name another path once cleaned
+		return strings.ReplaceAll(id, ".", "%2E")
+	}
+	return url.PathEscape(id)
+}
+
+// String shows the Client without its token, so that logging or printing
+// it does not leak the secret.
+func (c *Client) String() string { return "keysmith.Client(" + c.base.String() + ")" }
+
+// LogValue is String for log/slog.
+func (c *Client) LogValue() slog.Value { return slog.StringValue(c.String()) }

@@ -34,11 +34,11 @@ type VerifierOptions struct {
 	Header string
 	// ClientIP answers the address of the request's client, sent to
 	// Keysmith as verify's ip so that network policies are checked
-	// against it; "" or a nil ClientIP sends none, and Keysmith then
-	// checks them against the address of this server. Anything but one
-	// IPv4 or IPv6 address is refused with 503 (a misconfiguration). RemoteIP suits a
-	// server that clients reach directly; behind a proxy, read the
-	// address your proxy forwards.
+	// against it; nil means RemoteIP, which suits a server that clients
+	// reach directly (behind a proxy, read the address your proxy
+	// forwards). Anything but one IPv4 or IPv6 address, "" included, is
+	// refused with 503: checking a policy against another address (this
+	// server's) could admit what it refuses.
 	ClientIP func(*http.Request) string
 	// CacheTTL is how long a valid answer is reused, DefaultCacheTTL when
 	// 0. It is the revocation delay: a credential revoked, disabled or
@@ -97,6 +97,9 @@ type Verifier struct {
 // NewVerifier returns a Verifier asking Keysmith through c. c needs no
 // token: verify takes none.
 func NewVerifier(c *Client, opts VerifierOptions) *Verifier {
+	if opts.ClientIP == nil {
+		opts.ClientIP = RemoteIP
+	}
 	v := &Verifier{client: c, opts: opts, now: opts.Now, log: opts.Log, cacheTTL: opts.CacheTTL,
 		flights: make(map[cacheKey]*flight)}
 	if v.now == nil {
@@ -172,16 +175,14 @@ func (v *Verifier) check(w http.ResponseWriter, r *http.Request, need Requiremen
 	if v.opts.ClientIP != nil {
 		ip = v.opts.ClientIP(r)
 		a, err := netip.ParseAddr(ip)
-		if ip != "" && (err != nil || a.Zone() != "") {
+		if err != nil || a.Zone() != "" {
 			// Checking the policy against another address could admit
 			// what it refuses: refuse instead.
 			v.log.WarnContext(r.Context(), "keysmith: ClientIP answered no single IP address; refusing the request", "ip", truncate(ip, 64))
 			refuse(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
 			return nil, false
 		}
-		if ip != "" {
-			ip = a.Unmap().String() // one form per address, in the cache key too
-		}
+		ip = a.Unmap().String() // one form per address, in the cache key too
 	}
 	var k cacheKey
 	if v.cache != nil {

@@ -83,12 +83,13 @@ func decodeBody(body []byte, v any) error {
 }
 
 // readBody reads the request body, at most maxBody bytes (a larger one is a
-// *http.MaxBytesError). A body that states its length is read into a buffer
-// of that size, once.
+// *http.MaxBytesError). A small body that states its length is read into a
+// buffer of that size, once; a larger one grows as its bytes arrive, so a
+// stated length costs no memory before the bytes are sent.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	rd := http.MaxBytesReader(w, r.Body, maxBody)
 	n := r.ContentLength
-	if n <= 0 || n > maxBody {
+	if n <= 0 || n > maxPrealloc {
 		return io.ReadAll(rd)
 	}
 	buf := make([]byte, 0, n+1) // +1: room to see EOF without growing
@@ -106,6 +107,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		}
 	}
 }
+
+// maxPrealloc is the largest stated length readBody allocates for up front.
+const maxPrealloc = 16 << 10
 
 // scanJSON walks the JSON value in body against t, the Go type it will be
 // decoded into (nil: anything), and refuses a key repeated in one object, a
@@ -132,9 +136,12 @@ func scanValidJSON(body []byte, t reflect.Type) error {
 	s.keys, s.path = s.keysBuf[:0], s.pathBuf[:0]
 	s.space()
 	err := s.value(t)
+	// Let go of the body: the keys and path point into it, and so may
+	// arrays they outgrew their buffers into.
 	s.b = nil
-	clear(s.keysBuf[:]) // lets go of the body
+	clear(s.keysBuf[:])
 	clear(s.pathBuf[:])
+	s.keys, s.path = nil, nil
 	return err
 }
 

@@ -83,6 +83,9 @@ func (s *Server) Handler() http.Handler {
 	gw := http.NewServeMux()
 	s.verifyRoutes(gw)
 	s.forwardAuthRoutes(gw)
+	// What isGatewayRequest took but gw does not match (an escaped path
+	// that decodes to one of them) gets the general answers.
+	gw.Handle("/", full)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGatewayRequest(r) {
 			gw.ServeHTTP(w, r)

@@ -21,17 +21,19 @@ package heapfloor
 import (
 	"context"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
 )
 
-// maxPercent bounds the percent Run sets: a nearly empty heap does not
-// make the goal unbounded (the floor bounds it anyway).
-const maxPercent = 100_000
+// maxPercent bounds the percent Run sets (a goal at most 26 times the live
+// heap), so that a live heap that jumps between two adjustments cannot put
+// the next goal far beyond the floor.
+const maxPercent = 2500
 
-// Run adjusts the GC percent every interval until ctx ends, and then
-// restores the percent it found.
+// Run adjusts the GC percent after every collection (and every interval)
+// until ctx ends, and then restores the percent it found.
 func Run(ctx context.Context, floor uint64, every time.Duration) {
 	base := GCPercent()
 	if base < 0 {
@@ -40,6 +42,8 @@ func Run(ctx context.Context, floor uint64, every time.Duration) {
 	defer debug.SetGCPercent(base)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	collected := make(chan struct{}, 1)
+	afterEachGC(ctx, collected)
 	last := base
 	for {
 		if p := Percent(floor, LiveHeap(), base); p != last {
@@ -50,8 +54,33 @@ func Run(ctx context.Context, floor uint64, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-collected:
 		}
 	}
+}
+
+// afterEachGC signals c after every collection until ctx ends: an object
+// with a finalizer, made again by its finalizer, which runs once the
+// collector has found it unreachable.
+func afterEachGC(ctx context.Context, c chan<- struct{}) {
+	type sentinel struct {
+		_ *int // holds a pointer: not a tiny allocation, whose finalizer may never run
+		_ [16]byte
+	}
+	var arm func()
+	arm = func() {
+		runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
+			if ctx.Err() != nil {
+				return
+			}
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+			arm()
+		})
+	}
+	arm()
 }
 
 // Percent is the GC percent that puts the next heap goal, live × (1 +

@@ -22,7 +22,7 @@ func TestPercent(t *testing.T) {
 		{64 * mb, 40 * mb, 100, 100},  // 60 % would do; never below base
 		{64 * mb, 40 * mb, 50, 60},    // a lower GOGC is raised as far as needed
 		{64 * mb, 0, 100, 100},        // not measured yet
-		{64 * mb, 1, 100, 100_000},    // bounded
+		{64 * mb, 1, 100, 2500},       // bounded
 	} {
 		if got := heapfloor.Percent(c.floor, c.live, c.base); got != c.want {
 			t.Errorf("Percent(%d MB, %d B, %d) = %d, want %d", c.floor/mb, c.live, c.base, got, c.want)
