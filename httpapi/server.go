@@ -36,6 +36,28 @@ type Server struct {
 	// Pages, when set, answers every path outside the API (the console);
 	// nil: those paths answer a JSON 404 like unknown API paths.
 	Pages http.Handler
+
+	// patterns are the patterns Handler registered, in both muxes: what
+	// the OpenAPI document is held to.
+	patterns []string
+}
+
+// routes is a ServeMux that remembers the patterns registered on it, so
+// that a test can hold the OpenAPI document to what is really served.
+type routes struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+// Handle registers h for pattern and remembers pattern.
+func (m routes) Handle(pattern string, h http.Handler) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers h for pattern and remembers pattern.
+func (m routes) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // handler is an endpoint that returns its error instead of writing it, so
@@ -47,7 +69,8 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, p keysmith.Princ
 
 // Handler returns the routes, wrapped in the common middleware.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
+	s.patterns = nil
+	mux := routes{http.NewServeMux(), &s.patterns}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 
@@ -67,10 +90,11 @@ func (s *Server) Handler() http.Handler {
 	s.agentRoutes(mux)
 	s.consentRoutes(mux)
 	s.browserRoutes(mux)
+	s.openAPIRoutes(mux)
 
 	// The gateway endpoints, called once per request to the customer's
 	// API, skip the general middleware (see gateway).
-	gw := http.NewServeMux()
+	gw := routes{http.NewServeMux(), &s.patterns}
 	s.verifyRoutes(gw)
 	s.forwardAuthRoutes(gw)
 
@@ -78,7 +102,7 @@ func (s *Server) Handler() http.Handler {
 	// catch-all: 405 with Allow when another method serves it (in either
 	// mux), 404 when none does.
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if allow := allowedMethods(r, mux, gw); len(allow) > 0 {
+		if allow := allowedMethods(r, mux.ServeMux, gw.ServeMux); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			return &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "method " + truncateString(r.Method, maxLoggedLen) +
 				" is not allowed on " + truncateString(r.URL.Path, maxLoggedLen) + "; allowed: " + strings.Join(allow, ", ")}
@@ -90,7 +114,7 @@ func (s *Server) Handler() http.Handler {
 		// The console answers every other path, but a wrong method on an
 		// API path outside /v1/ (/healthz, /.well-known/...) is still 405.
 		mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if len(allowedMethods(r, mux, gw)) > 0 {
+			if len(allowedMethods(r, mux.ServeMux, gw.ServeMux)) > 0 {
 				notFound.ServeHTTP(w, r)
 				return
 			}
