@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -20,6 +21,8 @@ import (
 // receives through Do or Send: the status must be one the operation
 // documents (any error status falls to its default, the Error schema),
 // and the content type and JSON body must match the response's schema.
+// A request answered with success must match the operation's parameters
+// and request body: what the server took, the document must describe.
 
 // openAPI is the loaded document and a mux that finds an operation the way
 // the server finds its handler: the document's paths are ServeMux patterns.
@@ -69,7 +72,31 @@ func checkOpenAPI(req *http.Request, status int, header http.Header, raw []byte)
 			Body:                   io.NopCloser(bytes.NewReader(raw)),
 			Options:                &openapi3filter.Options{IncludeResponseStatus: true},
 		}
-		return openapi3filter.ValidateResponse(context.Background(), in)
+		if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+			return err
+		}
+		if status >= 300 {
+			return nil // a refused request may be anything
+		}
+		// A request the server took must be one the document describes.
+		route := o.routes[pattern]
+		rin := &openapi3filter.RequestValidationInput{Request: req.Clone(context.Background()), Route: route,
+			PathParams: pathParams(route.Path, req.URL.Path),
+			Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		rin.Request.Body = http.NoBody
+		if rin.Request.Header.Get("Content-Type") == "" {
+			// The server takes a body without a Content-Type as JSON.
+			rin.Request.Header.Set("Content-Type", "application/json")
+		}
+		if req.GetBody != nil {
+			if rin.Request.Body, err = req.GetBody(); err != nil {
+				return err
+			}
+		}
+		if err := openapi3filter.ValidateRequest(context.Background(), rin); err != nil {
+			return fmt.Errorf("the request it took departs from the document: %w", err)
+		}
+		return nil
 	}
 	p := req.URL.Path
 	if status < 400 || !(strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/.well-known/")) {
@@ -92,4 +119,26 @@ func decodeJSON(raw []byte) (any, error) {
 		return nil, fmt.Errorf("error answer is not JSON: %w", err)
 	}
 	return v, nil
+}
+
+// pathParams returns the values of the {name} segments of the document's
+// path in the request's path ({path} takes the rest).
+func pathParams(pattern, path string) map[string]string {
+	params := map[string]string{}
+	want, got := strings.Split(pattern, "/"), strings.Split(path, "/")
+	for i, w := range want {
+		if i >= len(got) || !strings.HasPrefix(w, "{") {
+			continue
+		}
+		name := strings.Trim(w, "{}")
+		v := got[i]
+		if name == "path" && i == len(want)-1 {
+			v = strings.Join(got[i:], "/")
+		}
+		if u, err := url.PathUnescape(v); err == nil {
+			v = u
+		}
+		params[name] = v
+	}
+	return params
 }
