@@ -208,6 +208,9 @@ func (s *Server) Send(req *http.Request) Response {
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	if err := checkOpenAPI(req, resp.StatusCode, resp.Header, raw); err != nil {
+		s.t.Errorf("%s %s: the answer (%d) departs from the OpenAPI document: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, raw)
+	}
 	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if len(bytes.TrimSpace(raw)) > 0 && raw[0] == '{' {
 		if err := json.Unmarshal(raw, &r.Body); err != nil {
@@ -279,4 +282,12 @@ func (r Response) WantField(t testing.TB, field, want string) Response {
 		t.Fatalf("%s = %q, want %q; body: %s", field, got, want, r.Raw)
 	}
 	return r
+}
+
+// jsonDecoder decodes numbers as json.Number, as a schema validator wants
+// them.
+func jsonDecoder(raw []byte) *json.Decoder {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	return d
 }

@@ -30,7 +30,7 @@ func agentOut(a *keysmith.Agent) agentJSON {
 		CreatedBy: a.CreatedBy, ActivatedAt: a.ActivatedAt, DeactivatedAt: a.DeactivatedAt}
 }
 
-func (s *Server) agentRoutes(mux *http.ServeMux) {
+func (s *Server) agentRoutes(mux routes) {
 	mux.Handle("POST /v1/agents", s.authed(s.createAgent))
 	mux.Handle("GET /v1/agents", s.authed(s.listAgents))
 	mux.Handle("GET /v1/agents/{id}", s.authed(s.getAgent))

@@ -45,7 +45,7 @@ func scopeInputs(ss []scopeJSON) []keysmith.ScopeInput {
 	return out
 }
 
-func (s *Server) apiRoutes(mux *http.ServeMux) {
+func (s *Server) apiRoutes(mux routes) {
 	mux.Handle("POST /v1/apis", s.authed(s.createAPI))
 	mux.Handle("GET /v1/apis", s.authed(s.listAPIs))
 	mux.Handle("GET /v1/apis/{id}", s.authed(s.getAPI))

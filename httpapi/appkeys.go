@@ -55,7 +55,7 @@ func (s *Server) appKeyJSON(t *keysmith.Token) appKeyJSON {
 	}
 }
 
-func (s *Server) appKeyRoutes(mux *http.ServeMux) {
+func (s *Server) appKeyRoutes(mux routes) {
 	mux.Handle("POST /v1/apps/{app_id}/keys", s.authed(s.createAppKey))
 	mux.Handle("GET /v1/apps/{app_id}/keys", s.authed(s.listAppKeys))
 	mux.Handle("GET /v1/apps/{app_id}/keys/{id}", s.authed(s.getAppKey))

@@ -22,7 +22,7 @@ func toAppJSON(a *keysmith.App) appJSON {
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
-func (s *Server) appRoutes(mux *http.ServeMux) {
+func (s *Server) appRoutes(mux routes) {
 	mux.Handle("POST /v1/apps", s.authed(s.createApp))
 	mux.Handle("GET /v1/apps", s.authed(s.listApps))
 	mux.Handle("GET /v1/apps/{id}", s.authed(s.getApp))

@@ -17,7 +17,7 @@ import (
 // browserRoutes hands the pages that discovery advertises under /v1/ (the
 // authorization and end-session endpoints, package web) to the console;
 // without it they answer 404 like any unknown API path.
-func (s *Server) browserRoutes(mux *http.ServeMux) {
+func (s *Server) browserRoutes(mux routes) {
 	if s.Pages == nil {
 		return
 	}

@@ -10,7 +10,7 @@ import (
 // The caller's own consents (the apps they have authorised): list and
 // revoke. Nobody reads or revokes another person's.
 
-func (s *Server) consentRoutes(mux *http.ServeMux) {
+func (s *Server) consentRoutes(mux routes) {
 	mux.Handle("GET /v1/consents", s.authed(s.listConsents))
 	mux.Handle("DELETE /v1/consents/{client_id}", s.authed(s.revokeConsent))
 }

@@ -24,7 +24,7 @@ const (
 	headerRequireEnvironment = "X-Keysmith-Require-Environment"
 )
 
-func (s *Server) forwardAuthRoutes(mux *http.ServeMux) {
+func (s *Server) forwardAuthRoutes(mux routes) {
 	mux.Handle("/v1/forward-auth", s.gateway(s.forwardAuth))
 	// Envoy's ext_authz appends the original path to its path_prefix.
 	mux.Handle("/v1/forward-auth/", s.gateway(s.forwardAuth))

@@ -20,7 +20,7 @@ func toGroupJSON(g *keysmith.Group) groupJSON {
 	return groupJSON{ID: g.ID, Name: g.Name, Description: g.Description, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
 }
 
-func (s *Server) groupRoutes(mux *http.ServeMux) {
+func (s *Server) groupRoutes(mux routes) {
 	mux.Handle("POST /v1/groups", s.authed(s.createGroup))
 	mux.Handle("GET /v1/groups", s.authed(s.listGroups))
 	mux.Handle("GET /v1/groups/{id}", s.authed(s.getGroup))

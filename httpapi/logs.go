@@ -21,7 +21,7 @@ func newEventJSON(ev *keysmith.Event) eventJSON {
 	return eventJSON{Event: ev, PrevHash: ev.PrevHash, Hash: ev.Hash}
 }
 
-func (s *Server) logRoutes(mux *http.ServeMux) {
+func (s *Server) logRoutes(mux routes) {
 	mux.Handle("GET /v1/logs", s.authed(s.listLogs))
 	mux.Handle("GET /v1/logs/export", s.authed(s.exportLogs))
 }

@@ -17,7 +17,7 @@ import (
 // maxFormBody is the largest form an OAuth endpoint accepts.
 const maxFormBody = 64 << 10
 
-func (s *Server) oauthRoutes(mux *http.ServeMux) {
+func (s *Server) oauthRoutes(mux routes) {
 	mux.Handle("POST /v1/oauth/token", s.handle(s.token))
 	mux.Handle("POST /v1/oauth/introspect", s.handle(s.introspect))
 	mux.Handle("POST /v1/oauth/revoke", s.handle(s.revoke))

@@ -77,7 +77,7 @@ func toSecretJSON(s *keysmith.ClientSecret, now time.Time) secretJSON {
 		Expired: s.Expired(now)}
 }
 
-func (s *Server) clientRoutes(mux *http.ServeMux) {
+func (s *Server) clientRoutes(mux routes) {
 	mux.Handle("POST /v1/oauth/clients", s.authed(s.createClient))
 	mux.Handle("GET /v1/oauth/clients", s.authed(s.listClients))
 	mux.Handle("GET /v1/oauth/clients/{id}", s.authed(s.getClient))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -35,6 +36,28 @@ type Server struct {
 	// Pages, when set, answers every path outside the API (the console);
 	// nil: those paths answer a JSON 404 like unknown API paths.
 	Pages http.Handler
+
+	// patterns are the patterns Handler registered, in both muxes: what
+	// the OpenAPI document is held to.
+	patterns []string
+}
+
+// routes is a ServeMux that remembers the patterns registered on it, so
+// that a test can hold the OpenAPI document to what is really served.
+type routes struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+// Handle registers h for pattern and remembers pattern.
+func (m routes) Handle(pattern string, h http.Handler) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers h for pattern and remembers pattern.
+func (m routes) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // handler is an endpoint that returns its error instead of writing it, so
@@ -46,7 +69,8 @@ type authedHandler func(w http.ResponseWriter, r *http.Request, p keysmith.Princ
 
 // Handler returns the routes, wrapped in the common middleware.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
+	s.patterns = nil
+	mux := routes{http.NewServeMux(), &s.patterns}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 
@@ -66,30 +90,49 @@ func (s *Server) Handler() http.Handler {
 	s.agentRoutes(mux)
 	s.consentRoutes(mux)
 	s.browserRoutes(mux)
+	s.openAPIRoutes(mux)
 
+	// The gateway endpoints, called once per request to the customer's
+	// API, skip the general middleware (see gateway).
+	gw := routes{http.NewServeMux(), &s.patterns}
+	s.verifyRoutes(gw)
+	s.forwardAuthRoutes(gw)
+
+	// A path that no pattern serves for the request's method lands on a
+	// catch-all: 405 with Allow when another method serves it (in either
+	// mux), 404 when none does.
 	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if allow := allowedMethods(r, mux.ServeMux, gw.ServeMux); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "method " + truncateString(r.Method, maxLoggedLen) +
+				" is not allowed on " + truncateString(r.URL.Path, maxLoggedLen) + "; allowed: " + strings.Join(allow, ", ")}
+		}
 		return keysmith.Errorf(keysmith.CodeNotFound, "no endpoint %s %s; see the README for the API", truncateString(r.Method, maxLoggedLen), truncateString(r.URL.Path, maxLoggedLen))
 	})
 	mux.Handle("/v1/", notFound)
 	if s.Pages != nil {
-		mux.Handle("/", s.Pages)
+		// The console answers every other path, but a wrong method on an
+		// API path outside /v1/ (/healthz, /.well-known/...) is still 405.
+		mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if len(allowedMethods(r, mux.ServeMux, gw.ServeMux)) > 0 {
+				notFound.ServeHTTP(w, r)
+				return
+			}
+			s.Pages.ServeHTTP(w, r)
+		}))
 	} else {
 		mux.Handle("/", notFound)
 	}
 	full := s.middleware(mux)
-
-	// The gateway endpoints, called once per request to the customer's
-	// API, skip the general middleware (see gateway).
-	gw := http.NewServeMux()
-	s.verifyRoutes(gw)
-	s.forwardAuthRoutes(gw)
-	// What isGatewayRequest took but gw does not match (an escaped path
-	// that decodes to one of them) gets the general answers.
-	gw.Handle("/", full)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGatewayRequest(r) {
-			gw.ServeHTTP(w, r)
-			return
+			// What isGatewayRequest took but gw does not match (an
+			// escaped path that decodes to one of them) gets the general
+			// answers.
+			if h, pattern := gw.Handler(r); pattern != "" {
+				h.ServeHTTP(w, r)
+				return
+			}
 		}
 		full.ServeHTTP(w, r)
 	})
@@ -102,6 +145,29 @@ func isGatewayRequest(r *http.Request) bool {
 	p := r.URL.Path
 	return p == "/v1/verify" && r.Method == http.MethodPost ||
 		p == "/v1/forward-auth" || strings.HasPrefix(p, "/v1/forward-auth/")
+}
+
+// probedMethods are the methods allowedMethods tries, in the order Allow
+// lists them.
+var probedMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+// allowedMethods returns the methods that a pattern of one of muxes serves
+// r's path with, other than the catch-alls ("/v1/", "/", which serve every
+// path): nil when the path is unknown.
+func allowedMethods(r *http.Request, muxes ...*http.ServeMux) []string {
+	var allow []string
+	probe := &http.Request{URL: &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath}, Host: r.Host, Header: http.Header{}}
+	for _, m := range probedMethods {
+		probe.Method = m
+		for _, mux := range muxes {
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/v1/" && pattern != "/" {
+				allow = append(allow, m)
+				break
+			}
+		}
+	}
+	return allow
 }
 
 // handle adapts a handler: it refuses a request whose path values or query

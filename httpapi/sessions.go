@@ -64,7 +64,7 @@ func (s *Server) secureRequest(r *http.Request) bool {
 // not browsers, and are let through.
 var crossOrigin = http.NewCrossOriginProtection()
 
-func (s *Server) sessionRoutes(mux *http.ServeMux) {
+func (s *Server) sessionRoutes(mux routes) {
 	mux.Handle("POST /v1/sessions", s.handle(s.signIn))
 	mux.Handle("DELETE /v1/sessions/current", s.authed(s.signOut))
 	mux.Handle("GET /v1/sessions", s.authed(s.listSessions))

@@ -6,7 +6,7 @@ import (
 	"github.com/keysmith/keysmith"
 )
 
-func (s *Server) settingsRoutes(mux *http.ServeMux) {
+func (s *Server) settingsRoutes(mux routes) {
 	mux.Handle("GET /v1/settings/rate-limits", s.authed(s.getRateLimits))
 	mux.Handle("PUT /v1/settings/rate-limits", s.authed(s.putRateLimits))
 }

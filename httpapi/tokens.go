@@ -93,7 +93,7 @@ func (s *Server) tokenJSON(t *keysmith.Token) tokenJSON {
 	}
 }
 
-func (s *Server) tokenRoutes(mux *http.ServeMux) {
+func (s *Server) tokenRoutes(mux routes) {
 	mux.Handle("POST /v1/tokens", s.authed(s.createToken))
 	mux.Handle("GET /v1/tokens", s.authed(s.listTokens))
 	mux.Handle("GET /v1/tokens/{id}", s.authed(s.getToken))
@@ -189,7 +189,7 @@ func (p *tokenPatch) appKeyUpdate() keysmith.AppKeyUpdate {
 		RateLimitPercent: p.RateLimitPercent, Scopes: p.Scopes}
 }
 
-func (s *Server) tokenLifecycleRoutes(mux *http.ServeMux) {
+func (s *Server) tokenLifecycleRoutes(mux routes) {
 	mux.Handle("GET /v1/tokens/summary", s.authed(s.tokenSummary))
 	mux.Handle("PATCH /v1/tokens/{id}", s.authed(s.patchToken))
 	mux.Handle("POST /v1/tokens/{id}/rotate", s.authed(s.rotateToken))

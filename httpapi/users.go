@@ -25,7 +25,7 @@ func toUserJSON(u *keysmith.User) userJSON {
 		Status: string(u.Status), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
-func (s *Server) userRoutes(mux *http.ServeMux) {
+func (s *Server) userRoutes(mux routes) {
 	mux.Handle("POST /v1/users", s.authed(s.createUser))
 	mux.Handle("GET /v1/users", s.authed(s.listUsers))
 	mux.Handle("GET /v1/users/{id}", s.authed(s.getUser))

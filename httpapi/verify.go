@@ -59,7 +59,7 @@ type rateLimitJSON struct {
 	Reset     int `json:"reset"`
 }
 
-func (s *Server) verifyRoutes(mux *http.ServeMux) {
+func (s *Server) verifyRoutes(mux routes) {
 	mux.Handle("POST /v1/verify", s.gateway(s.verify))
 }
 

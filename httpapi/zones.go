@@ -33,7 +33,7 @@ func (z zoneRequest) input() keysmith.ZoneInput {
 	return keysmith.ZoneInput{Name: z.Name, Gateways: z.Gateways, Proxies: z.Proxies}
 }
 
-func (s *Server) zoneRoutes(mux *http.ServeMux) {
+func (s *Server) zoneRoutes(mux routes) {
 	mux.Handle("POST /v1/zones", s.authed(s.createZone))
 	mux.Handle("GET /v1/zones", s.authed(s.listZones))
 	mux.Handle("GET /v1/zones/{id}", s.authed(s.getZone))
