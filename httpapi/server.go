@@ -61,6 +61,7 @@ func (s *Server) Handler() http.Handler {
 	s.groupRoutes(mux)
 	s.sessionRoutes(mux)
 	s.zoneRoutes(mux)
+	s.trustedOriginRoutes(mux)
 	s.apiRoutes(mux)
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
@@ -76,7 +77,7 @@ func (s *Server) Handler() http.Handler {
 	} else {
 		mux.Handle("/", notFound)
 	}
-	full := s.middleware(mux)
+	full := s.middleware(s.cors(mux))
 
 	// The gateway endpoints, called once per request to the customer's
 	// API, skip the general middleware (see gateway).
@@ -85,6 +86,9 @@ func (s *Server) Handler() http.Handler {
 	s.forwardAuthRoutes(gw)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGatewayRequest(r) {
+			if _, ok := r.Header["Origin"]; ok {
+				s.corsGateway(w, r)
+			}
 			gw.ServeHTTP(w, r)
 			return
 		}
