@@ -180,7 +180,7 @@ func testCORS(t *testing.T, s *apptest.Server) {
 	t.Run("UnlistedOriginsAndOtherPathsGetNoCORSHeaders", func(t *testing.T) {
 		for _, c := range []struct {
 			origin, method, path string
-			preflight           bool
+			preflight            bool
 		}{
 			{unlisted, "GET", "/v1/tokens", false},
 			{unlisted, "POST", "/v1/tokens", true},
