@@ -210,3 +210,22 @@ func testCORS(t *testing.T, s *apptest.Server) {
 		}
 	})
 }
+
+// TestTrustedOriginsReachOtherReplicas: an origin added or deleted on one
+// replica applies on another through the change feed (PostgreSQL), without
+// a restart: the origin list is cached in memory, not read per request.
+func TestTrustedOriginsReachOtherReplicas(t *testing.T) {
+	a := apptest.Start(t, storetest.Postgres(t), app.Config{})
+	b := apptest.StartReplica(t, a, app.Config{})
+	const origin = "https://replicated.example.com"
+	allowed := func() bool {
+		return fromOrigin(t, b, origin, "GET", "/v1/tokens", "", true).Header.Get("Access-Control-Allow-Origin") == origin
+	}
+	if allowed() { // and B has now cached a list without it
+		t.Fatal("replica B allows the origin before it was added")
+	}
+	id := addTrustedOrigin(t, a, origin)
+	waitFor(t, "replica B to allow the added origin", allowed)
+	a.Do("DELETE", "/v1/trusted-origins/"+id, a.AdminToken, nil).Want(t, http.StatusNoContent)
+	waitFor(t, "replica B to refuse the deleted origin", func() bool { return !allowed() })
+}
