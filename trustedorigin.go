@@ -25,9 +25,10 @@ type TrustedOrigin struct {
 // header is matched against it from memory.
 const MaxTrustedOrigins = 100
 
-// maxOriginLen bounds an origin as written: a host name is at most 253
-// characters, and a scheme and port add a few.
-const maxOriginLen = 300
+// MaxOriginLen bounds an origin as written, and an Origin header worth
+// looking up: a host name is at most 253 characters, and a scheme and port
+// add a few.
+const MaxOriginLen = 300
 
 // ParseOrigin validates an origin and returns it as browsers serialise it
 // (RFC 6454): the scheme and host in lower case, an explicit default port
@@ -42,8 +43,8 @@ func ParseOrigin(s string) (string, error) {
 	if s == "" {
 		return "", Errorf(CodeInvalid, "origin is required, e.g. https://app.example.com")
 	}
-	if len(s) > maxOriginLen {
-		return "", Errorf(CodeInvalid, "origin may be at most %d characters", maxOriginLen)
+	if len(s) > MaxOriginLen {
+		return "", Errorf(CodeInvalid, "origin may be at most %d characters", MaxOriginLen)
 	}
 	for _, c := range s {
 		if c <= ' ' || c > '~' {

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"strings"
+
+	"github.com/keysmith/keysmith"
 )
 
 // Cross-Origin Resource Sharing for the trusted origins (keysmith.TrustedOrigin).
@@ -56,7 +58,7 @@ func corsPath(path string) bool {
 // verifier's memory. A store that cannot be read trusts none: the answer
 // then lacks CORS headers, and the browser refuses it.
 func (s *Server) trustsOrigin(r *http.Request, origin string) bool {
-	if s.Verifier == nil || len(origin) > 300 {
+	if s.Verifier == nil || len(origin) > keysmith.MaxOriginLen {
 		return false
 	}
 	ok, err := s.Verifier.TrustsOrigin(r.Context(), origin)
