@@ -55,7 +55,10 @@ const (
 	EventZoneCreated         EventType = "zone.created"
 	EventZoneUpdated         EventType = "zone.updated"
 	EventZoneDeleted         EventType = "zone.deleted"
-	EventRateLimitsUpdated   EventType = "settings.rate_limits_updated"
+
+	EventTrustedOriginCreated EventType = "trusted_origin.created"
+	EventTrustedOriginDeleted EventType = "trusted_origin.deleted"
+	EventRateLimitsUpdated    EventType = "settings.rate_limits_updated"
 
 	EventAPICreated    EventType = "api.created"
 	EventAPIUpdated    EventType = "api.updated"
@@ -125,7 +128,10 @@ var eventMessages = map[EventType]string{
 	EventZoneCreated:         "Network zone created",
 	EventZoneUpdated:         "Network zone updated",
 	EventZoneDeleted:         "Network zone deleted",
-	EventRateLimitsUpdated:   "Rate limits changed",
+
+	EventTrustedOriginCreated: "Trusted origin added",
+	EventTrustedOriginDeleted: "Trusted origin deleted",
+	EventRateLimitsUpdated:    "Rate limits changed",
 
 	EventAPICreated:               "API created",
 	EventAPIUpdated:               "API updated",
@@ -218,6 +224,11 @@ func GroupRef(g *Group) Ref { return Ref{Type: "group", ID: g.ID, DisplayName: g
 
 // ZoneRef is how a network zone appears in events.
 func ZoneRef(z *Zone) Ref { return Ref{Type: "zone", ID: z.ID, DisplayName: z.Name} }
+
+// TrustedOriginRef is how a trusted origin appears in events.
+func TrustedOriginRef(o *TrustedOrigin) Ref {
+	return Ref{Type: "trusted_origin", ID: o.ID, DisplayName: o.Origin}
+}
 
 // TokenRef is how an API token appears in events; an app key is an
 // "app_key".

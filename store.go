@@ -39,6 +39,7 @@ type Store interface {
 	GroupStore
 	SessionStore
 	ZoneStore
+	TrustedOriginStore
 	APIStore
 	SettingsStore
 	AgentStore
@@ -240,6 +241,20 @@ type ZoneStore interface {
 	DeleteZone(ctx context.Context, id string) error
 }
 
+// TrustedOriginStore keeps the origins allowed to call the API from a
+// browser (CORS).
+type TrustedOriginStore interface {
+	// CreateTrustedOrigin stores a new, normalised origin (see ParseOrigin)
+	// and records trusted_origin.created. CodeConflict if the origin is
+	// listed already, or max are (however many replicas add at once).
+	CreateTrustedOrigin(ctx context.Context, o *TrustedOrigin, max int) error
+	// FindTrustedOrigins returns every trusted origin, by origin.
+	FindTrustedOrigins(ctx context.Context) ([]*TrustedOrigin, error)
+	// DeleteTrustedOrigin deletes one and records trusted_origin.deleted.
+	// CodeNotFound if there is none.
+	DeleteTrustedOrigin(ctx context.Context, id string) error
+}
+
 // SettingsStore keeps server-wide settings.
 type SettingsStore interface {
 	// RateLimits returns the stored limits over the defaults.
@@ -385,6 +400,8 @@ const (
 	ChangeZone ChangeKind = "zone"
 	// ChangeSettings: a server-wide setting (ID names it) changed.
 	ChangeSettings ChangeKind = "settings"
+	// ChangeTrustedOrigin: a trusted origin was added or deleted.
+	ChangeTrustedOrigin ChangeKind = "trusted_origin"
 	// ChangeAll means "anything may have changed": sent when a replica may
 	// have missed notifications (for example after reconnecting).
 	ChangeAll ChangeKind = "all"
@@ -402,7 +419,7 @@ const (
 // change is not.
 func (k ChangeKind) Known() bool {
 	switch k {
-	case ChangeToken, ChangeUser, ChangeZone, ChangeSettings, ChangeAll, ChangeFeedLost,
+	case ChangeToken, ChangeUser, ChangeZone, ChangeSettings, ChangeTrustedOrigin, ChangeAll, ChangeFeedLost,
 		ChangeOAuthClient, ChangeAccessToken, ChangeSigningKey:
 		return true
 	}

@@ -75,6 +75,9 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		z := s.Do("POST", "/v1/zones", admin, map[string]any{"name": "office", "gateways": []string{"203.0.113.0/24"}}).Want(t, http.StatusCreated)
 		s.Do("PATCH", "/v1/zones/"+z.String("id"), admin, map[string]any{"name": "head office"}).Want(t, http.StatusOK)
 		s.Do("DELETE", "/v1/zones/"+z.String("id"), admin, nil).Want(t, http.StatusNoContent)
+		o := s.Do("POST", "/v1/trusted-origins", admin, map[string]any{"origin": "https://app.example.com"}).Want(t, http.StatusCreated)
+		s.Do("DELETE", "/v1/trusted-origins/"+o.String("id"), admin, nil).Want(t, http.StatusNoContent)
+
 		s.Do("PUT", "/v1/settings/rate-limits", admin, map[string]any{"tokens": 500}).Want(t, http.StatusOK)
 		devID, dev := s.AddUser(keysmith.RoleDeveloper, "")
 		s.Do("POST", "/v1/zones", dev, map[string]any{"name": "x", "gateways": []string{"10.0.0.0/8"}}).Want(t, http.StatusForbidden)

@@ -355,6 +355,14 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		"`POST /v1/zones`": func(caller) request {
 			return request{method: "POST", path: "/v1/zones", body: map[string]any{"name": keysmith.NewID("zone"), "gateways": []string{"192.0.2.0/24"}}}
 		},
+		"`GET /v1/trusted-origins`": func(caller) request { return request{method: "GET", path: "/v1/trusted-origins"} },
+		"`POST /v1/trusted-origins`": func(caller) request {
+			return request{method: "POST", path: "/v1/trusted-origins", body: map[string]any{"origin": fmt.Sprintf("https://o%d.example.com", w.uniq())}}
+		},
+		"`DELETE /v1/trusted-origins/{id}`": func(caller) request {
+			id := w.Do("POST", "/v1/trusted-origins", su, map[string]any{"origin": fmt.Sprintf("https://o%d.example.com", w.uniq())}).Want(w.t, 201).String("id")
+			return request{method: "DELETE", path: "/v1/trusted-origins/" + id}
+		},
 		"`GET /v1/settings/rate-limits`": func(caller) request { return request{method: "GET", path: "/v1/settings/rate-limits"} },
 		"`PUT /v1/settings/rate-limits`": func(caller) request {
 			return request{method: "PUT", path: "/v1/settings/rate-limits", body: map[string]any{}}

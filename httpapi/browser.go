@@ -62,7 +62,7 @@ func pageGroupOf(path string) keysmith.APIGroup {
 		return keysmith.GroupTokens
 	case "logs":
 		return keysmith.GroupLogs
-	case "zones":
+	case "zones", "trusted-origins":
 		return keysmith.GroupZones
 	case "rate-limits":
 		return keysmith.GroupSettings

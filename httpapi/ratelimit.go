@@ -26,7 +26,7 @@ func groupOf(path string) keysmith.APIGroup {
 		return keysmith.GroupOAuth
 	case "logs", "events":
 		return keysmith.GroupLogs
-	case "zones":
+	case "zones", "trusted-origins":
 		return keysmith.GroupZones
 	case "settings":
 		return keysmith.GroupSettings

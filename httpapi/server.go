@@ -85,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	s.groupRoutes(mux)
 	s.sessionRoutes(mux)
 	s.zoneRoutes(mux)
+	s.trustedOriginRoutes(mux)
 	s.apiRoutes(mux)
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)
@@ -123,13 +124,16 @@ func (s *Server) Handler() http.Handler {
 	} else {
 		mux.Handle("/", notFound)
 	}
-	full := s.middleware(mux)
+	full := s.middleware(s.cors(mux))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGatewayRequest(r) {
 			// What isGatewayRequest took but gw does not match (an
 			// escaped path that decodes to one of them) gets the general
 			// answers.
 			if h, pattern := gw.Handler(r); pattern != "" {
+				if _, ok := r.Header["Origin"]; ok {
+					s.corsGateway(w, r)
+				}
 				h.ServeHTTP(w, r)
 				return
 			}

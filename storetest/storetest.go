@@ -22,6 +22,9 @@
 //	                 concurrent re-activations leaving one live token
 //	ZoneStore        CreateZone, FindZoneByID, FindZones, UpdateZone,
 //	                 DeleteZone: Zones (zones), with DeleteZone racing UpdateToken
+//	TrustedOriginStore CreateTrustedOrigin, FindTrustedOrigins,
+//	                 DeleteTrustedOrigin: TrustedOrigins (trustedorigins), with
+//	                 the bound under concurrent additions
 //	APIStore         CreateAPI, FindScopes, FindAPIs, FindAPIByID, UpdateAPI,
 //	                 DeleteAPI, RecordUnregisteredScopes: APIs (apis), with
 //	                 DeleteAPI racing CreateClient; UpdateClient there too
@@ -169,6 +172,7 @@ var cases = []struct {
 
 	// One case per resource (its file), subtests sharing one database.
 	{"Zones", withStore(testZones)},
+	{"TrustedOrigins", withStore(testTrustedOrigins)},
 	{"APIs", withStore(testAPIs)},
 	{"Apps", withStore(testApps)},
 	{"AppKeys", withStore(testAppKeys)},

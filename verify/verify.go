@@ -67,6 +67,7 @@ type Store interface {
 	Subscribe(f func(keysmith.Change))
 	ChangeFeedHealthy() bool
 	FindZones(ctx context.Context) ([]*keysmith.Zone, error)
+	FindTrustedOrigins(ctx context.Context) ([]*keysmith.TrustedOrigin, error)
 	RateLimits(ctx context.Context) (keysmith.RateLimits, error)
 }
 
@@ -118,14 +119,16 @@ type Verifier struct {
 	neg    map[keysmith.Hash]time.Time // unknown hash → forget after
 	stats  counters
 
-	// Zones and rate limits are read without the lock; a change drops them
+	// Zones, rate limits and trusted origins are read without the lock; a change drops them
 	// (under the lock, bumping the generation) and the next request loads.
-	zones     atomic.Pointer[zoneCache]
-	zoneGen   uint64
-	limits    atomic.Pointer[limitsCache]
-	limitsGen uint64
-	limiter   ratelimit.Limiter
-	trusted   []netip.Prefix
+	zones      atomic.Pointer[zoneCache]
+	zoneGen    uint64
+	limits     atomic.Pointer[limitsCache]
+	limitsGen  uint64
+	origins    atomic.Pointer[originsCache]
+	originsGen uint64
+	limiter    ratelimit.Limiter
+	trusted    []netip.Prefix
 
 	usage usage
 
@@ -650,9 +653,14 @@ func (v *Verifier) invalidate(c keysmith.Change) {
 	case keysmith.ChangeSettings:
 		v.limitsGen++
 		v.limits.Store(nil)
+	case keysmith.ChangeTrustedOrigin:
+		v.originsGen++
+		v.origins.Store(nil)
 	case keysmith.ChangeAll, keysmith.ChangeFeedLost:
 		v.zoneGen++
 		v.zones.Store(nil)
+		v.originsGen++
+		v.origins.Store(nil)
 		v.limitsGen++
 		v.limits.Store(nil)
 		v.stats.invalidations.Add(uint64(v.tokens.len()))

@@ -29,6 +29,9 @@ func navFor(u *keysmith.User) []navItem {
 	if keysmith.CanSeeZones(u) {
 		items = append(items, navItem{"Network zones", "/zones"})
 	}
+	if keysmith.CanSeeTrustedOrigins(u) {
+		items = append(items, navItem{"Trusted origins", "/trusted-origins"})
+	}
 	if keysmith.CanEditRateLimits(u) {
 		items = append(items, navItem{"Rate limits", "/rate-limits"})
 	}

@@ -30,7 +30,7 @@ var rateLimitHelp = map[keysmith.APIGroup][2]string{
 	keysmith.GroupApps:             {"Applications API", "Requests to the applications and OAuth clients endpoints, per user."},
 	keysmith.GroupOAuth:            {"OAuth", "Requests to the OAuth endpoints, per user."},
 	keysmith.GroupLogs:             {"System log API", "Reads and exports of the system log, per user."},
-	keysmith.GroupZones:            {"Network zones API", "Requests to /v1/zones, per user."},
+	keysmith.GroupZones:            {"Network zones API", "Requests to /v1/zones and /v1/trusted-origins, per user."},
 	keysmith.GroupSettings:         {"Settings API", "Requests to /v1/settings, per user."},
 	keysmith.GroupAgents:           {"Agents API", "Requests to /v1/agents, per user."},
 	keysmith.GroupVerified:         {"Verified requests", "Successful verifies of a token: the requests it made to your API."},

@@ -8,6 +8,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.userRoutes(mux)
 	s.groupRoutes(mux)
 	s.zoneRoutes(mux)
+	s.trustedOriginRoutes(mux)
 	s.rateLimitRoutes(mux)
 	s.agentRoutes(mux)
 	s.logRoutes(mux)
