@@ -35,6 +35,9 @@ type Server struct {
 	// Pages, when set, answers every path outside the API (the console);
 	// nil: those paths answer a JSON 404 like unknown API paths.
 	Pages http.Handler
+	// Metrics, when set, counts the gateway endpoints' answers and times
+	// every request (see Metrics); nil: nothing is measured.
+	Metrics Metrics
 }
 
 // handler is an endpoint that returns its error instead of writing it, so
