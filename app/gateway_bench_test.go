@@ -61,7 +61,9 @@ func BenchmarkGatewayVerify(b *testing.B) { benchVerify(b, app.Config{}) }
 
 // BenchmarkGatewayVerifyMetrics is BenchmarkGatewayVerify with Prometheus
 // metrics on (--metrics-addr): it must allocate no more.
-func BenchmarkGatewayVerifyMetrics(b *testing.B) { benchVerify(b, app.Config{MetricsAddr: "127.0.0.1:0"}) }
+func BenchmarkGatewayVerifyMetrics(b *testing.B) {
+	benchVerify(b, app.Config{MetricsAddr: "127.0.0.1:0"})
+}
 
 func benchVerify(b *testing.B, cfg app.Config) {
 	s, tok := gatewayWorld(b, cfg)
