@@ -76,13 +76,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, addr netip.
 		code, _ = need.Check(t.Scopes, t.Environment)
 	}
 	if s.Metrics != nil {
-		kind := CredentialNone
-		if res.Token != nil {
-			kind = tokenKind(res.Token)
-		} else {
-			kind = presentedKind(raw)
-		}
-		s.Metrics.Gateway(EndpointForwardAuth, string(code), kind)
+		s.Metrics.Gateway(EndpointForwardAuth, string(code), credentialKind(res.Token, raw))
 	}
 	if code != verify.Valid {
 		return forwardRefusal(w, code)

@@ -42,18 +42,18 @@ func (s *Server) countGateway(e GatewayEndpoint, code string, kind keysmith.Cred
 	}
 }
 
-// tokenKind is the credential kind of a known API token or app key.
-func tokenKind(t *keysmith.Token) keysmith.CredentialKind {
-	if t.Type == keysmith.TokenAppKey {
-		return keysmith.CredentialAppKey
+// credentialKind is the kind counted for a credential: an API token's or
+// app key's when the verifier knew it (t), else the kind raw presents
+// itself as by its prefix (keysmith.Claims; CredentialNone for none), so
+// that an unknown credential costs no checksum here. Call it only with
+// metrics on.
+func credentialKind(t *keysmith.Token, raw string) keysmith.CredentialKind {
+	if t != nil {
+		if t.Type == keysmith.TokenAppKey {
+			return keysmith.CredentialAppKey
+		}
+		return keysmith.CredentialAPIToken
 	}
-	return keysmith.CredentialAPIToken
-}
-
-// presentedKind is the kind a credential that is not known presents itself
-// as, by its prefix (keysmith.Claims; CredentialNone for none), so that an
-// unknown credential costs no checksum here.
-func presentedKind(raw string) keysmith.CredentialKind {
 	if k, ok := keysmith.Claims(raw); ok {
 		return k
 	}

@@ -124,13 +124,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 		out.RateLimit = &rateLimitJSON{Limit: rl.Limit, Remaining: rl.Remaining, Reset: ratelimit.Seconds(rl.Reset)}
 	}
 	if s.Metrics != nil {
-		kind := CredentialNone
-		if res.Token != nil {
-			kind = tokenKind(res.Token)
-		} else {
-			kind = presentedKind(req.Token)
-		}
-		s.Metrics.Gateway(EndpointVerify, out.Code, kind)
+		s.Metrics.Gateway(EndpointVerify, out.Code, credentialKind(res.Token, req.Token))
 	}
 	w.Header()["Cache-Control"] = noStore
 	writeJSON(w, http.StatusOK, out)
