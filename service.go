@@ -3,6 +3,7 @@ package keysmith
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,11 @@ type Service struct {
 
 	dummyMu   sync.Mutex
 	dummyHash string
+
+	// signInFailures counts failed sign-ins by reason, for metrics
+	// (SignInFailures); counting is an atomic add on a path that hashes a
+	// password anyway.
+	signInFailures [len(SignInFailureReasons)]atomic.Uint64
 }
 
 // idleTTL is the default idle TTL of new tokens.

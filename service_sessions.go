@@ -2,6 +2,7 @@ package keysmith
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -122,6 +123,9 @@ func (s *Service) releaseAttempt(ctx context.Context, accountKey string, err err
 // never the password; reserveAttempt has counted it), then answers
 // errSignIn.
 func (s *Service) signInFailed(ctx context.Context, email string, u *User, reason string) error {
+	if i := slices.Index(SignInFailureReasons[:], reason); i >= 0 {
+		s.signInFailures[i].Add(1)
+	}
 	target := Ref{Type: "user", DisplayName: email}
 	if u != nil {
 		target = UserRef(u)
@@ -131,6 +135,22 @@ func (s *Service) signInFailed(ctx context.Context, email string, u *User, reaso
 		return err
 	}
 	return errSignIn
+}
+
+// SignInFailureReasons are the reasons a sign-in fails with a wrong
+// password's answer, as the system log records them.
+var SignInFailureReasons = [...]string{"unknown_user", "service_account", "no_password", "inactive", "wrong_password"}
+
+// SignInFailures returns how many sign-ins failed since the Service was
+// made, per reason (in the order of SignInFailureReasons), for metrics. The
+// count is a reason, never an address or an account: it says how often, not
+// who.
+func (s *Service) SignInFailures() [len(SignInFailureReasons)]uint64 {
+	var out [len(SignInFailureReasons)]uint64
+	for i := range out {
+		out[i] = s.signInFailures[i].Load()
+	}
+	return out
 }
 
 // checkPassword verifies password against hash, or against a dummy hash of

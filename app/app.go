@@ -20,6 +20,7 @@ import (
 	"github.com/keysmith/keysmith/memlimit"
 	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/password"
+	"github.com/keysmith/keysmith/ratelimit"
 	"github.com/keysmith/keysmith/store"
 	"github.com/keysmith/keysmith/verify"
 	"github.com/keysmith/keysmith/web"
@@ -62,6 +63,10 @@ type Config struct {
 	// ForwardAuthHeader names a header carrying the credential at
 	// /v1/forward-auth besides Authorization: Bearer (X-API-Key, say).
 	ForwardAuthHeader string
+	// MetricsAddr, when set, is the address of a second listener that
+	// serves Prometheus metrics at /metrics and nothing else (see
+	// metrics.go); empty: no metrics are kept.
+	MetricsAddr string
 	// MaintenanceInterval is how often the system log is pruned, token
 	// expiries are recorded and expired access tokens deleted.
 	MaintenanceInterval time.Duration // default 1 min
@@ -149,6 +154,9 @@ type App struct {
 	HTTP     *httpapi.Server
 
 	closeLimiter func()
+	// metricsLn listens on Config.MetricsAddr; nil without it.
+	metricsLn net.Listener
+	metrics   http.Handler
 }
 
 // Open connects to the database (migrating it) and wires the parts.
@@ -177,6 +185,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	var refused *ratelimit.Counted
+	if cfg.MetricsAddr != "" {
+		refused = countRefusals(limiter)
+		limiter = refused
 	}
 	v := verify.New(db, verify.Options{Now: cfg.Now, Log: cfg.Log, Limiter: limiter, TrustedProxies: cfg.TrustedProxies,
 		CacheSize: cfg.VerifyCache})
@@ -209,7 +222,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	pages.OAuth = oa
 	api.Pages = pages.Handler()
-	return &App{
+	a := &App{
 		Config:       cfg,
 		Store:        db,
 		Verifier:     v,
@@ -217,12 +230,22 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Service:      svc,
 		HTTP:         api,
 		closeLimiter: closeLimiter,
-	}, nil
+	}
+	if cfg.MetricsAddr != "" {
+		if err := a.openMetrics(refused); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // Close closes the database and the rate limiter's connections. Call it
 // after Serve has returned.
 func (a *App) Close() error {
+	if a.metricsLn != nil {
+		a.metricsLn.Close() // already closed if Serve ran
+	}
 	if a.closeLimiter != nil {
 		a.closeLimiter()
 	}
@@ -247,6 +270,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { a.Verifier.Run(flushCtx, a.Config.UsageFlushInterval) })
 	wg.Go(func() { a.maintainEvery(flushCtx, a.Config.MaintenanceInterval) })
 	wg.Go(func() { a.OAuth.Run(flushCtx, time.Minute) })
+
+	stopMetrics := a.serveMetrics()
+	defer stopMetrics()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

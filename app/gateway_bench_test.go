@@ -38,8 +38,16 @@ func BenchmarkGatewayHello(b *testing.B) {
 
 // BenchmarkGatewayForwardAuth is GET /v1/forward-auth with a cached valid
 // API token.
-func BenchmarkGatewayForwardAuth(b *testing.B) {
-	s, tok := gatewayWorld(b)
+func BenchmarkGatewayForwardAuth(b *testing.B) { benchForwardAuth(b, app.Config{}) }
+
+// BenchmarkGatewayForwardAuthMetrics is BenchmarkGatewayForwardAuth with
+// Prometheus metrics on (--metrics-addr): it must allocate no more.
+func BenchmarkGatewayForwardAuthMetrics(b *testing.B) {
+	benchForwardAuth(b, app.Config{MetricsAddr: "127.0.0.1:0"})
+}
+
+func benchForwardAuth(b *testing.B, cfg app.Config) {
+	s, tok := gatewayWorld(b, cfg)
 	runGateway(b, s.App.HTTP.Handler(), func() *http.Request {
 		r := httptest.NewRequest("GET", "/v1/forward-auth", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
@@ -49,8 +57,16 @@ func BenchmarkGatewayForwardAuth(b *testing.B) {
 
 // BenchmarkGatewayVerify is POST /v1/verify {"token": …} with a cached
 // valid API token.
-func BenchmarkGatewayVerify(b *testing.B) {
-	s, tok := gatewayWorld(b)
+func BenchmarkGatewayVerify(b *testing.B) { benchVerify(b, app.Config{}) }
+
+// BenchmarkGatewayVerifyMetrics is BenchmarkGatewayVerify with Prometheus
+// metrics on (--metrics-addr): it must allocate no more.
+func BenchmarkGatewayVerifyMetrics(b *testing.B) {
+	benchVerify(b, app.Config{MetricsAddr: "127.0.0.1:0"})
+}
+
+func benchVerify(b *testing.B, cfg app.Config) {
+	s, tok := gatewayWorld(b, cfg)
 	body := `{"token":"` + tok + `"}`
 	runGateway(b, s.App.HTTP.Handler(), func() *http.Request {
 		r := httptest.NewRequest("POST", "/v1/verify", strings.NewReader(body))
@@ -59,8 +75,8 @@ func BenchmarkGatewayVerify(b *testing.B) {
 	}, http.StatusOK)
 }
 
-func gatewayWorld(b *testing.B) (*apptest.Server, string) {
-	s := apptest.Start(b, storetest.SQLite(b), app.Config{})
+func gatewayWorld(b *testing.B, cfg app.Config) (*apptest.Server, string) {
+	s := apptest.Start(b, storetest.SQLite(b), cfg)
 	// The test clock stands still, so no rate-limit window ever ends.
 	s.Do("PUT", "/v1/settings/rate-limits", s.AdminToken, map[string]any{"verified": keysmith.MaxRateLimit}).Want(b, http.StatusOK)
 	return s, s.AdminToken

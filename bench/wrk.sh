@@ -10,6 +10,8 @@
 #
 #	bash bench/wrk.sh            # 2 rounds
 #	bash bench/wrk.sh 5          # 5 rounds
+#	KS_ARGS="--metrics-addr 127.0.0.1:0" bash bench/wrk.sh 3
+#	                             # more flags for keysmith serve (split on spaces)
 #
 # Everything listens on 127.0.0.1; the servers are stopped on exit.
 set -euo pipefail
@@ -28,7 +30,8 @@ token=$(env -u KEYSMITH_DB "$dir/keysmith" init --db "$dir/ks.db" --email admin@
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ks=127.0.0.1:$(freeport)
 hello=127.0.0.1:$(freeport)
-"$dir/keysmith" serve --addr "$ks" --db "$dir/ks.db" >"$dir/keysmith.log" 2>&1 &
+# shellcheck disable=SC2086 # KS_ARGS is split into flags on purpose
+"$dir/keysmith" serve --addr "$ks" --db "$dir/ks.db" ${KS_ARGS:-} >"$dir/keysmith.log" 2>&1 &
 pids+=($!); kspid=$!
 "$dir/load" hello -addr "$hello" >"$dir/hello.log" 2>&1 &
 pids+=($!); hellopid=$!

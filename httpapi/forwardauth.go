@@ -58,6 +58,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, addr netip.
 	w.Header()["Cache-Control"] = noStore
 	raw := s.forwardedCredential(r)
 	if raw == "" {
+		s.countGateway(EndpointForwardAuth, string(verify.NotFound), CredentialNone)
 		return forwardRefusal(w, verify.NotFound)
 	}
 	if s.OAuth != nil && oauth.LooksLikeAccessToken(raw) {
@@ -73,6 +74,9 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, addr netip.
 	code := res.Code
 	if t := res.Token; t != nil && code == verify.Valid && !need.IsZero() {
 		code, _ = need.Check(t.Scopes, t.Environment)
+	}
+	if s.Metrics != nil {
+		s.Metrics.Gateway(EndpointForwardAuth, string(code), credentialKind(res.Token, raw))
 	}
 	if code != verify.Valid {
 		return forwardRefusal(w, code)
@@ -117,15 +121,18 @@ func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw 
 		return err
 	}
 	if ch.Status != oauth.Active {
+		s.countGateway(EndpointForwardAuth, string(ch.Status), keysmith.CredentialAccessToken)
 		return forwardRefusal(w, verify.NotFound)
 	}
 	t := ch.Token
 	scopes := strings.Fields(t.Scope)
 	if !need.IsZero() {
 		if code, _ := need.Check(scopes, t.Environment); code != verify.Valid {
+			s.countGateway(EndpointForwardAuth, string(code), keysmith.CredentialAccessToken)
 			return forwardRefusal(w, code)
 		}
 	}
+	s.countGateway(EndpointForwardAuth, string(verify.Valid), keysmith.CredentialAccessToken)
 	h := w.Header()
 	setIf(h, headerCredentialID, t.ID)
 	h[headerCredentialKind] = kindAccessToken

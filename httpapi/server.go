@@ -40,6 +40,9 @@ type Server struct {
 	// patterns are the patterns Handler registered, in both muxes: what
 	// the OpenAPI document is held to.
 	patterns []string
+	// Metrics, when set, counts the gateway endpoints' answers and times
+	// every request (see Metrics); nil: nothing is measured.
+	Metrics Metrics
 }
 
 // routes is a ServeMux that remembers the patterns registered on it, so
@@ -131,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 			// escaped path that decodes to one of them) gets the general
 			// answers.
 			if h, pattern := gw.Handler(r); pattern != "" {
+				r.Pattern = pattern // as gw.ServeHTTP would set it (metrics label the route by it)
 				if _, ok := r.Header["Origin"]; ok {
 					s.corsGateway(w, r)
 				}

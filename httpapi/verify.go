@@ -123,6 +123,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 	if rl := res.RateLimit; rl != nil {
 		out.RateLimit = &rateLimitJSON{Limit: rl.Limit, Remaining: rl.Remaining, Reset: ratelimit.Seconds(rl.Reset)}
 	}
+	if s.Metrics != nil {
+		s.Metrics.Gateway(EndpointVerify, out.Code, credentialKind(res.Token, req.Token))
+	}
 	w.Header()["Cache-Control"] = noStore
 	writeVerify(w, &out)
 	return nil
@@ -167,6 +170,7 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw s
 			out.Type, out.Scope, out.ExpiresAt, out.UserID = "access_token", t.Scope, t.ExpiresAt, t.UserID
 		}
 	}
+	s.countGateway(EndpointVerify, out.Code, keysmith.CredentialAccessToken)
 	w.Header()["Cache-Control"] = noStore
 	writeVerify(w, &out)
 	return nil

@@ -76,6 +76,8 @@ type Authority struct {
 	// the keys be read again; kidReloads counts such reads.
 	lastKIDReload atomic.Int64
 	kidReloads    atomic.Uint64
+	// issued counts access tokens issued per grant (Issued).
+	issued [len(IssuedGrants)]atomic.Uint64
 
 	mu      sync.RWMutex
 	gen     uint64

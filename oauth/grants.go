@@ -53,6 +53,14 @@ func (a *Authority) AuthenticatePublicClient(ctx context.Context, id string) (*k
 // refused attempt (wrong verifier, client or redirect URI) does not spend
 // it: it proves nothing about the code's rightful holder.
 func (a *Authority) ExchangeCode(ctx context.Context, c *keysmith.Client, code, redirectURI, verifier string) (*TokenSet, error) {
+	set, err := a.exchangeCode(ctx, c, code, redirectURI, verifier)
+	if err == nil {
+		a.issued[issuedAuthorizationCode].Add(1)
+	}
+	return set, err
+}
+
+func (a *Authority) exchangeCode(ctx context.Context, c *keysmith.Client, code, redirectURI, verifier string) (*TokenSet, error) {
 	if !c.HasGrant(keysmith.GrantAuthorizationCode) {
 		return nil, oauthErr(http.StatusBadRequest, "unauthorized_client", "this client may not use the authorization_code grant")
 	}
@@ -189,6 +197,14 @@ var errBadRefresh = invalidGrant("the refresh token is invalid, expired, revoked
 // one again revokes its whole grant (RFC 9700 §4.14.2). scope may narrow
 // the grant's scopes for this access token, never widen them.
 func (a *Authority) Refresh(ctx context.Context, c *keysmith.Client, raw, scope string) (*TokenSet, error) {
+	set, err := a.refresh(ctx, c, raw, scope)
+	if err == nil {
+		a.issued[issuedRefreshToken].Add(1)
+	}
+	return set, err
+}
+
+func (a *Authority) refresh(ctx context.Context, c *keysmith.Client, raw, scope string) (*TokenSet, error) {
 	if !c.HasGrant(keysmith.GrantRefreshToken) {
 		return nil, oauthErr(http.StatusBadRequest, "unauthorized_client", "this client may not use the refresh_token grant")
 	}

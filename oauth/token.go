@@ -108,7 +108,32 @@ func (a *Authority) IssueClientCredentials(ctx context.Context, c *keysmith.Clie
 	if err != nil {
 		return nil, err
 	}
-	return a.issue(ctx, c, "", "", requested)
+	out, err := a.issue(ctx, c, "", "", requested)
+	if err == nil {
+		a.issued[issuedClientCredentials].Add(1)
+	}
+	return out, err
+}
+
+// The grants counted by Issued, in the order of IssuedGrants.
+const (
+	issuedClientCredentials = iota
+	issuedAuthorizationCode
+	issuedRefreshToken
+)
+
+// IssuedGrants names the grants whose access tokens Issued counts.
+var IssuedGrants = [...]string{keysmith.GrantClientCredentials, keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken}
+
+// Issued returns how many access tokens the token endpoint (and the
+// console's client tokens) issued since the Authority was made, per grant
+// in the order of IssuedGrants, for metrics.
+func (a *Authority) Issued() [len(IssuedGrants)]uint64 {
+	var out [len(IssuedGrants)]uint64
+	for i := range out {
+		out[i] = a.issued[i].Load()
+	}
+	return out
 }
 
 // issue makes an access token for the client itself and stores it if it

@@ -63,3 +63,30 @@ func TestPerAddressReservesBeforeAndReleasesSuccesses(t *testing.T) {
 		t.Error("releases before any reservation widened the budget")
 	}
 }
+
+// Counted is a Limiter like the one it wraps, and counts refusals per
+// group, a group it was not given as "other".
+func TestCountedCountsRefusalsPerGroup(t *testing.T) {
+	clock := testclock.New()
+	ratelimittest.Contract(t, ratelimit.NewCounted(ratelimit.NewLocal(clock.Now), nil), clock.Advance)
+
+	c := ratelimit.NewCounted(ratelimit.NewLocal(clock.Now), []string{"verified", "failed_sign_ins"})
+	ctx := context.Background()
+	for _, key := range []string{"tok:verified:tok_1", "tok:verified:tok_1", "tok:verified:tok_1",
+		"addr:failed_sign_ins:192.0.2.1", "addr:failed_sign_ins:192.0.2.1", "x:tok_1:verified", "nonsense"} {
+		if _, err := c.Allow(ctx, key, 1, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]uint64{}
+	c.Refused(func(g string, n uint64) { got[g] = n })
+	want := map[string]uint64{"verified": 2, "failed_sign_ins": 1, "other": 0}
+	for g, n := range want {
+		if got[g] != n {
+			t.Errorf("refused in %s: %d, want %d (all: %v)", g, got[g], n, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("groups %v, want exactly %v", got, want)
+	}
+}

@@ -21,7 +21,7 @@ Usage:
   keysmith serve [--addr ADDR] [--db DSN] [--redis URL] [--redis-prefix P] [--trusted-proxies CIDRS]
                  [--token-idle-ttl DURATION] [--log-format json|text] [--log-level LEVEL]
                  [--session-ttl 12h] [--reauth-window 5m] [--argon2 m=19456,t=2,p=1]
-                 [--log-retention-days N] [--forward-auth-header X-API-Key]
+                 [--log-retention-days N] [--forward-auth-header X-API-Key] [--metrics-addr ADDR]
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith logs  [--db DSN] [--since T] [--until T] [--type TYPE] [--actor ID] [--target ID] [--json]
   keysmith logs verify [--db DSN]
@@ -60,7 +60,8 @@ DSN is an SQLite file path (default keysmith.db, created on first start) or a
 postgres:// URL. --redis redis://host:6379 shares rate-limit counters between
 replicas; --redis-prefix (default keysmith:rl:) starts their keys, so that
 deployments sharing one Redis database each take their own. --trusted-proxies lists proxies (addresses or CIDR ranges, comma-
-separated) whose X-Forwarded-For header is believed. Every flag can be set in the environment as KEYSMITH_<FLAG>,
+separated) whose X-Forwarded-For header is believed. --metrics-addr 127.0.0.1:9090 serves Prometheus
+metrics at /metrics on a second listener (off by default; keep it off the public network). Every flag can be set in the environment as KEYSMITH_<FLAG>,
 for example KEYSMITH_ADDR, KEYSMITH_DB, KEYSMITH_LOG_FORMAT.
 `
 

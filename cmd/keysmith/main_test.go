@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -365,4 +366,38 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestServeMetricsAddr: --metrics-addr (or KEYSMITH_METRICS_ADDR) opens the
+// metrics listener of the serve command; without it there is none.
+func TestServeMetricsAddr(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		run  func(t *testing.T, addr string) *server
+	}{
+		{"Flag", func(t *testing.T, addr string) *server {
+			return startServe(t, t.TempDir(), nil, "--metrics-addr", addr)
+		}},
+		{"Environment", func(t *testing.T, addr string) *server {
+			return startServe(t, t.TempDir(), []string{"KEYSMITH_METRICS_ADDR=" + addr})
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			addr := freeAddr(t)
+			s := c.run(t, addr)
+			if status, body := s.call(t, "POST", "/v1/verify", "", `{"token":"`+s.token()+`"}`); status != 200 || body["code"] != "VALID" {
+				t.Fatalf("verify: %d %v", status, body)
+			}
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatalf("scrape: %v; stderr:\n%s", err, s.stderr.String())
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `keysmith_verify_total{code="VALID",kind="api_token"} 1`) {
+				t.Errorf("GET /metrics: %d, want the verification counted:\n%.2000s", resp.StatusCode, b)
+			}
+			s.stop(t)
+		})
+	}
 }
