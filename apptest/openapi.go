@@ -101,4 +101,3 @@ func decodeJSON(raw []byte) (any, error) {
 	}
 	return v, nil
 }
-
