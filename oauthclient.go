@@ -93,6 +93,18 @@ type Client struct {
 	RefreshTokenTTL     time.Duration
 	RefreshTokenIdleTTL time.Duration
 
+	// KeyManagerID is the external key manager the client is registered
+	// at; "" for Keysmith's own clients. An external client gets no tokens
+	// from Keysmith: its manager issues them, and Keysmith verifies them.
+	KeyManagerID string
+	// ExternalClientID is the client_id the manager gave it.
+	ExternalClientID string
+	// RegistrationURI and RegistrationTokenSealed (the RFC 7592
+	// registration access token, sealed) let Keysmith update and delete
+	// the registration at the manager.
+	RegistrationURI         string
+	RegistrationTokenSealed string
+
 	CreatedAt time.Time
 	CreatedBy string
 	RevokedAt *time.Time

@@ -420,7 +420,7 @@ const (
 func (k ChangeKind) Known() bool {
 	switch k {
 	case ChangeToken, ChangeUser, ChangeZone, ChangeSettings, ChangeTrustedOrigin, ChangeAll, ChangeFeedLost,
-		ChangeOAuthClient, ChangeAccessToken, ChangeSigningKey:
+		ChangeOAuthClient, ChangeAccessToken, ChangeSigningKey, ChangeKeyManager:
 		return true
 	}
 	return false
