@@ -132,8 +132,10 @@ type KeyManagerConnector interface {
 	// Register registers a client (RFC 7591 or the type's own shape) with
 	// the manager's registration token.
 	Register(ctx context.Context, m *KeyManager, registrationToken string, md ClientMetadata) (ExternalRegistration, error)
-	// UpdateRegistration replaces the client's metadata (RFC 7592).
-	UpdateRegistration(ctx context.Context, m *KeyManager, registrationToken string, reg ExternalRegistration, md ClientMetadata) error
+	// UpdateRegistration replaces the client's metadata (RFC 7592) and
+	// returns the registration as it stands after: a manager may rotate
+	// the registration access token on every update (Keycloak does).
+	UpdateRegistration(ctx context.Context, m *KeyManager, registrationToken string, reg ExternalRegistration, md ClientMetadata) (ExternalRegistration, error)
 	// DeleteRegistration deletes the client at the manager (RFC 7592). A
 	// client the manager no longer has is not an error.
 	DeleteRegistration(ctx context.Context, m *KeyManager, registrationToken string, reg ExternalRegistration) error
