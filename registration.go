@@ -213,8 +213,10 @@ func (m *RegistrationMetadata) CreateInput(t *RegistrationToken) (CreateClientIn
 }
 
 // Update is the RFC 7592 replacement of client c's metadata: what the
-// metadata omits returns to its default. The switch between public and
-// confidential is refused by ClientUpdate.Apply.
+// metadata omits returns to its default, but for
+// token_endpoint_auth_method, which stays: a client cannot switch between
+// public and confidential (ClientUpdate.Apply refuses a switch that is
+// asked for).
 func (m *RegistrationMetadata) Update(c *Client) (ClientUpdate, error) {
 	scopes, grants, err := m.normalise()
 	if err != nil {
@@ -222,7 +224,7 @@ func (m *RegistrationMetadata) Update(c *Client) (ClientUpdate, error) {
 	}
 	method := m.TokenEndpointAuthMethod
 	if method == "" {
-		method = AuthSecretBasic
+		method = c.TokenEndpointAuthMethod
 	}
 	if len(grants) == 0 {
 		grants = []string{GrantClientCredentials}

@@ -272,6 +272,13 @@ func TestRegistration(t *testing.T) {
 			if r.String("client_secret") != "" || r.Body["client_secret_expires_at"] != nil {
 				t.Errorf("a public client's registration: %s", r.Raw)
 			}
+			// An update that leaves out token_endpoint_auth_method keeps it.
+			up := s.Do("PUT", "/v1/oauth/register/"+r.String("client_id"), r.String("registration_access_token"),
+				map[string]any{"client_id": r.String("client_id"), "grant_types": []string{"authorization_code"},
+					"redirect_uris": []string{"http://127.0.0.1:9/cb2"}}).Want(t, http.StatusOK)
+			if up.String("token_endpoint_auth_method") != "none" || up.String("scope") != "" {
+				t.Errorf("the public client after an update: %s", up.Raw)
+			}
 		})
 
 		t.Run("UnknownTokenLookupsAreBoundedPerAddress", func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keysmith/keysmith"
@@ -139,17 +140,10 @@ func (s *Server) registrationMetadata(c *keysmith.Client) registrationMetadataJS
 	if c.HasGrant(keysmith.GrantAuthorizationCode) {
 		responses = []string{"code"}
 	}
-	scope := ""
-	for i, sc := range c.Scopes {
-		if i > 0 {
-			scope += " "
-		}
-		scope += sc
-	}
 	return registrationMetadataJSON{ClientID: c.ID, ClientIDIssuedAt: c.CreatedAt.Unix(),
 		RegistrationClientURI: s.OAuth.Issuer() + "/v1/oauth/register/" + c.ID, ClientName: c.Name,
 		GrantTypes: c.GrantTypes, ResponseTypes: responses, RedirectURIs: c.RedirectURIs,
-		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scope: scope, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod}
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scope: strings.Join(c.Scopes, " "), TokenEndpointAuthMethod: c.TokenEndpointAuthMethod}
 }
 
 // registerClient is RFC 7591's client registration endpoint. The initial
