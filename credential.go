@@ -49,6 +49,14 @@ const (
 	// CredentialRefreshToken is an OAuth refresh token: exchanged at the
 	// token endpoint for new tokens, rotated on every use.
 	CredentialRefreshToken CredentialKind = "refresh_token"
+	// CredentialRegistrationToken is an RFC 7591 initial access token: it
+	// lets whoever holds it register OAuth clients in one application and
+	// environment, a bounded number of times (see registration.go).
+	CredentialRegistrationToken CredentialKind = "registration_token"
+	// CredentialRegistrationAccess is an RFC 7592 registration access
+	// token: it reads, replaces and deletes the one client it was issued
+	// with.
+	CredentialRegistrationAccess CredentialKind = "registration_access_token"
 )
 
 // CredentialForm is the shape of one kind of credential: Prefix, RandomLen
@@ -76,6 +84,10 @@ var (
 	SetupCodeForm    = CredentialForm{Kind: CredentialSetupCode, Prefix: SetupCodePrefix, RandomLen: 32, Checksum: true}
 	AuthCodeForm     = CredentialForm{Kind: CredentialAuthorizationCode, Prefix: AuthCodePrefix, RandomLen: 32, Checksum: true}
 	RefreshTokenForm = CredentialForm{Kind: CredentialRefreshToken, Prefix: RefreshTokenPrefix, RandomLen: 32, Checksum: true}
+	// RegistrationTokenForm and RegistrationAccessForm are dynamic client
+	// registration's credentials (RFC 7591 and 7592).
+	RegistrationTokenForm  = CredentialForm{Kind: CredentialRegistrationToken, Prefix: RegistrationTokenPrefix, RandomLen: 32, Checksum: true}
+	RegistrationAccessForm = CredentialForm{Kind: CredentialRegistrationAccess, Prefix: RegistrationAccessPrefix, RandomLen: 32, Checksum: true}
 	// LegacySessionForm was issued before sessions had their own prefix;
 	// such sessions last until they expire.
 	LegacySessionForm = CredentialForm{Kind: CredentialSession, Prefix: "kss_", RandomLen: 32, Legacy: true}
@@ -86,7 +98,7 @@ var (
 
 // CredentialForms lists every form Keysmith issues or accepts.
 var CredentialForms = []CredentialForm{APITokenForm, AccessTokenForm, SessionForm, ClientSecretForm, AppKeyForm, SetupCodeForm,
-	AuthCodeForm, RefreshTokenForm, LegacySessionForm, LegacyClientSecretForm}
+	AuthCodeForm, RefreshTokenForm, RegistrationTokenForm, RegistrationAccessForm, LegacySessionForm, LegacyClientSecretForm}
 
 // Len is the length of every credential of the form.
 func (f CredentialForm) Len() int {
@@ -282,3 +294,31 @@ func NewRefreshToken() (Secret, Hash) { return RefreshTokenForm.generate() }
 // ParseRefreshToken checks the form of a refresh token and returns its
 // hash.
 func ParseRefreshToken(s string) (Hash, bool) { return parseCredential(s, CredentialRefreshToken) }
+
+// Initial access token format (RegistrationTokenForm): "ksi_", 32 base62
+// characters (190 bits from crypto/rand), a 6-character checksum. An org or
+// super admin creates one to let a tool register clients (RFC 7591).
+const RegistrationTokenPrefix = "ksi_"
+
+// NewRegistrationToken generates an initial access token and its hash.
+func NewRegistrationToken() (Secret, Hash) { return RegistrationTokenForm.generate() }
+
+// ParseRegistrationToken checks the form of an initial access token and
+// returns its hash.
+func ParseRegistrationToken(s string) (Hash, bool) {
+	return parseCredential(s, CredentialRegistrationToken)
+}
+
+// Registration access token format (RegistrationAccessForm): "ksm_" (it
+// manages one client), 32 base62 characters, a 6-character checksum.
+const RegistrationAccessPrefix = "ksm_"
+
+// NewRegistrationAccessToken generates a registration access token and its
+// hash.
+func NewRegistrationAccessToken() (Secret, Hash) { return RegistrationAccessForm.generate() }
+
+// ParseRegistrationAccessToken checks the form of a registration access
+// token and returns its hash.
+func ParseRegistrationAccessToken(s string) (Hash, bool) {
+	return parseCredential(s, CredentialRegistrationAccess)
+}

@@ -21,6 +21,8 @@ func TestCredentialForms(t *testing.T) {
 		{keysmith.AccessTokenForm, keysmith.NewOpaqueAccessToken, keysmith.ParseOpaqueAccessToken, "ksa_", 42},
 		{keysmith.SessionForm, keysmith.NewSessionSecret, keysmith.ParseSessionSecret, "ksb_", 42},
 		{keysmith.ClientSecretForm, keysmith.NewClientSecret, keysmith.ParseClientSecret, "ksc_", 53},
+		{keysmith.RegistrationTokenForm, keysmith.NewRegistrationToken, keysmith.ParseRegistrationToken, "ksi_", 42},
+		{keysmith.RegistrationAccessForm, keysmith.NewRegistrationAccessToken, keysmith.ParseRegistrationAccessToken, "ksm_", 42},
 	}
 	readme, err := os.ReadFile("README.md")
 	if err != nil {

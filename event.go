@@ -83,6 +83,12 @@ const (
 	// (a reused code or refresh token, a revoked consent, a deactivation);
 	// its data says why.
 	EventGrantRevoked EventType = "oauth_grant.revoked"
+
+	// Dynamic client registration: an initial access token was created or
+	// revoked. A registration made with one is an oauth_client.created
+	// whose actor is the token.
+	EventRegistrationTokenCreated EventType = "registration_token.created"
+	EventRegistrationTokenRevoked EventType = "registration_token.revoked"
 )
 
 // eventMessages are the human messages of the event types.
@@ -150,6 +156,9 @@ var eventMessages = map[EventType]string{
 	EventConsentGranted:           "User authorised an OAuth client",
 	EventConsentRevoked:           "User revoked an OAuth client's authorisation",
 	EventGrantRevoked:             "OAuth grant revoked with its tokens",
+
+	EventRegistrationTokenCreated: "Registration token created",
+	EventRegistrationTokenRevoked: "Registration token revoked",
 }
 
 // Message returns the human message of the event type.

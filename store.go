@@ -43,6 +43,7 @@ type Store interface {
 	APIStore
 	SettingsStore
 	AgentStore
+	RegistrationStore
 }
 
 // UserStore keeps users.
@@ -441,3 +442,33 @@ const (
 	// ChangeSigningKey: the set of signing keys changed.
 	ChangeSigningKey ChangeKind = "signing_key"
 )
+
+// RegistrationStore keeps dynamic client registration's tokens: initial
+// access tokens and the registrations made with them (registration.go).
+type RegistrationStore interface {
+	// CreateRegistrationToken stores an initial access token by its hash
+	// and records registration_token.created. CodeInvalid if its
+	// application does not exist.
+	CreateRegistrationToken(ctx context.Context, t *RegistrationToken, h Hash) error
+	// FindRegistrationTokens returns one page of initial access tokens,
+	// newest first. CodeInvalid for a bad cursor.
+	FindRegistrationTokens(ctx context.Context, f RegistrationTokenFilter) ([]*RegistrationToken, string, error)
+	// FindRegistrationTokenByHash returns the initial access token of that
+	// hash, whatever its state. CodeNotFound if there is none.
+	FindRegistrationTokenByHash(ctx context.Context, h Hash) (*RegistrationToken, error)
+	// RevokeRegistrationToken revokes one and records
+	// registration_token.revoked; revoking a revoked one changes nothing.
+	// CodeNotFound if there is none.
+	RevokeRegistrationToken(ctx context.Context, id, revokedBy string) (*RegistrationToken, error)
+	// RegisterClient spends one use of initial access token tokenID and,
+	// in the same transaction, creates client c with its secret s (nil for
+	// a public client; see CreateClient) and registration reg with its
+	// registration access token's hash. The use is counted under the
+	// token's row lock: CodeUnauthorized, with nothing changed, when the
+	// token is revoked, expired at now or used up by then.
+	RegisterClient(ctx context.Context, tokenID string, now time.Time, c *Client, s *ClientSecret, h Hash,
+		reg *ClientRegistration, accessHash Hash) error
+	// FindClientRegistrationByHash returns the registration whose access
+	// token has hash h. CodeNotFound if there is none.
+	FindClientRegistrationByHash(ctx context.Context, h Hash) (*ClientRegistration, error)
+}

@@ -141,6 +141,9 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		moved := newApp(t, s, admin, "moved")
 		newClient(t, s, admin, map[string]any{"app_id": moved})
 		s.Do("POST", "/v1/apps/"+moved+"/transfer", admin, map[string]any{"owner_id": devID}).Want(t, http.StatusOK)
+		// Dynamic client registration's initial access tokens.
+		rt := s.Do("POST", "/v1/oauth/registration-tokens", admin, map[string]any{"app_id": moved, "environment": "sandbox"}).Want(t, http.StatusCreated)
+		s.Do("DELETE", "/v1/oauth/registration-tokens/"+rt.String("id"), admin, nil).Want(t, http.StatusNoContent)
 
 		// Expiry is noticed by the maintenance sweep.
 		s.Clock.Advance(2 * time.Hour)

@@ -359,6 +359,18 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		"`POST /v1/trusted-origins`": func(caller) request {
 			return request{method: "POST", path: "/v1/trusted-origins", body: map[string]any{"origin": fmt.Sprintf("https://o%d.example.com", w.uniq())}}
 		},
+		"`POST /v1/oauth/registration-tokens`": func(caller) request {
+			app := w.Do("POST", "/v1/apps", su, map[string]any{"name": fmt.Sprint("dcr", w.uniq())}).Want(w.t, 201).String("app_id")
+			return request{method: "POST", path: "/v1/oauth/registration-tokens", body: map[string]any{"app_id": app, "environment": "sandbox"}}
+		},
+		"`GET /v1/oauth/registration-tokens`": func(caller) request {
+			return request{method: "GET", path: "/v1/oauth/registration-tokens"}
+		},
+		"`DELETE /v1/oauth/registration-tokens/{id}`": func(caller) request {
+			app := w.Do("POST", "/v1/apps", su, map[string]any{"name": fmt.Sprint("dcr", w.uniq())}).Want(w.t, 201).String("app_id")
+			id := w.Do("POST", "/v1/oauth/registration-tokens", su, map[string]any{"app_id": app, "environment": "sandbox"}).Want(w.t, 201).String("id")
+			return request{method: "DELETE", path: "/v1/oauth/registration-tokens/" + id}
+		},
 		"`DELETE /v1/trusted-origins/{id}`": func(caller) request {
 			id := w.Do("POST", "/v1/trusted-origins", su, map[string]any{"origin": fmt.Sprintf("https://o%d.example.com", w.uniq())}).Want(w.t, 201).String("id")
 			return request{method: "DELETE", path: "/v1/trusted-origins/" + id}

@@ -84,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	s.appKeyRoutes(mux)
 	s.clientRoutes(mux)
 	s.oauthRoutes(mux)
+	s.registrationRoutes(mux)
 	s.userRoutes(mux)
 	s.groupRoutes(mux)
 	s.sessionRoutes(mux)

@@ -84,6 +84,7 @@ func (a *Authority) Metadata() map[string]any {
 		"jwks_uri":                                       a.issuer + "/.well-known/jwks.json",
 		"introspection_endpoint":                         a.issuer + "/v1/oauth/introspect",
 		"revocation_endpoint":                            a.issuer + "/v1/oauth/revoke",
+		"registration_endpoint":                          a.issuer + "/v1/oauth/register",
 		"grant_types_supported":                          []string{keysmith.GrantAuthorizationCode, keysmith.GrantRefreshToken, keysmith.GrantClientCredentials},
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query"},

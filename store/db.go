@@ -326,7 +326,8 @@ type txn struct {
 	bulk      *bulkState // nil but in a Batch
 }
 
-// write runs f in a transaction. When f succeeds the transaction commits and
+// write runs f in a transaction; with a ctx from joining, in the
+// transaction that ctx carries (the caller commits it). When f succeeds the transaction commits and
 // the changes f noted are published; otherwise it rolls back and nothing is
 // published or recorded. A commit that fails may still have committed (the
 // connection can drop before its answer), so its changes are published
@@ -345,6 +346,9 @@ type txn struct {
 // statement locks in no stated order), then the system log's lock, which
 // tx.record takes. Nothing takes a row lock after appending an event.
 func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
+	if tx, ok := ctx.Value(joinKey{}).(*txn); ok && tx.db == db {
+		return f(tx) // a call made inside another's transaction (joining)
+	}
 	var changes []keysmith.Change
 	number := db.txns.Add(1)
 	err := db.tx(ctx, func(stx *sql.Tx) error {

@@ -25,6 +25,11 @@
 //	TrustedOriginStore CreateTrustedOrigin, FindTrustedOrigins,
 //	                 DeleteTrustedOrigin: TrustedOrigins (trustedorigins), with
 //	                 the bound under concurrent additions
+//	RegistrationStore CreateRegistrationToken, FindRegistrationTokens,
+//	                 FindRegistrationTokenByHash, RevokeRegistrationToken,
+//	                 RegisterClient, FindClientRegistrationByHash:
+//	                 Registrations (registrations), with max_uses under
+//	                 concurrent registrations
 //	APIStore         CreateAPI, FindScopes, FindAPIs, FindAPIByID, UpdateAPI,
 //	                 DeleteAPI, RecordUnregisteredScopes: APIs (apis), with
 //	                 DeleteAPI racing CreateClient; UpdateClient there too
@@ -173,6 +178,7 @@ var cases = []struct {
 	// One case per resource (its file), subtests sharing one database.
 	{"Zones", withStore(testZones)},
 	{"TrustedOrigins", withStore(testTrustedOrigins)},
+	{"Registrations", withStore(testRegistrations)},
 	{"APIs", withStore(testAPIs)},
 	{"Apps", withStore(testApps)},
 	{"AppKeys", withStore(testAppKeys)},
