@@ -173,6 +173,7 @@ var cases = []struct {
 	// One case per resource (its file), subtests sharing one database.
 	{"Zones", withStore(testZones)},
 	{"TrustedOrigins", withStore(testTrustedOrigins)},
+	{"KeyManagers", withStore(testKeyManagers)},
 	{"APIs", withStore(testAPIs)},
 	{"Apps", withStore(testApps)},
 	{"AppKeys", withStore(testAppKeys)},
