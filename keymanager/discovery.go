@@ -120,4 +120,3 @@ func bounded(s string) string {
 	}
 	return s
 }
-
