@@ -228,6 +228,9 @@ func (s *Server) shownOnce(w http.ResponseWriter, r *http.Request, c *Caller, a 
 		"ConsumerKey": consumerKey(cl), "Back": appKMURL(a.ID, string(cl.Environment), cl.KeyManagerID),
 		"Secret": map[string]any{"ID": "client-secret", "Label": "Consumer secret", "Value": plain.Reveal()},
 	}
+	if cl.External() {
+		d["Secret"].(map[string]any)["Warn"] = "Copy it now: Keysmith does not keep it (the key manager does) and will not show it again."
+	}
 	if token != nil {
 		d["Token"] = map[string]any{"ID": "access-token", "Label": "Access token", "Value": token.Token.Reveal()}
 		d["TokenScope"], d["TokenExpiresIn"] = token.Record.Scope, token.ExpiresIn
