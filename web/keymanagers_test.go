@@ -66,7 +66,7 @@ func TestKeyManagerGenerateKeysOnItsTab(t *testing.T) {
 
 	b.Open("/apps/" + a.ID + "?env=sandbox")
 	b.Run(chromedp.Click(chromedp.CSS(`nav.km-tabs li:nth-of-type(2) a`)))
-	if !b.Has(`input[readonly][value="` + key + `"]`) || b.Has("table.secrets") || strings.Contains(b.Body(), secret) {
+	if !b.Has(`input[readonly][value="`+key+`"]`) || b.Has("table.secrets") || strings.Contains(b.Body(), secret) {
 		t.Errorf("the manager's tab after generating: %q", b.Body())
 	}
 	shots(b, "key-manager-tab")
