@@ -118,6 +118,11 @@ func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u Cl
 	}
 	out, err := s.Store.UpdateClient(WithGranter(ctx, p.User), &next, c.Scopes)
 	if err != nil {
+		if c.External() && next.RegistrationTokenSealed != c.RegistrationTokenSealed {
+			// The manager changed and may have rotated its token: keep
+			// what manages the registration now, whatever else failed.
+			_ = s.Store.SetClientRegistration(context.WithoutCancel(ctx), c.ID, next.RegistrationURI, next.RegistrationTokenSealed)
+		}
 		return nil, err
 	}
 	return out, s.markUnregistered(ctx, out)

@@ -274,6 +274,11 @@ type KeyManagerStore interface {
 	// revokes every live client registered at it (recording each), so that
 	// its tokens are refused at once. CodeNotFound if there is none.
 	DeleteKeyManager(ctx context.Context, id, deletedBy string) error
+	// SetClientRegistration stores how an external client's registration
+	// is managed now (its URI and sealed registration access token), when
+	// the manager rotated them but the rest of a change could not be
+	// stored. CodeNotFound if there is no such external client.
+	SetClientRegistration(ctx context.Context, clientID, registrationURI, registrationTokenSealed string) error
 	// FindClientByExternalID returns the client registered at manager
 	// keyManagerID under the manager's client_id externalClientID.
 	// CodeNotFound if there is none.

@@ -191,3 +191,23 @@ func (tx *txn) requireKeyManager(id string) error {
 	}
 	return nil
 }
+
+// SetClientRegistration stores an external client's registration URI and
+// sealed registration access token.
+func (db *DB) SetClientRegistration(ctx context.Context, clientID, uri, sealed string) error {
+	return db.write(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET registration_uri = $1, registration_token_sealed = $2
+			WHERE id = $3 AND key_manager_id <> ''`, uri, sealed, clientID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			return keysmith.Errorf(keysmith.CodeNotFound, "OAuth client %q of an external key manager not found", clientID)
+		}
+		tx.changed(keysmith.ChangeOAuthClient, clientID)
+		return nil
+	})
+}

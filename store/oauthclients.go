@@ -106,9 +106,13 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 			return err
 		}
 		tx.changed(keysmith.ChangeOAuthClient, c.ID)
-		if err := tx.record(keysmith.EventClientCreated, map[string]any{"app_id": c.AppID, "environment": c.Environment,
+		details := map[string]any{"app_id": c.AppID, "environment": c.Environment,
 			"scopes": c.Scopes, "token_format": c.TokenFormat, "grant_types": c.GrantTypes,
-			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "first_party": c.FirstParty}, keysmith.ClientRef(c)); err != nil {
+			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "first_party": c.FirstParty}
+		if c.KeyManagerID != "" {
+			details["key_manager_id"], details["external_client_id"] = c.KeyManagerID, c.ExternalClientID
+		}
+		if err := tx.record(keysmith.EventClientCreated, details, keysmith.ClientRef(c)); err != nil {
 			return err
 		}
 		if s == nil {

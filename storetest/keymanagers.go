@@ -166,6 +166,15 @@ func testKeyManagers(t *testing.T, fx *fixture) {
 		if after.RegistrationTokenSealed != "v1.rotated" || after.RegistrationURI != c2.RegistrationURI {
 			t.Errorf("after UpdateClient: %+v", after)
 		}
+		if err := fx.db.SetClientRegistration(fx.ctx, c.ID, "https://idp.example.com/r/3", "v1.rotated-again"); err != nil {
+			t.Fatalf("SetClientRegistration: %v", err)
+		}
+		after, _ = fx.db.FindClientByID(fx.ctx, c.ID)
+		if after.RegistrationTokenSealed != "v1.rotated-again" || after.RegistrationURI != "https://idp.example.com/r/3" {
+			t.Errorf("after SetClientRegistration: %+v", after)
+		}
+		own, _ := fx.createClient(alice, "")
+		wantCode(t, "SetClientRegistration of Keysmith's own client", fx.db.SetClientRegistration(fx.ctx, own.ID, "x", "y"), keysmith.CodeNotFound)
 	})
 
 	t.Run("ClientOfADisabledOrDeletedManagerIsRefused", func(t *testing.T) {
