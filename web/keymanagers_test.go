@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +49,11 @@ func TestKeyManagerGenerateKeysOnItsTab(t *testing.T) {
 	a, err := srv.App.Service.CreateApp(context.Background(), dev, keysmith.CreateAppInput{Name: "Shop"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The console page is not the developer's, and its forms refuse them.
+	if r := b.PostForm("/key-managers", url.Values{"csrf_token": {b.CSRF()}, "name": {"mine"}, "type": {"oidc"},
+		"issuer": {p.Issuer}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a developer adding a key manager: status %d, want 403", r.StatusCode)
 	}
 	b.Open("/apps/" + a.ID + "?env=sandbox")
 	b.Run(chromedp.Click(chromedp.CSS(`nav.km-tabs li:nth-of-type(2) a`)))
