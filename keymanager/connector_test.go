@@ -94,7 +94,7 @@ var codeClient = keysmith.ClientMetadata{Name: "Shop web", GrantTypes: []string{
 	RedirectURIs: []string{"https://shop.example.com/cb"}, Scopes: []string{"openid", "orders:read"},
 	TokenEndpointAuthMethod: "client_secret_basic"}
 
-// TestOkta: Okta's Dynamic Client Registration API, as documented at
+// TestKeyManagerOkta: Okta's Dynamic Client Registration API, as documented at
 // https://developer.okta.com/docs/reference/api/oauth-clients/ ("Dynamic
 // Client Registration API", also the "Client" tag of the Okta OAuth
 // OpenAPI, https://developer.okta.com/docs/api/openapi/okta-oauth/oauth/tag/Client/):
@@ -109,7 +109,7 @@ var codeClient = keysmith.ClientMetadata{Name: "Shop web", GrantTypes: []string{
 //     "error_description": …}; a bad API token 401 with Okta's error object
 //     {"errorCode": "E0000011", "errorSummary": "Invalid token provided", …}
 //     (developer.okta.com/docs/reference/error-codes/).
-func TestOkta(t *testing.T) {
+func TestKeyManagerOkta(t *testing.T) {
 	p := newProvider(t, "/oauth2/default")
 	// Okta's discovery document for a custom authorization server names
 	// the org's registration endpoint.
@@ -214,7 +214,7 @@ func TestOkta(t *testing.T) {
 	})
 }
 
-// TestKeycloak: Keycloak's client registration service with the
+// TestKeyManagerKeycloak: Keycloak's client registration service with the
 // openid-connect provider, as documented at
 // https://www.keycloak.org/securing-apps/client-registration ("Client
 // registration service"):
@@ -229,7 +229,7 @@ func TestOkta(t *testing.T) {
 //     the new registration_access_token; the old one no longer works);
 //     DELETE answers 204;
 //   - refusals answer {"error": …, "error_description": …}.
-func TestKeycloak(t *testing.T) {
+func TestKeyManagerKeycloak(t *testing.T) {
 	const realm = "/realms/shop"
 	p := newProvider(t, realm)
 	p.doc["registration_endpoint"] = p.issuer(realm) + "/clients-registrations/openid-connect"
@@ -302,8 +302,8 @@ func TestKeycloak(t *testing.T) {
 	}
 }
 
-// TestDiscover: which of discovery and JWKS failed, and why.
-func TestDiscover(t *testing.T) {
+// TestKeyManagerDiscover: which of discovery and JWKS failed, and why.
+func TestKeyManagerDiscover(t *testing.T) {
 	ctx := context.Background()
 	c := testConnector()
 	t.Run("WrongIssuerIsADiscoveryFailure", func(t *testing.T) {
