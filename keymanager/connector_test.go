@@ -346,6 +346,14 @@ func TestKeyManagerDiscover(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+	t.Run("ARegistrationEndpointOnAnotherHostIsRefused", func(t *testing.T) {
+		p := newProvider(t, "/a")
+		p.doc["registration_endpoint"] = "http://localhost:1/register" // another host than 127.0.0.1
+		_, err := c.Discover(ctx, keysmith.KeyManagerOIDC, p.issuer("/a"))
+		if err == nil || !strings.Contains(err.Error(), "not on the issuer's host") {
+			t.Errorf("got %v", err)
+		}
+	})
 	t.Run("PlainHTTPWithoutTheFlagIsRefusedBeforeAnyCall", func(t *testing.T) {
 		p := newProvider(t, "/a")
 		_, err := (&Connector{HTTP: NewHTTP(Options{})}).Discover(ctx, keysmith.KeyManagerOIDC, p.issuer("/a"))

@@ -2,6 +2,7 @@ package keymanager
 
 import (
 	"context"
+	"net/url"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
@@ -67,6 +68,12 @@ func (c *Connector) Discover(ctx context.Context, typ keysmith.KeyManagerType, i
 			return keysmith.Discovery{}, invalid("discovery failed: "+name, err)
 		}
 	}
+	if d.RegistrationEndpoint != "" && hostOf(d.RegistrationEndpoint) != hostOf(issuer) {
+		// The registration token is sent there: only to the issuer's host.
+		return keysmith.Discovery{}, keysmith.Errorf(keysmith.CodeInvalid,
+			"discovery failed: registration_endpoint %q is not on the issuer's host %s; Keysmith sends the registration token only there",
+			bounded(d.RegistrationEndpoint), hostOf(issuer))
+	}
 	if err := c.checkJWKS(ctx, d.JWKSURI); err != nil {
 		return keysmith.Discovery{}, err
 	}
@@ -102,6 +109,15 @@ func defaultRegistrationEndpoint(typ keysmith.KeyManagerType, issuer string) str
 		return strings.TrimSuffix(issuer, "/") + "/clients-registrations/openid-connect"
 	}
 	return ""
+}
+
+// hostOf is the host (and port) of a URL, lower-cased; "" if it has none.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
 }
 
 // maxShown bounds what Keysmith repeats of another server's words.
