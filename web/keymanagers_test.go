@@ -32,16 +32,29 @@ func TestKeyManagerGenerateKeysOnItsTab(t *testing.T) {
 	webtest.AddPerson(t, srv, keysmith.RoleOrgAdmin, "olga@example.com", "olga's password")
 	admin.SignIn("olga@example.com", "olga's password")
 	admin.Open("/key-managers")
-	admin.Run(sendKeys("#km-name", "Partner IdP"), chromedp.SetValue(chromedp.CSS("#km-type"), "oidc"),
+	admin.Run(sendKeys("#km-name", "Partner"), chromedp.SetValue(chromedp.CSS("#km-type"), "oidc"),
 		sendKeys("#km-issuer", p.Issuer), sendKeys("#km-regtoken", p.InitialAccessToken))
 	admin.Submit(`form[action="/key-managers"] button[type=submit]`)
 	if got := admin.Text(".alert-ok"); !strings.Contains(got, "key manager is added") {
 		t.Fatalf("after adding: %q", admin.Body())
 	}
+	shots(admin, "key-managers")
+	// Renamed on its own page; the registration token stays (and is
+	// never put back into the form).
+	admin.Run(chromedp.Click(chromedp.CSS(`table.key-managers a`)))
+	if admin.Value("#km-regtoken") != "" {
+		t.Error("the edit form shows the registration token")
+	}
+	admin.Run(chromedp.SetValue(chromedp.CSS("#km-name"), "Partner IdP"))
+	admin.Submit(`form.card button[type=submit]`)
+	if got := admin.Text(".alert-ok"); !strings.Contains(got, "saved") || !strings.Contains(admin.Text("dl.facts"), "set (encrypted)") {
+		t.Fatalf("after saving: %q", admin.Body())
+	}
+	shots(admin, "key-manager-edit")
+	admin.Open("/key-managers")
 	if got := admin.Text("table.key-managers"); !strings.Contains(got, "Keysmith") || !strings.Contains(got, "Partner IdP") {
 		t.Errorf("list: %q", got)
 	}
-	shots(admin, "key-managers")
 
 	b := webtest.On(t, srv)
 	b.Server.AddAPI(keysmith.Scope{Name: "orders:read", Description: "Read orders", SelfService: true})
