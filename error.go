@@ -20,6 +20,9 @@ const (
 	CodeForbidden    Code = "forbidden"
 	CodeRateLimited  Code = "rate_limited"
 	CodeInternal     Code = "internal"
+	// CodeUpstream: an external key manager failed or refused what
+	// Keysmith asked of it; the message says what it answered.
+	CodeUpstream Code = "upstream"
 )
 
 // Error is the one error type of the domain. Message is safe to show to the

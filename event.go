@@ -60,6 +60,10 @@ const (
 	EventTrustedOriginDeleted EventType = "trusted_origin.deleted"
 	EventRateLimitsUpdated    EventType = "settings.rate_limits_updated"
 
+	EventKeyManagerCreated EventType = "key_manager.created"
+	EventKeyManagerUpdated EventType = "key_manager.updated"
+	EventKeyManagerDeleted EventType = "key_manager.deleted"
+
 	EventAPICreated    EventType = "api.created"
 	EventAPIUpdated    EventType = "api.updated"
 	EventAPIDeleted    EventType = "api.deleted"
@@ -138,6 +142,10 @@ var eventMessages = map[EventType]string{
 	EventTrustedOriginCreated: "Trusted origin added",
 	EventTrustedOriginDeleted: "Trusted origin deleted",
 	EventRateLimitsUpdated:    "Rate limits changed",
+
+	EventKeyManagerCreated: "Key manager added",
+	EventKeyManagerUpdated: "Key manager changed",
+	EventKeyManagerDeleted: "Key manager deleted (its clients revoked)",
 
 	EventAPICreated:               "API created",
 	EventAPIUpdated:               "API updated",

@@ -2,7 +2,9 @@ package keysmith
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // KeyManagerType says how Keysmith talks to an external key manager: which
@@ -140,3 +142,204 @@ type KeyManagerConnector interface {
 	// client the manager no longer has is not an error.
 	DeleteRegistration(ctx context.Context, m *KeyManager, registrationToken string, reg ExternalRegistration) error
 }
+
+// MaxKeyManagers bounds the external key managers: each costs outbound
+// calls and memory on every replica, so the list stays short.
+const MaxKeyManagers = 50
+
+// maxKeyManagerSecret bounds a secret given for a key manager.
+const maxKeyManagerSecret = 4096
+
+// CreateKeyManagerInput is what an admin supplies to add a key manager.
+// The secrets are sealed before they are stored and never returned.
+type CreateKeyManagerInput struct {
+	Name     string
+	Type     string
+	Issuer   string
+	Audience string
+	Enabled  *bool // default true
+	// RegistrationToken is what the manager needs to register clients:
+	// an Okta API token, a Keycloak or RFC 7591 initial access token.
+	RegistrationToken         Secret
+	IntrospectionClientID     string
+	IntrospectionClientSecret Secret
+}
+
+// Validate checks the input and returns the manager it describes, without
+// id, times, discovered endpoints and sealed secrets.
+func (in *CreateKeyManagerInput) Validate() (*KeyManager, error) {
+	m := &KeyManager{Name: in.Name, Type: KeyManagerType(in.Type), Issuer: in.Issuer, Audience: in.Audience,
+		Enabled: true, IntrospectionClientID: in.IntrospectionClientID}
+	if in.Enabled != nil {
+		m.Enabled = *in.Enabled
+	}
+	if err := validateName("name", in.Name); err != nil {
+		return nil, err
+	}
+	if err := ParseKeyManagerType(in.Type); err != nil {
+		return nil, err
+	}
+	if err := validateIssuer(in.Issuer); err != nil {
+		return nil, err
+	}
+	if err := validateAudience(in.Audience); err != nil {
+		return nil, err
+	}
+	if err := validateKeyManagerSecrets(in.IntrospectionClientID, in.RegistrationToken, in.IntrospectionClientSecret); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ParseKeyManagerType checks an external key manager type.
+func ParseKeyManagerType(t string) error {
+	switch KeyManagerType(t) {
+	case KeyManagerOkta, KeyManagerKeycloak, KeyManagerOIDC:
+		return nil
+	case "":
+		return Errorf(CodeInvalid, "type is required: okta, keycloak or oidc")
+	case BuiltinKeyManager:
+		return Errorf(CodeInvalid, "type keysmith is the built-in key manager, always there; add okta, keycloak or oidc")
+	}
+	return Errorf(CodeInvalid, "type %q is not known: use okta, keycloak or oidc", t)
+}
+
+// validateIssuer checks the form of an issuer; whether Keysmith may call it
+// (https, its address) is the connector's check.
+func validateIssuer(s string) error {
+	if s == "" {
+		return Errorf(CodeInvalid, "issuer is required: the URL of the provider's OpenID discovery document, without /.well-known/…")
+	}
+	if !utf8.ValidString(s) || len(s) > 500 || strings.ContainsAny(s, " \t\r\n") {
+		return Errorf(CodeInvalid, "issuer must be a URL of at most 500 characters without spaces")
+	}
+	if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
+		return Errorf(CodeInvalid, "issuer %q must be an https URL", s)
+	}
+	return nil
+}
+
+func validateKeyManagerSecrets(introspectionClientID string, secrets ...Secret) error {
+	if len(introspectionClientID) > 200 || !utf8.ValidString(introspectionClientID) {
+		return Errorf(CodeInvalid, "introspection_client_id must be at most 200 characters")
+	}
+	for _, s := range secrets {
+		if v := s.Reveal(); len(v) > maxKeyManagerSecret || strings.ContainsAny(v, "\r\n") {
+			return Errorf(CodeInvalid, "a key manager secret must be at most %d characters on one line", maxKeyManagerSecret)
+		}
+	}
+	return nil
+}
+
+// KeyManagerUpdate is a change to a key manager; nil fields stay. A new
+// issuer is discovered again. A secret set to "" removes it.
+type KeyManagerUpdate struct {
+	Name                      *string
+	Issuer                    *string
+	Audience                  *string
+	Enabled                   *bool
+	RegistrationToken         *Secret
+	IntrospectionClientID     *string
+	IntrospectionClientSecret *Secret
+}
+
+// IsEmpty reports whether u changes nothing.
+func (u *KeyManagerUpdate) IsEmpty() bool {
+	return u.Name == nil && u.Issuer == nil && u.Audience == nil && u.Enabled == nil && u.RegistrationToken == nil &&
+		u.IntrospectionClientID == nil && u.IntrospectionClientSecret == nil
+}
+
+// Validate checks the fields u sets.
+func (u *KeyManagerUpdate) Validate() error {
+	if u.IsEmpty() {
+		return Errorf(CodeInvalid, "nothing to change: give name, issuer, audience, enabled, registration_token, introspection_client_id or introspection_client_secret")
+	}
+	if u.Name != nil {
+		if err := validateName("name", *u.Name); err != nil {
+			return err
+		}
+	}
+	if u.Issuer != nil {
+		if err := validateIssuer(*u.Issuer); err != nil {
+			return err
+		}
+	}
+	if u.Audience != nil {
+		if err := validateAudience(*u.Audience); err != nil {
+			return err
+		}
+	}
+	var secrets []Secret
+	for _, s := range []*Secret{u.RegistrationToken, u.IntrospectionClientSecret} {
+		if s != nil {
+			secrets = append(secrets, *s)
+		}
+	}
+	id := ""
+	if u.IntrospectionClientID != nil {
+		id = *u.IntrospectionClientID
+	}
+	return validateKeyManagerSecrets(id, secrets...)
+}
+
+// GivesSecret reports whether u sets a secret (and so needs recent
+// authentication from a browser session).
+func (u *KeyManagerUpdate) GivesSecret() bool {
+	return u.RegistrationToken != nil || u.IntrospectionClientSecret != nil
+}
+
+// KeyManagerChanges is what an update changed, for its event: names of
+// the secrets, never their values.
+func KeyManagerChanges(before, after *KeyManager) map[string]any {
+	d := map[string]any{}
+	if before.Name != after.Name {
+		d["name"] = after.Name
+	}
+	if before.Issuer != after.Issuer {
+		d["issuer"] = after.Issuer
+	}
+	if before.Audience != after.Audience {
+		d["audience"] = after.Audience
+	}
+	if before.Enabled != after.Enabled {
+		d["enabled"] = after.Enabled
+	}
+	if before.RegistrationTokenSealed != after.RegistrationTokenSealed {
+		d["registration_token"] = "changed"
+	}
+	if before.IntrospectionClientID != after.IntrospectionClientID {
+		d["introspection_client_id"] = after.IntrospectionClientID
+	}
+	if before.IntrospectionSecretSealed != after.IntrospectionSecretSealed {
+		d["introspection_client_secret"] = "changed"
+	}
+	return d
+}
+
+// RegistrationTokenAAD is the associated data (Sealer) that binds each sealed key manager secret to its
+// row and purpose (Sealer), so that one cannot be moved to another row or
+// used as another kind of secret.
+func (m *KeyManager) RegistrationTokenAAD() string {
+	return "key_manager:" + m.ID + ":registration_token"
+}
+
+// IntrospectionSecretAAD is the associated data of the introspection secret.
+func (m *KeyManager) IntrospectionSecretAAD() string {
+	return "key_manager:" + m.ID + ":introspection_secret"
+}
+
+// RegistrationTokenAAD is the associated data of an external client's
+// sealed registration access token.
+func (c *Client) RegistrationTokenAAD() string {
+	return "key_manager:" + c.KeyManagerID + ":client:" + c.ID + ":registration_access_token"
+}
+
+// External reports whether the client is registered at an external key
+// manager: Keysmith issues it no tokens and keeps none of its secrets.
+func (c *Client) External() bool { return c.KeyManagerID != "" }
+
+// CanManageKeyManagers: org and super admins add, change and delete key
+// managers (they decide whose tokens every gateway accepts); every
+// signed-in user may read them without their secrets, so that developers
+// can pick one in the portal.
+func CanManageKeyManagers(u *User) bool { return isOrgWide(u.Role) }

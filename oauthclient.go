@@ -166,6 +166,10 @@ type CreateClientInput struct {
 	FirstParty                 bool
 	RefreshTokenTTLSeconds     *int64
 	RefreshTokenIdleTTLSeconds *int64
+
+	// KeyManager is the id of the external key manager to register the
+	// client at; "" or BuiltinKeyManager for Keysmith itself.
+	KeyManager string
 }
 
 // Validate checks the input and returns the client it describes (without

@@ -46,6 +46,14 @@ type Service struct {
 	// default DefaultReauthWindow.
 	ReauthWindow time.Duration
 
+	// KeyManagers registers clients at external key managers and reads
+	// their discovery documents (service_keymanagers.go); nil: external
+	// key managers cannot be added or used.
+	KeyManagers KeyManagerConnector
+	// Sealer seals the secrets of key managers and of their clients'
+	// registrations under the master key.
+	Sealer Sealer
+
 	dummyMu   sync.Mutex
 	dummyHash string
 

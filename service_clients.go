@@ -53,6 +53,14 @@ func (s *Service) CreateClient(ctx context.Context, p Principal, in CreateClient
 	if err := s.RequireRecentAuth(p); err != nil {
 		return nil, nil, Secret{}, err
 	}
+	if in.KeyManager != "" && in.KeyManager != BuiltinKeyManager {
+		plain, err := s.registerExternalClient(ctx, p, in.KeyManager, c)
+		if err != nil {
+			return nil, nil, Secret{}, err
+		}
+		c.UnregisteredScopes = []string{}
+		return c, nil, plain, nil
+	}
 	var (
 		sec   *ClientSecret
 		plain Secret
@@ -103,8 +111,18 @@ func (s *Service) UpdateClient(ctx context.Context, p Principal, id string, u Cl
 	if err := GrantError(p.User, added, registered); err != nil {
 		return nil, err
 	}
+	if c.External() {
+		if err := s.updateExternalRegistration(ctx, &next); err != nil {
+			return nil, err
+		}
+	}
 	out, err := s.Store.UpdateClient(WithGranter(ctx, p.User), &next, c.Scopes)
 	if err != nil {
+		if c.External() && next.RegistrationTokenSealed != c.RegistrationTokenSealed {
+			// The manager changed and may have rotated its token: keep
+			// what manages the registration now, whatever else failed.
+			_ = s.Store.SetClientRegistration(context.WithoutCancel(ctx), c.ID, next.RegistrationURI, next.RegistrationTokenSealed)
+		}
 		return nil, err
 	}
 	return out, s.markUnregistered(ctx, out)
@@ -205,6 +223,9 @@ func (s *Service) secretIssuingClient(ctx context.Context, p Principal, id strin
 	if err != nil {
 		return nil, err
 	}
+	if c.External() {
+		return nil, Errorf(CodeInvalid, "OAuth client %q is registered at key manager %q: its secrets live at the manager; Keysmith keeps none", id, c.KeyManagerID)
+	}
 	if c.Public() {
 		return nil, Errorf(CodeInvalid, "OAuth client %q is public (token_endpoint_auth_method none): it has no secrets; PKCE protects its codes", id)
 	}
@@ -223,6 +244,13 @@ func (s *Service) RevokeClient(ctx context.Context, p Principal, id string) (*Cl
 	c, err := s.Store.RevokeClient(ctx, id, p.User.ID)
 	if err != nil {
 		return nil, err
+	}
+	if c.External() {
+		// Revoked here first, so its tokens are refused at once whatever
+		// the manager answers; then deleted there (again, on a retry).
+		if err := s.deleteExternalRegistration(ctx, c); err != nil {
+			return nil, err
+		}
 	}
 	return c, s.markUnregistered(ctx, c)
 }

@@ -41,6 +41,7 @@ type Store interface {
 	ZoneStore
 	TrustedOriginStore
 	APIStore
+	KeyManagerStore
 	SettingsStore
 	AgentStore
 	RegistrationStore
@@ -254,6 +255,35 @@ type TrustedOriginStore interface {
 	// DeleteTrustedOrigin deletes one and records trusted_origin.deleted.
 	// CodeNotFound if there is none.
 	DeleteTrustedOrigin(ctx context.Context, id string) error
+}
+
+// KeyManagerStore keeps the external key managers.
+type KeyManagerStore interface {
+	// CreateKeyManager stores a new manager and records
+	// key_manager.created. CodeConflict if its name is taken or max
+	// managers exist.
+	CreateKeyManager(ctx context.Context, m *KeyManager, max int) error
+	// FindKeyManagerByID returns a manager. CodeNotFound if there is none.
+	FindKeyManagerByID(ctx context.Context, id string) (*KeyManager, error)
+	// FindKeyManagers returns every manager, by name.
+	FindKeyManagers(ctx context.Context) ([]*KeyManager, error)
+	// UpdateKeyManager stores m (as a permitted change makes it; its ID
+	// names it), sets its UpdatedAt, and records key_manager.updated with
+	// what changed. CodeNotFound; CodeConflict if the new name is taken.
+	UpdateKeyManager(ctx context.Context, m *KeyManager) (*KeyManager, error)
+	// DeleteKeyManager deletes a manager and, in the same transaction,
+	// revokes every live client registered at it (recording each), so that
+	// its tokens are refused at once. CodeNotFound if there is none.
+	DeleteKeyManager(ctx context.Context, id, deletedBy string) error
+	// SetClientRegistration stores how an external client's registration
+	// is managed now (its URI and sealed registration access token), when
+	// the manager rotated them but the rest of a change could not be
+	// stored. CodeNotFound if there is no such external client.
+	SetClientRegistration(ctx context.Context, clientID, registrationURI, registrationTokenSealed string) error
+	// FindClientByExternalID returns the client registered at manager
+	// keyManagerID under the manager's client_id externalClientID.
+	// CodeNotFound if there is none.
+	FindClientByExternalID(ctx context.Context, keyManagerID, externalClientID string) (*Client, error)
 }
 
 // SettingsStore keeps server-wide settings.

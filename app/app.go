@@ -17,6 +17,7 @@ import (
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/httpapi"
+	"github.com/keysmith/keysmith/keymanager"
 	"github.com/keysmith/keysmith/memlimit"
 	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/password"
@@ -101,6 +102,10 @@ type Config struct {
 	// ReauthWindow is how recently a browser session must have proved its
 	// password to create, rotate or reset a secret.
 	ReauthWindow time.Duration // default keysmith.DefaultReauthWindow
+	// AllowInsecureKeyManagers lets Keysmith call external key managers
+	// over plain http, and only at loopback addresses: for tests and local
+	// development (--allow-insecure-key-managers).
+	AllowInsecureKeyManagers bool
 
 	Now keysmith.Clock // default keysmith.SystemClock
 	Log *slog.Logger   // default slog.Default()
@@ -152,6 +157,9 @@ type App struct {
 	OAuth    *oauth.Authority
 	Service  *keysmith.Service
 	HTTP     *httpapi.Server
+	// KeyManagerHTTP makes every outbound call to external key managers
+	// (registration, discovery, and the verification of their tokens).
+	KeyManagerHTTP *keymanager.HTTP
 
 	closeLimiter func()
 	// metricsLn listens on Config.MetricsAddr; nil without it.
@@ -202,7 +210,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		SessionTTL:       cfg.SessionTTL,
 		ReauthWindow:     cfg.ReauthWindow,
 	}
-	oa, err := cfg.openOAuth(ctx, db)
+	kmHTTP := keymanager.NewHTTP(keymanager.Options{AllowInsecure: cfg.AllowInsecureKeyManagers})
+	svc.KeyManagers = &keymanager.Connector{HTTP: kmHTTP}
+	oa, masterKey, err := cfg.openOAuth(ctx, db)
 	if err != nil {
 		if closeLimiter != nil {
 			closeLimiter()
@@ -210,6 +220,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	svc.Sealer = masterKey
 	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status,
 		ForwardAuthHeader: cfg.ForwardAuthHeader}
 	pages, err := web.New(svc, api, cfg.Log)
@@ -223,13 +234,14 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	pages.OAuth = oa
 	api.Pages = pages.Handler()
 	a := &App{
-		Config:       cfg,
-		Store:        db,
-		Verifier:     v,
-		OAuth:        oa,
-		Service:      svc,
-		HTTP:         api,
-		closeLimiter: closeLimiter,
+		Config:         cfg,
+		Store:          db,
+		Verifier:       v,
+		OAuth:          oa,
+		Service:        svc,
+		HTTP:           api,
+		closeLimiter:   closeLimiter,
+		KeyManagerHTTP: kmHTTP,
 	}
 	if cfg.MetricsAddr != "" {
 		if err := a.openMetrics(refused); err != nil {

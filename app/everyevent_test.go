@@ -20,7 +20,7 @@ import (
 func TestEveryEventTypeIsRecorded(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		// The admin token must outlive the 91 days skipped for pruning.
-		s := apptest.Start(t, dsn, app.Config{LogRetention: 90 * 24 * time.Hour, TokenIdleTTL: 365 * 24 * time.Hour})
+		s := apptest.Start(t, dsn, app.Config{LogRetention: 90 * 24 * time.Hour, TokenIdleTTL: 365 * 24 * time.Hour, AllowInsecureKeyManagers: true})
 		admin := s.AdminToken
 		const pw = "correct horse battery staple"
 
@@ -77,6 +77,10 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		s.Do("DELETE", "/v1/zones/"+z.String("id"), admin, nil).Want(t, http.StatusNoContent)
 		o := s.Do("POST", "/v1/trusted-origins", admin, map[string]any{"origin": "https://app.example.com"}).Want(t, http.StatusCreated)
 		s.Do("DELETE", "/v1/trusted-origins/"+o.String("id"), admin, nil).Want(t, http.StatusNoContent)
+		kmp := apptest.NewDCRProvider(t)
+		km := s.Do("POST", "/v1/key-managers", admin, map[string]any{"name": "partner", "type": "oidc", "issuer": kmp.Issuer}).Want(t, http.StatusCreated)
+		s.Do("PATCH", "/v1/key-managers/"+km.String("id"), admin, map[string]any{"enabled": false}).Want(t, http.StatusOK)
+		s.Do("DELETE", "/v1/key-managers/"+km.String("id"), admin, nil).Want(t, http.StatusNoContent)
 
 		s.Do("PUT", "/v1/settings/rate-limits", admin, map[string]any{"tokens": 500}).Want(t, http.StatusOK)
 		devID, dev := s.AddUser(keysmith.RoleDeveloper, "")
@@ -102,7 +106,7 @@ func TestEveryEventTypeIsRecorded(t *testing.T) {
 		if _, err := s.App.Store.SQL().Exec(`DELETE FROM settings WHERE key = 'unregistered_scopes_recorded'`); err != nil {
 			t.Fatal(err)
 		}
-		s = apptest.Restart(t, s, app.Config{LogRetention: 90 * 24 * time.Hour, TokenIdleTTL: 365 * 24 * time.Hour})
+		s = apptest.Restart(t, s, app.Config{LogRetention: 90 * 24 * time.Hour, TokenIdleTTL: 365 * 24 * time.Hour, AllowInsecureKeyManagers: true})
 		sec := s.Do("POST", "/v1/oauth/clients/"+c.ID+"/secrets", admin, map[string]any{"description": "second"}).Want(t, http.StatusCreated)
 		s.Do("DELETE", "/v1/oauth/clients/"+c.ID+"/secrets/"+sec.String("secret_id"), admin, nil).Want(t, http.StatusNoContent)
 		reset := s.Do("POST", "/v1/oauth/clients/"+c.ID+"/secrets/reset", admin, nil).Want(t, http.StatusCreated)

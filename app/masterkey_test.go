@@ -82,11 +82,17 @@ func TestMasterKey(t *testing.T) {
 }
 
 // TestNothingSecretIsStoredInTheClear scans every table for client
-// secrets, access tokens, the master key and private key material.
+// secrets, access tokens, the master key, private key material and the
+// secrets of key managers and of the clients registered at them.
 func TestNothingSecretIsStoredInTheClear(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
 		key := oauth.NewMasterKey()
-		s := apptest.Start(t, dsn, app.Config{MasterKey: key.Encode()})
+		s := apptest.Start(t, dsn, app.Config{MasterKey: key.Encode(), AllowInsecureKeyManagers: true})
+		kmp := apptest.NewDCRProvider(t)
+		km := addKeyManager(t, s, kmp, "sealed").String("id")
+		ext := s.Do("POST", "/v1/oauth/clients", s.AdminToken, map[string]any{"name": "ext", "environment": "sandbox",
+			"key_manager": km}).Want(t, http.StatusCreated)
+		extSecret, extRAT := ext.String("client_secret"), kmp.RegistrationAccessToken(ext.String("client_id"))
 		c := newClient(t, s, s.AdminToken, map[string]any{})
 		extra := s.Do("POST", "/v1/oauth/clients/"+c.ID+"/secrets", s.AdminToken, nil).Want(t, http.StatusCreated).String("client_secret")
 		op := newClient(t, s, s.AdminToken, map[string]any{"token_format": "opaque"})
@@ -98,7 +104,7 @@ func TestNothingSecretIsStoredInTheClear(t *testing.T) {
 		}
 		raw, _ := base64.StdEncoding.DecodeString(key.Encode())
 		needles := []string{c.Secret, extra, op.Secret, opTok, jwtTok, key.Encode(), hex.EncodeToString(raw),
-			base64.RawURLEncoding.EncodeToString(raw), `"d":`}
+			base64.RawURLEncoding.EncodeToString(raw), `"d":`, kmp.InitialAccessToken, "introspection-secret-sealed", extSecret, extRAT}
 		// The private halves, as a JWK would carry them ("d", "p", "q").
 		for _, k := range s.App.OAuth.SigningKeys() {
 			var pub map[string]any

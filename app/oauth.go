@@ -49,17 +49,18 @@ func (c *Config) masterKey(db *store.DB) (oauth.MasterKey, error) {
 	return k, nil
 }
 
-func (c *Config) openOAuth(ctx context.Context, db *store.DB) (*oauth.Authority, error) {
+func (c *Config) openOAuth(ctx context.Context, db *store.DB) (*oauth.Authority, oauth.MasterKey, error) {
 	key, err := c.masterKey(db)
 	if err != nil {
-		return nil, err
+		return nil, key, err
 	}
 	issuer, err := c.issuer(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, key, err
 	}
-	return oauth.New(ctx, db, oauth.Options{Issuer: issuer, MasterKey: key, Algorithm: c.SigningAlg,
+	a, err := oauth.New(ctx, db, oauth.Options{Issuer: issuer, MasterKey: key, Algorithm: c.SigningAlg,
 		RotationInterval: c.KeyRotation, Now: c.Now, Log: c.Log})
+	return a, key, err
 }
 
 // checkIssuer refuses an issuer that is not an absolute http(s) URL: it is

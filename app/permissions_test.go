@@ -100,9 +100,24 @@ type matrixWorld struct {
 	devIn, devOut, org, super2 string
 	service, super2Token       string
 	n                          int
+	kmp                        *apptest.DCRProvider
 }
 
 func (w *matrixWorld) uniq() int { w.n++; return w.n }
+
+// keyManagerProvider is the identity provider the key manager cases add.
+func (w *matrixWorld) keyManagerProvider() *apptest.DCRProvider {
+	if w.kmp == nil {
+		w.kmp = apptest.NewDCRProvider(w.t)
+	}
+	return w.kmp
+}
+
+// newKeyManager adds a key manager as the bootstrap super admin.
+func (w *matrixWorld) newKeyManager() string {
+	return w.Do("POST", "/v1/key-managers", w.AdminToken, map[string]any{"name": fmt.Sprint("km", w.uniq()), "type": "oidc",
+		"issuer": w.keyManagerProvider().Issuer}).Want(w.t, 201).String("id")
+}
 
 // request builds one case: the request to send as c, and what to undo (as
 // the bootstrap super admin) if it succeeded, so that every case starts
@@ -355,6 +370,17 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		"`POST /v1/zones`": func(caller) request {
 			return request{method: "POST", path: "/v1/zones", body: map[string]any{"name": keysmith.NewID("zone"), "gateways": []string{"192.0.2.0/24"}}}
 		},
+		"`GET /v1/key-managers`": func(caller) request { return request{method: "GET", path: "/v1/key-managers"} },
+		"`POST /v1/key-managers`": func(caller) request {
+			return request{method: "POST", path: "/v1/key-managers", body: map[string]any{"name": fmt.Sprint("km", w.uniq()),
+				"type": "oidc", "issuer": w.keyManagerProvider().Issuer}}
+		},
+		"`PATCH /v1/key-managers/{id}`": func(caller) request {
+			return request{method: "PATCH", path: "/v1/key-managers/" + w.newKeyManager(), body: map[string]any{"enabled": false}}
+		},
+		"`DELETE /v1/key-managers/{id}`": func(caller) request {
+			return request{method: "DELETE", path: "/v1/key-managers/" + w.newKeyManager()}
+		},
 		"`GET /v1/trusted-origins`": func(caller) request { return request{method: "GET", path: "/v1/trusted-origins"} },
 		"`POST /v1/trusted-origins`": func(caller) request {
 			return request{method: "POST", path: "/v1/trusted-origins", body: map[string]any{"origin": fmt.Sprintf("https://o%d.example.com", w.uniq())}}
@@ -398,7 +424,7 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 func TestPermissionMatrix(t *testing.T) {
 	ops, want := documentedMatrix(t)
 	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
-		w := newMatrixWorld(t, apptest.Start(t, dsn, app.Config{}))
+		w := newMatrixWorld(t, apptest.Start(t, dsn, app.Config{AllowInsecureKeyManagers: true}))
 		cases := w.cases()
 		for _, op := range ops {
 			if cases[op] == nil {

@@ -262,7 +262,7 @@ func testOAuthClientsAndSecrets(t *testing.T, s *apptest.Server, c *client.Clien
 
 	oc := must(c.CreateOAuthClient(ctx, client.CreateOAuthClient{Name: "worker", AppID: a.ID, Environment: "sandbox",
 		Scopes: []string{"orders:read"}}))(t)
-	if oc.ID == "" || oc.Secret == "" || oc.SecretID == "" || oc.AppID != a.ID {
+	if oc.ID == "" || oc.Secret == "" || oc.SecretID == "" || oc.AppID != a.ID || oc.RecordID != oc.ID || oc.KeyManager != "keysmith" {
 		t.Fatalf("created %+v", oc)
 	}
 	if got := must(c.GetOAuthClient(ctx, oc.ID))(t); got.Secret != "" || got.Name != "worker" {

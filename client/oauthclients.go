@@ -10,12 +10,18 @@ import (
 // OAuthClient is an OAuth 2.0 client. Secret and SecretID are set only in
 // the answer of CreateOAuthClient, for a confidential client.
 type OAuthClient struct {
-	ID       string `json:"client_id"`
-	Secret   string `json:"client_secret,omitempty"`
-	SecretID string `json:"secret_id,omitempty"`
-	Name     string `json:"name"`
-	AppID    string `json:"app_id,omitempty"`
-	OwnerID  string `json:"owner_id"`
+	// ID is the client_id the client presents. For Keysmith's own clients
+	// it is also RecordID; for one registered at an external key manager
+	// (KeyManager) it is the manager's, and the methods that name a
+	// client take RecordID.
+	ID         string `json:"client_id"`
+	RecordID   string `json:"id"`
+	KeyManager string `json:"key_manager"`
+	Secret     string `json:"client_secret,omitempty"`
+	SecretID   string `json:"secret_id,omitempty"`
+	Name       string `json:"name"`
+	AppID      string `json:"app_id,omitempty"`
+	OwnerID    string `json:"owner_id"`
 	// Environment is "sandbox" or "production".
 	Environment string   `json:"environment"`
 	Scopes      []string `json:"scopes"`
@@ -60,6 +66,9 @@ type CreateOAuthClient struct {
 	FirstParty              bool     `json:"first_party,omitempty"`
 	RefreshTokenTTLSeconds  *int64   `json:"refresh_token_ttl,omitempty"`
 	RefreshTokenIdleTTL     *int64   `json:"refresh_token_idle_ttl,omitempty"`
+	// KeyManager registers the client at this external key manager (an id
+	// from GET /v1/key-managers) instead of in Keysmith.
+	KeyManager string `json:"key_manager,omitempty"`
 }
 
 // UpdateOAuthClient is the request of UpdateOAuthClient: nil fields stay

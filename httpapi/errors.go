@@ -24,6 +24,7 @@ var statusOf = map[keysmith.Code]struct {
 	keysmith.CodeNotFound:     {http.StatusNotFound, "not_found"},
 	keysmith.CodeConflict:     {http.StatusConflict, "conflict"},
 	keysmith.CodeRateLimited:  {http.StatusTooManyRequests, "rate_limited"},
+	keysmith.CodeUpstream:     {http.StatusBadGateway, "key_manager_error"},
 }
 
 // httpError is an error that only the transport knows about (a body too large,

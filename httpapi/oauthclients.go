@@ -10,6 +10,12 @@ import (
 // clientJSON is an OAuth client as the API shows it. ClientSecret is set
 // only in the response that creates it.
 type clientJSON struct {
+	// ID is Keysmith's record of the client (/v1/oauth/clients/{id});
+	// ClientID what the client presents: the same for Keysmith's own
+	// clients, the manager's client_id for one registered at an external
+	// key manager (KeyManager, "keysmith" for Keysmith's own).
+	ID           string   `json:"id"`
+	KeyManager   string   `json:"key_manager"`
 	ClientID     string   `json:"client_id"`
 	ClientSecret string   `json:"client_secret,omitempty"`
 	Name         string   `json:"name"`
@@ -47,7 +53,11 @@ func toClientJSON(c *keysmith.Client) clientJSON {
 	if c.TokenTTL < 0 {
 		ttl = -1
 	}
-	return clientJSON{ClientID: c.ID, Name: c.Name, AppID: c.AppID, OwnerID: c.OwnerID, Environment: string(c.Environment),
+	clientID, km := c.ID, keysmith.BuiltinKeyManager
+	if c.External() {
+		clientID, km = c.ExternalClientID, c.KeyManagerID
+	}
+	return clientJSON{ID: c.ID, KeyManager: km, ClientID: clientID, Name: c.Name, AppID: c.AppID, OwnerID: c.OwnerID, Environment: string(c.Environment),
 		Scopes: c.Scopes, UnregisteredScopes: nonNilStrings(c.UnregisteredScopes), GrantTypes: c.GrantTypes, TokenTTLSeconds: ttl, TokenFormat: string(c.TokenFormat),
 		Audience: c.Audience, Status: c.Status(), CreatedAt: c.CreatedAt, CreatedBy: c.CreatedBy,
 		RevokedAt: c.RevokedAt, RevokedBy: c.RevokedBy,
@@ -108,6 +118,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, p keysmith
 		FirstParty              bool     `json:"first_party"`
 		RefreshTokenTTL         *int64   `json:"refresh_token_ttl"`
 		RefreshTokenIdleTTL     *int64   `json:"refresh_token_idle_ttl"`
+		KeyManager              string   `json:"key_manager"`
 	}
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -118,7 +129,8 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, p keysmith
 		RedirectURIs: req.RedirectURIs, PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
 		TokenEndpointAuthMethod: req.TokenEndpointAuthMethod, PKCERequired: req.PKCERequired,
 		PKCEAllowPlain: req.PKCEAllowPlain, FirstParty: req.FirstParty,
-		RefreshTokenTTLSeconds: req.RefreshTokenTTL, RefreshTokenIdleTTLSeconds: req.RefreshTokenIdleTTL})
+		RefreshTokenTTLSeconds: req.RefreshTokenTTL, RefreshTokenIdleTTLSeconds: req.RefreshTokenIdleTTL,
+		KeyManager: req.KeyManager})
 	if err != nil {
 		return err
 	}
@@ -129,8 +141,9 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, p keysmith
 	}{clientJSON: toClientJSON(c)}
 	if sec != nil {
 		out.SecretID = sec.ID
-		out.ClientSecret = plain.Reveal()
 	}
+	// Keysmith's secret, or the one the key manager gave (kept there only).
+	out.ClientSecret = plain.Reveal()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/v1/oauth/clients/"+c.ID)
 	writeJSON(w, http.StatusCreated, out)

@@ -90,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 	s.sessionRoutes(mux)
 	s.zoneRoutes(mux)
 	s.trustedOriginRoutes(mux)
+	s.keyManagerRoutes(mux)
 	s.apiRoutes(mux)
 	s.settingsRoutes(mux)
 	s.agentRoutes(mux)

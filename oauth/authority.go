@@ -397,6 +397,11 @@ func (a *Authority) client(ctx context.Context, id string) (*clientEntry, error)
 		return nil, nil
 	}
 	c, err := a.store.FindClientByID(ctx, id)
+	if err == nil && c.External() {
+		// Registered at an external key manager: its manager issues its
+		// tokens, never Keysmith. Unknown here.
+		err = keysmith.Errorf(keysmith.CodeNotFound, "OAuth client %q not found", id)
+	}
 	var secrets []keysmith.SecretCheck
 	if err == nil {
 		secrets, err = a.store.FindClientSecretChecks(ctx, id)

@@ -246,3 +246,30 @@ func (m MasterKey) loadKey(k *keysmith.SigningKey) (*loadedKey, error) {
 	}
 	return lk, nil
 }
+
+// sealerAAD starts the associated data of everything sealed through
+// Seal, so that no such value opens as a signing key (whose associated
+// data is its kid) nor the other way round.
+const sealerAAD = "keysmith.sealer:"
+
+// Seal encrypts a secret that Keysmith must read back (a key manager's
+// registration token, a client's registration access token) under the
+// master key, bound to aad (its row and purpose): keysmith.Sealer.
+func (m MasterKey) Seal(plaintext, aad string) (string, error) {
+	if !m.Valid() {
+		return "", errors.New("no master key to seal with")
+	}
+	return m.seal([]byte(plaintext), sealerAAD+aad)
+}
+
+// Open decrypts what Seal sealed with the same aad.
+func (m MasterKey) Open(sealed, aad string) (string, error) {
+	if !m.Valid() {
+		return "", errors.New("no master key to open with")
+	}
+	pt, err := m.open(sealed, sealerAAD+aad)
+	if err != nil {
+		return "", fmt.Errorf("a sealed secret cannot be opened: %w", err)
+	}
+	return string(pt), nil
+}

@@ -12,7 +12,8 @@ import (
 
 const clientColumns = `id, name, app_id, owner_id, environment, scopes, grant_types, token_ttl, token_format,
 	audience, created_at, created_by, revoked_at, revoked_by, redirect_uris, post_logout_redirect_uris,
-	token_endpoint_auth_method, pkce_required, pkce_allow_plain, first_party, refresh_token_ttl, refresh_token_idle_ttl`
+	token_endpoint_auth_method, pkce_required, pkce_allow_plain, first_party, refresh_token_ttl, refresh_token_idle_ttl,
+	key_manager_id, external_client_id, registration_uri, registration_token_sealed`
 
 func scanClient(row interface{ Scan(...any) error }) (*keysmith.Client, error) {
 	var c keysmith.Client
@@ -21,7 +22,8 @@ func scanClient(row interface{ Scan(...any) error }) (*keysmith.Client, error) {
 	var revoked sql.NullInt64
 	err := row.Scan(&c.ID, &c.Name, &c.AppID, &c.OwnerID, &c.Environment, &scopes, &grants, &ttl, &c.TokenFormat,
 		&c.Audience, &created, &c.CreatedBy, &revoked, &c.RevokedBy, &redirects, &logouts,
-		&c.TokenEndpointAuthMethod, &pkce, &plain, &first, &rttl, &ridle)
+		&c.TokenEndpointAuthMethod, &pkce, &plain, &first, &rttl, &ridle,
+		&c.KeyManagerID, &c.ExternalClientID, &c.RegistrationURI, &c.RegistrationTokenSealed)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +59,15 @@ func scanSecret(row interface{ Scan(...any) error }) (*keysmith.ClientSecret, er
 // public client has no secret: s is nil.
 func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.ClientSecret, h keysmith.Hash) error {
 	return db.write(ctx, func(tx *txn) error {
+		// An external client's key manager's row first (DeleteKeyManager
+		// takes it, then its clients'): a client registered while its
+		// manager is deleted commits first (and is revoked with it) or
+		// finds it gone.
+		if c.KeyManagerID != "" {
+			if err := tx.requireKeyManager(c.KeyManagerID); err != nil {
+				return err
+			}
+		}
 		// The application's row first, as DeleteApp and app keys take it:
 		// a client created while its application is deleted commits first
 		// (and is revoked with it) or finds it gone.
@@ -72,13 +83,19 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_clients (id, name, app_id, owner_id, environment, scopes,
 			grant_types, token_ttl, token_format, audience, created_at, created_by, redirect_uris,
 			post_logout_redirect_uris, token_endpoint_auth_method, pkce_required, pkce_allow_plain, first_party,
-			refresh_token_ttl, refresh_token_idle_ttl)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			refresh_token_ttl, refresh_token_idle_ttl, key_manager_id, external_client_id, registration_uri,
+			registration_token_sealed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+			$21, $22, $23, $24)`,
 			c.ID, c.Name, c.AppID, c.OwnerID, string(c.Environment), strings.Join(c.Scopes, " "),
 			strings.Join(c.GrantTypes, " "), ttl, string(c.TokenFormat), c.Audience, micros(c.CreatedAt), c.CreatedBy,
 			strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "), authMethod(c),
 			boolInt(c.PKCERequired), boolInt(c.PKCEAllowPlain), boolInt(c.FirstParty),
-			int64(c.RefreshTokenTTL/time.Second), int64(c.RefreshTokenIdleTTL/time.Second))
+			int64(c.RefreshTokenTTL/time.Second), int64(c.RefreshTokenIdleTTL/time.Second),
+			c.KeyManagerID, c.ExternalClientID, c.RegistrationURI, c.RegistrationTokenSealed)
+		if db.dialect.isUniqueViolation(err) && c.KeyManagerID != "" {
+			return keysmith.Errorf(keysmith.CodeConflict, "key manager %q has a client %q in Keysmith already", c.KeyManagerID, c.ExternalClientID)
+		}
 		if err != nil {
 			return err
 		}
@@ -89,9 +106,13 @@ func (db *DB) CreateClient(ctx context.Context, c *keysmith.Client, s *keysmith.
 			return err
 		}
 		tx.changed(keysmith.ChangeOAuthClient, c.ID)
-		if err := tx.record(keysmith.EventClientCreated, map[string]any{"app_id": c.AppID, "environment": c.Environment,
+		details := map[string]any{"app_id": c.AppID, "environment": c.Environment,
 			"scopes": c.Scopes, "token_format": c.TokenFormat, "grant_types": c.GrantTypes,
-			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "first_party": c.FirstParty}, keysmith.ClientRef(c)); err != nil {
+			"token_endpoint_auth_method": c.TokenEndpointAuthMethod, "first_party": c.FirstParty}
+		if c.KeyManagerID != "" {
+			details["key_manager_id"], details["external_client_id"] = c.KeyManagerID, c.ExternalClientID
+		}
+		if err := tx.record(keysmith.EventClientCreated, details, keysmith.ClientRef(c)); err != nil {
 			return err
 		}
 		if s == nil {
@@ -227,10 +248,11 @@ func (db *DB) UpdateClient(ctx context.Context, c *keysmith.Client, scopesBefore
 		if _, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name = $1, scopes = $2, audience = $3, token_ttl = $4,
 			grant_types = $5, redirect_uris = $6, post_logout_redirect_uris = $7, token_endpoint_auth_method = $8,
 			pkce_required = $9, pkce_allow_plain = $10, first_party = $11, refresh_token_ttl = $12,
-			refresh_token_idle_ttl = $13 WHERE id = $14`, c.Name, strings.Join(c.Scopes, " "), c.Audience, ttl,
+			refresh_token_idle_ttl = $13, registration_uri = $14, registration_token_sealed = $15 WHERE id = $16`, c.Name, strings.Join(c.Scopes, " "), c.Audience, ttl,
 			strings.Join(c.GrantTypes, " "), strings.Join(c.RedirectURIs, " "), strings.Join(c.PostLogoutRedirectURIs, " "),
 			authMethod(c), boolInt(c.PKCERequired), boolInt(c.PKCEAllowPlain), boolInt(c.FirstParty),
-			int64(c.RefreshTokenTTL/time.Second), int64(c.RefreshTokenIdleTTL/time.Second), c.ID); err != nil {
+			int64(c.RefreshTokenTTL/time.Second), int64(c.RefreshTokenIdleTTL/time.Second),
+			c.RegistrationURI, c.RegistrationTokenSealed, c.ID); err != nil {
 			return err
 		}
 		// What the caller may change (keysmith.ClientUpdate); the rest
@@ -241,6 +263,7 @@ func (db *DB) UpdateClient(ctx context.Context, c *keysmith.Client, scopesBefore
 		updated.PostLogoutRedirectURIs, updated.TokenEndpointAuthMethod = slices.Clone(c.PostLogoutRedirectURIs), authMethod(c)
 		updated.PKCERequired, updated.PKCEAllowPlain, updated.FirstParty = c.PKCERequired, c.PKCEAllowPlain, c.FirstParty
 		updated.RefreshTokenTTL, updated.RefreshTokenIdleTTL = c.RefreshTokenTTL, c.RefreshTokenIdleTTL
+		updated.RegistrationURI, updated.RegistrationTokenSealed = c.RegistrationURI, c.RegistrationTokenSealed
 		out = &updated
 		tx.changed(keysmith.ChangeOAuthClient, c.ID)
 		return tx.record(keysmith.EventClientUpdated, keysmith.ClientUpdated(old, out), keysmith.ClientRef(out))

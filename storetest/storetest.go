@@ -179,6 +179,7 @@ var cases = []struct {
 	{"Zones", withStore(testZones)},
 	{"TrustedOrigins", withStore(testTrustedOrigins)},
 	{"Registrations", withStore(testRegistrations)},
+	{"KeyManagers", withStore(testKeyManagers)},
 	{"APIs", withStore(testAPIs)},
 	{"Apps", withStore(testApps)},
 	{"AppKeys", withStore(testAppKeys)},

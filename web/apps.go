@@ -232,6 +232,58 @@ type appView struct {
 	Transfer             form
 	// GenScopes are the scopes Generate Keys may give a first access token.
 	GenScopes []scopeGroup
+	// KM is the key manager whose tab is open (nil: Keysmith itself);
+	// KMTabs are Keysmith and every enabled external manager.
+	KM     *keysmith.KeyManager
+	KMTabs []envTab
+}
+
+// kmTabs lists the key manager tabs of an environment: Keysmith first,
+// then every enabled external manager, and the one open (nil for
+// Keysmith; CodeNotFound for an unknown or disabled one).
+func (s *Server) kmTabs(r *http.Request, c *Caller, appID string, env keysmith.Environment, kmParam string) ([]envTab, *keysmith.KeyManager, error) {
+	ms, err := s.Service.FindKeyManagers(r.Context(), c.Principal)
+	if err != nil {
+		return nil, nil, err
+	}
+	tabs := []envTab{{Label: "Keysmith", URL: appKMURL(appID, string(env), ""), Current: kmParam == "" || kmParam == keysmith.BuiltinKeyManager}}
+	var cur *keysmith.KeyManager
+	for _, m := range ms {
+		if !m.Enabled {
+			continue
+		}
+		t := envTab{Label: m.Name, URL: appKMURL(appID, string(env), m.ID), Current: m.ID == kmParam}
+		if t.Current {
+			cur = m
+		}
+		tabs = append(tabs, t)
+	}
+	if cur == nil && !tabs[0].Current {
+		return nil, nil, keysmith.Errorf(keysmith.CodeNotFound, "key manager %q is not one developers may use", kmParam)
+	}
+	return tabs, cur, nil
+}
+
+// appKMURL is the application's page in an environment, on a key
+// manager's tab ("" for Keysmith's).
+func appKMURL(id, env, km string) string {
+	u := appURL(id, env, "")
+	if km == "" || km == keysmith.BuiltinKeyManager {
+		return u
+	}
+	if strings.Contains(u, "?") {
+		return u + "&km=" + url.QueryEscape(km)
+	}
+	return u + "?km=" + url.QueryEscape(km)
+}
+
+// kmParam is the key manager tab a request names: ?km=, or the form's
+// key_manager.
+func kmParam(r *http.Request) string {
+	if v := r.PostForm.Get("key_manager"); v != "" {
+		return v
+	}
+	return r.URL.Query().Get("km")
 }
 
 // appPageData gathers the application page: the application, its tabs,
@@ -256,6 +308,13 @@ func (s *Server) appPageData(r *http.Request, c *Caller, id, envParam string) (*
 	for _, e := range []keysmith.Environment{keysmith.EnvProduction, keysmith.EnvSandbox} {
 		d.Tabs = append(d.Tabs, envTab{Env: e, Label: envLabel(e) + " Keys", URL: appURL(a.ID, string(e), ""), Current: e == env})
 	}
+	if d.KMTabs, d.KM, err = s.kmTabs(r, c, a.ID, env, kmParam(r)); err != nil {
+		return nil, err
+	}
+	kmID := ""
+	if d.KM != nil {
+		kmID = d.KM.ID
+	}
 	clients, err := s.appClients(r, c, a.ID)
 	if err != nil {
 		return nil, err
@@ -266,7 +325,7 @@ func (s *Server) appPageData(r *http.Request, c *Caller, id, envParam string) (*
 	}
 	now := s.Service.Now()
 	for _, cl := range clients {
-		if cl.Environment != env {
+		if cl.Environment != env || cl.KeyManagerID != kmID {
 			continue
 		}
 		secs, err := s.Service.FindClientSecrets(ctx, c.Principal, cl.ID)

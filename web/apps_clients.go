@@ -61,6 +61,9 @@ type option struct{ Value, Label string }
 // clientView is one OAuth client on the application page.
 type clientView struct {
 	*keysmith.Client
+	// ConsumerKey is the client_id it presents (the manager's for an
+	// external client).
+	ConsumerKey string
 	Secrets     []secretRow
 	Settings    form
 	NewSecret   form
@@ -80,7 +83,7 @@ type clientView struct {
 // newClientView lays out a client: its secrets, its settings form and the
 // scope picker, whose boxes u may not tick are disabled.
 func newClientView(cl *keysmith.Client, secs []*keysmith.ClientSecret, apis []*keysmith.API, u *keysmith.User, now time.Time) *clientView {
-	cv := &clientView{Client: cl, TTLSeconds: ttlSeconds(cl.TokenTTL), NewSecret: form{Values: url.Values{}},
+	cv := &clientView{Client: cl, ConsumerKey: consumerKey(cl), TTLSeconds: ttlSeconds(cl.TokenTTL), NewSecret: form{Values: url.Values{}},
 		CanSetFirstParty: keysmith.CanSetFirstParty(u) == nil, Locked: keysmith.CanChangeFirstParty(u, cl, false) != nil}
 	for _, sec := range secs {
 		cv.Secrets = append(cv.Secrets, secretRow{ClientSecret: sec, Expired: sec.ExpiresAt != nil && !sec.ExpiresAt.After(now)})
@@ -167,6 +170,15 @@ func (cv *clientView) scopeChoices(f form) {
 	}
 }
 
+// consumerKey is the client_id a client presents: the manager's for one
+// registered at an external key manager.
+func consumerKey(cl *keysmith.Client) string {
+	if cl.External() {
+		return cl.ExternalClientID
+	}
+	return cl.ID
+}
+
 // ttlSeconds is a token lifetime as the form shows it: seconds, -1 for
 // never expiring.
 func ttlSeconds(d time.Duration) int64 {
@@ -213,8 +225,11 @@ func (s *Server) shownOnce(w http.ResponseWriter, r *http.Request, c *Caller, a 
 	sec *keysmith.ClientSecret, plain keysmith.Secret, title, notice string, token *oauth.Issued) {
 	d := map[string]any{
 		"App": a, "Client": cl, "SecretRecord": sec, "EnvName": envLabel(cl.Environment), "Notice": notice,
-		"Back":   appURL(a.ID, string(cl.Environment), ""),
+		"ConsumerKey": consumerKey(cl), "Back": appKMURL(a.ID, string(cl.Environment), cl.KeyManagerID),
 		"Secret": map[string]any{"ID": "client-secret", "Label": "Consumer secret", "Value": plain.Reveal()},
+	}
+	if cl.External() {
+		d["Secret"].(map[string]any)["Warn"] = "Copy it now: Keysmith does not keep it (the key manager does) and will not show it again."
 	}
 	if token != nil {
 		d["Token"] = map[string]any{"ID": "access-token", "Label": "Access token", "Value": token.Token.Reveal()}
@@ -252,10 +267,20 @@ func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Calle
 	if n > 1 {
 		name += " " + strconv.Itoa(n)
 	}
-	in := keysmith.CreateClientInput{Name: name, AppID: a.ID, Environment: string(e)}
-	withToken := r.PostForm.Get("with_token") == "true"
+	in := keysmith.CreateClientInput{Name: name, AppID: a.ID, Environment: string(e), KeyManager: r.PostForm.Get("key_manager")}
+	external := in.KeyManager != "" && in.KeyManager != keysmith.BuiltinKeyManager
+	withToken := r.PostForm.Get("with_token") == "true" && !external
 	if err := codeFlowInput(&in, r.PostForm, withToken); err != nil {
 		return s.appFormFailed(w, r, c, id, env, "", err)
+	}
+	if external {
+		// The manager's client gets the scopes ticked (they must exist
+		// there); its tokens come from the manager, not from here.
+		for _, sc := range r.PostForm["scopes"] {
+			if sc = strings.TrimSpace(sc); sc != "" && !slices.Contains(in.Scopes, sc) {
+				in.Scopes = append(in.Scopes, sc)
+			}
+		}
 	}
 	if withToken {
 		// The token's scopes and validity are the new client's own: a
@@ -281,10 +306,13 @@ func (s *Server) clientGenerate(w http.ResponseWriter, r *http.Request, c *Calle
 	if err != nil {
 		return s.appFormFailed(w, r, c, id, env, "", err)
 	}
-	if sec == nil { // a public client: no secret to show
+	if sec == nil && plain.Reveal() == "" { // a public client: no secret to show
 		return redirect(w, r, appURL(a.ID, string(cl.Environment), "public-created")+"#client-"+cl.ID)
 	}
 	notice := "The " + strings.ToLower(envLabel(e)) + " OAuth client of " + a.Name + " is created with its first consumer secret."
+	if external {
+		notice = "The " + strings.ToLower(envLabel(e)) + " OAuth client of " + a.Name + " is registered at the key manager, which issues its access tokens and keeps its consumer secret, shown here once."
+	}
 	var token *oauth.Issued
 	if withToken {
 		// Through the token endpoint's own checks and limits; the keys

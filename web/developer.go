@@ -71,7 +71,7 @@ func (s *Server) developerClients(w http.ResponseWriter, r *http.Request, c *Cal
 	for i, cl := range cs {
 		rows[i] = clientRow{Client: cl, App: apps[cl.AppID],
 			CanGenerate: cl.RevokedAt == nil && keysmith.CanIssueAppCredentials(c.User, cl.OwnerID) &&
-				!cl.Public() && cl.HasGrant(keysmith.GrantClientCredentials)}
+				!cl.Public() && !cl.External() && cl.HasGrant(keysmith.GrantClientCredentials)}
 	}
 	nextURL := ""
 	if next != "" {
@@ -128,6 +128,9 @@ func (s *Server) tokenClient(r *http.Request, c *Caller) (*keysmith.Client, erro
 	}
 	if !keysmith.CanIssueAppCredentials(c.User, cl.OwnerID) {
 		return nil, keysmith.Errorf(keysmith.CodeForbidden, "only the client's owner and org and super admins generate its access tokens")
+	}
+	if cl.External() {
+		return nil, keysmith.Errorf(keysmith.CodeInvalid, "OAuth client %q is registered at an external key manager: its access tokens come from the manager", cl.ID)
 	}
 	if cl.Public() || !cl.HasGrant(keysmith.GrantClientCredentials) {
 		return nil, keysmith.Errorf(keysmith.CodeInvalid, "OAuth client %q does not use the client_credentials grant (a public client never does): its access tokens come from the authorization code flow", cl.ID)

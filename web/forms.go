@@ -53,7 +53,7 @@ func formError(err error, fields ...string) map[string]string {
 // form is shown again with it) rather than an error page.
 func isFormError(err error) bool {
 	switch keysmith.ErrorCode(err) {
-	case keysmith.CodeInvalid, keysmith.CodeConflict:
+	case keysmith.CodeInvalid, keysmith.CodeConflict, keysmith.CodeUpstream:
 		return true
 	}
 	return false

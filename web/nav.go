@@ -32,6 +32,9 @@ func navFor(u *keysmith.User) []navItem {
 	if keysmith.CanSeeTrustedOrigins(u) {
 		items = append(items, navItem{"Trusted origins", "/trusted-origins"})
 	}
+	if keysmith.IsAdmin(u.Role) {
+		items = append(items, navItem{"Key managers", "/key-managers"})
+	}
 	if keysmith.CanEditRateLimits(u) {
 		items = append(items, navItem{"Rate limits", "/rate-limits"})
 	}

@@ -9,6 +9,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.groupRoutes(mux)
 	s.zoneRoutes(mux)
 	s.trustedOriginRoutes(mux)
+	s.keyManagerRoutes(mux)
 	s.rateLimitRoutes(mux)
 	s.agentRoutes(mux)
 	s.logRoutes(mux)

@@ -306,6 +306,8 @@ func statusOf(c keysmith.Code) int {
 		return http.StatusForbidden
 	case keysmith.CodeRateLimited:
 		return http.StatusTooManyRequests
+	case keysmith.CodeUpstream:
+		return http.StatusBadGateway
 	}
 	return http.StatusInternalServerError
 }
