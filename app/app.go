@@ -17,6 +17,7 @@ import (
 
 	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/httpapi"
+	"github.com/keysmith/keysmith/keymanager"
 	"github.com/keysmith/keysmith/memlimit"
 	"github.com/keysmith/keysmith/oauth"
 	"github.com/keysmith/keysmith/password"
@@ -101,6 +102,10 @@ type Config struct {
 	// ReauthWindow is how recently a browser session must have proved its
 	// password to create, rotate or reset a secret.
 	ReauthWindow time.Duration // default keysmith.DefaultReauthWindow
+	// AllowInsecureKeyManagers lets Keysmith call external key managers
+	// over plain http at loopback addresses (and only there): for tests
+	// and local development (--allow-insecure-key-managers).
+	AllowInsecureKeyManagers bool
 
 	Now keysmith.Clock // default keysmith.SystemClock
 	Log *slog.Logger   // default slog.Default()
@@ -152,6 +157,9 @@ type App struct {
 	OAuth    *oauth.Authority
 	Service  *keysmith.Service
 	HTTP     *httpapi.Server
+	// KeyManagerHTTP makes every call to external key managers (discovery,
+	// key sets, introspection, client registration).
+	KeyManagerHTTP *keymanager.HTTP
 
 	closeLimiter func()
 	// metricsLn listens on Config.MetricsAddr; nil without it.
@@ -212,6 +220,14 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status,
 		ForwardAuthHeader: cfg.ForwardAuthHeader}
+	kmHTTP := keymanager.NewHTTP(keymanager.Options{AllowInsecure: cfg.AllowInsecureKeyManagers})
+	if err := cfg.verifyExternal(db, api, kmHTTP, v, limiter); err != nil {
+		if closeLimiter != nil {
+			closeLimiter()
+		}
+		db.Close()
+		return nil, err
+	}
 	pages, err := web.New(svc, api, cfg.Log)
 	if err != nil {
 		if closeLimiter != nil {
@@ -223,13 +239,14 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	pages.OAuth = oa
 	api.Pages = pages.Handler()
 	a := &App{
-		Config:       cfg,
-		Store:        db,
-		Verifier:     v,
-		OAuth:        oa,
-		Service:      svc,
-		HTTP:         api,
-		closeLimiter: closeLimiter,
+		Config:         cfg,
+		Store:          db,
+		Verifier:       v,
+		OAuth:          oa,
+		Service:        svc,
+		HTTP:           api,
+		KeyManagerHTTP: kmHTTP,
+		closeLimiter:   closeLimiter,
 	}
 	if cfg.MetricsAddr != "" {
 		if err := a.openMetrics(refused); err != nil {

@@ -37,9 +37,14 @@ type verifyResponse struct {
 	Scope       string `json:"scope,omitempty"` // the access token's scopes as one string, as before "scopes"
 	// UserID is the person an access token acts for (the authorization
 	// code flow); absent for a client acting for itself.
-	UserID    string         `json:"user_id,omitempty"`
-	Owner     *ownerJSON     `json:"owner,omitempty"`
-	RateLimit *rateLimitJSON `json:"ratelimit,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+	// Subject is the sub of an external key manager's token (the person
+	// or client at the manager, not a Keysmith user); KeyManager is that
+	// manager's id. Both absent for Keysmith's own credentials.
+	Subject    string         `json:"sub,omitempty"`
+	KeyManager string         `json:"key_manager,omitempty"`
+	Owner      *ownerJSON     `json:"owner,omitempty"`
+	RateLimit  *rateLimitJSON `json:"ratelimit,omitempty"`
 }
 
 // ownerJSON is the owner of a valid token, as the verifier knows them now.
@@ -89,7 +94,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 		return err
 	}
 	if s.OAuth != nil && oauth.LooksLikeAccessToken(req.Token) {
-		return s.verifyAccessToken(w, r, req.Token, &need)
+		return s.verifyAccessToken(w, r, req.Token, &need, caller)
 	}
 	addr := caller
 	if req.IP != nil {
@@ -104,6 +109,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 	res, err := s.Verifier.CheckFrom(r.Context(), req.Token, addr, caller, keysmith.GroupVerified)
 	if err != nil {
 		return err
+	}
+	if res.Token == nil && s.asksExternal(string(res.Code)) {
+		return s.verifyExternal(w, r, req.Token, &need, caller)
 	}
 	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code)}
 	if t := res.Token; t != nil {
@@ -153,10 +161,13 @@ func orEmpty(scopes []string) []string {
 
 // verifyAccessToken answers verify for an OAuth access token, with the same
 // codes as for API tokens.
-func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement) error {
+func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement, caller netip.Addr) error {
 	ch, err := s.OAuth.CheckAccessToken(r.Context(), raw)
 	if err != nil {
 		return err
+	}
+	if ch.Token == nil && s.asksExternal(string(ch.Status)) {
+		return s.verifyExternal(w, r, raw, need, caller)
 	}
 	out := verifyResponse{Valid: ch.Status == oauth.Active, Code: string(ch.Status)}
 	if t := ch.Token; t != nil {

@@ -22,6 +22,7 @@ Usage:
                  [--token-idle-ttl DURATION] [--log-format json|text] [--log-level LEVEL]
                  [--session-ttl 12h] [--reauth-window 5m] [--argon2 m=19456,t=2,p=1]
                  [--log-retention-days N] [--forward-auth-header X-API-Key] [--metrics-addr ADDR]
+                 [--allow-insecure-key-managers]
   keysmith init  --email EMAIL [--db DSN] [--json]
   keysmith logs  [--db DSN] [--since T] [--until T] [--type TYPE] [--actor ID] [--target ID] [--json]
   keysmith logs verify [--db DSN]
