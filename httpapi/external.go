@@ -27,10 +27,17 @@ type External interface {
 // headerKeyManager names the key manager that issued an admitted token.
 const headerKeyManager = "X-Keysmith-Key-Manager"
 
-// asksExternal reports whether a token Keysmith's own check answered code
-// for may be an external manager's: one Keysmith does not know.
-func (s *Server) asksExternal(code string) bool {
-	return s.External != nil && (code == string(verify.Malformed) || code == string(verify.NotFound))
+// asksExternal reports whether raw, which Keysmith's own check answered
+// code for, may be an external manager's: one Keysmith does not know, and
+// not in the form of one of Keysmith's other credentials (an API token, a
+// client secret, a session), which no manager issues. Access tokens in
+// Keysmith's forms may be another Keysmith's, acting as a manager.
+func (s *Server) asksExternal(code, raw string) bool {
+	if s.External == nil || code != string(verify.Malformed) && code != string(verify.NotFound) {
+		return false
+	}
+	kind, ok := keysmith.Claims(raw)
+	return !ok || kind == keysmith.CredentialAccessToken || kind == keysmith.CredentialJWT
 }
 
 // verifyExternal answers verify for a token of an external manager, with

@@ -68,7 +68,7 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, addr netip.
 	if err != nil {
 		return err
 	}
-	if res.Token == nil && s.asksExternal(string(res.Code)) {
+	if res.Token == nil && s.asksExternal(string(res.Code), raw) {
 		return s.forwardExternal(w, r, raw, &need, addr)
 	}
 	if rl := res.RateLimit; rl != nil {
@@ -123,7 +123,7 @@ func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw 
 	if err != nil {
 		return err
 	}
-	if ch.Token == nil && s.asksExternal(string(ch.Status)) {
+	if ch.Token == nil && s.asksExternal(string(ch.Status), raw) {
 		return s.forwardExternal(w, r, raw, need, addr)
 	}
 	if ch.Status != oauth.Active {

@@ -327,7 +327,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		// Not Keysmith's, or not active here: an external manager's?
 		if ch, err := s.OAuth.CheckAccessToken(r.Context(), tok); err != nil {
 			return err
-		} else if ch.Token == nil && s.asksExternal(string(ch.Status)) {
+		} else if ch.Token == nil && s.asksExternal(string(ch.Status), tok) {
 			if out, err = s.introspectExternal(r, tok, env); err != nil {
 				return err
 			}

@@ -110,7 +110,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 	if err != nil {
 		return err
 	}
-	if res.Token == nil && s.asksExternal(string(res.Code)) {
+	if res.Token == nil && s.asksExternal(string(res.Code), req.Token) {
 		return s.verifyExternal(w, r, req.Token, &need, caller)
 	}
 	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code)}
@@ -166,7 +166,7 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw s
 	if err != nil {
 		return err
 	}
-	if ch.Token == nil && s.asksExternal(string(ch.Status)) {
+	if ch.Token == nil && s.asksExternal(string(ch.Status), raw) {
 		return s.verifyExternal(w, r, raw, need, caller)
 	}
 	out := verifyResponse{Valid: ch.Status == oauth.Active, Code: string(ch.Status)}
