@@ -48,7 +48,7 @@ func (s *Server) verifyExternal(w http.ResponseWriter, r *http.Request, raw stri
 	if err != nil {
 		return err
 	}
-	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code), KeyManager: res.KeyManagerID}
+	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code), externalJSON: &externalJSON{KeyManager: res.KeyManagerID}}
 	if res.Scopes != nil {
 		out.TokenID, out.Scopes = res.JTI, orEmpty(res.Scopes)
 		out.meets(need, res.Scopes, res.Environment)
@@ -56,7 +56,8 @@ func (s *Server) verifyExternal(w http.ResponseWriter, r *http.Request, raw stri
 			out.ClientID, out.AppID, out.Environment = res.ClientID, res.AppID, string(res.Environment)
 		}
 		if out.Valid {
-			out.Type, out.Scope, out.ExpiresAt, out.Subject = "access_token", strings.Join(res.Scopes, " "), res.ExpiresAt, res.Subject
+			out.Type, out.Scope, out.ExpiresAt = "access_token", strings.Join(res.Scopes, " "), res.ExpiresAt
+			out.Subject = res.Subject
 		}
 	}
 	if rl := res.RateLimit; rl != nil {

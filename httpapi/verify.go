@@ -38,13 +38,19 @@ type verifyResponse struct {
 	// UserID is the person an access token acts for (the authorization
 	// code flow); absent for a client acting for itself.
 	UserID string `json:"user_id,omitempty"`
-	// Subject is the sub of an external key manager's token (the person
-	// or client at the manager, not a Keysmith user); KeyManager is that
-	// manager's id. Both absent for Keysmith's own credentials.
-	Subject    string         `json:"sub,omitempty"`
-	KeyManager string         `json:"key_manager,omitempty"`
-	Owner      *ownerJSON     `json:"owner,omitempty"`
-	RateLimit  *rateLimitJSON `json:"ratelimit,omitempty"`
+	// Set for the tokens of external key managers (a pointer, so that
+	// the answer for Keysmith's own credentials stays as small).
+	*externalJSON
+	Owner     *ownerJSON     `json:"owner,omitempty"`
+	RateLimit *rateLimitJSON `json:"ratelimit,omitempty"`
+}
+
+// externalJSON is what verify answers beyond an access token's fields for
+// a token of an external key manager: its sub (a client or person at the
+// manager, not a Keysmith user) and the manager's id.
+type externalJSON struct {
+	Subject    string `json:"sub,omitempty"`
+	KeyManager string `json:"key_manager,omitempty"`
 }
 
 // ownerJSON is the owner of a valid token, as the verifier knows them now.
