@@ -70,7 +70,9 @@ func (v *Verifier) introspect(ctx context.Context, set *managerSet, raw string, 
 			return Result{}, ctx.Err()
 		}
 	default:
-		c.info, c.rl, c.err = v.askAll(ctx, set, raw, caller, now)
+		// Others may be waiting for this answer: it does not end with this
+		// request (each call is bounded in time by HTTP).
+		c.info, c.rl, c.err = v.askAll(context.WithoutCancel(ctx), set, raw, caller, now)
 		v.mu.Lock()
 		delete(v.calls, h)
 		if v.gen == gen && c.err == nil && c.rl == nil {

@@ -185,6 +185,11 @@ func (v *Verifier) fetch(ctx context.Context, ks *keySet, m *keysmith.KeyManager
 	}
 	ks.set.Store(&fresh)
 	ks.fetchedAt.Store(now.UnixMicro())
+	// Tokens verified with a key the manager no longer publishes must not
+	// outlive it in memory: verify them again.
+	v.mu.Lock()
+	clear(v.jwts)
+	v.mu.Unlock()
 	return &fresh
 }
 

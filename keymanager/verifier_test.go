@@ -152,6 +152,13 @@ func (s *providerStorage) publish(k *providerKey, sign bool) {
 	}
 }
 
+// retire stops publishing k.
+func (s *providerStorage) retire(k *providerKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.published = slices.DeleteFunc(s.published, func(p *providerKey) bool { return p == k })
+}
+
 func newProviderKey(t *testing.T, id string) *providerKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -475,6 +482,14 @@ func TestKeyRotationAndUnknownKid(t *testing.T) {
 	if n := f.jwksGets.Load(); n != 4 {
 		t.Fatalf("key set read %d times, want 4 (hourly refresh)", n)
 	}
+	// A key the provider no longer publishes stops verifying once the set
+	// is read again, even for tokens verified before.
+	old = f.sign(f.key1, f.claims(map[string]any{"jti": "j6", "exp": f.clock.Now().Add(3 * time.Hour).Unix()}))
+	f.want(old, verify.Valid)
+	f.st.retire(f.key1)
+	f.clock.Advance(time.Hour + time.Second)
+	f.want(f.sign(k2, f.claims(map[string]any{"jti": "j7"})), verify.Valid) // reads the set
+	f.want(old, verify.NotFound)
 }
 
 func TestDisabledOrDeletedManagerIsRefusedAtOnce(t *testing.T) {
