@@ -223,6 +223,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	svc.Sealer = masterKey
 	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status,
 		ForwardAuthHeader: cfg.ForwardAuthHeader}
+	api.External = keymanager.NewVerifier(db, masterKey, kmHTTP, keymanager.VerifierOptions{Now: cfg.Now, Log: cfg.Log,
+		Limiter: limiter, Limits: v.Limits})
 	pages, err := web.New(svc, api, cfg.Log)
 	if err != nil {
 		if closeLimiter != nil {

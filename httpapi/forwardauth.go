@@ -62,11 +62,14 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, addr netip.
 		return forwardRefusal(w, verify.NotFound)
 	}
 	if s.OAuth != nil && oauth.LooksLikeAccessToken(raw) {
-		return s.forwardAccessToken(w, r, raw, &need)
+		return s.forwardAccessToken(w, r, raw, &need, addr)
 	}
 	res, err := s.Verifier.CheckFrom(r.Context(), raw, addr, addr, keysmith.GroupVerified)
 	if err != nil {
 		return err
+	}
+	if res.Token == nil && s.asksExternal(string(res.Code), raw) {
+		return s.forwardExternal(w, r, raw, &need, addr)
 	}
 	if rl := res.RateLimit; rl != nil {
 		setRateLimitHeaders(w, *rl)
@@ -115,10 +118,13 @@ var (
 )
 
 // forwardAccessToken is forwardAuth for an OAuth access token.
-func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement) error {
+func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement, addr netip.Addr) error {
 	ch, err := s.OAuth.CheckAccessToken(r.Context(), raw)
 	if err != nil {
 		return err
+	}
+	if ch.Token == nil && s.asksExternal(string(ch.Status), raw) {
+		return s.forwardExternal(w, r, raw, need, addr)
 	}
 	if ch.Status != oauth.Active {
 		s.countGateway(EndpointForwardAuth, string(ch.Status), keysmith.CredentialAccessToken)

@@ -318,9 +318,20 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if who.client != nil {
 		env = who.client.Environment
 	}
-	out, err := s.OAuth.Introspect(r.Context(), tok, env)
+	in, err := s.OAuth.Introspect(r.Context(), tok, env)
 	if err != nil {
 		return err
+	}
+	out := introspection{Introspection: in}
+	if !in.Active && s.External != nil {
+		// Not Keysmith's, or not active here: an external manager's?
+		if ch, err := s.OAuth.CheckAccessToken(r.Context(), tok); err != nil {
+			return err
+		} else if ch.Token == nil && s.asksExternal(string(ch.Status), tok) {
+			if out, err = s.introspectExternal(r, tok, env); err != nil {
+				return err
+			}
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)

@@ -21,6 +21,9 @@ type Server struct {
 	Service  *keysmith.Service
 	Verifier *verify.Verifier
 	OAuth    *oauth.Authority
+	// External, when set, checks the tokens of external key managers
+	// that Keysmith does not know itself (see External); nil: none.
+	External External
 	Log      *slog.Logger
 	// Ready reports whether the server can serve: nil when the database
 	// answers.

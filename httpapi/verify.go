@@ -37,9 +37,20 @@ type verifyResponse struct {
 	Scope       string `json:"scope,omitempty"` // the access token's scopes as one string, as before "scopes"
 	// UserID is the person an access token acts for (the authorization
 	// code flow); absent for a client acting for itself.
-	UserID    string         `json:"user_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+	// Set for the tokens of external key managers (a pointer, so that
+	// the answer for Keysmith's own credentials stays as small).
+	*externalJSON
 	Owner     *ownerJSON     `json:"owner,omitempty"`
 	RateLimit *rateLimitJSON `json:"ratelimit,omitempty"`
+}
+
+// externalJSON is what verify answers beyond an access token's fields for
+// a token of an external key manager: its sub (a client or person at the
+// manager, not a Keysmith user) and the manager's id.
+type externalJSON struct {
+	Subject    string `json:"sub,omitempty"`
+	KeyManager string `json:"key_manager,omitempty"`
 }
 
 // ownerJSON is the owner of a valid token, as the verifier knows them now.
@@ -89,7 +100,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 		return err
 	}
 	if s.OAuth != nil && oauth.LooksLikeAccessToken(req.Token) {
-		return s.verifyAccessToken(w, r, req.Token, &need)
+		return s.verifyAccessToken(w, r, req.Token, &need, caller)
 	}
 	addr := caller
 	if req.IP != nil {
@@ -104,6 +115,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 	res, err := s.Verifier.CheckFrom(r.Context(), req.Token, addr, caller, keysmith.GroupVerified)
 	if err != nil {
 		return err
+	}
+	if res.Token == nil && s.asksExternal(string(res.Code), req.Token) {
+		return s.verifyExternal(w, r, req.Token, &need, caller)
 	}
 	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code)}
 	if t := res.Token; t != nil {
@@ -153,10 +167,13 @@ func orEmpty(scopes []string) []string {
 
 // verifyAccessToken answers verify for an OAuth access token, with the same
 // codes as for API tokens.
-func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement) error {
+func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement, caller netip.Addr) error {
 	ch, err := s.OAuth.CheckAccessToken(r.Context(), raw)
 	if err != nil {
 		return err
+	}
+	if ch.Token == nil && s.asksExternal(string(ch.Status), raw) {
+		return s.verifyExternal(w, r, raw, need, caller)
 	}
 	out := verifyResponse{Valid: ch.Status == oauth.Active, Code: string(ch.Status)}
 	if t := ch.Token; t != nil {

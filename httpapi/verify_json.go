@@ -96,6 +96,10 @@ func appendVerifyResponse(b []byte, out *verifyResponse) ([]byte, bool) {
 	b = appendStringField(b, `,"env":`, out.Environment)
 	b = appendStringField(b, `,"scope":`, out.Scope)
 	b = appendStringField(b, `,"user_id":`, out.UserID)
+	if x := out.externalJSON; x != nil {
+		b = appendStringField(b, `,"sub":`, x.Subject)
+		b = appendStringField(b, `,"key_manager":`, x.KeyManager)
+	}
 	if o := out.Owner; o != nil {
 		b = appendJSONString(append(b, `,"owner":{"id":`...), o.ID)
 		b = appendJSONString(append(b, `,"email":`...), o.Email)

@@ -36,6 +36,9 @@ func FuzzVerifyResponseJSON(f *testing.F) {
 		hasOwner bool, oid, email, role, status string, hasRL bool, limit, remaining, reset int) {
 		out := verifyResponse{Valid: valid, Code: code, TokenID: tokenID, OwnerID: ownerID, Type: typ, Meta: meta,
 			ClientID: clientID, AppID: appID, Environment: env, Scope: scope, UserID: userID}
+		if userID != "" || clientID != "" { // the external fields reuse inputs: any text, same rules
+			out.externalJSON = &externalJSON{Subject: userID, KeyManager: clientID}
+		}
 		if !nilScopes {
 			out.Scopes = splitList(scopes)
 		}

@@ -43,6 +43,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	fs.StringVar(&cfg.ForwardAuthHeader, "forward-auth-header", "",
 		"a header that carries the credential at /v1/forward-auth besides Authorization: Bearer, like X-API-Key")
+	fs.BoolVar(&cfg.AllowInsecureKeyManagers, "allow-insecure-key-managers", false,
+		"let external key managers be called over plain http at loopback addresses (127.0.0.1, ::1) only: for tests and local development")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "",
 		"address of a second listener serving Prometheus metrics at /metrics only, like 127.0.0.1:9090 (default: off)")
 	fs.BoolVar(&cfg.AllowInsecureKeyManagers, "allow-insecure-key-managers", false,
