@@ -47,8 +47,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"let external key managers be called over plain http at loopback addresses (127.0.0.1, ::1) only: for tests and local development")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "",
 		"address of a second listener serving Prometheus metrics at /metrics only, like 127.0.0.1:9090 (default: off)")
-	fs.BoolVar(&cfg.AllowInsecureKeyManagers, "allow-insecure-key-managers", false,
-		"let Keysmith call external key managers over plain http, at loopback addresses only: for tests and local development")
 	fs.IntVar(&cfg.VerifyCache, "verify-cache", verify.DefaultCacheSize,
 		"token secrets (and, apart, owners) the verifier keeps in memory, about 950 bytes of heap each (95 MB at the default); past it the least recently used make room")
 	gcFloor := fs.Int("gc-floor-mb", 64,
