@@ -85,7 +85,8 @@ func TestKeyManagerGenerateKeysOnItsTab(t *testing.T) {
 	shots(b, "key-manager-keys-shown-once")
 
 	b.Open("/apps/" + a.ID + "?env=sandbox")
-	b.Run(chromedp.Click(chromedp.CSS(`nav.km-tabs li:nth-of-type(2) a`)))
+	b.Run(chromedp.Click(chromedp.CSS(`nav.km-tabs li:nth-of-type(2) a`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[readonly][value="`+key+`"]`)))
 	if !b.Has(`input[readonly][value="`+key+`"]`) || b.Has("table.secrets") || strings.Contains(b.Body(), secret) {
 		t.Errorf("the manager's tab after generating: %q", b.Body())
 	}
