@@ -43,15 +43,7 @@ type Server struct {
 // on first start http:// and that address.
 func Start(t testing.TB, dsn string, cfg app.Config) *Server {
 	t.Helper()
-	return start(t, dsn, cfg, nil, nil)
-}
-
-// StartPrepared is Start with prepare run on the wired app before it
-// serves: for parts a test supplies itself (an httpapi.Server.External
-// over a stand-in source, say).
-func StartPrepared(t testing.TB, dsn string, cfg app.Config, prepare func(*app.App)) *Server {
-	t.Helper()
-	return start(t, dsn, cfg, nil, prepare)
+	return start(t, dsn, cfg, nil)
 }
 
 // StartReplica starts a second server on the database of first, as another
@@ -70,10 +62,10 @@ func StartReplica(t testing.TB, first *Server, cfg app.Config) *Server {
 	if dsn == "" {
 		dsn = first.App.Config.DB
 	}
-	return start(t, dsn, cfg, first, nil)
+	return start(t, dsn, cfg, first)
 }
 
-func start(t testing.TB, dsn string, cfg app.Config, first *Server, prepare func(*app.App)) *Server {
+func start(t testing.TB, dsn string, cfg app.Config, first *Server) *Server {
 	t.Helper()
 	clock := testclock.New()
 	if first != nil {
@@ -129,9 +121,6 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server, prepare func
 			}
 		}
 	})
-	if prepare != nil {
-		prepare(a)
-	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -160,7 +149,7 @@ func start(t testing.TB, dsn string, cfg app.Config, first *Server, prepare func
 func Restart(t testing.TB, s *Server, cfg app.Config) *Server {
 	t.Helper()
 	s.stop()
-	return start(t, s.App.Config.DB, cfg, s, nil)
+	return start(t, s.App.Config.DB, cfg, s)
 }
 
 // Stop shuts the server down as SIGTERM does (in-flight requests finish,
