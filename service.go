@@ -53,6 +53,8 @@ type Service struct {
 	// Sealer seals the secrets of key managers and of their clients'
 	// registrations under the master key.
 	Sealer Sealer
+	// OwnIssuer is this Keysmith's issuer, which no key manager may claim.
+	OwnIssuer string
 
 	dummyMu   sync.Mutex
 	dummyHash string

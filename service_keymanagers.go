@@ -1,6 +1,9 @@
 package keysmith
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // connector returns the key manager connector, or an error saying there
 // is none (a Service built without one).
@@ -39,6 +42,9 @@ func (s *Service) CreateKeyManager(ctx context.Context, p Principal, in CreateKe
 			return nil, err
 		}
 	}
+	if err := s.checkIssuerFree(ctx, m.Issuer); err != nil {
+		return nil, err
+	}
 	d, err := conn.Discover(ctx, m.Type, m.Issuer)
 	if err != nil {
 		return nil, err
@@ -56,6 +62,26 @@ func (s *Service) CreateKeyManager(ctx context.Context, p Principal, in CreateKe
 		return nil, err
 	}
 	return m, nil
+}
+
+// checkIssuerFree refuses an issuer that is Keysmith's own (its tokens are
+// checked as Keysmith's, never as a manager's) or another manager's (a
+// token routes to one manager by its iss).
+func (s *Service) checkIssuerFree(ctx context.Context, issuer string) error {
+	same := func(a, b string) bool { return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/") }
+	if s.OwnIssuer != "" && same(issuer, s.OwnIssuer) {
+		return Errorf(CodeInvalid, "issuer %s is this Keysmith's own: its tokens are Keysmith's already", issuer)
+	}
+	ms, err := s.Store.FindKeyManagers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range ms {
+		if same(o.Issuer, issuer) {
+			return Errorf(CodeConflict, "key manager %s has issuer %s already; a token finds its manager by its issuer, so each issuer is one manager's", o.Name, o.Issuer)
+		}
+	}
+	return nil
 }
 
 func (m *KeyManager) setDiscovery(d Discovery) {
@@ -82,15 +108,14 @@ func (s *Service) FindKeyManagerByID(ctx context.Context, p Principal, id string
 	return s.Store.FindKeyManagerByID(ctx, id)
 }
 
-// UpdateKeyManager changes a key manager; a new issuer is discovered again
-// (and refused like a new manager's). Disabling it rejects its tokens at
+// UpdateKeyManager changes a key manager; its issuer (and type) never
+// change. Disabling it rejects its tokens at
 // once and stops registrations at it.
 func (s *Service) UpdateKeyManager(ctx context.Context, p Principal, id string, u KeyManagerUpdate) (*KeyManager, error) {
 	if err := s.mayManageKeyManagers(p); err != nil {
 		return nil, err
 	}
-	conn, err := s.connector()
-	if err != nil {
+	if _, err := s.connector(); err != nil {
 		return nil, err
 	}
 	if err := u.Validate(); err != nil {
@@ -119,12 +144,10 @@ func (s *Service) UpdateKeyManager(ctx context.Context, p Principal, id string, 
 		next.IntrospectionClientID = *u.IntrospectionClientID
 	}
 	if u.Issuer != nil && *u.Issuer != m.Issuer {
-		d, err := conn.Discover(ctx, m.Type, *u.Issuer)
-		if err != nil {
-			return nil, err
-		}
-		next.Issuer = *u.Issuer
-		next.setDiscovery(d)
+		// The manager's sealed secrets, and the clients registered at it
+		// (which its tokens map to applications), belong to its issuer:
+		// moving them to another would hand them to whoever runs it.
+		return nil, Errorf(CodeInvalid, "issuer cannot change: the manager's secrets and the clients registered at it belong to %s; add a new key manager for the new issuer (and delete this one)", m.Issuer)
 	}
 	if u.RegistrationToken != nil {
 		if next.RegistrationTokenSealed, err = s.sealOrEmpty(*u.RegistrationToken, m.RegistrationTokenAAD()); err != nil {

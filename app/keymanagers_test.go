@@ -85,6 +85,19 @@ func TestKeyManagers(t *testing.T) {
 			s.Do("PATCH", "/v1/key-managers/"+id, admin, map[string]any{"issuer": q.Issuer}).Want(t, http.StatusBadRequest)
 		})
 
+		t.Run("IssuerIsOneManagersAndNeverKeysmithsOwnNorChanged", func(t *testing.T) {
+			// Its secrets and the clients registered at it belong to the
+			// issuer: moving them would hand them to whoever runs the new one.
+			other := apptest.NewDCRProvider(t)
+			r := s.Do("PATCH", "/v1/key-managers/"+id, admin, map[string]any{"issuer": other.Issuer}).Want(t, http.StatusBadRequest)
+			if !strings.Contains(r.String("error_description"), "issuer cannot change") {
+				t.Errorf("issuer change: %s", r.Raw)
+			}
+			s.Do("PATCH", "/v1/key-managers/"+id, admin, map[string]any{"issuer": p.Issuer}).Want(t, http.StatusOK)
+			s.Do("POST", "/v1/key-managers", admin, map[string]any{"name": "twin", "type": "oidc", "issuer": p.Issuer}).Want(t, http.StatusConflict)
+			s.Do("POST", "/v1/key-managers", admin, map[string]any{"name": "me", "type": "oidc", "issuer": s.App.OAuth.Issuer()}).Want(t, http.StatusBadRequest)
+		})
+
 		_, devID := registerScopes(t, s, "orders:read")
 		_ = devID
 		t.Run("ClientRegisteredAtTheManagerAnswersTheManagersClientIDAndSecret", func(t *testing.T) {
@@ -169,7 +182,7 @@ func TestKeyManagers(t *testing.T) {
 
 		t.Run("UnknownOrDisabledManagerIsRefused", func(t *testing.T) {
 			s.Do("POST", "/v1/oauth/clients", devToken, map[string]any{"name": "x", "environment": "sandbox", "key_manager": "km_nope"}).Want(t, http.StatusBadRequest)
-			off := addKeyManager(t, s, p, "Off").String("id")
+			off := addKeyManager(t, s, apptest.NewDCRProvider(t), "Off").String("id")
 			s.Do("PATCH", "/v1/key-managers/"+off, admin, map[string]any{"enabled": false}).Want(t, http.StatusOK)
 			s.Do("POST", "/v1/oauth/clients", devToken, map[string]any{"name": "x", "environment": "sandbox", "key_manager": off}).Want(t, http.StatusConflict)
 		})

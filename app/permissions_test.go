@@ -100,17 +100,14 @@ type matrixWorld struct {
 	devIn, devOut, org, super2 string
 	service, super2Token       string
 	n                          int
-	kmp                        *apptest.DCRProvider
 }
 
 func (w *matrixWorld) uniq() int { w.n++; return w.n }
 
-// keyManagerProvider is the identity provider the key manager cases add.
+// keyManagerProvider is an identity provider for a key manager case to
+// add: a new one each time, since an issuer is one manager's.
 func (w *matrixWorld) keyManagerProvider() *apptest.DCRProvider {
-	if w.kmp == nil {
-		w.kmp = apptest.NewDCRProvider(w.t)
-	}
-	return w.kmp
+	return apptest.NewDCRProvider(w.t)
 }
 
 // newKeyManager adds a key manager as the bootstrap super admin.

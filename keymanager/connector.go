@@ -204,8 +204,8 @@ func (c *Connector) Register(ctx context.Context, m *keysmith.KeyManager, regist
 		if _, err := c.HTTP.CheckURL(reg.RegistrationClientURI); err != nil {
 			// Registered, but not manageable: the caller deletes nothing
 			// it cannot reach; say so.
-			return reg, keysmith.Errorf(keysmith.CodeUpstream, "key manager %s answered a registration_client_uri Keysmith may not call: %s",
-				m.Name, bounded(err.Error()))
+			return reg, keysmith.Errorf(keysmith.CodeUpstream, "key manager %s registered client %s but answered a registration_client_uri Keysmith may not call (%s): delete that client at the manager",
+				m.Name, bounded(reg.ClientID), bounded(err.Error()))
 		}
 	}
 	return reg, nil
@@ -247,8 +247,8 @@ func (c *Connector) UpdateRegistration(ctx context.Context, m *keysmith.KeyManag
 	}
 	if out.RegistrationClientURI != "" && m.Type != keysmith.KeyManagerOkta {
 		if _, err := c.HTTP.CheckURL(out.RegistrationClientURI); err != nil {
-			return reg, keysmith.Errorf(keysmith.CodeUpstream, "key manager %s answered a registration_client_uri Keysmith may not call: %s",
-				m.Name, bounded(err.Error()))
+			return reg, keysmith.Errorf(keysmith.CodeUpstream, "key manager %s registered client %s but answered a registration_client_uri Keysmith may not call (%s): delete that client at the manager",
+				m.Name, bounded(reg.ClientID), bounded(err.Error()))
 		}
 		next.RegistrationClientURI = out.RegistrationClientURI
 	}
