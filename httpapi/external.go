@@ -43,10 +43,12 @@ func (s *Server) asksExternal(code, raw string) bool {
 // verifyExternal answers verify for a token of an external manager, with
 // the same codes and fields as for Keysmith's own access tokens plus
 // key_manager, so that requirements and zones apply alike.
-func (s *Server) verifyExternal(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement, caller netip.Addr) error {
-	res, err := s.External.Verify(r.Context(), raw, caller)
-	if err != nil {
-		return err
+// It reports false (and writes nothing) when no enabled manager claims
+// the token: then Keysmith's own answer stands.
+func (s *Server) verifyExternal(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement, caller netip.Addr) (bool, error) {
+	res, claimed, err := s.askExternal(r.Context(), raw, caller)
+	if err != nil || !claimed {
+		return false, err
 	}
 	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code), externalJSON: &externalJSON{KeyManager: res.KeyManagerID}}
 	if res.Scopes != nil {
@@ -66,16 +68,29 @@ func (s *Server) verifyExternal(w http.ResponseWriter, r *http.Request, raw stri
 	s.countGateway(EndpointVerify, out.Code, keysmith.CredentialAccessToken)
 	w.Header()["Cache-Control"] = noStore
 	writeVerify(w, &out)
-	return nil
+	return true, nil
+}
+
+// askExternal asks External about raw. claimed is false when no enabled
+// manager could have issued it (no manager named in its answer, and no
+// refusal for the caller's budget).
+func (s *Server) askExternal(ctx context.Context, raw string, caller netip.Addr) (keymanager.Result, bool, error) {
+	res, err := s.External.Verify(ctx, raw, caller)
+	if err != nil {
+		return res, false, err
+	}
+	return res, res.KeyManagerID != "" || res.Code == verify.RateLimited, nil
 }
 
 // forwardExternal is forwardAuth for a token of an external manager: the
 // identity headers of an access token, the manager's client id, and the
 // key manager's id.
-func (s *Server) forwardExternal(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement, caller netip.Addr) error {
-	res, err := s.External.Verify(r.Context(), raw, caller)
-	if err != nil {
-		return err
+// It reports false (and writes nothing) when no enabled manager claims
+// the token.
+func (s *Server) forwardExternal(w http.ResponseWriter, r *http.Request, raw string, need *verify.Requirement, caller netip.Addr) (bool, error) {
+	res, claimed, err := s.askExternal(r.Context(), raw, caller)
+	if err != nil || !claimed {
+		return false, err
 	}
 	code := res.Code
 	if code == verify.Valid && !need.IsZero() {
@@ -86,7 +101,7 @@ func (s *Server) forwardExternal(w http.ResponseWriter, r *http.Request, raw str
 		setRateLimitHeaders(w, *rl)
 	}
 	if code != verify.Valid {
-		return forwardRefusal(w, code)
+		return true, forwardRefusal(w, code)
 	}
 	h := w.Header()
 	setIf(h, headerCredentialID, res.JTI)
@@ -97,7 +112,7 @@ func (s *Server) forwardExternal(w http.ResponseWriter, r *http.Request, raw str
 	h[headerScopes] = []string{strings.Join(res.Scopes, " ")}
 	h[headerKeyManager] = []string{res.KeyManagerID}
 	w.WriteHeader(http.StatusOK)
-	return nil
+	return true, nil
 }
 
 // introspection is an RFC 7662 answer, with the key manager that issued

@@ -69,7 +69,9 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, addr netip.
 		return err
 	}
 	if res.Token == nil && s.asksExternal(string(res.Code), raw) {
-		return s.forwardExternal(w, r, raw, &need, addr)
+		if done, err := s.forwardExternal(w, r, raw, &need, addr); done || err != nil {
+			return err
+		}
 	}
 	if rl := res.RateLimit; rl != nil {
 		setRateLimitHeaders(w, *rl)
@@ -124,7 +126,9 @@ func (s *Server) forwardAccessToken(w http.ResponseWriter, r *http.Request, raw 
 		return err
 	}
 	if ch.Token == nil && s.asksExternal(string(ch.Status), raw) {
-		return s.forwardExternal(w, r, raw, need, addr)
+		if done, err := s.forwardExternal(w, r, raw, need, addr); done || err != nil {
+			return err
+		}
 	}
 	if ch.Status != oauth.Active {
 		s.countGateway(EndpointForwardAuth, string(ch.Status), keysmith.CredentialAccessToken)

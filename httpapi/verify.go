@@ -117,7 +117,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, caller netip.Add
 		return err
 	}
 	if res.Token == nil && s.asksExternal(string(res.Code), req.Token) {
-		return s.verifyExternal(w, r, req.Token, &need, caller)
+		if done, err := s.verifyExternal(w, r, req.Token, &need, caller); done || err != nil {
+			return err
+		}
 	}
 	out := verifyResponse{Valid: res.Valid(), Code: string(res.Code)}
 	if t := res.Token; t != nil {
@@ -173,7 +175,9 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, raw s
 		return err
 	}
 	if ch.Token == nil && s.asksExternal(string(ch.Status), raw) {
-		return s.verifyExternal(w, r, raw, need, caller)
+		if done, err := s.verifyExternal(w, r, raw, need, caller); done || err != nil {
+			return err
+		}
 	}
 	out := verifyResponse{Valid: ch.Status == oauth.Active, Code: string(ch.Status)}
 	if t := ch.Token; t != nil {
