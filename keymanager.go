@@ -61,6 +61,18 @@ type KeyManager struct {
 	// opaque tokens; empty when the manager's tokens are only JWTs.
 	IntrospectionClientID     string
 	IntrospectionSecretSealed string
+	// OpaqueTokenPrefix is how the manager's opaque access tokens begin
+	// ("ksa_" for another Keysmith). An opaque token is sent for
+	// introspection only to the one enabled manager whose prefix it starts
+	// with (the longest), never to every manager in turn: a manager never
+	// sees another's tokens. Required with introspection credentials; two
+	// enabled managers never share one.
+	OpaqueTokenPrefix string
+	// AcceptUnregisteredClients admits the tokens of the manager's clients
+	// that were not registered through Keysmith, with their scopes as
+	// issued and no app or environment. Default false: such tokens are
+	// NOT_FOUND.
+	AcceptUnregisteredClients bool
 
 	CreatedAt time.Time
 	CreatedBy string
@@ -163,13 +175,16 @@ type CreateKeyManagerInput struct {
 	RegistrationToken         Secret
 	IntrospectionClientID     string
 	IntrospectionClientSecret Secret
+	OpaqueTokenPrefix         string
+	AcceptUnregisteredClients bool
 }
 
 // Validate checks the input and returns the manager it describes, without
 // id, times, discovered endpoints and sealed secrets.
 func (in *CreateKeyManagerInput) Validate() (*KeyManager, error) {
 	m := &KeyManager{Name: in.Name, Type: KeyManagerType(in.Type), Issuer: in.Issuer, Audience: in.Audience,
-		Enabled: true, IntrospectionClientID: in.IntrospectionClientID}
+		Enabled: true, IntrospectionClientID: in.IntrospectionClientID, OpaqueTokenPrefix: in.OpaqueTokenPrefix,
+		AcceptUnregisteredClients: in.AcceptUnregisteredClients}
 	if in.Enabled != nil {
 		m.Enabled = *in.Enabled
 	}
@@ -188,7 +203,40 @@ func (in *CreateKeyManagerInput) Validate() (*KeyManager, error) {
 	if err := validateKeyManagerSecrets(in.IntrospectionClientID, in.RegistrationToken, in.IntrospectionClientSecret); err != nil {
 		return nil, err
 	}
+	if err := m.CheckIntrospection(); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// MaxOpaqueTokenPrefix bounds a key manager's opaque_token_prefix.
+const MaxOpaqueTokenPrefix = 32
+
+// validateOpaqueTokenPrefix checks the form of an opaque_token_prefix: ""
+// (none) or 1–32 printable ASCII characters without spaces.
+func validateOpaqueTokenPrefix(s string) error {
+	if len(s) > MaxOpaqueTokenPrefix {
+		return Errorf(CodeInvalid, "opaque_token_prefix must be at most %d characters", MaxOpaqueTokenPrefix)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return Errorf(CodeInvalid, "opaque_token_prefix must be printable ASCII without spaces, like ksa_")
+		}
+	}
+	return nil
+}
+
+// CheckIntrospection checks the manager's opaque_token_prefix and that one
+// is set whenever introspection credentials are: without it every opaque
+// token Keysmith does not know would be sent to the manager.
+func (m *KeyManager) CheckIntrospection() error {
+	if err := validateOpaqueTokenPrefix(m.OpaqueTokenPrefix); err != nil {
+		return err
+	}
+	if m.IntrospectionClientID != "" && m.OpaqueTokenPrefix == "" {
+		return Errorf(CodeInvalid, "opaque_token_prefix is required with introspection_client_id: how this manager's opaque access tokens begin (ksa_ for another Keysmith); only tokens that begin with it are sent to its introspection endpoint")
+	}
+	return nil
 }
 
 // ParseKeyManagerType checks an external key manager type.
@@ -241,18 +289,21 @@ type KeyManagerUpdate struct {
 	RegistrationToken         *Secret
 	IntrospectionClientID     *string
 	IntrospectionClientSecret *Secret
+	OpaqueTokenPrefix         *string
+	AcceptUnregisteredClients *bool
 }
 
 // IsEmpty reports whether u changes nothing.
 func (u *KeyManagerUpdate) IsEmpty() bool {
 	return u.Name == nil && u.Issuer == nil && u.Audience == nil && u.Enabled == nil && u.RegistrationToken == nil &&
-		u.IntrospectionClientID == nil && u.IntrospectionClientSecret == nil
+		u.IntrospectionClientID == nil && u.IntrospectionClientSecret == nil && u.OpaqueTokenPrefix == nil &&
+		u.AcceptUnregisteredClients == nil
 }
 
 // Validate checks the fields u sets.
 func (u *KeyManagerUpdate) Validate() error {
 	if u.IsEmpty() {
-		return Errorf(CodeInvalid, "nothing to change: give name, issuer, audience, enabled, registration_token, introspection_client_id or introspection_client_secret")
+		return Errorf(CodeInvalid, "nothing to change: give name, issuer, audience, enabled, registration_token, introspection_client_id, introspection_client_secret, opaque_token_prefix or accept_unregistered_clients")
 	}
 	if u.Name != nil {
 		if err := validateName("name", *u.Name); err != nil {
@@ -266,6 +317,11 @@ func (u *KeyManagerUpdate) Validate() error {
 	}
 	if u.Audience != nil {
 		if err := validateAudience(*u.Audience); err != nil {
+			return err
+		}
+	}
+	if u.OpaqueTokenPrefix != nil {
+		if err := validateOpaqueTokenPrefix(*u.OpaqueTokenPrefix); err != nil {
 			return err
 		}
 	}
@@ -312,6 +368,12 @@ func KeyManagerChanges(before, after *KeyManager) map[string]any {
 	}
 	if before.IntrospectionSecretSealed != after.IntrospectionSecretSealed {
 		d["introspection_client_secret"] = "changed"
+	}
+	if before.OpaqueTokenPrefix != after.OpaqueTokenPrefix {
+		d["opaque_token_prefix"] = after.OpaqueTokenPrefix
+	}
+	if before.AcceptUnregisteredClients != after.AcceptUnregisteredClients {
+		d["accept_unregistered_clients"] = after.AcceptUnregisteredClients
 	}
 	return d
 }

@@ -143,6 +143,15 @@ func (s *Service) UpdateKeyManager(ctx context.Context, p Principal, id string, 
 	if u.IntrospectionClientID != nil {
 		next.IntrospectionClientID = *u.IntrospectionClientID
 	}
+	if u.OpaqueTokenPrefix != nil {
+		next.OpaqueTokenPrefix = *u.OpaqueTokenPrefix
+	}
+	if u.AcceptUnregisteredClients != nil {
+		next.AcceptUnregisteredClients = *u.AcceptUnregisteredClients
+	}
+	if err := next.CheckIntrospection(); err != nil {
+		return nil, err
+	}
 	if u.Issuer != nil && *u.Issuer != m.Issuer {
 		// The manager's sealed secrets, and the clients registered at it
 		// (which its tokens map to applications), belong to its issuer:

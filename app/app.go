@@ -224,7 +224,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status,
 		ForwardAuthHeader: cfg.ForwardAuthHeader}
 	api.External = keymanager.NewVerifier(db, masterKey, kmHTTP, keymanager.VerifierOptions{Now: cfg.Now, Log: cfg.Log,
-		Limiter: limiter, Limits: v.Limits})
+		Limiter: limiter, Limits: v.Limits, Issuer: oa.Issuer()})
 	pages, err := web.New(svc, api, cfg.Log)
 	if err != nil {
 		if closeLimiter != nil {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/app"
 	"github.com/keysmith/keysmith/apptest"
 	"golang.org/x/oauth2/clientcredentials"
@@ -40,10 +41,12 @@ func TestKeysmithAsAnotherKeysmithsKeyManager(t *testing.T) {
 	registerScopes(t, ours, "orders:read")
 	km := ours.Do("POST", "/v1/key-managers", ours.AdminToken, map[string]any{
 		"name": "Partner", "type": "oidc", "issuer": partner.URL, "registration_token": iat, "enabled": true,
-		"introspection_client_id": introspector.ID, "introspection_client_secret": introspector.Secret}).
+		"introspection_client_id": introspector.ID, "introspection_client_secret": introspector.Secret,
+		"opaque_token_prefix": "ksa_"}).
 		Want(t, http.StatusCreated)
 	kmID := km.String("id")
-	if km.String("registration_endpoint") != partner.URL+"/v1/oauth/register" {
+	if km.String("registration_endpoint") != partner.URL+"/v1/oauth/register" || km.String("opaque_token_prefix") != "ksa_" ||
+		km.Body["accept_unregistered_clients"] != false {
 		t.Fatalf("registration_endpoint %q, want the partner's /v1/oauth/register", km.String("registration_endpoint"))
 	}
 	ourApp := ours.Do("POST", "/v1/apps", ours.AdminToken, map[string]any{"name": "Shop"}).
@@ -80,11 +83,20 @@ func TestKeysmithAsAnotherKeysmithsKeyManager(t *testing.T) {
 	}
 
 	// An opaque token of the partner's is asked of its introspection
-	// endpoint (once: the answer is cached) and answered the same way.
+	// endpoint (its prefix is ksa_) and answered the same way. Its client
+	// was not registered through ours: refused until the manager accepts
+	// unregistered clients.
 	otok, err := (&clientcredentials.Config{ClientID: opaque.ID, ClientSecret: opaque.Secret,
 		TokenURL: partner.URL + "/v1/oauth/token"}).Token(context.Background())
 	if err != nil {
 		t.Fatalf("opaque token from the partner: %v", err)
+	}
+	ours.Do("POST", "/v1/verify", "", map[string]any{"token": otok.AccessToken}).Want(t, http.StatusOK).
+		WantField(t, "code", "NOT_FOUND")
+	forward(t, ours, "GET", "", bearerHeader(otok.AccessToken)).Want(t, http.StatusUnauthorized)
+	if r := ours.Do("PATCH", "/v1/key-managers/"+kmID, ours.AdminToken, map[string]any{"accept_unregistered_clients": true}).
+		Want(t, http.StatusOK); r.Body["accept_unregistered_clients"] != true {
+		t.Fatalf("PATCH accept_unregistered_clients: %s", r.Raw)
 	}
 	for range 2 {
 		ov := ours.Do("POST", "/v1/verify", "", map[string]any{"token": otok.AccessToken, "scopes": []string{"orders:read"}}).
@@ -102,6 +114,27 @@ func TestKeysmithAsAnotherKeysmithsKeyManager(t *testing.T) {
 	ours.Do("POST", "/v1/verify", "", map[string]any{"token": tok.AccessToken, "environment": "sandbox"}).
 		Want(t, http.StatusOK).WantField(t, "code", "WRONG_ENVIRONMENT")
 	forward(t, ours, "GET", "?scope=orders:write", bearerHeader(tok.AccessToken)).Want(t, http.StatusForbidden)
+
+	// A client whose owner is deactivated at ours: its tokens are refused
+	// (OWNER_INACTIVE) as Keysmith's own are, until the owner is active
+	// again.
+	devID, devToken := ours.AddUser(keysmith.RoleDeveloper, "")
+	devApp := ours.Do("POST", "/v1/apps", devToken, map[string]any{"name": "Dev shop"}).Want(t, http.StatusCreated).String("app_id")
+	dc := ours.Do("POST", "/v1/oauth/clients", ours.AdminToken, map[string]any{"name": "dev at partner",
+		"app_id": devApp, "environment": "production", "key_manager": kmID, "scopes": []string{"orders:read"},
+		"grant_types": []string{"client_credentials"}}).Want(t, http.StatusCreated)
+	dtok, err := (&clientcredentials.Config{ClientID: dc.String("client_id"), ClientSecret: dc.String("client_secret"),
+		TokenURL: partner.URL + "/v1/oauth/token", Scopes: []string{"orders:read"}}).Token(context.Background())
+	if err != nil {
+		t.Fatalf("token of the developer's client: %v", err)
+	}
+	ours.Do("POST", "/v1/verify", "", map[string]any{"token": dtok.AccessToken}).Want(t, http.StatusOK).WantField(t, "code", "VALID")
+	ours.Do("POST", "/v1/users/"+devID+"/deactivate", ours.AdminToken, nil).Want(t, http.StatusOK)
+	ours.Do("POST", "/v1/verify", "", map[string]any{"token": dtok.AccessToken}).Want(t, http.StatusOK).
+		WantField(t, "code", "OWNER_INACTIVE")
+	forward(t, ours, "GET", "", bearerHeader(dtok.AccessToken)).Want(t, http.StatusUnauthorized)
+	ours.Do("POST", "/v1/users/"+devID+"/activate", ours.AdminToken, nil).Want(t, http.StatusOK)
+	ours.Do("POST", "/v1/verify", "", map[string]any{"token": dtok.AccessToken}).Want(t, http.StatusOK).WantField(t, "code", "VALID")
 
 	// Disabled, then deleted: rejected at once.
 	ours.Do("PATCH", "/v1/key-managers/"+kmID, ours.AdminToken, map[string]any{"enabled": false}).Want(t, http.StatusOK)

@@ -17,7 +17,8 @@ func addKeyManager(t *testing.T, s *apptest.Server, p *apptest.DCRProvider, name
 	t.Helper()
 	return s.Do("POST", "/v1/key-managers", s.AdminToken, map[string]any{"name": name, "type": "oidc", "issuer": p.Issuer,
 		"registration_token": p.InitialAccessToken, "introspection_client_id": "keysmith",
-		"introspection_client_secret": "introspection-secret-" + name}).Want(t, http.StatusCreated)
+		"introspection_client_secret": "introspection-secret-" + name,
+		"opaque_token_prefix":         strings.ToLower(strings.ReplaceAll(name, " ", "-")) + "_"}).Want(t, http.StatusCreated)
 }
 
 func TestKeyManagers(t *testing.T) {
@@ -67,6 +68,48 @@ func TestKeyManagers(t *testing.T) {
 			s.Do("POST", "/v1/key-managers", admin, map[string]any{"name": "x", "type": "oidc", "issuer": p.Issuer, "color": "red"}).Want(t, http.StatusBadRequest)
 			s.Do("PATCH", "/v1/key-managers/"+id, admin, map[string]any{"type": "okta"}).Want(t, http.StatusBadRequest)
 			s.Do("DELETE", "/v1/key-managers/keysmith", admin, nil).Want(t, http.StatusBadRequest)
+		})
+
+		t.Run("OpaqueTokenPrefixIsRequiredWithIntrospectionAndOneManagersOnly", func(t *testing.T) {
+			before := countRows(t, s, "key_managers")
+			body := func(over map[string]any) map[string]any {
+				b := map[string]any{"name": "pfx", "type": "oidc", "issuer": p.Issuer, "introspection_client_id": "keysmith",
+					"introspection_client_secret": "x"}
+				for k, v := range over {
+					b[k] = v
+				}
+				return b
+			}
+			r := s.Do("POST", "/v1/key-managers", admin, body(nil)).Want(t, http.StatusBadRequest)
+			if d := r.String("error_description"); !strings.Contains(d, "opaque_token_prefix is required with introspection_client_id") {
+				t.Errorf("no prefix: %s", r.Raw)
+			}
+			for _, bad := range []string{"has space", "ksa\t", strings.Repeat("x", 33), "préfixe"} {
+				s.Do("POST", "/v1/key-managers", admin, body(map[string]any{"opaque_token_prefix": bad})).Want(t, http.StatusBadRequest)
+			}
+			// The enabled manager's prefix is its own.
+			r = s.Do("POST", "/v1/key-managers", admin, body(map[string]any{"opaque_token_prefix": "partner-idp_"})).Want(t, http.StatusConflict)
+			if d := r.String("error_description"); !strings.Contains(d, "opaque_token_prefix") {
+				t.Errorf("taken prefix: %s", r.Raw)
+			}
+			if n := countRows(t, s, "key_managers"); n != before {
+				t.Fatalf("refused creates stored %d managers", n-before)
+			}
+			// Disabled it may share it, but not be enabled while the other is.
+			other := s.Do("POST", "/v1/key-managers", admin, body(map[string]any{"opaque_token_prefix": "partner-idp_", "enabled": false})).
+				Want(t, http.StatusCreated)
+			if other.String("opaque_token_prefix") != "partner-idp_" || other.Body["accept_unregistered_clients"] != false {
+				t.Errorf("created: %s", other.Raw)
+			}
+			oid := other.String("id")
+			s.Do("PATCH", "/v1/key-managers/"+oid, admin, map[string]any{"enabled": true}).Want(t, http.StatusConflict)
+			s.Do("PATCH", "/v1/key-managers/"+oid, admin, map[string]any{"opaque_token_prefix": ""}).Want(t, http.StatusBadRequest)
+			u := s.Do("PATCH", "/v1/key-managers/"+oid, admin, map[string]any{"enabled": true, "opaque_token_prefix": "pfx_",
+				"accept_unregistered_clients": true}).Want(t, http.StatusOK)
+			if u.String("opaque_token_prefix") != "pfx_" || u.Body["accept_unregistered_clients"] != true || u.Body["enabled"] != true {
+				t.Errorf("updated: %s", u.Raw)
+			}
+			s.Do("DELETE", "/v1/key-managers/"+oid, admin, nil).Want(t, http.StatusNoContent)
 		})
 
 		t.Run("DiscoveryAndJWKSFailuresSayWhichFailed", func(t *testing.T) {

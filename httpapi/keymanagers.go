@@ -24,6 +24,8 @@ type keyManagerJSON struct {
 	HasRegistrationToken   bool       `json:"has_registration_token"`
 	IntrospectionClientID  string     `json:"introspection_client_id"`
 	HasIntrospectionSecret bool       `json:"has_introspection_client_secret"`
+	OpaqueTokenPrefix      string     `json:"opaque_token_prefix"`
+	AcceptUnregistered     bool       `json:"accept_unregistered_clients"`
 	CreatedAt              *time.Time `json:"created_at"`
 	UpdatedAt              *time.Time `json:"updated_at"`
 }
@@ -33,13 +35,14 @@ func toKeyManagerJSON(m *keysmith.KeyManager) keyManagerJSON {
 		Enabled: m.Enabled, JWKSURI: m.JWKSURI, RegistrationEndpoint: m.RegistrationEndpoint,
 		IntrospectionEndpoint: m.IntrospectionEndpoint, TokenEndpoint: m.TokenEndpoint,
 		HasRegistrationToken: m.RegistrationTokenSealed != "", IntrospectionClientID: m.IntrospectionClientID,
-		HasIntrospectionSecret: m.IntrospectionSecretSealed != "", CreatedAt: &m.CreatedAt, UpdatedAt: &m.UpdatedAt}
+		HasIntrospectionSecret: m.IntrospectionSecretSealed != "", OpaqueTokenPrefix: m.OpaqueTokenPrefix,
+		AcceptUnregistered: m.AcceptUnregisteredClients, CreatedAt: &m.CreatedAt, UpdatedAt: &m.UpdatedAt}
 }
 
 // builtinKeyManagerJSON is Keysmith itself, always first in the list.
 func (s *Server) builtinKeyManagerJSON() keyManagerJSON {
 	k := keyManagerJSON{ID: keysmith.BuiltinKeyManager, Name: "Keysmith", Type: keysmith.BuiltinKeyManager, Builtin: true,
-		Enabled: true}
+		Enabled: true, OpaqueTokenPrefix: "ksa_"}
 	if s.OAuth != nil {
 		iss := s.OAuth.Issuer()
 		k.Issuer, k.JWKSURI, k.TokenEndpoint = iss, iss+"/.well-known/jwks.json", iss+"/v1/oauth/token"
@@ -59,6 +62,8 @@ type keyManagerRequest struct {
 	RegistrationToken         *string `json:"registration_token"`
 	IntrospectionClientID     *string `json:"introspection_client_id"`
 	IntrospectionClientSecret *string `json:"introspection_client_secret"`
+	OpaqueTokenPrefix         *string `json:"opaque_token_prefix"`
+	AcceptUnregisteredClients *bool   `json:"accept_unregistered_clients"`
 }
 
 func (s *Server) keyManagerRoutes(mux routes) {
@@ -92,7 +97,8 @@ func (s *Server) createKeyManager(w http.ResponseWriter, r *http.Request, p keys
 	m, err := s.Service.CreateKeyManager(r.Context(), p, keysmith.CreateKeyManagerInput{Name: str(req.Name), Type: str(req.Type),
 		Issuer: str(req.Issuer), Audience: str(req.Audience), Enabled: req.Enabled,
 		RegistrationToken: keysmith.NewSecret(str(req.RegistrationToken)), IntrospectionClientID: str(req.IntrospectionClientID),
-		IntrospectionClientSecret: keysmith.NewSecret(str(req.IntrospectionClientSecret))})
+		IntrospectionClientSecret: keysmith.NewSecret(str(req.IntrospectionClientSecret)),
+		OpaqueTokenPrefix:         str(req.OpaqueTokenPrefix), AcceptUnregisteredClients: req.AcceptUnregisteredClients != nil && *req.AcceptUnregisteredClients})
 	if err != nil {
 		return err
 	}
@@ -143,7 +149,8 @@ func (s *Server) updateKeyManager(w http.ResponseWriter, r *http.Request, p keys
 	}
 	m, err := s.Service.UpdateKeyManager(r.Context(), p, r.PathValue("id"), keysmith.KeyManagerUpdate{Name: req.Name,
 		Issuer: req.Issuer, Audience: req.Audience, Enabled: req.Enabled, RegistrationToken: secretPtr(req.RegistrationToken),
-		IntrospectionClientID: req.IntrospectionClientID, IntrospectionClientSecret: secretPtr(req.IntrospectionClientSecret)})
+		IntrospectionClientID: req.IntrospectionClientID, IntrospectionClientSecret: secretPtr(req.IntrospectionClientSecret),
+		OpaqueTokenPrefix: req.OpaqueTokenPrefix, AcceptUnregisteredClients: req.AcceptUnregisteredClients})
 	if err != nil {
 		return err
 	}

@@ -39,21 +39,26 @@ type introCall struct {
 	err  error
 }
 
-// introspect asks the enabled managers that have an introspection endpoint
-// about an opaque token, in turn, until one says it is active. A token
-// asked recently is answered from memory; none of them costs nothing.
-// Every call out takes a unit of the caller's budget of unknown-token
-// lookups first, given back when the token turns out active, so that
-// anonymous callers cannot drive traffic to the managers.
+// introspect asks about an opaque token the one enabled manager with
+// introspection whose opaque_token_prefix it starts with (the longest):
+// never any other, so that no manager sees another's tokens. A token
+// without such a prefix costs nothing; one asked recently is answered from
+// memory. The call out takes a unit of the caller's budget of
+// unknown-token lookups first, given back when the token turns out active,
+// so that anonymous callers cannot drive traffic to the managers.
 func (v *Verifier) introspect(ctx context.Context, set *managerSet, raw string, caller netip.Addr, now time.Time) (Result, error) {
-	if len(set.intro) == 0 || !printable(raw) {
+	if !printable(raw) {
+		return Result{Code: verify.NotFound}, nil
+	}
+	m := set.introspector(raw)
+	if m == nil {
 		return Result{Code: verify.NotFound}, nil
 	}
 	h := keysmith.HashOf(raw)
 	v.mu.Lock()
 	if e := v.intros[h]; e != nil && now.Before(e.until) {
 		v.mu.Unlock()
-		return v.answer(ctx, e.info, now)
+		return v.answer(ctx, set, e.info, now)
 	}
 	c, busy := v.calls[h]
 	if !busy {
@@ -72,7 +77,7 @@ func (v *Verifier) introspect(ctx context.Context, set *managerSet, raw string, 
 	default:
 		// Others may be waiting for this answer: it does not end with this
 		// request (each call is bounded in time by HTTP).
-		c.info, c.rl, c.err = v.askAll(context.WithoutCancel(ctx), set, raw, caller, now)
+		c.info, c.rl, c.err = v.askOne(context.WithoutCancel(ctx), m, raw, caller, now)
 		v.mu.Lock()
 		delete(v.calls, h)
 		if v.gen == gen && c.err == nil && c.rl == nil {
@@ -90,14 +95,14 @@ func (v *Verifier) introspect(ctx context.Context, set *managerSet, raw string, 
 	if c.rl != nil {
 		return Result{Code: verify.RateLimited, RateLimit: c.rl}, nil
 	}
-	return v.answer(ctx, c.info, now)
+	return v.answer(ctx, set, c.info, now)
 }
 
-func (v *Verifier) answer(ctx context.Context, info *tokenInfo, now time.Time) (Result, error) {
+func (v *Verifier) answer(ctx context.Context, set *managerSet, info *tokenInfo, now time.Time) (Result, error) {
 	if info == nil {
 		return Result{Code: verify.NotFound}, nil
 	}
-	return v.finish(ctx, info, now)
+	return v.finish(ctx, set, info, now)
 }
 
 func (v *Verifier) cacheUntil(info *tokenInfo, now time.Time) time.Time {
@@ -122,9 +127,9 @@ func printable(raw string) bool {
 	return true
 }
 
-// askAll asks each manager with introspection in turn, on caller's budget;
-// rl is set when the budget was used up before an answer.
-func (v *Verifier) askAll(ctx context.Context, set *managerSet, raw string, caller netip.Addr, now time.Time) (*tokenInfo, *ratelimit.Result, error) {
+// askOne asks manager m, on caller's budget; rl is set when the budget was
+// used up before the call.
+func (v *Verifier) askOne(ctx context.Context, m *keysmith.KeyManager, raw string, caller netip.Addr, now time.Time) (*tokenInfo, *ratelimit.Result, error) {
 	var pa *ratelimit.PerAddress
 	limit := 0
 	if caller.IsValid() {
@@ -135,27 +140,22 @@ func (v *Verifier) askAll(ctx context.Context, set *managerSet, raw string, call
 		limit = limits.WithDefaults()[keysmith.GroupUnknownTokens]
 		pa = &ratelimit.PerAddress{Limiter: v.limiter, Group: string(keysmith.GroupUnknownTokens), Window: keysmith.RateLimitWindow}
 	}
-	for _, m := range set.intro {
-		if pa != nil {
-			res, err := pa.Reserve(ctx, caller, limit)
-			if err != nil {
-				return nil, nil, err
-			}
-			if !res.Allowed {
-				return nil, &res, nil
-			}
+	if pa != nil {
+		res, err := pa.Reserve(ctx, caller, limit)
+		if err != nil {
+			return nil, nil, err
 		}
-		info := v.ask(ctx, m, raw, now)
-		if info != nil {
-			if pa != nil {
-				if err := pa.Release(context.WithoutCancel(ctx), caller, limit); err != nil {
-					v.log.WarnContext(ctx, "giving back an introspection unit failed", "err", err)
-				}
-			}
-			return info, nil, nil
+		if !res.Allowed {
+			return nil, &res, nil
 		}
 	}
-	return nil, nil, nil
+	info := v.ask(ctx, m, raw, now)
+	if info != nil && pa != nil {
+		if err := pa.Release(context.WithoutCancel(ctx), caller, limit); err != nil {
+			v.log.WarnContext(ctx, "giving back an introspection unit failed", "err", err)
+		}
+	}
+	return info, nil, nil
 }
 
 // introspection is the part of an RFC 7662 answer Keysmith reads.

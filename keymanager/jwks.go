@@ -82,7 +82,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, set *managerSet, raw, iss stri
 		}
 		v.mu.Unlock()
 	}
-	return v.finish(ctx, info, now)
+	return v.finish(ctx, set, info, now)
 }
 
 // checkJWT verifies raw's signature and claims for manager m; nil and the

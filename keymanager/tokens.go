@@ -25,6 +25,9 @@ type Source interface {
 	// Keysmith at manager keyManagerID under the manager's client id;
 	// CodeNotFound if none.
 	FindClientByExternalID(ctx context.Context, keyManagerID, externalClientID string) (*keysmith.Client, error)
+	// FindUserByID returns a user (a mapped client's owner); CodeNotFound
+	// if none.
+	FindUserByID(ctx context.Context, id string) (*keysmith.User, error)
 	Subscribe(f func(keysmith.Change))
 }
 
@@ -78,6 +81,10 @@ type VerifierOptions struct {
 	// CacheSize bounds each of the caches (verified JWTs, introspection
 	// answers, client mappings); a full cache is emptied. Default 10 000.
 	CacheSize int
+	// Issuer is Keysmith's own issuer: a JWT claiming it is Keysmith's,
+	// never an external manager's, and is not looked at here (whatever
+	// manager may have been configured with that issuer).
+	Issuer string
 }
 
 // MaxTokenLen bounds a token Keysmith will look at.
@@ -94,6 +101,10 @@ const (
 	clientNegTrust = time.Minute
 )
 
+// ownerTrust is how long a mapped client's owner's status is trusted
+// (ChangeUser drops it sooner).
+const ownerTrust = 30 * time.Second
+
 // Verifier checks access tokens issued by enabled external key managers:
 // JWTs against the manager's key set, opaque tokens at its introspection
 // endpoint. It is safe for concurrent use.
@@ -109,6 +120,7 @@ type Verifier struct {
 	refetch time.Duration
 	leeway  time.Duration
 	size    int
+	issuer  string
 
 	mu       sync.Mutex
 	gen      uint64 // bumped by every change of managers
@@ -119,13 +131,35 @@ type Verifier struct {
 	intros   map[keysmith.Hash]*introEntry
 	calls    map[keysmith.Hash]*introCall
 	clients  map[clientKey]*clientEntry
+	owners   map[string]*ownerEntry
+	ownerGn  uint64 // bumped by every change of users
+}
+
+type ownerEntry struct {
+	active   bool
+	loadedAt time.Time
 }
 
 // managerSet is a snapshot of the managers, by issuer.
 type managerSet struct {
 	byIssuer map[string]*keysmith.KeyManager // enabled first when two share one
-	intro    []*keysmith.KeyManager          // enabled, with introspection
+	byID     map[string]*keysmith.KeyManager
+	// intro: enabled, with introspection credentials and an opaque token
+	// prefix, longest prefix first.
+	intro    []*keysmith.KeyManager
 	loadedAt time.Time
+}
+
+// introspector returns the one manager an opaque token may be sent to:
+// the enabled manager with introspection whose opaque_token_prefix raw
+// starts with, the longest; nil when none.
+func (s *managerSet) introspector(raw string) *keysmith.KeyManager {
+	for _, m := range s.intro {
+		if strings.HasPrefix(raw, m.OpaqueTokenPrefix) {
+			return m
+		}
+	}
+	return nil
 }
 
 // tokenInfo is what a token says, once its signature (or its manager's
@@ -176,7 +210,7 @@ func NewVerifier(src Source, sealer keysmith.Sealer, h *HTTP, opt VerifierOption
 	}
 	v := &Verifier{src: src, sealer: sealer, http: h, now: opt.Now, log: opt.Log,
 		limiter: opt.Limiter, limits: opt.Limits, keysAge: opt.KeysMaxAge, refetch: opt.MinRefetch,
-		leeway: opt.Leeway, size: opt.CacheSize,
+		leeway: opt.Leeway, size: opt.CacheSize, issuer: strings.TrimRight(opt.Issuer, "/"), owners: map[string]*ownerEntry{},
 		keys: map[string]*keySet{}, jwts: map[keysmith.Hash]*tokenInfo{}, intros: map[keysmith.Hash]*introEntry{},
 		calls: map[keysmith.Hash]*introCall{}, clients: map[clientKey]*clientEntry{}}
 	src.Subscribe(v.invalidate)
@@ -197,13 +231,19 @@ func (v *Verifier) invalidate(c keysmith.Change) {
 		v.clientGn++
 		clear(v.clients)
 		return
-	case keysmith.ChangeToken, keysmith.ChangeUser, keysmith.ChangeZone, keysmith.ChangeSettings,
+	case keysmith.ChangeUser:
+		v.ownerGn++
+		clear(v.owners)
+		return
+	case keysmith.ChangeToken, keysmith.ChangeZone, keysmith.ChangeSettings,
 		keysmith.ChangeTrustedOrigin, keysmith.ChangeAccessToken, keysmith.ChangeSigningKey:
 		return // Keysmith's own credentials: not ours
 	case keysmith.ChangeKeyManager:
 	default: // ChangeAll, ChangeFeedLost, a kind of a newer version
 		v.clientGn++
 		clear(v.clients)
+		v.ownerGn++
+		clear(v.owners)
 	}
 	v.gen++
 	v.managers.Store(nil)
@@ -225,15 +265,24 @@ func (v *Verifier) managerSet(ctx context.Context, now time.Time) (*managerSet, 
 	if err != nil {
 		return nil, err
 	}
-	s := &managerSet{byIssuer: map[string]*keysmith.KeyManager{}, loadedAt: now}
+	s := &managerSet{byIssuer: map[string]*keysmith.KeyManager{}, byID: map[string]*keysmith.KeyManager{}, loadedAt: now}
 	for _, m := range ms {
+		s.byID[m.ID] = m
 		if old := s.byIssuer[m.Issuer]; old == nil || !old.Enabled {
 			s.byIssuer[m.Issuer] = m
 		}
-		if m.Enabled && m.IntrospectionEndpoint != "" && m.IntrospectionClientID != "" {
+		if m.Enabled && m.IntrospectionEndpoint != "" && m.IntrospectionClientID != "" && m.OpaqueTokenPrefix != "" {
 			s.intro = append(s.intro, m)
 		}
 	}
+	// Longest prefix first; the store keeps enabled managers' prefixes
+	// apart, the id orders any that slipped through.
+	slices.SortStableFunc(s.intro, func(a, b *keysmith.KeyManager) int {
+		if d := len(b.OpaqueTokenPrefix) - len(a.OpaqueTokenPrefix); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	v.mu.Lock()
 	if v.gen == gen { // no change raced with the read
 		v.managers.Store(s)
@@ -244,9 +293,10 @@ func (v *Verifier) managerSet(ctx context.Context, now time.Time) (*managerSet, 
 
 // Verify checks raw, a token presented by a request from caller (whose
 // introspection calls are bounded; the zero Addr is not bounded): a JWT
-// by its issuer's key set, anything else at the introspection endpoints of
-// the enabled managers that have one. A token no enabled manager could
-// have issued costs no outbound call. The error is only for failures of
+// by its issuer's key set (never one claiming Keysmith's own issuer),
+// anything else at the introspection endpoint of the one enabled manager
+// whose opaque_token_prefix it starts with. A token no enabled manager
+// could have issued costs no outbound call, any other at most one. The error is only for failures of
 // the store or the limiter; every verdict is a Result.
 func (v *Verifier) Verify(ctx context.Context, raw string, caller netip.Addr) (Result, error) {
 	if raw == "" || len(raw) > MaxTokenLen {
@@ -259,6 +309,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string, caller netip.Addr) (R
 	}
 	if strings.Count(raw, ".") == 2 {
 		if iss, ok := UnverifiedIssuer(raw); ok {
+			if v.issuer != "" && strings.TrimRight(iss, "/") == v.issuer {
+				return Result{Code: verify.NotFound}, nil // Keysmith's own: never another's
+			}
 			return v.verifyJWT(ctx, set, raw, iss, now)
 		}
 	}
@@ -287,9 +340,25 @@ func UnverifiedIssuer(raw string) (string, bool) {
 }
 
 // finish turns what a token says into the answer: the Keysmith client it
-// maps to (a revoked one makes it REVOKED), its app and environment, and
-// the scopes narrowed to the client's.
-func (v *Verifier) finish(ctx context.Context, info *tokenInfo, now time.Time) (Result, error) {
+// maps to (a revoked one makes it REVOKED, a deactivated owner
+// OWNER_INACTIVE), its app and environment, and the scopes narrowed to the
+// client's. A token of a client not registered through Keysmith is
+// NOT_FOUND unless its manager accepts unregistered clients.
+func (v *Verifier) finish(ctx context.Context, set *managerSet, info *tokenInfo, now time.Time) (Result, error) {
+	m := set.byID[info.managerID]
+	if m == nil {
+		return Result{Code: verify.NotFound}, nil
+	}
+	var c *keysmith.Client
+	if info.clientID != "" {
+		var err error
+		if c, err = v.client(ctx, info.managerID, info.clientID, now); err != nil {
+			return Result{}, err
+		}
+	}
+	if c == nil && !m.AcceptUnregisteredClients {
+		return Result{Code: verify.NotFound, KeyManagerID: m.ID}, nil
+	}
 	r := Result{Code: verify.Valid, KeyManagerID: info.managerID, ClientID: info.clientID, Scopes: info.scopes,
 		Subject: info.subject, JTI: info.jti}
 	if !info.exp.IsZero() {
@@ -304,19 +373,54 @@ func (v *Verifier) finish(ctx context.Context, info *tokenInfo, now time.Time) (
 		iat := info.iat
 		r.IssuedAt = &iat
 	}
-	if info.clientID == "" {
-		return r, nil
-	}
-	c, err := v.client(ctx, info.managerID, info.clientID, now)
-	if err != nil || c == nil {
-		return r, err
+	if c == nil {
+		return r, nil // accepted unregistered: the scopes as issued, no app
 	}
 	r.KeysmithClientID, r.AppID, r.Environment = c.ID, c.AppID, c.Environment
+	r.Scopes = intersect(info.scopes, c.Scopes)
 	if c.RevokedAt != nil {
 		r.Code = verify.Revoked
+		return r, nil
 	}
-	r.Scopes = intersect(info.scopes, c.Scopes)
+	active, err := v.ownerActive(ctx, c.OwnerID, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if !active {
+		r.Code = verify.OwnerInactive
+	}
 	return r, nil
+}
+
+// ownerActive reports whether the user id (a mapped client's owner) is
+// active, from a bounded cache dropped on every change of users; a user
+// that does not exist is not.
+func (v *Verifier) ownerActive(ctx context.Context, id string, now time.Time) (bool, error) {
+	v.mu.Lock()
+	e := v.owners[id]
+	gen := v.ownerGn
+	v.mu.Unlock()
+	if e != nil && now.Sub(e.loadedAt) < ownerTrust {
+		return e.active, nil
+	}
+	u, err := v.src.FindUserByID(ctx, id)
+	switch keysmith.ErrorCode(err) {
+	case "":
+	case keysmith.CodeNotFound:
+		u, err = nil, nil
+	default:
+		return false, err
+	}
+	active := u != nil && u.Status == keysmith.UserActive
+	v.mu.Lock()
+	if v.ownerGn == gen {
+		if len(v.owners) >= v.size {
+			clear(v.owners)
+		}
+		v.owners[id] = &ownerEntry{active: active, loadedAt: now}
+	}
+	v.mu.Unlock()
+	return active, nil
 }
 
 // intersect is the scopes of have that want also holds, in have's order.

@@ -174,6 +174,7 @@ type memSource struct {
 	mu       sync.Mutex
 	managers []*keysmith.KeyManager
 	clients  map[[2]string]*keysmith.Client
+	users    map[string]*keysmith.User
 	subs     []func(keysmith.Change)
 	reads    atomic.Int64
 }
@@ -199,6 +200,17 @@ func (s *memSource) FindClientByExternalID(_ context.Context, km, id string) (*k
 	}
 	cc := *c
 	return &cc, nil
+}
+
+func (s *memSource) FindUserByID(_ context.Context, id string) (*keysmith.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[id]
+	if u == nil {
+		return nil, keysmith.Errorf(keysmith.CodeNotFound, "no such user")
+	}
+	uu := *u
+	return &uu, nil
 }
 
 func (s *memSource) Subscribe(f func(keysmith.Change)) { s.subs = append(s.subs, f) }
@@ -233,6 +245,25 @@ type fixture struct {
 	intros   atomic.Int64
 	limit    atomic.Int64
 	km       *keysmith.KeyManager
+	mk       oauth.MasterKey
+	out      *keymanager.HTTP
+	// introspected are the tokens the provider was asked about, as sent.
+	imu          sync.Mutex
+	introspected []string
+}
+
+// opaquePrefix is how the provider's opaque tokens begin, as the fixture
+// hands them out: zitadel's own have no fixed prefix, so the fixture adds
+// one to every opaque token and takes it off at the introspection
+// endpoint.
+const opaquePrefix = "zit_"
+
+func (f *fixture) verifier(opt keymanager.VerifierOptions) *keymanager.Verifier {
+	opt.Now = f.clock.Now
+	opt.Limits = func(context.Context) (keysmith.RateLimits, error) {
+		return keysmith.RateLimits{keysmith.GroupUnknownTokens: int(f.limit.Load())}, nil
+	}
+	return keymanager.NewVerifier(f.src, f.mk, f.out, opt)
 }
 
 var (
@@ -251,6 +282,15 @@ func newFixture(t *testing.T, jwtTokens bool) *fixture {
 			f.jwksGets.Add(1)
 		case "/oauth/introspect":
 			f.intros.Add(1)
+			if err := r.ParseForm(); err == nil {
+				tok := r.PostForm.Get("token")
+				f.imu.Lock()
+				f.introspected = append(f.introspected, tok)
+				f.imu.Unlock()
+				tok = strings.TrimPrefix(tok, opaquePrefix)
+				r.PostForm.Set("token", tok)
+				r.Form.Set("token", tok)
+			}
 		}
 		provider.ServeHTTP(w, r)
 	}))
@@ -267,12 +307,14 @@ func newFixture(t *testing.T, jwtTokens bool) *fixture {
 	provider = p
 
 	mk := oauth.NewMasterKey()
+	f.mk = mk
 	out := keymanager.NewHTTP(keymanager.Options{AllowInsecure: true, Timeout: 5 * time.Second})
 	var disc struct {
 		Issuer        string `json:"issuer"`
 		JWKSURI       string `json:"jwks_uri"`
 		Introspection string `json:"introspection_endpoint"`
 	}
+	f.out = out
 	if err := out.GetJSON(context.Background(), f.issuer+"/.well-known/openid-configuration", &disc); err != nil {
 		t.Fatal(err)
 	}
@@ -282,15 +324,12 @@ func newFixture(t *testing.T, jwtTokens bool) *fixture {
 	}
 	f.km = &keysmith.KeyManager{ID: "km1", Name: "zitadel", Type: keysmith.KeyManagerOIDC, Issuer: disc.Issuer, Enabled: true,
 		Audience: "sid1", JWKSURI: disc.JWKSURI, IntrospectionEndpoint: disc.Introspection,
-		IntrospectionClientID: "sid1", IntrospectionSecretSealed: sealed}
+		IntrospectionClientID: "sid1", IntrospectionSecretSealed: sealed, OpaqueTokenPrefix: opaquePrefix}
 	f.src = &memSource{managers: []*keysmith.KeyManager{f.km}, clients: map[[2]string]*keysmith.Client{
 		{"km1", "sid1"}: {ID: "cl_1", AppID: "app_1", Environment: keysmith.EnvProduction, Scopes: []string{"read", "openid"},
-			KeyManagerID: "km1", ExternalClientID: "sid1"},
-	}}
-	f.v = keymanager.NewVerifier(f.src, mk, out, keymanager.VerifierOptions{Now: f.clock.Now,
-		Limits: func(context.Context) (keysmith.RateLimits, error) {
-			return keysmith.RateLimits{keysmith.GroupUnknownTokens: int(f.limit.Load())}, nil
-		}})
+			KeyManagerID: "km1", ExternalClientID: "sid1", OwnerID: "us_1"},
+	}, users: map[string]*keysmith.User{"us_1": {ID: "us_1", Status: keysmith.UserActive}}}
+	f.v = f.verifier(keymanager.VerifierOptions{})
 	return f
 }
 
@@ -313,6 +352,9 @@ func (f *fixture) token(scope string) string {
 	}
 	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &tr) != nil || tr.AccessToken == "" {
 		f.t.Fatalf("token endpoint: %d %s", res.StatusCode, b)
+	}
+	if strings.Count(tr.AccessToken, ".") != 2 {
+		return opaquePrefix + tr.AccessToken
 	}
 	return tr.AccessToken
 }
@@ -399,7 +441,9 @@ func TestScopesAreNarrowedToTheKeysmithClient(t *testing.T) {
 	if r.AppID != "app_1" {
 		t.Fatalf("azp token: %+v", r)
 	}
-	// A client not registered through Keysmith: valid, unmapped, scopes as issued.
+	// A client not registered through Keysmith, at a manager that accepts
+	// them: valid, unmapped, scopes as issued.
+	f.src.change(keysmith.ChangeKeyManager, "km1", func() { f.src.managers[0].AcceptUnregisteredClients = true })
 	r = f.want(f.sign(f.key1, f.claims(map[string]any{"client_id": "other", "scope": "a b"})), verify.Valid)
 	if r.AppID != "" || r.KeysmithClientID != "" || !slices.Equal(r.Scopes, []string{"a", "b"}) {
 		t.Fatalf("unmapped client: %+v", r)
@@ -536,14 +580,14 @@ func TestOpaqueTokensThroughIntrospection(t *testing.T) {
 	// Unknown tokens: inactive, remembered 5 s; identical concurrent questions share one call.
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() { f.want("opaque-unknown-token", verify.NotFound) })
+		wg.Go(func() { f.want("zit_opaque-unknown-token", verify.NotFound) })
 	}
 	wg.Wait()
 	if n := f.intros.Load(); n != 3 {
 		t.Fatalf("introspected %d times, want 3", n)
 	}
 	f.clock.Advance(6 * time.Second)
-	f.want("opaque-unknown-token", verify.NotFound)
+	f.want("zit_opaque-unknown-token", verify.NotFound)
 	if n := f.intros.Load(); n != 4 {
 		t.Fatalf("introspected %d times, want 4", n)
 	}
@@ -561,9 +605,9 @@ func TestIntrospectionIsBoundedPerAddress(t *testing.T) {
 	f.limit.Store(3)
 	good := f.token("read")
 	for i := range 3 {
-		f.want("unknown-"+string(rune('a'+i)), verify.NotFound)
+		f.want("zit_unknown-"+string(rune('a'+i)), verify.NotFound)
 	}
-	r := f.verify("unknown-d", caller)
+	r := f.verify("zit_unknown-d", caller)
 	if r.Code != verify.RateLimited || r.RateLimit == nil {
 		t.Fatalf("past the budget: %+v", r)
 	}
@@ -577,7 +621,7 @@ func TestIntrospectionIsBoundedPerAddress(t *testing.T) {
 		}
 		f.clock.Advance(31 * time.Second)
 	}
-	if r := f.verify("unknown-e", caller2); r.Code != verify.NotFound {
+	if r := f.verify("zit_unknown-e", caller2); r.Code != verify.NotFound {
 		t.Fatalf("other address: %+v", r)
 	}
 }
@@ -585,9 +629,146 @@ func TestIntrospectionIsBoundedPerAddress(t *testing.T) {
 func TestUnknownTokensCostNothingWithoutAnAnsweringManager(t *testing.T) {
 	f := newFixture(t, false)
 	f.src.change(keysmith.ChangeKeyManager, "km1", func() { f.src.managers[0].IntrospectionEndpoint = "" })
-	f.want("some-opaque-token", verify.NotFound)
+	f.want("zit_some-opaque-token", verify.NotFound)
 	f.want("a.b.c", verify.NotFound)
 	if f.intros.Load()+f.jwksGets.Load() != 0 {
 		t.Fatalf("outbound calls for tokens no manager could answer")
+	}
+}
+
+// otherManager is a second manager with introspection, answering every
+// token inactive and recording what it was sent.
+func (f *fixture) otherManager(id, prefix string) *[]string {
+	f.t.Helper()
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		got = append(got, r.PostForm.Get("token"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"active":false}`)
+	}))
+	f.t.Cleanup(srv.Close)
+	sealed, err := f.mk.Seal("other-secret", "key_manager:"+id+":introspection_secret")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	m := &keysmith.KeyManager{ID: id, Name: id, Type: keysmith.KeyManagerOIDC, Issuer: srv.URL, Enabled: true,
+		JWKSURI: srv.URL + "/keys", IntrospectionEndpoint: srv.URL + "/introspect", IntrospectionClientID: "ks",
+		IntrospectionSecretSealed: sealed, OpaqueTokenPrefix: prefix}
+	f.src.change(keysmith.ChangeKeyManager, id, func() { f.src.managers = append(f.src.managers, m) })
+	return &got
+}
+
+func TestOpaqueTokensGoOnlyToTheManagerOfTheirPrefix(t *testing.T) {
+	f := newFixture(t, false)
+	other := f.otherManager("km2", "oth_")
+	longer := f.otherManager("km3", "zit_long_")
+	// Credentials but no prefix (a row from before prefixes were required):
+	// never asked.
+	noPrefix := f.otherManager("km4", "")
+
+	good := f.token("read")
+	f.want(good, verify.Valid)
+	f.want("zit_unknown", verify.NotFound)
+	if len(*other)+len(*longer)+len(*noPrefix) != 0 {
+		t.Fatalf("the provider's tokens were sent to other managers: %v %v %v", *other, *longer, *noPrefix)
+	}
+	if n := f.intros.Load(); n != 2 {
+		t.Fatalf("provider asked %d times, want 2", n)
+	}
+	// Another manager's token goes to it alone, once.
+	f.want("oth_abc", verify.NotFound)
+	if !slices.Equal(*other, []string{"oth_abc"}) || f.intros.Load() != 2 {
+		t.Fatalf("oth_ token: other got %v, provider asked %d times", *other, f.intros.Load())
+	}
+	// The longest prefix wins.
+	f.want("zit_long_abc", verify.NotFound)
+	if !slices.Equal(*longer, []string{"zit_long_abc"}) || f.intros.Load() != 2 {
+		t.Fatalf("zit_long_ token: longer got %v, provider asked %d times", *longer, f.intros.Load())
+	}
+	// No prefix matches (Keysmith's own forms included): no call at all.
+	for _, raw := range []string{"ksa_0123456789abcdef", "opaque", "zit"} {
+		f.want(raw, verify.NotFound)
+	}
+	if len(*other)+len(*longer)+len(*noPrefix) != 2 || f.intros.Load() != 2 {
+		t.Fatalf("tokens without a known prefix were sent out")
+	}
+	f.imu.Lock()
+	defer f.imu.Unlock()
+	for _, tok := range f.introspected {
+		if !strings.HasPrefix(tok, opaquePrefix) || strings.HasPrefix(tok, "zit_long_") {
+			t.Fatalf("provider was sent %q", tok)
+		}
+	}
+}
+
+func TestDeactivatedOwnerRefusesItsExternalClientsTokens(t *testing.T) {
+	for _, jwtTokens := range []bool{true, false} {
+		f := newFixture(t, jwtTokens)
+		raw := f.token("read")
+		f.want(raw, verify.Valid)
+		f.src.change(keysmith.ChangeUser, "us_1", func() { f.src.users["us_1"].Status = keysmith.UserInactive })
+		r := f.want(raw, verify.OwnerInactive)
+		if r.AppID != "app_1" {
+			t.Fatalf("owner inactive: %+v", r)
+		}
+		f.src.change(keysmith.ChangeUser, "us_1", func() { f.src.users["us_1"].Status = keysmith.UserActive })
+		f.want(raw, verify.Valid)
+		// A lost change feed drops the cached status too.
+		f.src.mu.Lock()
+		delete(f.src.users, "us_1") // an owner that no longer exists
+		f.src.mu.Unlock()
+		f.want(raw, verify.Valid) // cached, no change told
+		f.src.change(keysmith.ChangeFeedLost, "", func() {})
+		f.want(raw, verify.OwnerInactive)
+	}
+}
+
+func TestUnregisteredClientsAreRefusedByDefault(t *testing.T) {
+	f := newFixture(t, true)
+	before := f.jwksGets.Load()
+	f.want(f.sign(f.key1, f.claims(nil)), verify.Valid)
+	unregistered := f.sign(f.key1, f.claims(map[string]any{"client_id": "other", "scope": "a b", "jti": "j2"}))
+	noClient := f.sign(f.key1, f.claims(map[string]any{"client_id": nil, "jti": "j3"}))
+	for _, raw := range []string{unregistered, noClient} {
+		if r := f.want(raw, verify.NotFound); r.Scopes != nil || r.AppID != "" {
+			t.Fatalf("unregistered client: %+v", r)
+		}
+	}
+	if n := f.jwksGets.Load() - before; n != 1 {
+		t.Fatalf("key set read %d times, want once", n)
+	}
+	f.src.change(keysmith.ChangeKeyManager, "km1", func() { f.src.managers[0].AcceptUnregisteredClients = true })
+	r := f.want(unregistered, verify.Valid)
+	if r.AppID != "" || r.Environment != "" || !slices.Equal(r.Scopes, []string{"a", "b"}) {
+		t.Fatalf("accepted unregistered client: %+v", r)
+	}
+	f.want(noClient, verify.Valid)
+
+	// Opaque: the same.
+	o := newFixture(t, false)
+	o.src.change(keysmith.ChangeOAuthClient, "cl_1", func() { o.src.clients = map[[2]string]*keysmith.Client{} })
+	raw := o.token("read")
+	o.want(raw, verify.NotFound)
+	o.src.change(keysmith.ChangeKeyManager, "km1", func() { o.src.managers[0].AcceptUnregisteredClients = true })
+	if r := o.want(raw, verify.Valid); !slices.Equal(r.Scopes, []string{"read"}) || r.AppID != "" {
+		t.Fatalf("accepted unregistered opaque: %+v", r)
+	}
+}
+
+func TestTokensOfKeysmithsOwnIssuerAreNeverChecked(t *testing.T) {
+	f := newFixture(t, true)
+	// A manager configured with Keysmith's own issuer (here the provider's
+	// plays Keysmith's): its tokens are Keysmith's, never looked at here.
+	v := f.verifier(keymanager.VerifierOptions{Issuer: f.issuer + "/"})
+	r, err := v.Verify(context.Background(), f.token("read"), caller)
+	if err != nil || r.Code != verify.NotFound || r.KeyManagerID != "" {
+		t.Fatalf("own issuer: %+v %v", r, err)
+	}
+	if n := f.jwksGets.Load(); n != 0 {
+		t.Fatalf("key set read %d times for a token of the own issuer", n)
 	}
 }

@@ -9,22 +9,60 @@ import (
 
 const keyManagerColumns = `id, name, type, issuer, audience, enabled, jwks_uri, registration_endpoint,
 	introspection_endpoint, token_endpoint, registration_token_sealed, introspection_client_id,
-	introspection_secret_sealed, created_at, created_by, updated_at`
+	introspection_secret_sealed, opaque_token_prefix, accept_unregistered_clients, created_at, created_by, updated_at`
 
 func scanKeyManager(row interface{ Scan(...any) error }) (*keysmith.KeyManager, error) {
 	var m keysmith.KeyManager
-	var enabled, created, updated int64
+	var enabled, accept, created, updated int64
 	if err := row.Scan(&m.ID, &m.Name, &m.Type, &m.Issuer, &m.Audience, &enabled, &m.JWKSURI, &m.RegistrationEndpoint,
 		&m.IntrospectionEndpoint, &m.TokenEndpoint, &m.RegistrationTokenSealed, &m.IntrospectionClientID,
-		&m.IntrospectionSecretSealed, &created, &m.CreatedBy, &updated); err != nil {
+		&m.IntrospectionSecretSealed, &m.OpaqueTokenPrefix, &accept, &created, &m.CreatedBy, &updated); err != nil {
 		return nil, err
 	}
+	m.AcceptUnregisteredClients = accept != 0
 	m.Enabled, m.CreatedAt, m.UpdatedAt = enabled != 0, fromMicros(created), fromMicros(updated)
 	return &m, nil
 }
 
 func keyManagerNotFound(id string) error {
 	return keysmith.Errorf(keysmith.CodeNotFound, "key manager %q not found", id)
+}
+
+// prefixTaken refuses m when it is enabled with an opaque_token_prefix
+// that another enabled manager has: an opaque token is sent to one
+// manager only. The unique index key_managers_by_opaque_prefix holds it
+// against races; this check says which manager has it.
+func (tx *txn) prefixTaken(m *keysmith.KeyManager) error {
+	if !m.Enabled || m.OpaqueTokenPrefix == "" {
+		return nil
+	}
+	var name string
+	err := tx.QueryRowContext(tx.ctx, `SELECT name FROM key_managers
+		WHERE enabled = 1 AND opaque_token_prefix = $1 AND id <> $2 ORDER BY name LIMIT 1`, m.OpaqueTokenPrefix, m.ID).Scan(&name)
+	if err == sql.ErrNoRows {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return prefixConflict(m, name)
+}
+
+func prefixConflict(m *keysmith.KeyManager, other string) error {
+	if other == "" {
+		return keysmith.Errorf(keysmith.CodeConflict, "a key manager named %q, or an enabled one with opaque_token_prefix %q, exists already",
+			m.Name, m.OpaqueTokenPrefix)
+	}
+	return keysmith.Errorf(keysmith.CodeConflict, "opaque_token_prefix %q is enabled key manager %s's already: an opaque token is sent to one manager only; give a prefix that tells them apart",
+		m.OpaqueTokenPrefix, other)
+}
+
+// uniqueViolation says which unique constraint m broke.
+func uniqueViolation(m *keysmith.KeyManager) error {
+	if m.Enabled && m.OpaqueTokenPrefix != "" {
+		return prefixConflict(m, "")
+	}
+	return keysmith.Errorf(keysmith.CodeConflict, "a key manager named %q exists already", m.Name)
 }
 
 // CreateKeyManager stores a new manager and records its event. The
@@ -42,13 +80,17 @@ func (db *DB) CreateKeyManager(ctx context.Context, m *keysmith.KeyManager, max 
 		if n >= max {
 			return keysmith.Errorf(keysmith.CodeConflict, "there are %d key managers already, the most allowed; delete one first", n)
 		}
+		if err := tx.prefixTaken(m); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO key_managers (`+keyManagerColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			m.ID, m.Name, string(m.Type), m.Issuer, m.Audience, boolInt(m.Enabled), m.JWKSURI, m.RegistrationEndpoint,
 			m.IntrospectionEndpoint, m.TokenEndpoint, m.RegistrationTokenSealed, m.IntrospectionClientID,
-			m.IntrospectionSecretSealed, micros(m.CreatedAt), m.CreatedBy, micros(m.UpdatedAt))
+			m.IntrospectionSecretSealed, m.OpaqueTokenPrefix, boolInt(m.AcceptUnregisteredClients),
+			micros(m.CreatedAt), m.CreatedBy, micros(m.UpdatedAt))
 		if db.dialect.isUniqueViolation(err) {
-			return keysmith.Errorf(keysmith.CodeConflict, "a key manager named %q exists already", m.Name)
+			return uniqueViolation(m)
 		}
 		if err != nil {
 			return err
@@ -101,15 +143,22 @@ func (db *DB) UpdateKeyManager(ctx context.Context, m *keysmith.KeyManager) (*ke
 		}
 		next := *m
 		next.Type, next.CreatedAt, next.CreatedBy, next.UpdatedAt = old.Type, old.CreatedAt, old.CreatedBy, db.now()
+		if err := tx.prefixTaken(&next); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE key_managers SET name = $1, issuer = $2, audience = $3, enabled = $4,
 			jwks_uri = $5, registration_endpoint = $6, introspection_endpoint = $7, token_endpoint = $8,
 			registration_token_sealed = $9, introspection_client_id = $10, introspection_secret_sealed = $11,
-			updated_at = $12 WHERE id = $13`,
+			opaque_token_prefix = $12, accept_unregistered_clients = $13, updated_at = $14 WHERE id = $15`,
 			next.Name, next.Issuer, next.Audience, boolInt(next.Enabled), next.JWKSURI, next.RegistrationEndpoint,
 			next.IntrospectionEndpoint, next.TokenEndpoint, next.RegistrationTokenSealed, next.IntrospectionClientID,
-			next.IntrospectionSecretSealed, micros(next.UpdatedAt), next.ID)
+			next.IntrospectionSecretSealed, next.OpaqueTokenPrefix, boolInt(next.AcceptUnregisteredClients),
+			micros(next.UpdatedAt), next.ID)
 		if db.dialect.isUniqueViolation(err) {
-			return keysmith.Errorf(keysmith.CodeConflict, "a key manager named %q exists already", next.Name)
+			if old.Name == next.Name {
+				return prefixConflict(&next, "")
+			}
+			return uniqueViolation(&next)
 		}
 		if err != nil {
 			return err

@@ -86,6 +86,49 @@ func testKeyManagers(t *testing.T, fx *fixture) {
 		}
 	})
 
+	t.Run("OpaqueTokenPrefixRoundTripsAndIsUniqueAmongEnabledManagers", func(t *testing.T) {
+		fx := fx.in(t)
+		prefix := keysmith.NewID("p") + "_"
+		a := fx.newKeyManager("prefix-a")
+		a.OpaqueTokenPrefix, a.AcceptUnregisteredClients = prefix, true
+		if err := fx.db.CreateKeyManager(fx.ctx, a, keysmith.MaxKeyManagers); err != nil {
+			t.Fatalf("CreateKeyManager: %v", err)
+		}
+		got, err := fx.db.FindKeyManagerByID(fx.ctx, a.ID)
+		if err != nil || got.OpaqueTokenPrefix != prefix || !got.AcceptUnregisteredClients {
+			t.Fatalf("read back: %+v, %v", got, err)
+		}
+		before, events := fx.count("key_managers"), fx.count("events")
+		b := fx.newKeyManager("prefix-b")
+		b.OpaqueTokenPrefix = prefix
+		wantCode(t, "CreateKeyManager of an enabled manager with a taken prefix",
+			fx.db.CreateKeyManager(fx.ctx, b, keysmith.MaxKeyManagers), keysmith.CodeConflict)
+		if n, e := fx.count("key_managers"), fx.count("events"); n != before || e != events {
+			t.Errorf("after the refused create: %d managers, %d events; want %d, %d", n, e, before, events)
+		}
+		// Disabled, it may share the prefix; enabling it is refused while a is.
+		b.Enabled = false
+		if err := fx.db.CreateKeyManager(fx.ctx, b, keysmith.MaxKeyManagers); err != nil {
+			t.Fatalf("CreateKeyManager disabled with the prefix: %v", err)
+		}
+		b.Enabled = true
+		_, err = fx.db.UpdateKeyManager(fx.ctx, b)
+		wantCode(t, "UpdateKeyManager enabling a manager with a taken prefix", err, keysmith.CodeConflict)
+		if got, _ := fx.db.FindKeyManagerByID(fx.ctx, b.ID); got == nil || got.Enabled {
+			t.Fatalf("refused update changed the manager: %+v", got)
+		}
+		a.Enabled, a.AcceptUnregisteredClients = false, false
+		if _, err := fx.db.UpdateKeyManager(fx.ctx, a); err != nil {
+			t.Fatalf("disabling a: %v", err)
+		}
+		if _, err := fx.db.UpdateKeyManager(fx.ctx, b); err != nil {
+			t.Fatalf("enabling b once a is disabled: %v", err)
+		}
+		if got, _ := fx.db.FindKeyManagerByID(fx.ctx, a.ID); got == nil || got.AcceptUnregisteredClients {
+			t.Fatalf("accept_unregistered_clients not updated: %+v", got)
+		}
+	})
+
 	t.Run("CreateKeyManagerBeyondMaxIsConflict", func(t *testing.T) {
 		fx := fx.in(t)
 		n := fx.count("key_managers")

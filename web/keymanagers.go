@@ -22,7 +22,7 @@ func (s *Server) keyManagerRoutes(mux *http.ServeMux) {
 }
 
 // keyManagerFields are the form's fields, in the order errors are matched.
-var keyManagerFields = []string{"name", "type", "issuer", "audience", "registration_token", "introspection_client_id",
+var keyManagerFields = []string{"opaque_token_prefix", "name", "type", "issuer", "audience", "registration_token", "introspection_client_id",
 	"introspection_client_secret", "a key manager secret", "discovery", "JWKS", "key manager"}
 
 // keyManagerSecrets are the fields never shown again.
@@ -72,7 +72,9 @@ func (s *Server) createKeyManager(w http.ResponseWriter, r *http.Request, c *Cal
 		Name: strings.TrimSpace(v.Get("name")), Type: v.Get("type"), Issuer: strings.TrimSpace(v.Get("issuer")),
 		Audience: strings.TrimSpace(v.Get("audience")), RegistrationToken: keysmith.NewSecret(strings.TrimSpace(v.Get("registration_token"))),
 		IntrospectionClientID:     strings.TrimSpace(v.Get("introspection_client_id")),
-		IntrospectionClientSecret: keysmith.NewSecret(strings.TrimSpace(v.Get("introspection_client_secret")))})
+		IntrospectionClientSecret: keysmith.NewSecret(strings.TrimSpace(v.Get("introspection_client_secret"))),
+		OpaqueTokenPrefix:         strings.TrimSpace(v.Get("opaque_token_prefix")),
+		AcceptUnregisteredClients: v.Get("accept_unregistered_clients") == "true"})
 	if isFormError(err) {
 		return s.renderKeyManagers(w, r, c, http.StatusBadRequest, form{Values: withoutSecrets(v), Errors: formError(err, keyManagerFields...)}, "")
 	}
@@ -96,7 +98,10 @@ func (s *Server) renderKeyManager(w http.ResponseWriter, r *http.Request, c *Cal
 	}
 	if f.Values == nil {
 		f.Values = url.Values{"name": {m.Name}, "issuer": {m.Issuer}, "audience": {m.Audience},
-			"introspection_client_id": {m.IntrospectionClientID}}
+			"introspection_client_id": {m.IntrospectionClientID}, "opaque_token_prefix": {m.OpaqueTokenPrefix}}
+		if m.AcceptUnregisteredClients {
+			f.Values.Set("accept_unregistered_clients", "true")
+		}
 	}
 	s.render(w, r, c, status, "key_manager", m.Name, map[string]any{
 		"Manager": m, "CanEdit": keysmith.CanManageKeyManagers(c.User), "Form": f, "Notice": notice,
@@ -108,7 +113,9 @@ func (s *Server) updateKeyManager(w http.ResponseWriter, r *http.Request, c *Cal
 	v := r.PostForm
 	name, iss, aud, icid := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("issuer")),
 		strings.TrimSpace(v.Get("audience")), strings.TrimSpace(v.Get("introspection_client_id"))
-	u := keysmith.KeyManagerUpdate{Name: &name, Issuer: &iss, Audience: &aud, IntrospectionClientID: &icid}
+	prefix, accept := strings.TrimSpace(v.Get("opaque_token_prefix")), v.Get("accept_unregistered_clients") == "true"
+	u := keysmith.KeyManagerUpdate{Name: &name, Issuer: &iss, Audience: &aud, IntrospectionClientID: &icid,
+		OpaqueTokenPrefix: &prefix, AcceptUnregisteredClients: &accept}
 	// A secret field left empty keeps the secret; "clear" boxes remove it.
 	for _, f := range []struct {
 		field string

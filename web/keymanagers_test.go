@@ -51,6 +51,22 @@ func TestKeyManagerGenerateKeysOnItsTab(t *testing.T) {
 		t.Fatalf("after saving: %q", admin.Body())
 	}
 	shots(admin, "key-manager-edit")
+	// Introspection needs the prefix of the manager's opaque tokens; the
+	// form says so on its field, then saves both new fields.
+	admin.Run(sendKeys("#km-icid", "keysmith"))
+	admin.Submit(`form.card button[type=submit]`)
+	if got := admin.Text("#km-prefix + p + p.field-error"); !strings.Contains(got, "opaque_token_prefix is required") {
+		t.Fatalf("introspection without a prefix: %q", admin.Body())
+	}
+	admin.Run(sendKeys("#km-prefix", "ptr_"), chromedp.Click(chromedp.CSS("#km-accept")))
+	admin.Submit(`form.card button[type=submit]`)
+	if got := admin.Text(".alert-ok"); !strings.Contains(got, "saved") || admin.Value("#km-prefix") != "ptr_" {
+		t.Fatalf("after saving the prefix: %q", admin.Body())
+	}
+	if ms, err := srv.App.Store.FindKeyManagers(context.Background()); err != nil || len(ms) != 1 ||
+		ms[0].OpaqueTokenPrefix != "ptr_" || !ms[0].AcceptUnregisteredClients || ms[0].IntrospectionClientID != "keysmith" {
+		t.Fatalf("stored: %+v %v", ms, err)
+	}
 	admin.Open("/key-managers")
 	if got := admin.Text("table.key-managers"); !strings.Contains(got, "Keysmith") || !strings.Contains(got, "Partner IdP") {
 		t.Errorf("list: %q", got)

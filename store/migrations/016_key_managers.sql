@@ -15,10 +15,18 @@ CREATE TABLE key_managers (
     registration_token_sealed   TEXT NOT NULL DEFAULT '',
     introspection_client_id     TEXT NOT NULL DEFAULT '',
     introspection_secret_sealed TEXT NOT NULL DEFAULT '',
+    -- How its opaque tokens begin: only those are sent to its
+    -- introspection endpoint; two enabled managers never share one.
+    opaque_token_prefix         TEXT NOT NULL DEFAULT '',
+    -- Whether tokens of its clients not registered through Keysmith are
+    -- accepted (0: they are NOT_FOUND).
+    accept_unregistered_clients INTEGER NOT NULL DEFAULT 0,
     created_at                  BIGINT NOT NULL,
     created_by                  TEXT NOT NULL DEFAULT '',
     updated_at                  BIGINT NOT NULL
 );
+CREATE UNIQUE INDEX key_managers_by_opaque_prefix ON key_managers (opaque_token_prefix)
+    WHERE enabled = 1 AND opaque_token_prefix <> '';
 
 -- A client registered at an external manager: its manager, the client_id
 -- the manager gave it, and what RFC 7592 needs to update and delete it
