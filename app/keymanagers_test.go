@@ -73,7 +73,8 @@ func TestKeyManagers(t *testing.T) {
 		t.Run("OpaqueTokenPrefixIsRequiredWithIntrospectionAndOneManagersOnly", func(t *testing.T) {
 			before := countRows(t, s, "key_managers")
 			body := func(over map[string]any) map[string]any {
-				b := map[string]any{"name": "pfx", "type": "oidc", "issuer": p.Issuer, "introspection_client_id": "keysmith",
+				// A provider of its own: an issuer is one manager's.
+				b := map[string]any{"name": "pfx", "type": "oidc", "issuer": apptest.NewDCRProvider(t).Issuer, "introspection_client_id": "keysmith",
 					"introspection_client_secret": "x"}
 				for k, v := range over {
 					b[k] = v
