@@ -5,6 +5,8 @@ import (
 	"github.com/keysmith/keysmith/storetest"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/keysmith/keysmith"
@@ -16,6 +18,7 @@ import (
 // TestKeysmithAsAnotherKeysmithsKeyManager runs two Keysmith servers: the
 // partner's (the key manager, serving RFC 7591 at /v1/oauth/register) and
 // ours, which registers it as an oidc key manager. Keys generated at ours
+// (through the API and on the portal's manager tab)
 // land at the partner's; the partner's tokens verify and pass forward auth
 // at ours; disabling and deleting the manager rejects them at once.
 func TestKeysmithAsAnotherKeysmithsKeyManager(t *testing.T) {
@@ -135,6 +138,25 @@ func TestKeysmithAsAnotherKeysmithsKeyManager(t *testing.T) {
 	forward(t, ours, "GET", "", bearerHeader(dtok.AccessToken)).Want(t, http.StatusUnauthorized)
 	ours.Do("POST", "/v1/users/"+devID+"/activate", ours.AdminToken, nil).Want(t, http.StatusOK)
 	ours.Do("POST", "/v1/verify", "", map[string]any{"token": dtok.AccessToken}).Want(t, http.StatusOK).WantField(t, "code", "VALID")
+
+	// Keys generated in ours' portal, on the manager's tab, land at the
+	// partner too: the page shows the partner's client id and secret once.
+	createUser(t, ours, "olga@example.com", "org_admin")
+	olga := signIn(t, ours, "olga@example.com", "pw olga@example.com")
+	_, appPage, _ := page(t, ours, olga, "GET", "/apps/"+ourApp+"?env=sandbox&key_manager="+kmID, nil)
+	csrf := csrfRE.FindStringSubmatch(appPage)
+	if csrf == nil {
+		t.Fatalf("no csrf_token on the app page")
+	}
+	st, shown, _ := page(t, ours, olga, "POST", "/apps/"+ourApp+"/clients", url.Values{"csrf_token": {csrf[1]},
+		"env": {"sandbox"}, "key_manager": {kmID}, "scopes": {"orders:read"}})
+	portalClient := regexp.MustCompile(`id="consumer-key"[^>]*value="(cli_[A-Za-z0-9]+)"`).FindStringSubmatch(shown)
+	if st != http.StatusCreated || portalClient == nil || !strings.Contains(shown, `id="client-secret"`) {
+		t.Fatalf("generate keys on the manager's tab: status %d", st)
+	}
+	if at := partner.Do("GET", "/v1/oauth/clients/"+portalClient[1], partner.AdminToken, nil).Want(t, http.StatusOK); at.String("app_id") != partnerApp {
+		t.Fatalf("the portal's client at the partner: %v", at.Body)
+	}
 
 	// Disabled, then deleted: rejected at once.
 	ours.Do("PATCH", "/v1/key-managers/"+kmID, ours.AdminToken, map[string]any{"enabled": false}).Want(t, http.StatusOK)
