@@ -84,10 +84,19 @@ func (h *HTTP) allowedAddr(a netip.Addr) error {
 		if !h.allowInsecure {
 			return errors.New("refusing a loopback address (start with --allow-insecure-key-managers for local testing)")
 		}
-	case a.IsUnspecified(), a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast(), a.IsInterfaceLocalMulticast(), a.IsMulticast():
+	case a.IsUnspecified(), a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast(), a.IsInterfaceLocalMulticast(), a.IsMulticast(),
+		metadataAddrs[a]:
 		return fmt.Errorf("refusing address %s: not a host a key manager can be at", a)
 	}
 	return nil
+}
+
+// metadataAddrs are cloud metadata services outside the link-local range
+// (Alibaba's, AWS's over IPv6): what they answer is the machine's
+// credentials, never a key manager's.
+var metadataAddrs = map[netip.Addr]bool{
+	netip.MustParseAddr("100.100.100.200"): true,
+	netip.MustParseAddr("fd00:ec2::254"):   true,
 }
 
 // CheckURL says whether Keysmith may call u: https (plain http only to a

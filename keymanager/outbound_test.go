@@ -38,6 +38,14 @@ func TestHTTP(t *testing.T) {
 		if err := h.allowedAddr(mustAddr("169.254.169.254")); err == nil {
 			t.Fatal("link-local (cloud metadata) allowed")
 		}
+		for _, meta := range []string{"100.100.100.200", "fd00:ec2::254", "fe80::1"} {
+			if err := h.allowedAddr(mustAddr(meta)); err == nil {
+				t.Fatalf("cloud metadata address %s allowed", meta)
+			}
+		}
+		if err := h.allowedAddr(mustAddr("10.1.2.3")); err != nil {
+			t.Fatalf("a private address (an internal Keycloak) refused: %v", err)
+		}
 		if err := NewHTTP(Options{AllowInsecure: true}).allowedAddr(mustAddr("169.254.169.254")); err == nil {
 			t.Fatal("link-local allowed with the insecure flag")
 		}
