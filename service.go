@@ -55,6 +55,9 @@ type Service struct {
 	Sealer Sealer
 	// OwnIssuer is this Keysmith's issuer, which no key manager may claim.
 	OwnIssuer string
+	// SigningKeys rotates the JWT signing keys (service_signingkeys.go);
+	// nil: they are not rotated through the service.
+	SigningKeys SigningKeyRotator
 
 	dummyMu   sync.Mutex
 	dummyHash string

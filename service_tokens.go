@@ -290,3 +290,45 @@ func truncate(t *time.Time) *time.Time {
 	v := t.UTC().Truncate(time.Microsecond)
 	return &v
 }
+
+// CreateTokenByEmail creates an API token for the user with the e-mail
+// address, for the operator at the database (`keysmith admin create-token`,
+// when the bootstrap token is lost): there is no caller to check, since
+// whoever can open the database needs no credential, and the audit actor in
+// ctx says who acted. The token acts as its owner and holds nothing more:
+// no scopes, the default restrictions. CodeNotFound if no user has the
+// address; CodeInvalid if the user is deactivated, or their role holds no
+// API tokens (developers), or name is not a valid name.
+func (s *Service) CreateTokenByEmail(ctx context.Context, email, name string) (*User, *Token, Secret, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	now := s.Now()
+	in := CreateTokenInput{Name: name}
+	if err := in.Validate(now); err != nil {
+		return nil, nil, Secret{}, err
+	}
+	u, _, err := s.Store.FindUserByEmail(ctx, email)
+	if err != nil {
+		return nil, nil, Secret{}, err
+	}
+	if u.Status != UserActive {
+		return nil, nil, Secret{}, Errorf(CodeInvalid, "%s is deactivated; activate the user first, then create a token", u.Email)
+	}
+	if !CanCreateTokens(u) {
+		return nil, nil, Secret{}, Errorf(CodeInvalid, "%s is a %s, and that role holds no API tokens", u.Email, u.Role)
+	}
+	typ := TokenUser
+	if u.Type == UserService {
+		typ = TokenService
+	}
+	secret, hash := NewAPITokenSecret()
+	t := NewToken(Token{ID: NewID("tok"), Name: name, Type: typ, OwnerID: u.ID, CreatedAt: now, CreatedBy: u.ID,
+		IdleTTL: s.idleTTL()})
+	if err := s.Store.CreateToken(ctx, t, hash); err != nil {
+		return nil, nil, Secret{}, err
+	}
+	t.Owner = TokenOwner{ID: u.ID, Email: u.Email, Role: u.Role}
+	return u, t, secret, nil
+}

@@ -220,7 +220,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	svc.Sealer, svc.OwnIssuer = masterKey, oa.Issuer()
+	svc.Sealer, svc.OwnIssuer, svc.SigningKeys = masterKey, oa.Issuer(), oa
 	api := &httpapi.Server{Service: svc, Verifier: v, OAuth: oa, Log: cfg.Log, Ready: db.Ping, RateLimitStatus: status,
 		ForwardAuthHeader: cfg.ForwardAuthHeader}
 	api.External = keymanager.NewVerifier(db, masterKey, kmHTTP, keymanager.VerifierOptions{Now: cfg.Now, Log: cfg.Log,

@@ -402,6 +402,10 @@ func (w *matrixWorld) cases() map[string]func(c caller) request {
 		"`PUT /v1/settings/rate-limits`": func(caller) request {
 			return request{method: "PUT", path: "/v1/settings/rate-limits", body: map[string]any{}}
 		},
+		"`GET /v1/signing-keys`": func(caller) request { return request{method: "GET", path: "/v1/signing-keys"} },
+		"`POST /v1/signing-keys/rotate`": func(caller) request {
+			return request{method: "POST", path: "/v1/signing-keys/rotate"}
+		},
 		"`GET /v1/logs`": func(caller) request { return request{method: "GET", path: "/v1/logs?limit=1"} },
 		"`GET /v1/apps`": func(caller) request { return request{method: "GET", path: "/v1/apps"} },
 		"`POST /v1/apps`": func(caller) request {

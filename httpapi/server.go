@@ -96,6 +96,7 @@ func (s *Server) Handler() http.Handler {
 	s.keyManagerRoutes(mux)
 	s.apiRoutes(mux)
 	s.settingsRoutes(mux)
+	s.signingKeyRoutes(mux)
 	s.agentRoutes(mux)
 	s.consentRoutes(mux)
 	s.browserRoutes(mux)

@@ -29,6 +29,8 @@ Usage:
   keysmith signing-keys rotate [--db DSN] [--alg ES256|EdDSA|RS256] [--json]
   keysmith signing-keys list   [--db DSN] [--json]
   keysmith admin set-password --email EMAIL [--db DSN]   (password prompted, or the first line of stdin)
+  keysmith admin create-token --email EMAIL [--db DSN] [--name NAME] [--json]
+  keysmith version | --version
   keysmith help
 
 serve  runs the server: the JSON API under /v1 and the console at /. On an
@@ -45,6 +47,10 @@ admin set-password
        sets a user's password on the database of a stopped or running
        server (a lost password, the first admin's after the setup code
        expired); recorded in the system log, ends the user's sessions.
+admin create-token
+       creates an API token for a user, with their rights, on the database
+       itself (a lost bootstrap token); prints it once, alone on stdout;
+       recorded in the system log; refuses deactivated users.
 signing-keys rotate
        makes a new JWT signing key that signs from now on; the old public key
        stays in the JWKS until every token it signed has expired.
@@ -83,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
+	case "version", "--version":
+		err = versionCmd(stdout)
 	case "serve":
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "init":

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"io"
 	"net"
@@ -399,5 +400,35 @@ func TestServeMetricsAddr(t *testing.T) {
 			}
 			s.stop(t)
 		})
+	}
+}
+
+// TestVersion: `keysmith --version` and `keysmith version` print the build:
+// the module version ("(devel)" from a checkout), the commit and its time
+// when the build recorded them, and the Go version.
+func TestVersion(t *testing.T) {
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"keysmith ", bi.GoVersion}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" || s.Key == "vcs.time" {
+			want = append(want, s.Value)
+		}
+	}
+	for _, arg := range []string{"--version", "version"} {
+		out, err := exec.Command(bin, arg).Output()
+		if err != nil {
+			t.Fatalf("keysmith %s: %v", arg, err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("keysmith %s printed %q, which lacks %q", arg, out, w)
+			}
+		}
+		if !regexp.MustCompile(`^keysmith (\(devel\)|v\S+) `).Match(out) {
+			t.Errorf("keysmith %s printed %q, not the module version first", arg, out)
+		}
 	}
 }
