@@ -31,6 +31,11 @@ Usage:
   keysmith admin set-password --email EMAIL [--db DSN]   (password prompted, or the first line of stdin)
   keysmith help
 
+The API over HTTP (keysmith tokens --help, and so on; see "keysmith help-cli"):
+  keysmith tokens|users|groups|apps|keys|clients|apis|zones|agents|settings VERB ...
+  keysmith login|logout|verify|oauth token|completion ...
+  keysmith logs|signing-keys ... --server URL   (over HTTP instead of --db)
+
 serve  runs the server: the JSON API under /v1 and the console at /. On an
        empty database it first creates the super admin admin@localhost and
        prints, once, a setup code (paste it at /setup to choose a password,
@@ -81,6 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if useHTTPCLI(args) {
+		return runHTTPCLI(ctx, args, os.Stdin, stdout, stderr)
+	}
 	var err error
 	switch args[0] {
 	case "serve":
@@ -93,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = signingKeysCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		err = adminCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "help-cli":
+		return runHTTPCLI(ctx, []string{"--help"}, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
