@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -450,6 +451,9 @@ func (r *runner) logs(args []string) error {
 	q := map[string]string{}
 	for _, f := range fs {
 		if t, ok := p.flags[f.Flag]; ok && f.Flag != "all" {
+			if f.Flag == "since" || f.Flag == "until" {
+				t = logTime(t)
+			}
 			q[f.Name] = t
 		}
 	}
@@ -491,4 +495,16 @@ func (r *runner) logs(args []string) error {
 	}
 	printTable(r.env.Stdout, []string{"time", "type", "actor", "targets", "outcome", "message"}, items)
 	return nil
+}
+
+// logTime turns a date (2030-01-02) or a duration back from now (24h) into
+// the RFC 3339 time the API takes; anything else goes as given.
+func logTime(v string) string {
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t.UTC().Format(time.RFC3339)
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now().Add(-d).UTC().Format(time.RFC3339)
+	}
+	return v
 }
