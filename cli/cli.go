@@ -193,7 +193,8 @@ Resources:
 %s
 Every command takes --server URL (KEYSMITH_URL), --token T (KEYSMITH_TOKEN),
 --profile NAME (KEYSMITH_PROFILE), --json (the API's JSON), --quiet (ids only;
-the secret alone for a command that makes one) and --help.
+the secret alone on its line for a command that makes one: a new client's
+client_id, then its secret) and --help.
 
 Exit status: 0 success (a valid credential for verify), 1 verify: not valid,
 2 usage or a request the server refused as invalid (400, 409, 429), 3 not found,
@@ -466,6 +467,9 @@ func (r *runner) printObject(res *resource, v *verb, raw []byte, out map[string]
 		return err
 	case r.opts.quiet:
 		if secret != "" {
+			if v.QuietFirst != "" {
+				fmt.Fprintln(r.env.Stdout, text(out[v.QuietFirst]))
+			}
 			fmt.Fprintln(r.env.Stdout, secret)
 		} else if id := text(out[res.ID]); res.ID != "" && id != "" {
 			fmt.Fprintln(r.env.Stdout, id)

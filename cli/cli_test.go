@@ -253,6 +253,11 @@ func TestCLI(t *testing.T) {
 		if !strings.HasPrefix(reset, "ksc_") {
 			t.Errorf("reset-secrets --quiet: %q", reset)
 		}
+		q := lines(h.ok("clients", "create", "--app-id", appID, "--environment", "production", "--name", "shop prod",
+			"--scopes", "orders:read", "--audience", "https://orders.example.com", "--quiet").out)
+		if len(q) != 2 || !strings.HasPrefix(q[1], "ksc_") {
+			t.Errorf("clients create --quiet: %q", q)
+		}
 		h.ok("clients", "delete", cid)
 
 		other, _ := s.AddUser("developer", "other@example.com")

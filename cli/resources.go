@@ -25,7 +25,10 @@ type verb struct {
 	Query                             []field
 	List                              bool   // answers {"items": [...], "next_cursor": ...}
 	Secret                            string // dotted path of the secret the answer holds, shown once
-	Columns                           []string
+	// QuietFirst names a field --quiet prints on a line before the secret
+	// (a new client's client_id, without which its secret is of no use).
+	QuietFirst string
+	Columns    []string
 }
 
 // resource is a top-level command of the CLI.
@@ -159,7 +162,7 @@ var resources = []resource{
 			{Name: "get", Method: "GET", Path: "/v1/oauth/clients/{id}", Help: "show a client", Example: "keysmith clients get cli_…"},
 			{Name: "create", Method: "POST", Path: "/v1/oauth/clients", Help: "create a client (client_secret shown once)",
 				Body: append([]field{s("app-id", "its application"), s("environment", "sandbox or production"),
-					s("token-format", "jwt or opaque"), s("key-manager", "external key manager id")}, clientFields...), Secret: "client_secret",
+					s("token-format", "jwt or opaque"), s("key-manager", "external key manager id")}, clientFields...), Secret: "client_secret", QuietFirst: "client_id",
 				Example: "keysmith clients create --app-id app_… --environment sandbox --name shop --scopes orders:read --audience https://orders.example.com"},
 			{Name: "update", Method: "PATCH", Path: "/v1/oauth/clients/{id}", Help: "change a client", Body: clientFields,
 				Example: "keysmith clients update cli_… --token-ttl-seconds 600"},
