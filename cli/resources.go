@@ -216,7 +216,7 @@ var resources = []resource{
 			{Name: "set-rate-limits", Method: "PUT", Path: "/v1/settings/rate-limits", Help: "replace the rate limits (the JSON object of rate-limits, with --data)",
 				Example: `keysmith settings rate-limits --json > rl.json; keysmith settings set-rate-limits --data "$(cat rl.json)"`},
 		}},
-	{Name: "signing-keys", Help: "JWT signing keys (over HTTP with --server; on the database with --db)", ID: "kid", Columns: []string{"kid", "alg", "status", "created_at"},
+	{Name: "signing-keys", Help: "JWT signing keys (over HTTP with --server; on the database with --db)", ID: "kid", Columns: []string{"kid", "algorithm", "status", "created_at", "retired_at"},
 		Verbs: []verb{
 			{Name: "list", Method: "GET", Path: "/v1/signing-keys", List: true, Help: "list the signing keys", Example: "keysmith signing-keys list --server $KS"},
 			{Name: "rotate", Method: "POST", Path: "/v1/signing-keys/rotate", Help: "make a new signing key", Body: []field{s("alg", "ES256, EdDSA or RS256")},

@@ -31,11 +31,6 @@ Usage:
   keysmith admin set-password --email EMAIL [--db DSN]   (password prompted, or the first line of stdin)
   keysmith help
 
-The API over HTTP (keysmith tokens --help, and so on; see "keysmith help-cli"):
-  keysmith tokens|users|groups|apps|keys|clients|apis|zones|agents|settings VERB ...
-  keysmith login|logout|verify|oauth token|completion ...
-  keysmith logs|signing-keys ... --server URL   (over HTTP instead of --db)
-
 serve  runs the server: the JSON API under /v1 and the console at /. On an
        empty database it first creates the super admin admin@localhost and
        prints, once, a setup code (paste it at /setup to choose a password,
@@ -69,6 +64,11 @@ deployments sharing one Redis database each take their own. --trusted-proxies li
 separated) whose X-Forwarded-For header is believed. --metrics-addr 127.0.0.1:9090 serves Prometheus
 metrics at /metrics on a second listener (off by default; keep it off the public network). Every flag can be set in the environment as KEYSMITH_<FLAG>,
 for example KEYSMITH_ADDR, KEYSMITH_DB, KEYSMITH_LOG_FORMAT.
+
+The API over HTTP (keysmith tokens --help, and so on; "keysmith help-cli" lists them):
+  keysmith tokens|users|groups|apps|keys|clients|apis|zones|agents|settings VERB ...
+  keysmith login|logout|verify|oauth token|completion ...
+  keysmith logs|signing-keys ... --server URL   (over HTTP instead of --db)
 `
 
 func main() {
