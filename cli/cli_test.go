@@ -305,6 +305,23 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("SigningKeys", func(t *testing.T) {
+		h.t = t
+		spec := s.Do("GET", "/v1/openapi.json", "", nil)
+		if !strings.Contains(string(spec.Raw), `"/v1/signing-keys"`) {
+			t.Skip("this server has no /v1/signing-keys yet")
+		}
+		before := h.items("signing-keys", "list")
+		k := h.object("signing-keys", "rotate", "--alg", "EdDSA")
+		if k["algorithm"] != "EdDSA" || k["status"] != "active" {
+			t.Fatalf("rotate: %v", k)
+		}
+		r := h.ok("signing-keys", "list")
+		if len(lines(r.out)) != len(before)+2 || !strings.Contains(r.out, "retired") {
+			t.Errorf("list:\n%s", r.out)
+		}
+	})
+
 	t.Run("ExitCodes", func(t *testing.T) {
 		h.t = t
 		if r := h.want(cli.ExitUsage, "frobnicate"); !strings.Contains(r.err, "unknown command") {
