@@ -170,65 +170,77 @@ func (r *runner) login(args []string) error {
 	if server == "" {
 		return usageErr("login needs --server URL (or KEYSMITH_URL)")
 	}
-	var prof profile
+	login := r.loginWithPassword
 	if p.flags["with-token"] == "true" {
-		tok, err := r.readLine()
-		if err != nil {
-			return err
-		}
-		tok = strings.TrimSpace(tok)
-		c := newClient(server, tok)
-		var me struct {
-			User struct {
-				Email string `json:"email"`
-			} `json:"user"`
-			TokenID string `json:"token_id"`
-		}
-		if _, err := c.do(r.ctx, "GET", "/v1/me", nil, nil, &me); err != nil {
-			return err
-		}
-		prof = profile{Server: server, Token: tok, TokenID: me.TokenID}
-		fmt.Fprintf(r.env.Stderr, "Signed in to %s as %s (profile %s).\n", server, me.User.Email, name)
-	} else {
-		email := p.flags["email"]
-		if email == "" {
-			fmt.Fprint(r.env.Stderr, "E-mail: ")
-			if email, err = r.readLine(); err != nil {
-				return err
-			}
-		}
-		password, err := r.readSecret("Password: ")
-		if err != nil {
-			return err
-		}
-		c := newClient(server, "")
-		if _, err := c.do(r.ctx, "POST", "/v1/sessions", nil, map[string]any{"email": email, "password": password}, nil); err != nil {
-			return err
-		}
-		c.reauth = r.reauthenticator(c)
-		host := "this machine"
-		hn := os.Hostname
-		if r.env.Hostname != nil {
-			hn = r.env.Hostname
-		}
-		if h, err := hn(); err == nil && h != "" {
-			host = h
-		}
-		var tok struct {
-			ID    string `json:"id"`
-			Token string `json:"token"`
-		}
-		_, err = c.do(r.ctx, "POST", "/v1/tokens", nil, map[string]any{"name": "keysmith CLI on " + host}, &tok)
-		// The session was only the way to the token: end it either way.
-		_, _ = c.do(context.WithoutCancel(r.ctx), "DELETE", "/v1/sessions/current", nil, nil, nil)
-		if err != nil {
-			return err
-		}
-		prof = profile{Server: server, Token: tok.Token, TokenID: tok.ID}
-		fmt.Fprintf(r.env.Stderr, "Signed in to %s as %s; token %s stored in profile %s.\n", server, email, tok.ID, name)
+		login = r.loginWithToken
+	}
+	prof, err := login(server, p.flags["email"])
+	if err != nil {
+		return err
 	}
 	cfg.Profiles[name] = prof
-	return saveConfig(path, cfg)
+	if err := saveConfig(path, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.env.Stderr, "Signed in to %s; token %s stored in profile %s.\n", server, prof.TokenID, name)
+	return nil
+}
+
+// loginWithToken checks a token read from stdin (GET /v1/me) and keeps it.
+func (r *runner) loginWithToken(server, _ string) (profile, error) {
+	tok, err := r.readLine()
+	if err != nil {
+		return profile{}, err
+	}
+	tok = strings.TrimSpace(tok)
+	var me struct {
+		TokenID string `json:"token_id"`
+	}
+	if _, err := newClient(server, tok).do(r.ctx, "GET", "/v1/me", nil, nil, &me); err != nil {
+		return profile{}, err
+	}
+	return profile{Server: server, Token: tok, TokenID: me.TokenID}, nil
+}
+
+// loginWithPassword signs in, creates the CLI's API token with the session
+// (proving the password again if the server asks) and ends the session: a
+// session cookie is for browsers, and the token can be revoked on its own.
+func (r *runner) loginWithPassword(server, email string) (profile, error) {
+	var err error
+	if email == "" {
+		fmt.Fprint(r.env.Stderr, "E-mail: ")
+		if email, err = r.readLine(); err != nil {
+			return profile{}, err
+		}
+	}
+	password, err := r.readSecret("Password: ")
+	if err != nil {
+		return profile{}, err
+	}
+	c := newClient(server, "")
+	if _, err := c.do(r.ctx, "POST", "/v1/sessions", nil, map[string]any{"email": email, "password": password}, nil); err != nil {
+		return profile{}, err
+	}
+	c.reauth = r.reauthenticator(c)
+	host := "this machine"
+	hn := os.Hostname
+	if r.env.Hostname != nil {
+		hn = r.env.Hostname
+	}
+	if h, err := hn(); err == nil && h != "" {
+		host = h
+	}
+	var tok struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	_, err = c.do(r.ctx, "POST", "/v1/tokens", nil, map[string]any{"name": "keysmith CLI on " + host}, &tok)
+	// The session was only the way to the token: end it either way.
+	_, _ = c.do(context.WithoutCancel(r.ctx), "DELETE", "/v1/sessions/current", nil, nil, nil)
+	if err != nil {
+		return profile{}, err
+	}
+	return profile{Server: server, Token: tok.Token, TokenID: tok.ID}, nil
 }
 
 // reauthenticator asks the password again and proves it for c's session.
