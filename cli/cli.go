@@ -44,7 +44,8 @@ type Env struct {
 
 // Commands lists the top-level commands Run handles.
 var Commands = []string{"tokens", "users", "groups", "apps", "keys", "clients", "apis", "zones", "agents", "settings",
-	"signing-keys", "logs", "verify", "oauth", "login", "logout", "completion"}
+	"trusted-origins", "registration-tokens", "consents", "sessions", "signing-keys", "logs", "verify", "oauth", "login",
+	"logout", "completion"}
 
 // IsCommand reports whether Run handles the top-level command name.
 func IsCommand(name string) bool {

@@ -264,7 +264,7 @@ func TestCLIAPIsAppsKeysClientsOAuth(t *testing.T) {
 	h.ok("apis", "delete", apiID)
 }
 
-func TestCLIZonesAgentsSettingsLogs(t *testing.T) {
+func TestCLIZonesAgentsOriginsSettingsLogs(t *testing.T) {
 	h := newHarness(t)
 	zid := strings.TrimSpace(h.ok("zones", "create", "--name", "office", "--gateways", "10.0.0.0/8", "--quiet").out)
 	h.ok("zones", "update", zid, "--proxies", "10.1.0.1/32")
