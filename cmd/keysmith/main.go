@@ -70,6 +70,11 @@ deployments sharing one Redis database each take their own. --trusted-proxies li
 separated) whose X-Forwarded-For header is believed. --metrics-addr 127.0.0.1:9090 serves Prometheus
 metrics at /metrics on a second listener (off by default; keep it off the public network). Every flag can be set in the environment as KEYSMITH_<FLAG>,
 for example KEYSMITH_ADDR, KEYSMITH_DB, KEYSMITH_LOG_FORMAT.
+
+The API over HTTP (keysmith tokens --help, and so on; "keysmith help-cli" lists them):
+  keysmith tokens|users|groups|apps|keys|clients|apis|zones|agents|settings VERB ...
+  keysmith login|logout|verify|oauth token|completion ...
+  keysmith logs|signing-keys ... --server URL   (over HTTP instead of --db)
 `
 
 func main() {
@@ -87,6 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if useHTTPCLI(args) {
+		return runHTTPCLI(ctx, args, os.Stdin, stdout, stderr)
+	}
 	var err error
 	switch args[0] {
 	case "version", "--version":
@@ -101,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = signingKeysCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		err = adminCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "help-cli":
+		return runHTTPCLI(ctx, []string{"--help"}, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

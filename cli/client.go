@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// client calls one server with one credential: an API token, or (during
+// login) a session cookie, in which case a reauthentication_required answer
+// prompts for the password, re-authenticates and retries once.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+	// reauth, when set, proves the password again for a session.
+	reauth func(ctx context.Context) error
+}
+
+func newClient(base, token string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{base: strings.TrimRight(base, "/"), token: token,
+		http: &http.Client{Timeout: 60 * time.Second, Jar: jar}}
+}
+
+// apiError is an error answer of the API.
+type apiError struct {
+	Status      int
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func (e *apiError) Error() string {
+	if e.Description != "" {
+		return fmt.Sprintf("%s (%d %s)", e.Description, e.Status, e.Code)
+	}
+	return fmt.Sprintf("%d %s", e.Status, firstOf(e.Code, http.StatusText(e.Status)))
+}
+
+func exitFor(err *apiError) *exitError {
+	code := ExitUsage
+	switch {
+	case err.Status == http.StatusNotFound:
+		code = ExitNotFound
+	case err.Status == http.StatusUnauthorized || err.Status == http.StatusForbidden:
+		code = ExitNoAccess
+	case err.Status >= 500:
+		code = ExitServerFail
+	}
+	return &exitError{code, err.Error()}
+}
+
+// do sends a JSON request and decodes a JSON answer into out (when not nil),
+// returning the raw body. Errors are *exitError with the exit status.
+func (c *client) do(ctx context.Context, method, path string, query map[string]string, body any, out any) ([]byte, error) {
+	raw, err := c.send(ctx, method, path, query, body, out)
+	if ae, ok := err.(*apiError); ok {
+		if ae.Code == "reauthentication_required" && c.reauth != nil {
+			if err := c.reauth(ctx); err != nil {
+				return nil, err
+			}
+			raw, err = c.send(ctx, method, path, query, body, out)
+			if ae, ok := err.(*apiError); ok {
+				return nil, exitFor(ae)
+			}
+			return raw, err
+		}
+		return nil, exitFor(ae)
+	}
+	return raw, err
+}
+
+func (c *client) send(ctx context.Context, method, path string, query map[string]string, body any, out any) ([]byte, error) {
+	if c.base == "" {
+		return nil, usageErr("no server: give --server URL, set KEYSMITH_URL or run keysmith login")
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		v := url.Values{}
+		for k, x := range query {
+			v.Set(k, x)
+		}
+		u += "?" + v.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, usageErr("bad server URL: %v", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.roundTrip(req, out)
+}
+
+// form posts an application/x-www-form-urlencoded body (the OAuth endpoints).
+func (c *client) form(ctx context.Context, path string, v url.Values, user, pass string, out any) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, strings.NewReader(v.Encode()))
+	if err != nil {
+		return nil, usageErr("bad server URL: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	raw, err := c.roundTrip(req, out)
+	if ae, ok := err.(*apiError); ok {
+		return nil, exitFor(ae)
+	}
+	return raw, err
+}
+
+func (c *client) roundTrip(req *http.Request, out any) ([]byte, error) {
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "keysmith-cli")
+	if c.token != "" && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &exitError{ExitServerFail, fmt.Sprintf("cannot reach the server: %v", err)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, &exitError{ExitServerFail, fmt.Sprintf("reading the answer: %v", err)}
+	}
+	if resp.StatusCode >= 400 {
+		ae := &apiError{Status: resp.StatusCode}
+		_ = json.Unmarshal(raw, ae)
+		ae.Status = resp.StatusCode
+		return nil, ae
+	}
+	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, &exitError{ExitServerFail, fmt.Sprintf("the server answered something else than JSON: %v", err)}
+		}
+	}
+	return raw, nil
+}
