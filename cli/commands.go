@@ -37,6 +37,22 @@ func (r *runner) configPath() (string, error) {
 	return filepath.Join(dir, "config.json"), nil
 }
 
+// HasProfile reports whether the CLI's config holds the profile named by
+// KEYSMITH_PROFILE (else "default"): someone logged in, so commands that
+// also have a database mode (logs, signing-keys) go to that server.
+func HasProfile(env Env) bool {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	r := &runner{env: env}
+	c, _, err := r.loadConfig()
+	if err != nil {
+		return false
+	}
+	_, ok := c.Profiles[firstOf(env.Getenv("KEYSMITH_PROFILE"), "default")]
+	return ok
+}
+
 func (r *runner) loadConfig() (config, string, error) {
 	c := config{Profiles: map[string]profile{}}
 	path, err := r.configPath()
