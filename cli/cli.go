@@ -289,7 +289,7 @@ func verbFlags(v *verb) []field {
 		fs = append(fs, field{"all", "", kBool, "follow next_cursor to the last page"})
 	}
 	if len(v.Body) > 0 || v.Method == "PUT" {
-		fs = append(fs, field{"data", "", kJSON, "a JSON object merged into the request body (fields without a flag)"})
+		fs = append(fs, field{"data", "", kJSON, "a JSON object merged into the request body (fields without a flag); - reads it from stdin, for secrets"})
 	}
 	return fs
 }
@@ -370,6 +370,13 @@ func (r *runner) resourceVerb(res *resource, v *verb, args []string) error {
 	if v.Method != "GET" && v.Method != "DELETE" && (len(v.Body) > 0 || p.set["data"]) {
 		body = map[string]any{}
 		if d, ok := p.flags["data"]; ok {
+			if d == "-" { // from stdin: secrets stay out of argv and shell history
+				b, err := io.ReadAll(io.LimitReader(r.stdin, 1<<20))
+				if err != nil {
+					return err
+				}
+				d = string(b)
+			}
 			if err := json.Unmarshal([]byte(d), &body); err != nil {
 				return usageErr("--data: not a JSON object: %v", err)
 			}

@@ -472,3 +472,30 @@ func closedPort(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// Key managers: their secrets go only in a JSON body read from stdin
+// (--data -), never in argv.
+func TestCLIKeyManagers(t *testing.T) {
+	s := apptest.Start(t, storetest.SQLite(t), app.Config{AllowInsecureKeyManagers: true})
+	h := &harness{t: t, s: s, dir: filepath.Join(t.TempDir(), "config"),
+		env: map[string]string{"KEYSMITH_URL": s.URL, "KEYSMITH_TOKEN": s.AdminToken}}
+	p := apptest.NewDCRProvider(t)
+	r := h.runIn(`{"registration_token":"`+p.InitialAccessToken+`"}`, "key-managers", "create", "--name", "Partner",
+		"--type", "oidc", "--issuer", p.Issuer, "--enabled", "--data", "-", "--json")
+	if r.code != 0 {
+		t.Fatalf("create: exit %d, %s %s", r.code, r.out, r.err)
+	}
+	var km map[string]any
+	if err := json.Unmarshal([]byte(r.out), &km); err != nil || km["has_registration_token"] != true || strings.Contains(r.out, p.InitialAccessToken) {
+		t.Fatalf("create --json: %s", r.out)
+	}
+	id := km["id"].(string)
+	if ids := h.ok("key-managers", "list", "--quiet").out; !strings.Contains(ids, "keysmith") || !strings.Contains(ids, id) {
+		t.Errorf("list --quiet: %q", ids)
+	}
+	if got := h.object("key-managers", "update", id, "--enabled=false"); got["enabled"] != false {
+		t.Errorf("update: %v", got)
+	}
+	h.ok("key-managers", "delete", id)
+	h.want(3, "key-managers", "get", id)
+}
