@@ -408,6 +408,11 @@ func TestCLILogin(t *testing.T) {
 	if !strings.HasPrefix(tok.String("name"), "keysmith CLI on ") {
 		t.Errorf("token name %q", tok.String("name"))
 	}
+	// It expires about a month after the sign-in, on the server's clock.
+	if exp, err := time.Parse(time.RFC3339, tok.String("expires_at")); err != nil ||
+		exp.Before(s.Clock.Now().Add(29*24*time.Hour)) || exp.After(s.Clock.Now().Add(32*24*time.Hour)) {
+		t.Errorf("the CLI's token expires at %q, want about 30 days from now (%v)", tok.String("expires_at"), s.Clock.Now())
+	}
 	// The session that made the token is ended.
 	if ev := s.Do("GET", "/v1/logs?type=user.signed_out", s.AdminToken, nil).Want(t, http.StatusOK); !strings.Contains(string(ev.Raw), "olga@example.com") {
 		t.Errorf("no sign-out after login: %s", ev.Raw)

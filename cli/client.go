@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -26,8 +27,29 @@ type client struct {
 
 func newClient(base, token string) *client {
 	jar, _ := cookiejar.New(nil)
+	// Redirects are never followed: Go would resend the body (a password,
+	// a verified token) to wherever a proxy points, and the Authorization
+	// header to another port or scheme of the same host. The API never
+	// redirects; a 3xx is reported as an error.
 	return &client{base: strings.TrimRight(base, "/"), token: token,
-		http: &http.Client{Timeout: 60 * time.Second, Jar: jar}}
+		http: &http.Client{Timeout: 60 * time.Second, Jar: jar,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// checkServer refuses a server URL the CLI would send credentials to in
+// the clear: http only to loopback addresses (a server on this machine).
+func checkServer(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return usageErr("server %q is not a URL like https://keysmith.example.com", raw)
+	}
+	if u.Scheme == "http" {
+		host := u.Hostname()
+		if a, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !a.Unmap().IsLoopback()) {
+			return usageErr("server %q is plain http: tokens and passwords would cross the network in the clear; use https (http only to localhost)", raw)
+		}
+	}
+	return nil
 }
 
 // apiError is an error answer of the API.
@@ -39,9 +61,9 @@ type apiError struct {
 
 func (e *apiError) Error() string {
 	if e.Description != "" {
-		return fmt.Sprintf("%s (%d %s)", e.Description, e.Status, e.Code)
+		return fmt.Sprintf("%s (%d %s)", safeText(e.Description), e.Status, safeText(e.Code))
 	}
-	return fmt.Sprintf("%d %s", e.Status, firstOf(e.Code, http.StatusText(e.Status)))
+	return fmt.Sprintf("%d %s", e.Status, safeText(firstOf(e.Code, http.StatusText(e.Status))))
 }
 
 func exitFor(err *apiError) *exitError {
@@ -81,6 +103,9 @@ func (c *client) send(ctx context.Context, method, path string, query map[string
 	if c.base == "" {
 		return nil, usageErr("no server: give --server URL, set KEYSMITH_URL or run keysmith login")
 	}
+	if err := checkServer(c.base); err != nil {
+		return nil, err
+	}
 	u := c.base + path
 	if len(query) > 0 {
 		v := url.Values{}
@@ -109,6 +134,9 @@ func (c *client) send(ctx context.Context, method, path string, query map[string
 
 // form posts an application/x-www-form-urlencoded body (the OAuth endpoints).
 func (c *client) form(ctx context.Context, path string, v url.Values, user, pass string, out any) ([]byte, error) {
+	if err := checkServer(c.base); err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, strings.NewReader(v.Encode()))
 	if err != nil {
 		return nil, usageErr("bad server URL: %v", err)
@@ -138,6 +166,10 @@ func (c *client) roundTrip(req *http.Request, out any) ([]byte, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, &exitError{ExitServerFail, fmt.Sprintf("reading the answer: %v", err)}
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return nil, &exitError{ExitServerFail, fmt.Sprintf("the server answered %d, a redirect, which the CLI does not follow: give --server the address it leads to (%s)",
+			resp.StatusCode, safeText(resp.Header.Get("Location")))}
 	}
 	if resp.StatusCode >= 400 {
 		ae := &apiError{Status: resp.StatusCode}

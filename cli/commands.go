@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -109,6 +111,11 @@ func (r *runner) profileName() string { return firstOf(r.opts.profile, "default"
 // client is the connection the flags, the environment and the profile name.
 func (r *runner) client() (*client, error) {
 	server, token := r.opts.server, r.opts.token
+	if token != "" && server == "" {
+		// A token goes only to the server named with it, never to
+		// whatever server a profile holds.
+		return nil, usageErr("--token (KEYSMITH_TOKEN) needs --server (KEYSMITH_URL): a token is sent only to the server it is named with")
+	}
 	if server == "" || token == "" {
 		c, _, err := r.loadConfig()
 		if err != nil {
@@ -234,7 +241,10 @@ func (r *runner) loginWithPassword(server, email string) (profile, error) {
 		return profile{}, err
 	}
 	c := newClient(server, "")
-	if _, err := c.do(r.ctx, "POST", "/v1/sessions", nil, map[string]any{"email": email, "password": password}, nil); err != nil {
+	var sess struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if _, err := c.do(r.ctx, "POST", "/v1/sessions", nil, map[string]any{"email": email, "password": password}, &sess); err != nil {
 		return profile{}, err
 	}
 	c.reauth = r.reauthenticator(c)
@@ -250,14 +260,28 @@ func (r *runner) loginWithPassword(server, email string) (profile, error) {
 		ID    string `json:"id"`
 		Token string `json:"token"`
 	}
-	_, err = c.do(r.ctx, "POST", "/v1/tokens", nil, map[string]any{"name": "keysmith CLI on " + host}, &tok)
+	// The token lives about a month (from the session's end, on the
+	// server's clock): a laptop does not keep its owner's rights forever,
+	// however often it is used. keysmith login again makes a new one.
+	body := map[string]any{"name": "keysmith CLI on " + host}
+	if !sess.ExpiresAt.IsZero() {
+		body["expires_at"] = sess.ExpiresAt.Add(CLITokenLifetime).UTC().Format(time.RFC3339)
+	}
+	_, err = c.do(r.ctx, "POST", "/v1/tokens", nil, body, &tok)
 	// The session was only the way to the token: end it either way.
 	_, _ = c.do(context.WithoutCancel(r.ctx), "DELETE", "/v1/sessions/current", nil, nil, nil)
 	if err != nil {
 		return profile{}, err
 	}
+	if tok.Token == "" || tok.ID == "" {
+		return profile{}, &exitError{ExitServerFail, "the server answered no token; nothing was stored"}
+	}
 	return profile{Server: server, Token: tok.Token, TokenID: tok.ID}, nil
 }
+
+// CLITokenLifetime is how long the token keysmith login makes lives after
+// the sign-in session's end.
+const CLITokenLifetime = 30 * 24 * time.Hour
 
 // reauthenticator asks the password again and proves it for c's session.
 func (r *runner) reauthenticator(c *client) func(context.Context) error {
@@ -297,30 +321,52 @@ func (r *runner) logout(args []string) error {
 		return usageErr("profile %q is not signed in", name)
 	}
 	c := newClient(prof.Server, prof.Token)
-	id := prof.TokenID
-	if id == "" {
-		var me struct {
-			TokenID string `json:"token_id"`
-		}
-		if _, err := c.do(r.ctx, "GET", "/v1/me", nil, nil, &me); err == nil {
-			id = me.TokenID
-		}
-	}
-	var revokeErr error
-	if id != "" {
-		_, revokeErr = c.do(r.ctx, "DELETE", "/v1/tokens/"+escapePath(id), nil, nil, nil)
-		if ee, ok := revokeErr.(*exitError); ok && (ee.code == ExitNoAccess || ee.code == ExitNotFound) {
-			revokeErr = nil // already revoked or expired: nothing left to revoke
-		}
-	}
-	if revokeErr != nil {
-		return revokeErr
+	if err := revokeOwnToken(r.ctx, c, prof.TokenID); err != nil {
+		return err
 	}
 	delete(cfg.Profiles, name)
 	if err := saveConfig(path, cfg); err != nil {
 		return err
 	}
 	fmt.Fprintf(r.env.Stderr, "Signed out of %s (profile %s); the token is revoked.\n", prof.Server, name)
+	return nil
+}
+
+// revokeOwnToken revokes the token c holds (id, or the one GET /v1/me
+// names). Only a token the server no longer takes (401) or no longer has
+// (404) counts as revoked already; any other failure (a 403 for the old
+// secret of a rotated token, a server down) leaves it alive, and says so.
+func revokeOwnToken(ctx context.Context, c *client, id string) error {
+	notRevoked := func(err error) error {
+		if ae, ok := err.(*apiError); ok {
+			ee := exitFor(ae)
+			ee.msg = "the token is NOT revoked, and the profile is kept: " + ee.msg
+			return ee
+		}
+		return fmt.Errorf("the token is NOT revoked, and the profile is kept: %w", err)
+	}
+	gone := func(err error) bool {
+		ae, ok := err.(*apiError)
+		return ok && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusNotFound)
+	}
+	if id == "" {
+		var me struct {
+			TokenID string `json:"token_id"`
+		}
+		_, err := c.send(ctx, "GET", "/v1/me", nil, nil, &me)
+		if gone(err) {
+			return nil
+		}
+		if err != nil {
+			return notRevoked(err)
+		}
+		if id = me.TokenID; id == "" {
+			return notRevoked(errors.New("the server did not say which token this is"))
+		}
+	}
+	if _, err := c.send(ctx, "DELETE", "/v1/tokens/"+escapePath(id), nil, nil, nil); err != nil && !gone(err) {
+		return notRevoked(err)
+	}
 	return nil
 }
 

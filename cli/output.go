@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 // now is the clock of relative times (a variable for tests).
@@ -22,7 +23,7 @@ func text(v any) string {
 		if t, err := time.Parse(time.RFC3339Nano, x); err == nil && strings.Contains(x, "T") {
 			return when(t)
 		}
-		return x
+		return safeText(x)
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	case bool:
@@ -45,9 +46,28 @@ func text(v any) string {
 			return firstOf(text(x["display_name"]), text(x["email"]), text(id))
 		}
 		b, _ := json.Marshal(x)
-		return string(b)
+		return safeText(string(b))
 	}
-	return fmt.Sprint(v)
+	return safeText(fmt.Sprint(v))
+}
+
+// safeText is s with every control character (C0, DEL and C1: what a
+// terminal takes as a command, like ESC) written as \uXXXX: server strings
+// (a description, a log message) must not rewrite the screen or the
+// clipboard of whoever reads them.
+func safeText(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // when is a time relative and absolute: "in 3 days (2030-01-05 10:00 UTC)".
