@@ -208,12 +208,16 @@ Example:
 
 func (r *runner) topUsage() string {
 	var b strings.Builder
+	width := 0
+	for _, res := range resources {
+		width = max(width, len(res.Name))
+	}
 	for _, res := range resources {
 		var vs []string
 		for _, v := range res.Verbs {
 			vs = append(vs, v.Name)
 		}
-		fmt.Fprintf(&b, "  %-13s %s: %s\n", res.Name, res.Help, strings.Join(vs, "|"))
+		fmt.Fprintf(&b, "  %-*s  %s: %s\n", width, res.Name, res.Help, strings.Join(vs, "|"))
 	}
 	return fmt.Sprintf(topUsage, b.String())
 }
