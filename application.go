@@ -1,6 +1,7 @@
 package keysmith
 
 import (
+	"unicode"
 	"time"
 	"unicode/utf8"
 )
@@ -89,6 +90,18 @@ func validateDescription(s string) error {
 	}
 	if n := utf8.RuneCountInString(s); n > 1000 {
 		return Errorf(CodeInvalid, "description must be at most 1000 characters, got %d", n)
+	}
+	return validateText("description", s)
+}
+
+// validateText refuses control characters other than newline and tab in
+// free text: an escape sequence in a description would rewrite the screen
+// (or the clipboard) of whoever reads it in a terminal.
+func validateText(field, s string) error {
+	for _, r := range s {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return Errorf(CodeInvalid, "%s must not hold control characters (found U+%04X); newlines and tabs are fine", field, r)
+		}
 	}
 	return nil
 }

@@ -37,6 +37,9 @@ func (in *GroupInput) Validate(creating bool) error {
 		if n := utf8.RuneCountInString(*in.Description); !utf8.ValidString(*in.Description) || n > 1000 {
 			return Errorf(CodeInvalid, "description must be valid UTF-8 of at most 1000 characters")
 		}
+		if err := validateText("description", *in.Description); err != nil {
+			return err
+		}
 	}
 	if !creating && in.Name == nil && in.Description == nil {
 		return Errorf(CodeInvalid, "nothing to change; send name or description")
