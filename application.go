@@ -1,8 +1,8 @@
 package keysmith
 
 import (
-	"unicode"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
