@@ -23,7 +23,7 @@ type EventFilter struct {
 	ActorID  string
 	TargetID string
 	Outcome  string
-	Query    string    // case-insensitive substring of the event's JSON
+	Query    string    // case-insensitive substring of EventSearchText, MinQueryLen characters or more
 	Since    time.Time // inclusive
 	Until    time.Time // exclusive
 	Page
@@ -42,6 +42,9 @@ func (f *EventFilter) Validate() error {
 	}
 	if n := utf8.RuneCountInString(f.Query); n > maxQueryLen || !utf8.ValidString(f.Query) {
 		return Errorf(CodeInvalid, "q must be valid UTF-8 of at most %d characters", maxQueryLen)
+	}
+	if n := queryLen(f.Query); n > 0 && n < MinQueryLen {
+		return Errorf(CodeInvalid, "q must be at least %d characters: the log is searched for pieces of three characters or more", MinQueryLen)
 	}
 	switch f.Outcome {
 	case "", OutcomeSuccess, OutcomeFailure, OutcomeDenied:

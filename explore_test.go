@@ -114,7 +114,7 @@ func explore(t *testing.T, self string, auth callerAuth, depth, part, parts int)
 	took := time.Since(start)
 	e.checkFootprints()
 	if after, err := e.undo.digest(); err != nil || after != before {
-		t.Fatalf("the exploration did not leave the world as seeded (%v): the undo log is broken", err)
+		t.Fatalf("the exploration did not leave the world as seeded (%v): the undo log is broken; tables before:\n%s\nafter:\n%s", err, before, after)
 	}
 	e.finish(took)
 }

@@ -418,6 +418,9 @@ type EventStore interface {
 	// RecordTokenExpiries records api_token.expired, once per token, for every
 	// unrevoked token whose expiry has passed at now. It returns how many.
 	RecordTokenExpiries(ctx context.Context, now time.Time) (int, error)
+	// FoldTokenCounts compacts the stored token counts the summary reads
+	// (each change adds a row) into one row per type and state.
+	FoldTokenCounts(ctx context.Context) error
 }
 
 // ChangeKind says what kind of record a Change is about.

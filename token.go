@@ -162,7 +162,7 @@ type TokenFilter struct {
 	// app keys are never listed (they are not API tokens).
 	AppID string
 
-	Query  string      // case-insensitive substring of the name; "" for all
+	Query  string      // case-insensitive substring of the name (prefix if under 3 characters); "" for all
 	Type   TokenType   // "" for all
 	Status TokenStatus // "" for all; derived at Now
 	Sort   TokenSort   // "" means created_at

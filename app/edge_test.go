@@ -183,6 +183,8 @@ func TestBadTextIsRefusedAtTheEdge(t *testing.T) {
 			{"NULInClientIDOfASecretIs400", w.request("DELETE", "/v1/oauth/clients/"+c.ID+"/secrets/sec_%00", admin, ""), 400, "invalid_request", `"secret_id"`},
 			// Query parameters, names and values.
 			{"NULInLogSearchIs400", w.request("GET", "/v1/logs?q=%00", admin, ""), 400, "invalid_request", `"q"`},
+			{"LogSearchOfTwoCharactersIs400", w.request("GET", "/v1/logs?q=ab", admin, ""), 400, "invalid_request", "at least 3 characters"},
+			{"LogExportSearchOfTwoCharactersIs400", w.request("GET", "/v1/logs/export?q=%C3%BC1", admin, ""), 400, "invalid_request", "at least 3 characters"},
 			{"InvalidUTF8InTokenOwnerFilterIs400", w.request("GET", "/v1/tokens?owner=%ff", admin, ""), 400, "invalid_request", `"owner"`},
 			{"NULInAQueryParameterNameIs400", w.request("GET", "/v1/users?q%00=x", admin, ""), 400, "invalid_request", "query parameter"},
 			// OAuth form values other than credentials.

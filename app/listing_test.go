@@ -172,13 +172,16 @@ func TestListing(t *testing.T) {
 				{"q=" + url.QueryEscape("éclair"), []string{"éclair two", "ÉCLAIR"}},
 				{"q=" + url.QueryEscape("ÉCL"), []string{"éclair two", "ÉCLAIR"}},
 				{"q=" + url.QueryEscape("50%"), []string{"50%_off"}},
-				{"q=" + url.QueryEscape("_"), []string{"50%_off"}},
+				{"q=" + url.QueryEscape("%_o"), []string{"50%_off"}},
+				{"q=" + url.QueryEscape("_"), nil}, // under 3 characters: a prefix
+				{"q=" + url.QueryEscape("50"), []string{"50%_off", "500 off"}},
 				{"q=ALPHA", []string{"Alpha"}},
 				{"type=service", []string{"svc deploy"}},
 				{"type=agent&sort=name&order=asc", []string{"collector", "runner"}},
 				{"owner=" + svcUser, []string{"svc deploy"}},
 				{"type=user&status=disabled", []string{"off"}},
-				{"q=o&type=agent", []string{"collector"}},
+				{"q=co&type=agent", []string{"collector"}},
+				{"q=o&type=agent", nil},
 			} {
 				var names []string
 				for _, it := range list(t, s, c.query, 2) {

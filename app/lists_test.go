@@ -37,8 +37,8 @@ func listEndpoints(s *apptest.Server, group, clientID string) []listEndpoint {
 		{"/v1/agents", "", true},
 		{"/v1/oauth/registration-tokens", "", true},
 		{"/v1/zones", "", false},
-		{"/v1/logs", "type=api_token.created&actor=x&target=x&outcome=success&q=x&since=2030-01-01T00:00:00Z&until=2031-01-01T00:00:00Z", true},
-		{"/v1/logs/export", "type=api_token.created&actor=x&target=x&outcome=success&q=x&since=2030-01-01T00:00:00Z", false},
+		{"/v1/logs", "type=api_token.created&actor=x&target=x&outcome=success&q=xyz&since=2030-01-01T00:00:00Z&until=2031-01-01T00:00:00Z", true},
+		{"/v1/logs/export", "type=api_token.created&actor=x&target=x&outcome=success&q=xyz&since=2030-01-01T00:00:00Z", false},
 		{"/v1/tokens/summary", "", false},
 	}
 }

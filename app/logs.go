@@ -8,7 +8,8 @@ import (
 )
 
 // Maintain does the periodic work once: it records api_token.expired for
-// tokens that have expired since the last run, deletes the records of
+// tokens that have expired since the last run, folds the token counts the
+// summary reads, deletes the records of
 // access tokens, authorization codes and refresh tokens expired for
 // keysmith.AccessTokenRetention, and, with a
 // LogRetention, prunes events older than that. Serve runs it every
@@ -21,6 +22,11 @@ func (a *App) Maintain(ctx context.Context) error {
 	}
 	if n > 0 {
 		a.Config.Log.Info("recorded token expiries", "tokens", n)
+	}
+	// The fold only keeps the summary's rows few: when it fails the
+	// pruning below still runs, and the next run folds.
+	if err := a.Store.FoldTokenCounts(ctx); err != nil && ctx.Err() == nil {
+		a.Config.Log.Error("fold the token counts; pruning goes on, the next run folds", "err", err)
 	}
 	pruned, err := a.Store.PruneAccessTokens(ctx, now.Add(-keysmith.AccessTokenRetention))
 	if err != nil {

@@ -369,3 +369,25 @@ func TestSystemLogRetention(t *testing.T) {
 		}
 	})
 }
+
+// TestMaintainPrunesWhenTheFoldFails: a failed FoldTokenCounts is logged
+// and the pruning still runs.
+func TestMaintainPrunesWhenTheFoldFails(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		s := apptest.Start(t, dsn, app.Config{LogRetention: 24 * time.Hour})
+		old, _ := newToken(t, s, s.AdminToken, "old")
+		s.Clock.Advance(25 * time.Hour)
+		if _, err := s.App.Store.SQL().Exec(`ALTER TABLE token_counts RENAME TO token_counts_gone`); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.App.Store.FoldTokenCounts(t.Context()); err == nil {
+			t.Fatal("the fold succeeded without its table")
+		}
+		if err := s.App.Maintain(t.Context()); err != nil {
+			t.Errorf("maintain: %v", err)
+		}
+		if items, _ := logs(t, s, s.AdminToken, url.Values{"target": {old}}); len(items) != 0 {
+			t.Errorf("events older than the retention remain: %v", items)
+		}
+	})
+}

@@ -24,7 +24,7 @@ type Batch struct{ tx *txn }
 // did is kept. Once it commits, one ChangeAll is published (and sent to
 // other replicas) for all its changes.
 func (db *DB) Batch(ctx context.Context, f func(b *Batch) error) error {
-	return db.write(ctx, func(tx *txn) error {
+	return db.writeTx(ctx, func(tx *txn) error {
 		if err := db.dialect.prepareBulk(ctx, tx.Tx); err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func (db *DB) Batch(ctx context.Context, f func(b *Batch) error) error {
 			tx.changes = []keysmith.Change{{Kind: keysmith.ChangeAll}}
 		}
 		return nil
-	})
+	}, true)
 }
 
 // bulkState is what a Batch's transaction keeps between its many changes:
@@ -59,42 +59,67 @@ func (b *bulkState) close() {
 }
 
 // ExecContext is the transaction's ExecContext, through a statement
-// prepared once per text in a Batch.
+// prepared once per text in a Batch or a group (see txn.stmt).
 func (tx *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if tx.bulk == nil {
+	ctx = tx.uncancelled(ctx)
+	st, err := tx.stmt(ctx, query)
+	if err != nil || st == nil {
 		return tx.Tx.ExecContext(ctx, query, args...)
-	}
-	st, err := tx.prepared(ctx, query)
-	if err != nil {
-		return nil, err
 	}
 	return st.ExecContext(ctx, args...)
 }
 
-// QueryRowContext is the transaction's QueryRowContext, through a statement
-// prepared once per text in a Batch.
+// QueryRowContext is the transaction's QueryRowContext, through a
+// statement prepared once per text in a Batch or a group.
 func (tx *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if tx.bulk == nil {
-		return tx.Tx.QueryRowContext(ctx, query, args...)
-	}
-	st, err := tx.prepared(ctx, query)
-	if err != nil {
+	ctx = tx.uncancelled(ctx)
+	st, err := tx.stmt(ctx, query)
+	if err != nil || st == nil {
 		return tx.Tx.QueryRowContext(ctx, query, args...) // reports the same error
 	}
 	return st.QueryRowContext(ctx, args...)
 }
 
 // QueryContext is the transaction's QueryContext, through a statement
-// prepared once per text in a Batch.
+// prepared once per text in a Batch or a group.
 func (tx *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if tx.bulk == nil {
+	ctx = tx.uncancelled(ctx)
+	st, err := tx.stmt(ctx, query)
+	if err != nil || st == nil {
 		return tx.Tx.QueryContext(ctx, query, args...)
 	}
-	st, err := tx.prepared(ctx, query)
-	if err != nil {
-		return nil, err
-	}
 	return st.QueryContext(ctx, args...)
+}
+
+// uncancelled returns ctx without its cancellation in a group: a
+// statement interrupted there could roll back the whole group's
+// transaction, not only the member's savepoint (see writeGroup.run), and
+// members pass their own ctx to their statements.
+func (tx *txn) uncancelled(ctx context.Context) context.Context {
+	if tx.grouped {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
+// stmt returns query prepared for tx, or nil to run it unprepared (with
+// any error preparing it: running it reports that error again). A Batch
+// prepares each text once in its transaction; a write in a group
+// (SQLite) reuses what the store prepared on the connection before (see
+// stmtCache): parsing and planning the same few statements again for every
+// write was a quarter of a token creation's time in the writer's turn.
+func (tx *txn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	switch {
+	case tx.bulk != nil:
+		return tx.prepared(ctx, query)
+	case tx.grouped:
+		st, err := tx.db.stmts.get(ctx, tx.db.sql, query)
+		if err != nil || st == nil {
+			return nil, err
+		}
+		return tx.Tx.StmtContext(ctx, st), nil
+	}
+	return nil, nil
 }
 
 // prepared returns the Batch's statement for query, preparing it the first

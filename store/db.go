@@ -6,6 +6,7 @@
 package store
 
 import (
+	"container/list"
 	"context"
 	"database/sql"
 	"embed"
@@ -39,8 +40,12 @@ type DB struct {
 	// batchSize is Options.BatchSize.
 	batchSize int
 
-	stopListen       context.CancelFunc
-	listenDone       chan struct{}
+	stopListen context.CancelFunc
+	listenDone chan struct{}
+	// stopFill stops the indexing of older events' text, and fillDone is
+	// closed when it has stopped (see fillEventSearch).
+	stopFill         context.CancelFunc
+	fillDone         chan struct{}
 	listenerFailures atomic.Uint64
 	feedUp           atomic.Bool // see ChangeFeedHealthy
 
@@ -48,6 +53,11 @@ type DB struct {
 	// the numbers of those whose commit failed (see write).
 	txns   atomic.Uint64
 	failed failedCommits
+
+	// group commits writes together on SQLite (see writeGroup); nil on
+	// PostgreSQL. stmts holds the statements its writes reuse.
+	group *writeGroup
+	stmts stmtCache
 }
 
 var _ keysmith.Store = (*DB)(nil)
@@ -101,25 +111,38 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		d = &postgresDialect{dsn: dsn, origin: newOrigin()}
 	} else {
 		d = &sqliteDialect{path: strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), log: opt.Logger,
-			writer: make(chan struct{}, 1)}
+			writer: make(chan struct{}, 1), wrote: make(chan struct{}, 1)}
 	}
 	sdb, err := d.open()
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
 	}
 	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger, batchSize: opt.BatchSize}
+	if d.groupsWrites() {
+		db.group = newWriteGroup(db)
+	}
 	if err := db.sql.PingContext(ctx); err != nil {
-		sdb.Close()
+		db.closePool()
 		return nil, fmt.Errorf("connect to %s database: %w", d.name(), err)
 	}
 	if err := db.migrate(ctx); err != nil {
-		sdb.Close()
+		db.closePool()
 		return nil, err
 	}
 	if err := db.fillEventColumns(ctx); err != nil {
-		sdb.Close()
+		db.closePool()
 		return nil, err
 	}
+	// The text of older events is indexed meanwhile: searches read the
+	// events not yet indexed themselves (see eventsearch.go).
+	fctx, stopFill := context.WithCancel(context.Background())
+	db.stopFill, db.fillDone = stopFill, make(chan struct{})
+	go func() {
+		defer close(db.fillDone)
+		if err := db.fillEventSearch(fctx); err != nil && fctx.Err() == nil {
+			db.log.Error("index the system log for search; the next start goes on", "err", err)
+		}
+	}()
 	// Return only once the listener is in place: a change another replica
 	// commits after Open returns must reach this store's subscribers.
 	lctx, cancel := context.WithCancel(context.Background())
@@ -170,9 +193,79 @@ func (db *DB) SQL() *sql.DB { return db.sql }
 
 // Close stops listening for changes and closes the connection pool.
 func (db *DB) Close() error {
+	db.stopFill()
+	<-db.fillDone
 	db.stopListen()
 	<-db.listenDone
+	return db.closePool()
+}
+
+// closePool stops the group writer, if any, then closes the connection
+// pool: writes made from then on fail.
+func (db *DB) closePool() error {
+	if db.group != nil {
+		db.group.close()
+	}
+	db.stmts.close()
 	return db.sql.Close()
+}
+
+// maxCachedStmts bounds stmtCache: the texts of writes are constants but
+// for a few built for a number of rows, which come and go.
+const maxCachedStmts = 256
+
+// stmtCache is the statements of grouped writes, each text prepared once
+// for the pool: database/sql prepares it again on each connection that
+// runs it, once, and a transaction on that connection reuses it
+// (sql.Tx.StmtContext). It keeps the maxCachedStmts texts used last, so
+// texts built at run time (IN lists) make room for the constant ones
+// instead of filling it for good. Closing an evicted statement is safe
+// while a transaction runs it: database/sql closes the connection's copy
+// once the connection is returned.
+type stmtCache struct {
+	mu  sync.Mutex
+	m   map[string]*list.Element // of *cachedStmt, in lru
+	lru list.List                // most recently used first
+}
+
+type cachedStmt struct {
+	query string
+	st    *sql.Stmt
+}
+
+// get returns query prepared on pool, preparing it on a miss and closing
+// the least recently used statement when the cache is full.
+func (c *stmtCache) get(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[query]; ok {
+		c.lru.MoveToFront(e)
+		return e.Value.(*cachedStmt).st, nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*list.Element{}
+	}
+	c.m[query] = c.lru.PushFront(&cachedStmt{query, st})
+	if c.lru.Len() > maxCachedStmts {
+		old := c.lru.Remove(c.lru.Back()).(*cachedStmt)
+		delete(c.m, old.query)
+		old.st.Close()
+	}
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.m {
+		e.Value.(*cachedStmt).st.Close()
+	}
+	c.m = nil
+	c.lru.Init()
 }
 
 // Ping reports whether the database answers.
@@ -197,11 +290,10 @@ func (db *DB) publish(c keysmith.Change) {
 // own transaction, and records each version. It is idempotent, and replicas
 // starting together are serialised by the dialect's migration lock.
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := migrationFiles()
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	unlock, err := db.dialect.lockMigrations(ctx, db.sql)
 	if err != nil {
 		return fmt.Errorf("lock for migrations: %w", err)
@@ -228,11 +320,11 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
-		version, err := strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64)
+		version, engine, err := migrationName(base)
 		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", base)
+			return err
 		}
-		if applied[version] {
+		if applied[version] || (engine != "" && engine != db.dialect.name()) {
 			continue
 		}
 		text, err := migrations.ReadFile(name)
@@ -274,12 +366,57 @@ func MigrationVersions() []int64 {
 	sort.Strings(names)
 	var out []int64
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		if v, err := strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64); err == nil {
+		v, _, err := migrationName(strings.TrimPrefix(name, "migrations/"))
+		if err == nil && (len(out) == 0 || out[len(out)-1] != v) {
 			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// migrationFiles lists the embedded migrations in order, and checks that
+// each version is one file for both engines or at most one per engine.
+func migrationFiles() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	seen := map[int64]map[string]bool{}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, engine, err := migrationName(base)
+		if err != nil {
+			return nil, err
+		}
+		if seen[v] == nil {
+			seen[v] = map[string]bool{}
+		}
+		if seen[v][engine] || seen[v][""] || (engine == "" && len(seen[v]) > 0) {
+			return nil, fmt.Errorf("migration %s: version %d has another file for the same engine", base, v)
+		}
+		seen[v][engine] = true
+	}
+	return names, nil
+}
+
+// migrationName reads a migration's file name: NNN_what.sql applies to
+// both engines; NNN_what.sqlite.sql and NNN_what.postgres.sql to one engine
+// only, for what the engines spell differently (text search indexes,
+// triggers). The two halves of one change share their version number, so
+// a version is applied once on either engine.
+func migrationName(base string) (version int64, engine string, err error) {
+	version, err = strconv.ParseInt(strings.SplitN(base, "_", 2)[0], 10, 64)
+	if err != nil {
+		return 0, "", fmt.Errorf("migration %s: name must start with a number", base)
+	}
+	rest := strings.TrimSuffix(base, ".sql")
+	for _, e := range []string{"sqlite", "postgres"} {
+		if strings.HasSuffix(rest, "."+e) {
+			engine = e
+		}
+	}
+	return version, engine, nil
 }
 
 // SchemaVersion returns the highest applied migration.
@@ -290,10 +427,14 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 }
 
 // splitStatements splits a migration at semicolons that end a line, dropping
-// comment-only lines. Migrations are written so that this is enough.
+// comment-only lines. Migrations are written so that this is enough: the body
+// of an SQLite trigger (CREATE TRIGGER … BEGIN … END;) ends at a line that is
+// END; alone, and a PostgreSQL function body between $$ lines may hold
+// semicolons of its own.
 func splitStatements(text string) []string {
 	var out []string
 	var cur strings.Builder
+	dollars := 0
 	for _, line := range strings.Split(text, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
@@ -301,6 +442,15 @@ func splitStatements(text string) []string {
 		}
 		cur.WriteString(line)
 		cur.WriteByte('\n')
+		dollars += strings.Count(line, "$$")
+		upper := strings.ToUpper(cur.String())
+		trigger := strings.HasPrefix(strings.TrimSpace(upper), "CREATE TRIGGER") && strings.Contains(upper, "BEGIN")
+		switch {
+		case dollars%2 == 1:
+			continue // inside a function body
+		case trigger && !strings.EqualFold(trimmed, "END;"):
+			continue // inside a trigger's body
+		}
 		if strings.HasSuffix(trimmed, ";") {
 			out = append(out, cur.String())
 			cur.Reset()
@@ -324,6 +474,10 @@ type txn struct {
 	logLocked bool
 	head      logHead
 	bulk      *bulkState // nil but in a Batch
+	// grouped says the transaction is a member's of a writeGroup: its
+	// statements run through DB.stmts (see txn.stmt) and without the
+	// caller's cancellation (see txn.uncancelled).
+	grouped bool
 }
 
 // write runs f in a transaction; with a ctx from joining, in the
@@ -345,9 +499,20 @@ type txn struct {
 // table in ascending id order, one statement per row, since a multi-row
 // statement locks in no stated order), then the system log's lock, which
 // tx.record takes. Nothing takes a row lock after appending an event.
+//
+// On SQLite, writes are committed in groups (see writeGroup).
 func (db *DB) write(ctx context.Context, f func(tx *txn) error) error {
+	return db.writeTx(ctx, f, false)
+}
+
+// writeTx is write; alone asks SQLite for a transaction of f's own, not
+// shared with other writes (a Batch's).
+func (db *DB) writeTx(ctx context.Context, f func(tx *txn) error, alone bool) error {
 	if tx, ok := ctx.Value(joinKey{}).(*txn); ok && tx.db == db {
 		return f(tx) // a call made inside another's transaction (joining)
+	}
+	if db.group != nil {
+		return db.group.write(ctx, f, alone)
 	}
 	var changes []keysmith.Change
 	number := db.txns.Add(1)

@@ -24,10 +24,16 @@ type dialect interface {
 	// between the transactions of a background job that works in batches,
 	// and starve. Where writers do not exclude each other it does nothing.
 	queueWrite(ctx context.Context) (done func(), err error)
+	// groupsWrites says whether write transactions are committed in
+	// groups (see writeGroup): where one writer at a time syncs each commit.
+	groupsWrites() bool
 	// lockLog serialises appends to the system log within tx, so that
 	// concurrent writers (even on several replicas) extend one hash chain.
 	// It is the last lock a transaction takes (see DB.write).
 	lockLog(ctx context.Context, tx *sql.Tx) error
+	// eventSearch is how the engine's text index of the system log is
+	// written and read (see eventsearch.go).
+	eventSearch() eventSearchSQL
 	// prepareBulk readies tx, the transaction of a Batch, for thousands of
 	// changes.
 	prepareBulk(ctx context.Context, tx *sql.Tx) error
@@ -40,6 +46,24 @@ type dialect interface {
 	// listen has succeeded or failed, so that Open returns only when changes
 	// from then on will be heard.
 	listen(ctx context.Context, h listenHooks)
+	// nameSearch is a query of the ids of the tokens whose name_lower may
+	// contain q (lower case, at least minSearchLen characters) through the
+	// engine's text index: a superset, which the caller checks with LIKE.
+	// arg adds an argument and returns its placeholder.
+	nameSearch(arg func(any) string, q string) string
+	// namePrefix is a query of the ids of the tokens whose name_lower may
+	// start with q (lower case, shorter than minSearchLen), index-served: a
+	// superset, which the caller checks with LIKE. A range of name_lower is
+	// one only where the collation orders by code point (SQLite's BINARY);
+	// a PostgreSQL database's collation may not (en_US ignores punctuation
+	// at first), so there the trigram index serves LIKE 'q%' instead.
+	namePrefix(arg func(any) string, q string) string
+	// listExpr is one of the token list keys of migration 017 (list_state,
+	// list_last_used, list_expiry, list_due) as queries write it: SQLite's
+	// generated column, on which a row value is an index seek (it is not on
+	// an indexed expression); PostgreSQL's indexed expression, since its
+	// generated columns are stored and adding them rewrites the table.
+	listExpr(name string) string
 }
 
 // listenHooks is what a dialect's listener reports to, and how often it

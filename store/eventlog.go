@@ -20,29 +20,6 @@ func (db *DB) RecordEvent(ctx context.Context, typ keysmith.EventType, outcome s
 	return db.write(ctx, func(tx *txn) error { return tx.recordOutcome(typ, outcome, details, targets...) })
 }
 
-// filterEvents is the WHERE conditions of f; args are numbered from 1. It
-// selects no pruned event.
-func filterEvents(f keysmith.EventFilter) *conditions {
-	q := &conditions{}
-	q.and("seq > " + anchorSeqExpr) // pruned events may not be deleted yet
-	q.equal("type", string(f.Type))
-	q.equal("actor_id", f.ActorID)
-	if f.TargetID != "" {
-		q.and(`target_ids LIKE ` + q.arg("%,"+escapeLike(f.TargetID)+",%") + ` ESCAPE '\'`)
-	}
-	q.equal("outcome", f.Outcome)
-	if f.Query != "" {
-		q.and(`LOWER(data) LIKE ` + q.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
-	}
-	if !f.Since.IsZero() {
-		q.and("time >= " + q.arg(micros(f.Since)))
-	}
-	if !f.Until.IsZero() {
-		q.and("time < " + q.arg(micros(f.Until)))
-	}
-	return q
-}
-
 const eventColumns = `seq, data, prev_hash, hash`
 
 func scanEvent(row interface{ Scan(...any) error }) (*keysmith.Event, error) {
@@ -61,24 +38,55 @@ func scanEvent(row interface{ Scan(...any) error }) (*keysmith.Event, error) {
 
 // FindEvents returns one page of events, newest first by seq (so the cursor
 // is stable while events are appended), and the cursor of the next page.
-// CodeInvalid for a bad cursor.
+// CodeInvalid for a bad filter or cursor.
 func (db *DB) FindEvents(ctx context.Context, f keysmith.EventFilter) ([]*keysmith.Event, string, error) {
+	if err := f.Validate(); err != nil {
+		return nil, "", err
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = keysmith.DefaultPageSize
 	}
-	q := filterEvents(f)
+	var before int64 // the seq the page starts below; 0 for the newest
 	if f.Cursor != "" {
 		seq, err := decodeSeqCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		q.and("seq < " + q.arg(seq))
+		before = seq
 	}
-	out, err := queryAll(ctx, db.sql, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
-		` ORDER BY seq DESC LIMIT `+q.arg(limit+1), q.args, scanEvent)
+	through, err := db.unindexedThrough(ctx, f)
 	if err != nil {
 		return nil, "", db.mapError(err)
+	}
+	// A text search reads candidates until the page is full: the index
+	// may offer events that do not hold the text. Events not indexed yet
+	// are older than those that are: they are read after them.
+	scan := through > 0 && before > 0 && before <= through+1
+	var out []*keysmith.Event
+	for len(out) <= limit {
+		s := db.selectEvents(f, through, scan)
+		if before > 0 {
+			s.c.and(s.key + " < " + s.c.arg(before))
+		}
+		batch, err := queryAll(ctx, db.sql, s.sql("DESC", limit+1), s.c.args, scanEvent)
+		if err != nil {
+			return nil, "", db.mapError(err)
+		}
+		for _, ev := range batch {
+			before = ev.Seq
+			if f.Query == "" || keysmith.EventMatches(ev, f.Query) {
+				if out = append(out, ev); len(out) > limit {
+					break
+				}
+			}
+		}
+		if len(batch) <= limit {
+			if through == 0 || scan {
+				break
+			}
+			scan, before = true, through+1
+		}
 	}
 	next := ""
 	if len(out) > limit {
@@ -103,26 +111,41 @@ func decodeSeqCursor(c string) (int64, error) {
 const exportBatch = 500
 
 // ExportEvents calls fn with every event f selects, oldest first, reading
-// them in batches.
+// them in batches. CodeInvalid for a bad filter.
 func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(*keysmith.Event) error) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	through, err := db.unindexedThrough(ctx, f)
+	if err != nil {
+		return db.mapError(err)
+	}
+	// Events whose text is not indexed yet are the oldest: read first.
+	scan := through > 0
 	var after int64
 	for {
-		q := filterEvents(f)
-		q.and("seq > " + q.arg(after))
-		batch, err := queryAll(ctx, db.sql, `SELECT `+eventColumns+` FROM events`+q.whereSQL()+
-			` ORDER BY seq LIMIT `+q.arg(exportBatch), q.args, scanEvent)
+		s := db.selectEvents(f, through, scan)
+		s.c.and(s.key + " > " + s.c.arg(after))
+		batch, err := queryAll(ctx, db.sql, s.sql("", exportBatch), s.c.args, scanEvent)
 		if err != nil {
 			return db.mapError(err)
 		}
 		for _, ev := range batch {
+			if f.Query != "" && !keysmith.EventMatches(ev, f.Query) {
+				continue
+			}
 			if err := fn(ev); err != nil {
 				return err
 			}
 		}
-		if len(batch) < exportBatch {
+		switch {
+		case len(batch) == exportBatch:
+			after = batch[len(batch)-1].Seq
+		case scan:
+			scan, after = false, through
+		default:
 			return nil
 		}
-		after = batch[len(batch)-1].Seq
 	}
 }
 
@@ -208,7 +231,8 @@ func (db *DB) moveAnchor(ctx context.Context, before time.Time) (int64, error) {
 
 // deleteBelowAnchor deletes the events at or below the anchor, oldest
 // first, at most a batch per statement (each its own transaction), and
-// returns how many it deleted. No reader sees these events, so it needs
+// returns how many it deleted, with their rows in the indexes of the log
+// (see eventsearch.go). No reader sees these events, so it needs
 // no lock of the system log. The bounds are read first, so that the
 // statement is a plain range of seq (the anchor only moves up).
 func (db *DB) deleteBelowAnchor(ctx context.Context) (int64, error) {
@@ -224,12 +248,22 @@ func (db *DB) deleteBelowAnchor(ctx context.Context) (int64, error) {
 		if !oldest.Valid || oldest.Int64 > anchor {
 			return total, nil
 		}
-		res, err := db.exec(ctx, `DELETE FROM events WHERE seq <= $1`, min(anchor, oldest.Int64+batch-1))
+		lo, hi := oldest.Int64, min(anchor, oldest.Int64+batch-1)
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			if err := db.unindexEvents(ctx, tx, lo, hi); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq >= $1 AND seq <= $2`, lo, hi)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			return nil
+		})
 		if err != nil {
 			return total, db.mapError(fmt.Errorf("delete pruned events: %w", err))
 		}
-		n, _ := res.RowsAffected()
-		total += n
 	}
 }
 
@@ -289,6 +323,9 @@ func (db *DB) fillEventColumns(ctx context.Context) error {
 				}
 				if _, err := tx.ExecContext(ctx, `UPDATE events SET target_ids = $1, outcome = $2 WHERE seq = $3`,
 					keysmith.TargetIDs(ev.Targets), ev.Outcome, s.seq); err != nil {
+					return err
+				}
+				if err := tx.insertTargets(s.seq, ev.Targets); err != nil {
 					return err
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -407,6 +408,7 @@ func TestEventColumnsAreFilledForOlderEvents(t *testing.T) {
 		f := openLog(t, dsn)
 		tok := f.newToken(t, "old", nil)
 		f.exec(t, `UPDATE events SET target_ids = NULL, outcome = NULL`)
+		f.exec(t, `DELETE FROM event_targets`) // filled with the column
 		if c := f.verify(t); c.Problem == nil {
 			t.Fatal("verify accepts events whose columns are missing")
 		}
@@ -415,6 +417,50 @@ func TestEventColumnsAreFilledForOlderEvents(t *testing.T) {
 			t.Fatalf("events about the token after the fill: %v, %v", evs, err)
 		}
 		f.wantIntact(t, 3)
+	})
+}
+
+// TestEventIndexesAreFilledForOlderEvents undoes migration 019 and opens
+// the store again, as the first start after the upgrade: the migration
+// fills event_targets from target_ids, and Open starts indexing the text
+// of every event there was; searches find them all meanwhile.
+func TestEventIndexesAreFilledForOlderEvents(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, dsn string) {
+		f := openLog(t, dsn)
+		var toks []*keysmith.Token
+		for i := range 3 {
+			toks = append(toks, f.newToken(t, fmt.Sprintf("Orchid-%d", i), nil))
+		}
+		f.exec(t, `DROP TABLE event_targets`)
+		f.exec(t, `DROP TABLE event_search`)
+		f.exec(t, `DROP TABLE event_search_fill`)
+		f.exec(t, `DELETE FROM schema_migrations WHERE version = 19`)
+		db := openStore(t, dsn, f.clock)
+		for _, tok := range toks {
+			evs, _, err := db.FindEvents(t.Context(), keysmith.EventFilter{TargetID: tok.ID})
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("events about %s after the upgrade: %d, %v; want 1", tok.Name, len(evs), err)
+			}
+			evs, _, err = db.FindEvents(t.Context(), keysmith.EventFilter{Query: strings.ToUpper(tok.Name)})
+			if err != nil || len(evs) != 1 || evs[0].Targets[0].ID != tok.ID {
+				t.Fatalf("search for %s after the upgrade: %d, %v; want its event", tok.Name, len(evs), err)
+			}
+		}
+		evs, _, err := db.FindEvents(t.Context(), keysmith.EventFilter{Query: "orchid"})
+		if err != nil || len(evs) != 3 {
+			t.Fatalf("search for all three: %d, %v", len(evs), err)
+		}
+		store.WaitForSearchFill(db)
+		var left int
+		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM event_search_fill`).Scan(&left); err != nil || left != 0 {
+			t.Errorf("event_search_fill rows after the fill: %d, %v; want 0", left, err)
+		}
+		if db.Engine() == "postgres" {
+			var n int
+			if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'event_search_doc'`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("the text index after the fill: %d, %v; want it built", n, err)
+			}
+		}
 	})
 }
 

@@ -86,6 +86,9 @@ func (d *postgresDialect) lockMigrations(ctx context.Context, db *sql.DB) (func(
 // PostgreSQL writers lock rows, not the database: nothing to queue for.
 func (d *postgresDialect) queueWrite(context.Context) (func(), error) { return func() {}, nil }
 
+// Writers do not exclude each other: each commits on its own.
+func (d *postgresDialect) groupsWrites() bool { return false }
+
 func (d *postgresDialect) lockLog(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, logLockKey)
 	return err
@@ -276,4 +279,48 @@ func (d *postgresDialect) deliver(payload string, h listenHooks, echoing *uint64
 		*echoing = n.txn
 		h.publish(n.change)
 	}
+}
+
+// eventSearch is pg_trgm's index of each event's search text, stored:
+// LIKE checks the substring itself.
+func (d *postgresDialect) eventSearch() eventSearchSQL {
+	return eventSearchSQL{
+		from:   `event_search`,
+		key:    `event_search.seq`,
+		insert: `INSERT INTO event_search (seq, doc) VALUES `,
+		remove: `DELETE FROM event_search WHERE seq >= $1 AND seq <= $2`,
+		finish: []string{`ANALYZE event_search, event_targets`},
+		match: func(c *conditions, q string) string {
+			return `event_search.doc LIKE ` + c.arg(likePattern(q)) + ` ESCAPE '\'`
+		},
+		holds: func(c *conditions, q, seq string) string {
+			return `EXISTS (SELECT 1 FROM event_search s WHERE s.seq = ` + seq +
+				` AND s.doc LIKE ` + c.arg(likePattern(q)) + ` ESCAPE '\')`
+		},
+	}
+}
+
+func (d *postgresDialect) namePrefix(arg func(any) string, q string) string {
+	return `SELECT s.id FROM tokens AS s WHERE s.name_lower LIKE ` + arg(escapeLike(q)+"%") + ` ESCAPE '\'`
+}
+
+// nameSearch is LIKE, which the pg_trgm index of migration 017 serves.
+func (d *postgresDialect) nameSearch(arg func(any) string, q string) string {
+	return `SELECT s.id FROM tokens AS s WHERE s.name_lower LIKE ` + arg("%"+escapeLike(q)+"%") + ` ESCAPE '\'`
+}
+
+// listExpr is the expression PostgreSQL's list indexes are built on: it
+// matches an indexed expression by meaning, so qualified names are fine.
+func (d *postgresDialect) listExpr(name string) string {
+	switch name {
+	case "list_state":
+		return tokenStateExpr
+	case "list_last_used":
+		return `COALESCE(tokens.last_used_at, -1)`
+	case "list_expiry":
+		return effectiveExpiryExpr
+	case "list_due":
+		return `(CASE WHEN tokens.revoked_at IS NULL AND tokens.expiry_recorded_at IS NULL THEN ` + effectiveExpiryExpr + ` END)`
+	}
+	panic("store: no token list key " + name)
 }

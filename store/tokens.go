@@ -13,13 +13,16 @@ import (
 	"github.com/keysmith/keysmith"
 )
 
-// tokenColumns are qualified, so that queries may join other tables. The
-// last one says whether an active agent holds the token.
-const tokenColumns = `tokens.id, tokens.name, tokens.type, tokens.owner_id, tokens.created_at, tokens.created_by,
+// tokenFields are the columns of a token, qualified so that queries may
+// join other tables; tokenColumns adds whether an active agent holds it.
+const tokenFields = `tokens.id, tokens.name, tokens.type, tokens.owner_id, tokens.created_at, tokens.created_by,
 	tokens.expires_at, tokens.last_used_at, tokens.last_used_ip, tokens.revoked_at, tokens.revoked_by,
 	tokens.idle_ttl, tokens.disabled_at, tokens.meta, tokens.rotated_at, tokens.prev_hash_expires_at, tokens.agent_id,
 	tokens.network_mode, tokens.rate_limit_percent, tokens.expiry_recorded_at,
-	tokens.scopes, tokens.app_id, tokens.environment, ` + agentActiveExpr
+	tokens.scopes, tokens.app_id, tokens.environment`
+
+// tokenColumns are tokenFields and whether an active agent holds the token.
+const tokenColumns = tokenFields + `, ` + agentActiveExpr
 
 // agentActiveExpr is 1 when an active agent holds the token, else 0.
 const agentActiveExpr = `(SELECT COUNT(*) FROM agents WHERE agents.id = tokens.agent_id
@@ -119,9 +122,18 @@ func (db *DB) FindTokenByHash(ctx context.Context, h keysmith.Hash) (*keysmith.T
 	return t, nil
 }
 
+// tokenWithOwnerColumns and tokenWithOwnerJoins read tokens with their
+// owner's email and role, and whether an active agent holds them, by joins
+// rather than a subquery per row: PostgreSQL runs a correlated subquery in
+// the select list for every row it reads, before sorting.
+const tokenWithOwnerColumns = `SELECT ` + tokenFields + `, CASE WHEN agents.id IS NULL THEN 0 ELSE 1 END,
+	COALESCE(users.email, ''), COALESCE(users.role, '')`
+
+const tokenWithOwnerJoins = ` LEFT JOIN users ON users.id = tokens.owner_id
+	LEFT JOIN agents ON agents.id = tokens.agent_id AND agents.status = 'active' AND agents.token_id = tokens.id`
+
 // tokenWithOwnerSelect reads tokens with their owner's email and role.
-const tokenWithOwnerSelect = `SELECT ` + tokenColumns + `, COALESCE(users.email, ''), COALESCE(users.role, '')
-	FROM tokens LEFT JOIN users ON users.id = tokens.owner_id`
+const tokenWithOwnerSelect = tokenWithOwnerColumns + ` FROM tokens` + tokenWithOwnerJoins
 
 func scanTokenWithOwner(row interface{ Scan(...any) error }) (*keysmith.Token, error) {
 	var email, role string

@@ -16,7 +16,8 @@
 //	                 FindUnknownTokenIsNotFound (tokens); FindTokens: FindTokens*
 //	                 (list); RevokeToken: RevokeToken* (revoke); RecordTokenUses,
 //	                 RecordTokenExpiry: RecordToken* (expiry); UpdateToken,
-//	                 RotateToken, SummarizeTokens: TokenLifecycle (token_lifecycle)
+//	                 RotateToken, SummarizeTokens: TokenLifecycle (token_lifecycle);
+//	                 SummarizeTokens and FoldTokenCounts: TokenSummary (token_summary)
 //	AgentStore       CreateAgent, FindAgentByID, FindAgents, ActivateAgent,
 //	                 DeactivateAgent, DeleteAgent: Agents (agents), with
 //	                 concurrent re-activations leaving one live token
@@ -113,6 +114,7 @@ var cases = []struct {
 	{"CreateTokenRoundTripsEveryField", withStore(testCreateTokenRoundTripsEveryField)},
 	{"FindUnknownTokenIsNotFound", withStore(testFindUnknownTokenIsNotFound)},
 	{"CreateDuplicateTokenIsConflictAndChangesNothing", withStore(testCreateDuplicateTokenIsConflict)},
+	{"ConcurrentCreatorsAreAllKeptAfterReopening", withStore(testConcurrentCreatorsAreAllKeptAfterReopening)},
 
 	// Listing tokens.
 	{"FindTokensListsNewestFirst", withStore(testFindTokensListsNewestFirst)},
@@ -124,6 +126,10 @@ var cases = []struct {
 	{"FindTokensPagesVisitEveryTokenOnceDespiteNewerInserts", withStore(testFindTokensPagesWithNewerInserts)},
 	{"FindTokensPagesVisitEveryTokenOnceDespiteInsertsAtTheCursorTime", withStore(testFindTokensPagesWithInsertsAtCursorTime)},
 	{"FindTokensWithGarbageCursorIsInvalid", withStore(testFindTokensWithGarbageCursorIsInvalid)},
+	{"FindTokensPagesEverySortAndStatusToTheEnd", withStore(testFindTokensPagesEverySortAndStatusToTheEnd)},
+	{"FindTokensSearchesNames", withStore(testFindTokensSearchesNames)},
+	{"FindTokensSearchFollowsRenames", withStore(testFindTokensSearchFollowsRenames)},
+	{"FindTokensCommonSearchPagesToTheEnd", withStore(testFindTokensCommonSearchPagesToTheEnd)},
 
 	// Revoking tokens.
 	{"RevokeTokenSetsRevokedAtAndBy", withStore(testRevokeTokenSetsRevokedAtAndBy)},
@@ -190,11 +196,13 @@ var cases = []struct {
 	{"Sessions", withStore(testSessions)},
 	{"SetupCodes", withStore(testSetupCodes)},
 	{"TokenLifecycle", withStore(testTokenLifecycle)},
+	{"TokenSummary", withStore(testTokenSummary)},
 	{"AccessTokens", withStore(testAccessTokens)},
 	{"Authorizations", withStore(testAuthorizations)},
 	{"SigningKeys", withStore(testSigningKeys)},
 	{"Settings", withStore(testSettings)},
 	{"EventLog", withStore(testEventLog)},
+	{"EventSearch", withStore(testEventSearch)},
 }
 
 // fixture is one case's world: a fresh database opened as a store whose

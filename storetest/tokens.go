@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -134,4 +135,64 @@ func testCreateDuplicateTokenIsConflict(t *testing.T, fx *fixture) {
 			}
 		})
 	}
+}
+
+// testConcurrentCreatorsAreAllKeptAfterReopening is issue 22's load in
+// small: many creators at once (on SQLite their writes commit in groups),
+// one of them failing on every round with a duplicate; every token whose
+// creation was acknowledged is there once the database is reopened, no
+// failed one is, and the events of all of them extend one chain.
+func testConcurrentCreatorsAreAllKeptAfterReopening(t *testing.T, fx *fixture) {
+	const creators, each = 32, 4
+	owner := fx.addUser("owner@example.com")
+	taken, takenHash := fx.createToken(owner)
+	created := make([][]string, creators)
+	errs := make([]error, creators)
+	concurrently(creators, func(i int) {
+		for range each {
+			if i == 0 { // a duplicate: conflict, and nothing of it kept
+				dup, _, _ := fx.newToken(owner)
+				if err := fx.db.CreateToken(fx.ctx, dup, takenHash); keysmith.ErrorCode(err) != keysmith.CodeConflict {
+					errs[i] = fmt.Errorf("duplicate hash: got %v, want conflict", err)
+					return
+				}
+				continue
+			}
+			tok, _, h := fx.newToken(owner)
+			if err := fx.db.CreateToken(fx.ctx, tok, h); err != nil {
+				errs[i] = err
+				return
+			}
+			created[i] = append(created[i], tok.ID)
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("creator %d: %v", i, err)
+		}
+	}
+	fx.closeDB()
+	again := fx.in(t)
+	again.db = fx.open()
+	want := map[string]bool{taken.ID: true}
+	for _, ids := range created {
+		for _, id := range ids {
+			want[id] = true
+			if _, err := again.db.FindTokenByID(fx.ctx, id); err != nil {
+				t.Errorf("acknowledged token %s after reopening: %v", id, err)
+			}
+		}
+	}
+	var n int
+	if err := again.db.SQL().QueryRowContext(fx.ctx, `SELECT COUNT(*) FROM tokens`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Errorf("%d tokens stored, want the %d acknowledged", n, len(want))
+	}
+	log := again.events()
+	if len(log) != len(want) {
+		t.Errorf("%d events, want one per token (%d)", len(log), len(want))
+	}
+	checkChain(t, log)
 }

@@ -32,7 +32,8 @@
 // ./cmd/keysmith), -c connections (32), -d duration of each verify run (5s),
 // -warmup (1s), -probe duration of the write-stall probe (70s),
 // -maintenance the serve's maintenance interval during the probe (10s),
-// -retention-days (30).
+// -retention-days (30), -parts which measurements (probe,verify,reads,create),
+// -create-for (10s).
 //
 // # What seeding writes
 //
@@ -74,7 +75,11 @@
 //     answers.
 //   - the management reads (issue 22), median of 5 calls each: tokens
 //     sorted by last_used_at and by expires_at, the summary, q= a rare
-//     name, status=expired, a token's history (logs?target=), logs?q=.
+//     name, q= two letters, status=expired, a token's history
+//     (logs?target=), logs?q=; and the 20th page of each list (its cursor
+//     found by paging once, then that page asked for 5 times).
+//   - token creation: -c workers each creating API tokens through the
+//     API as fast as answered, for -create-for: tokens/s, p50, p99, max.
 //
 // serve gets this process's KEYSMITH_MASTER_KEY (PostgreSQL requires one),
 // or a random one it never shows: set one to serve the database again after
@@ -100,6 +105,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -127,7 +133,12 @@ type config struct {
 	retention   int
 	cpuProfile  string
 	seeded      string
+	parts       map[string]bool // what -measure measures: see measureParts
+	createFor   time.Duration
 }
+
+// measureParts are the parts of -measure, in the order they run.
+var measureParts = []string{"probe", "verify", "reads", "create"}
 
 // Bounds on the flags, so that a typo cannot start a day-long run.
 const (
@@ -177,6 +188,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.maintenance, "maintenance", 10*time.Second, "serve's maintenance interval (expiry sweep, pruning) during -measure")
 	fs.IntVar(&cfg.retention, "retention-days", 30, "serve's --log-retention-days during -measure")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the seeding to this file")
+	parts := fs.String("parts", strings.Join(measureParts, ","), "what -measure measures, comma-separated: "+strings.Join(measureParts, ", "))
+	fs.DurationVar(&cfg.createFor, "create-for", 10*time.Second, "token creation load: measured duration (32 creators, -c)")
 	fs.StringVar(&cfg.seeded, "seeded", "", "skip seeding: -db was seeded before, and this file holds the admin token that run printed")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run ./bench/scale -db PATH|DSN [-tokens N] [-sample FILE] [-measure] [flags]\n\n"+
@@ -185,6 +198,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	cfg.parts = map[string]bool{}
+	for _, p := range strings.Split(*parts, ",") {
+		if !slices.Contains(measureParts, p) {
+			return cfg, fmt.Errorf("-parts: unknown part %q; use some of %s", p, strings.Join(measureParts, ","))
+		}
+		cfg.parts[p] = true
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q; all options are flags, see -h", fs.Arg(0))
@@ -202,8 +222,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-batch %d is out of range: use 1 to 100000", cfg.batch)
 	case cfg.conc < 1 || cfg.conc > 4096:
 		return cfg, fmt.Errorf("-c %d is out of range: use 1 to 4096", cfg.conc)
-	case cfg.duration <= 0 || cfg.duration > maxDuration || cfg.probe <= 0 || cfg.probe > maxDuration:
-		return cfg, fmt.Errorf("-d and -probe must be more than 0 and at most %v", maxDuration)
+	case cfg.duration <= 0 || cfg.duration > maxDuration || cfg.probe <= 0 || cfg.probe > maxDuration ||
+		cfg.createFor <= 0 || cfg.createFor > maxDuration:
+		return cfg, fmt.Errorf("-d, -probe and -create-for must be more than 0 and at most %v", maxDuration)
 	case cfg.warmup < 0 || cfg.warmup > time.Minute:
 		return cfg, fmt.Errorf("-warmup %v is out of range: use 0 to 1m", cfg.warmup)
 	case cfg.maintenance < time.Second:

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keysmith/keysmith"
 	"github.com/keysmith/keysmith/bench/internal/load"
 )
 
@@ -29,6 +31,7 @@ type results struct {
 	RSSKiB int64
 	Probe  *probeResult
 	Reads  []readResult
+	Create *load.Result
 	Ready  time.Duration // from starting serve to its first 200 on /healthz: migrations included
 }
 
@@ -91,20 +94,32 @@ func measureAll(ctx context.Context, cfg config, s *seeded, stderr io.Writer) (*
 		}
 		out.Tokens = sum.Total
 	}
-	fmt.Fprintf(stderr, "scale: write-stall probe for %v\n", cfg.probe)
-	if out.Probe, err = runProbe(ctx, api, cfg.probe); err != nil {
-		return nil, err
+	if cfg.parts["probe"] {
+		fmt.Fprintf(stderr, "scale: write-stall probe for %v\n", cfg.probe)
+		if out.Probe, err = runProbe(ctx, api, cfg.probe); err != nil {
+			return nil, err
+		}
 	}
-	fmt.Fprintf(stderr, "scale: verify runs\n")
-	if out.Verify, err = runVerify(ctx, cfg, ks, s.AdminToken, bodies, dir); err != nil {
-		return nil, err
+	if cfg.parts["verify"] {
+		fmt.Fprintf(stderr, "scale: verify runs\n")
+		if out.Verify, err = runVerify(ctx, cfg, ks, s.AdminToken, bodies, dir); err != nil {
+			return nil, err
+		}
+		if out.RSSKiB, err = rssKiB(ks.Pid()); err != nil {
+			fmt.Fprintf(stderr, "scale: warning: %v\n", err)
+		}
 	}
-	if out.RSSKiB, err = rssKiB(ks.Pid()); err != nil {
-		fmt.Fprintf(stderr, "scale: warning: %v\n", err)
+	if cfg.parts["reads"] {
+		fmt.Fprintf(stderr, "scale: management reads\n")
+		if out.Reads, err = runReads(ctx, api); err != nil {
+			return nil, err
+		}
 	}
-	fmt.Fprintf(stderr, "scale: management reads\n")
-	if out.Reads, err = runReads(ctx, api); err != nil {
-		return nil, err
+	if cfg.parts["create"] {
+		fmt.Fprintf(stderr, "scale: token creation for %v\n", cfg.createFor)
+		if out.Create, err = runCreate(ctx, cfg, ks, api, s.AdminToken); err != nil {
+			return nil, err
+		}
 	}
 	return out, ks.ExitedErr()
 }
@@ -189,6 +204,38 @@ func runVerify(ctx context.Context, cfg config, ks *load.Proc, hot string, bodie
 		}
 	}
 	return out, nil
+}
+
+// runCreate measures token creation through the API: -c workers, each
+// creating API tokens of the admin as fast as they are answered. The tokens
+// group's rate limit (600 a minute, half of it for one token) would refuse
+// all but the first few hundred; it is raised for the run and restored
+// after, so that what is measured is the creation path.
+func runCreate(ctx context.Context, cfg config, ks *load.Proc, api *apiClient, admin string) (*load.Result, error) {
+	var limits map[string]int
+	if err := api.call(ctx, http.MethodGet, "/v1/settings/rate-limits", nil, &limits); err != nil {
+		return nil, err
+	}
+	raised := maps.Clone(limits)
+	raised["tokens"] = keysmith.MaxRateLimit
+	if err := api.call(ctx, http.MethodPut, "/v1/settings/rate-limits", raised, nil); err != nil {
+		return nil, err
+	}
+	defer api.call(context.WithoutCancel(ctx), http.MethodPut, "/v1/settings/rate-limits", limits, nil)
+	body, _ := json.Marshal(map[string]any{"name": "scale creation load", "idle_ttl": 86400})
+	res, err := load.Run(ctx, load.Load{URL: ks.URL + "/v1/tokens", Method: http.MethodPost,
+		Header: http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + admin}},
+		Body:   body, Conc: cfg.conc, Warmup: time.Second, Duration: cfg.createFor,
+		Check: func(status int, body []byte) error {
+			if status != http.StatusCreated {
+				return load.StatusError(status, body)
+			}
+			return nil
+		}})
+	if err != nil {
+		return nil, err
+	}
+	return res, ks.ExitedErr()
 }
 
 // readSample reads the sample file into verify request bodies.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -46,9 +47,21 @@ func runReads(ctx context.Context, api *apiClient) ([]readResult, error) {
 		{Name: "tokens sorted by expiry", Path: "/v1/tokens?sort=expires_at"},
 		{Name: "token summary", Path: "/v1/tokens/summary"},
 		{Name: "tokens, q= a rare name", Path: "/v1/tokens?q=" + rareName},
+		{Name: "tokens, q= two letters", Path: "/v1/tokens?q=" + rareName[:2]},
 		{Name: "tokens, status=expired", Path: "/v1/tokens?status=expired"},
 		{Name: "a token's history (logs?target=)", Path: "/v1/logs?target=" + url.QueryEscape(target)},
 		{Name: "logs, q= a rare name", Path: "/v1/logs?q=" + rareName},
+	}
+	// The 20th page of each list, its cursor found by paging once.
+	for _, path := range []string{"/v1/tokens?sort=last_used_at", "/v1/tokens?sort=expires_at", "/v1/tokens?sort=name",
+		"/v1/tokens?status=expired", "/v1/tokens?q=" + rareName[:2], "/v1/logs", "/v1/logs?q=token"} {
+		deep, err := pageCursor(ctx, api, path, deepPage)
+		if err != nil {
+			return nil, err
+		}
+		if deep != "" {
+			reads = append(reads, readResult{Name: fmt.Sprintf("page %d of", deepPage), Path: deep})
+		}
 	}
 	for i := range reads {
 		r := &reads[i]
@@ -71,4 +84,34 @@ func runReads(ctx context.Context, api *apiClient) ([]readResult, error) {
 		r.Median = lats[len(lats)/2]
 	}
 	return reads, nil
+}
+
+// deepPage is the page of each list measured beside its first.
+const deepPage = 20
+
+// pageCursor pages through path until page n and returns that page's path
+// with its cursor, or "" when the list ends before it.
+func pageCursor(ctx context.Context, api *apiClient, path string, n int) (string, error) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	cursor := ""
+	for range n - 1 {
+		p := path
+		if cursor != "" {
+			p += sep + "cursor=" + url.QueryEscape(cursor)
+		}
+		var page struct {
+			Next string `json:"next_cursor"`
+		}
+		if err := api.call(ctx, http.MethodGet, p, nil, &page); err != nil {
+			return "", fmt.Errorf("paging %s: %w", path, err)
+		}
+		if page.Next == "" {
+			return "", nil
+		}
+		cursor = page.Next
+	}
+	return path + sep + "cursor=" + url.QueryEscape(cursor), nil
 }

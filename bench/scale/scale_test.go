@@ -54,7 +54,7 @@ func keysmithBin(t *testing.T) string {
 func smallConfig(t *testing.T, dsn string) config {
 	t.Helper()
 	cfg, err := parseFlags([]string{"-db", dsn, "-tokens", "2000", "-sample", filepath.Join(t.TempDir(), "sample.txt"),
-		"-measure", "-bin", keysmithBin(t), "-c", "4", "-d", "300ms", "-warmup", "100ms", "-probe", "2s", "-maintenance", "1s"}, io.Discard)
+		"-measure", "-bin", keysmithBin(t), "-c", "4", "-d", "300ms", "-warmup", "100ms", "-probe", "2s", "-maintenance", "1s", "-create-for", "300ms"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
