@@ -29,6 +29,12 @@ CREATE VIRTUAL TABLE event_search USING fts5(
     doc, content='', contentless_delete=1, detail=none,
     tokenize='trigram case_sensitive 1'
 );
+-- Pruning deletes the oldest events' rows, 100 a transaction. By default
+-- FTS5 rewrites a whole segment once a tenth of its rows are deleted: at a
+-- million events, segments of hundreds of MB, rewritten inside a pruning
+-- transaction, held every other write for 0.3-5 s. The deleted rows stay
+-- as tombstones until the segment is merged as usual.
+INSERT INTO event_search (event_search, rank) VALUES ('deletemerge', 0);
 
 -- The events recorded before this version are indexed at start, newest
 -- first, from the highest seq not yet indexed (see fillEventSearch); the
