@@ -60,3 +60,22 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Errorf("the WAL grew to %d MiB, want at most %d", largest.Load()>>20, bound>>20)
 	}
 }
+
+// TestEventSearchKeepsSegmentsOnDelete: pruning deletes rows of the log's
+// text index in every maintenance run; with FTS5's default deletemerge a
+// delete rewrote whole segments (hundreds of MB at a million events)
+// inside the pruning transaction, and every write waited seconds for it.
+func TestEventSearchKeepsSegmentsOnDelete(t *testing.T) {
+	db, err := store.Open(t.Context(), storetest.SQLite(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var v int
+	if err := db.SQL().QueryRow(`SELECT v FROM event_search_config WHERE k = 'deletemerge'`).Scan(&v); err != nil {
+		t.Fatalf("read event_search's deletemerge: %v", err)
+	}
+	if v != 0 {
+		t.Errorf("event_search deletemerge = %d, want 0", v)
+	}
+}
