@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 
 	"github.com/keysmith/keysmith"
 )
@@ -35,7 +36,7 @@ func HoldWrites(db *DB) (release func()) {
 	if err != nil {
 		panic(err)
 	}
-	return done
+	return sync.OnceFunc(done)
 }
 
 // WaitingWrites counts the writes (SQLite) not yet given their turn.

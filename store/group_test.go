@@ -244,6 +244,7 @@ func newToken(owner *keysmith.User) (*keysmith.Token, keysmith.Hash) {
 func inOneGroup(t *testing.T, db *store.DB, n int, write func(i int) error, before ...func()) []error {
 	t.Helper()
 	release := store.HoldWrites(db)
+	t.Cleanup(release) // a failure below must not leave Close waiting for the turn
 	groups0, _ := store.WriteGroups(db)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
