@@ -478,6 +478,9 @@ type txn struct {
 	// statements run through DB.stmts (see txn.stmt) and without the
 	// caller's cancellation (see txn.uncancelled).
 	grouped bool
+	// searchRows are the event_search rows of a grouped member's events,
+	// written once for the whole group (see writeGroup.indexSearch).
+	searchRows []searchRow
 }
 
 // write runs f in a transaction; with a ctx from joining, in the

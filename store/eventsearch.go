@@ -162,8 +162,43 @@ func (tx *txn) indexEvent(seq int64, data string, targets []keysmith.Ref) error 
 	if err := json.Unmarshal([]byte(data), &rec); err != nil {
 		return fmt.Errorf("read the event back: %w", err)
 	}
-	if _, err := tx.ExecContext(tx.ctx, tx.db.dialect.eventSearch().insert+`($1, $2)`, seq, keysmith.EventSearchText(&rec)); err != nil {
+	text := keysmith.EventSearchText(&rec)
+	if tx.grouped {
+		// SQLite's FTS5 writes out what it holds at every savepoint, and
+		// each member of a group runs in one: the group writes its
+		// members' rows together, in one piece of the index.
+		tx.searchRows = append(tx.searchRows, searchRow{seq, text})
+		return nil
+	}
+	if _, err := tx.ExecContext(tx.ctx, tx.db.dialect.eventSearch().insert+`($1, $2)`, seq, text); err != nil {
 		return fmt.Errorf("index the event's text: %w", err)
+	}
+	return nil
+}
+
+// searchRow is an event's row of event_search: its seq and search text.
+type searchRow struct {
+	seq  int64
+	text string
+}
+
+// searchInsertRows is the most rows one INSERT into event_search writes.
+const searchInsertRows = 250
+
+// insertSearchRows writes rows into event_search in tx, a few hundred a
+// statement.
+func (db *DB) insertSearchRows(ctx context.Context, tx *sql.Tx, rows []searchRow) error {
+	for len(rows) > 0 {
+		n := min(len(rows), searchInsertRows)
+		c := &conditions{}
+		vals := make([]string, n)
+		for i, r := range rows[:n] {
+			vals[i] = "(" + c.arg(r.seq) + ", " + c.arg(r.text) + ")"
+		}
+		if _, err := tx.ExecContext(ctx, db.dialect.eventSearch().insert+strings.Join(vals, ", "), c.args...); err != nil {
+			return fmt.Errorf("index the events' text: %w", err)
+		}
+		rows = rows[n:]
 	}
 	return nil
 }

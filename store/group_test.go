@@ -285,6 +285,16 @@ func wantChain(t *testing.T, db *store.DB, n int) {
 	if got != n {
 		t.Errorf("%d events, want %d", got, n)
 	}
+	// The group writes its committed members' text rows at its end: one
+	// for each event, none for a member rolled back.
+	var rows, indexed int
+	if err := db.SQL().QueryRow(`SELECT (SELECT COUNT(*) FROM event_search),
+		(SELECT COUNT(*) FROM events WHERE EXISTS (SELECT 1 FROM event_search s WHERE s.rowid = events.seq))`).Scan(&rows, &indexed); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || indexed != n {
+		t.Errorf("event_search has %d rows, for %d of the %d events; want one for each", rows, indexed, n)
+	}
 	c, err := db.VerifyEvents(context.Background())
 	if err != nil {
 		t.Fatal(err)
