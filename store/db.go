@@ -479,7 +479,7 @@ type txn struct {
 	// caller's cancellation (see txn.uncancelled).
 	grouped bool
 	// searchRows are the event_search rows of a grouped member's events,
-	// written once for the whole group (see writeGroup.indexSearch).
+	// written once for the whole group (see writeGroup.runGroup).
 	searchRows []searchRow
 }
 
