@@ -9,11 +9,15 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/keysmith/keysmith/store"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for creating databases
 )
@@ -38,7 +42,8 @@ func DSN(t testing.TB, engine string) string {
 	return ""
 }
 
-// ForEachEngine runs f as a subtest per engine, each with a fresh database;
+// ForEachEngine runs f as a subtest per engine, each with a fresh database
+// (on SQLite already migrated, see MigratedSQLite);
 // the subtests run in parallel, after the calling function returns.
 func ForEachEngine(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Helper()
@@ -47,9 +52,51 @@ func ForEachEngine(t *testing.T, f func(t *testing.T, dsn string)) {
 			// The engines' runs share nothing: they overlap, so that one
 			// waits on its disk while the other computes.
 			t.Parallel()
-			f(t, DSN(t, engine))
+			dsn := ""
+			if engine == "sqlite" {
+				dsn = MigratedSQLite(t)
+			} else {
+				dsn = DSN(t, engine)
+			}
+			f(t, dsn)
 		})
 	}
+}
+
+// sqliteTemplate is an empty SQLite database at the current schema, made
+// once per test process and kept in memory.
+var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "keysmith-template-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "keysmith.db")
+	db, err := store.Open(context.Background(), path, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Close(); err != nil { // the last connection's close empties the WAL into the file
+		return nil, err
+	}
+	return os.ReadFile(path)
+})
+
+// MigratedSQLite returns the path of a new SQLite file in the test's temp
+// dir holding an empty database at the current schema, as Open leaves a
+// new one: a copy of one migrated once per test process, since applying
+// every migration again for each test costs most of a second under -race.
+func MigratedSQLite(t testing.TB) string {
+	t.Helper()
+	data, err := sqliteTemplate()
+	if err != nil {
+		t.Fatalf("migrate the template SQLite database: %v", err)
+	}
+	path := SQLite(t)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // SQLite returns the path of a new SQLite file in the test's temp dir.
