@@ -258,11 +258,13 @@ func (u *undoLog) rollback(m int64, tables []string) (err error) {
 	return nil
 }
 
-// derivedTables are the tables the store's triggers keep from tokens, each
-// with the query of what it means.
+// derivedTables are the tables the store's triggers keep from tokens (the
+// name index's ids, the summary's counts), each with the query of what it
+// means.
 var derivedTables = map[string]string{
 	"token_counts": `SELECT type, state, SUM(n) FROM token_counts GROUP BY type, state HAVING SUM(n) <> 0 ORDER BY type, state`,
 	"token_search": `SELECT token_id FROM token_search ORDER BY token_id`,
+	"token_hours":  `SELECT e, u, SUM(n) FROM token_hours GROUP BY e, u HAVING SUM(n) <> 0 ORDER BY e, u`,
 }
 
 // digest sums up every row of every table of the store, to check that

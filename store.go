@@ -419,7 +419,8 @@ type EventStore interface {
 	// unrevoked token whose expiry has passed at now. It returns how many.
 	RecordTokenExpiries(ctx context.Context, now time.Time) (int, error)
 	// FoldTokenCounts compacts the stored token counts the summary reads
-	// (each change adds a row) into one row per type and state.
+	// (each change adds a row) into one row per type and state, and per
+	// hour of expiry and of last use.
 	FoldTokenCounts(ctx context.Context) error
 }
 

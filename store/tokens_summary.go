@@ -33,26 +33,53 @@ const openAgents = `tokens.type = 'agent' AND tokens.revoked_at IS NULL AND toke
 
 // summaryQuery reads, in one statement (so one snapshot: a token changing
 // meanwhile is counted once, on both engines), rows of (what, type, state,
-// n, m, k). $1 is now, $2 now+ExpiringSoon, $3 now-RecentUse. Each part
-// reads one range of one index, index-only (see BENCHMARKS.md):
+// n, m, k). $1 is now, $2 now+ExpiringSoon, $3 now-RecentUse; the hours of
+// migration 020's token_hours wholly inside each window are $4 to $5
+// (expiry, from $7 up to $8 as times) and from $6 on (last use, from $9 as
+// a time). Each part reads one range of one index, index-only (see
+// BENCHMARKS.md), the token ranges at most an hour of tokens:
 //
 //	stored   type, state: the stored count (n)
 //	passed   open enabled tokens whose deadline passed (n), of them used within RecentUse (m)
-//	soon     open enabled tokens expiring after now, by $2 (n), of them used within RecentUse (m)
-//	recent   open enabled tokens used within RecentUse (n)
+//	hsoon    open enabled tokens expiring in the whole hours of the soon window (n), of them used in the whole hours of the recent one (m)
+//	hrecent  open enabled tokens used in the whole hours of the recent window (n)
+//	soonlo   open enabled tokens expiring after now, before the soon window's first whole hour (n), of them used within RecentUse (m)
+//	soonhi   open enabled tokens expiring after its last whole hour, by $2 (n), of them used within RecentUse (m)
+//	recentlo open enabled tokens used within RecentUse, before its first whole hour (n), of them expiring in the soon window's whole hours (m)
 //	disabled open disabled tokens whose deadline passed (n)
 //	agents   suspicious tokens (n), of them expiring by $2 (m), of the others those used within RecentUse (k)
 var summaryQuery = `SELECT 'stored', type, state, CAST(SUM(n) AS BIGINT), 0, 0 FROM token_counts GROUP BY type, state
-	UNION ALL SELECT 'passed', '', '', COUNT(*), COALESCE(SUM(CASE WHEN tokens.last_used_at > $3 THEN 1 ELSE 0 END), 0), 0
+	UNION ALL SELECT 'passed', '', '', COUNT(*), ` + usedRecently + `, 0
 		FROM tokens WHERE ` + openEnabled + ` AND ` + effectiveExpiryExpr + ` <= $1
-	UNION ALL SELECT 'soon', '', '', COUNT(*), COALESCE(SUM(CASE WHEN tokens.last_used_at > $3 THEN 1 ELSE 0 END), 0), 0
-		FROM tokens WHERE ` + openEnabled + ` AND ` + effectiveExpiryExpr + ` > $1 AND ` + effectiveExpiryExpr + ` <= $2
-	UNION ALL SELECT 'recent', '', '', COUNT(*), 0, 0 FROM tokens WHERE ` + openEnabled + ` AND tokens.last_used_at > $3
+	UNION ALL SELECT 'hsoon', '', '', CAST(COALESCE(SUM(n), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN u >= $6 THEN n ELSE 0 END), 0) AS BIGINT), 0
+		FROM token_hours WHERE e >= $4 AND e <= $5
+	UNION ALL SELECT 'hrecent', '', '', CAST(COALESCE(SUM(n), 0) AS BIGINT), 0, 0 FROM token_hours WHERE u >= $6
+	UNION ALL SELECT 'soonlo', '', '', COUNT(*), ` + usedRecently + `, 0
+		FROM tokens WHERE ` + openEnabled + ` AND ` + effectiveExpiryExpr + ` > $1 AND ` + effectiveExpiryExpr + ` < $7
+	UNION ALL SELECT 'soonhi', '', '', COUNT(*), ` + usedRecently + `, 0
+		FROM tokens WHERE ` + openEnabled + ` AND ` + effectiveExpiryExpr + ` >= $8 AND ` + effectiveExpiryExpr + ` <= $2
+	UNION ALL SELECT 'recentlo', '', '', COUNT(*), COALESCE(SUM(CASE WHEN ` + effectiveExpiryExpr + ` >= $7 AND ` + effectiveExpiryExpr + ` < $8 THEN 1 ELSE 0 END), 0), 0
+		FROM tokens WHERE ` + openEnabled + ` AND tokens.last_used_at > $3 AND tokens.last_used_at < $9
 	UNION ALL SELECT 'disabled', '', '', COUNT(*), 0, 0 FROM tokens WHERE ` + openDisabled + ` AND ` + effectiveExpiryExpr + ` <= $1
 	UNION ALL SELECT 'agents', '', '', COUNT(*), COALESCE(SUM(CASE WHEN ` + effectiveExpiryExpr + ` <= $2 THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN ` + effectiveExpiryExpr + ` > $2 AND tokens.last_used_at > $3 THEN 1 ELSE 0 END), 0)
 		FROM tokens WHERE ` + openAgents + ` AND tokens.disabled_at IS NULL AND ` + effectiveExpiryExpr + ` > $1
 		AND ` + agentActiveExpr + ` = 0`
+
+// usedRecently counts the tokens of a part of summaryQuery used within RecentUse.
+const usedRecently = `COALESCE(SUM(CASE WHEN tokens.last_used_at > $3 THEN 1 ELSE 0 END), 0)`
+
+// hourMicros is token_hours' hour, in the microseconds times are stored in.
+const hourMicros = int64(time.Hour / time.Microsecond)
+
+// summaryArgs are summaryQuery's arguments at now.
+func summaryArgs(now time.Time) []any {
+	n, soon, recent := micros(now), micros(now.Add(keysmith.ExpiringSoon)), micros(now.Add(-keysmith.RecentUse))
+	eLo := n/hourMicros + 1        // the first hour that starts after now
+	eHi := (soon+1)/hourMicros - 1 // the last hour that ends by soon
+	uLo := recent/hourMicros + 1   // the first hour that starts after recent
+	return []any{n, soon, recent, eLo, eHi, uLo, eLo * hourMicros, (eHi + 1) * hourMicros, uLo * hourMicros}
+}
 
 // summaryRow is one row of summaryQuery.
 type summaryRow struct {
@@ -68,8 +95,7 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 	if ownerID != "" {
 		return db.summarizeOwnerTokens(ctx, ownerID, now)
 	}
-	args := []any{micros(now), micros(now.Add(keysmith.ExpiringSoon)), micros(now.Add(-keysmith.RecentUse))}
-	rows, err := queryAll(ctx, db.sql, summaryQuery, args, func(row scanner) (summaryRow, error) {
+	rows, err := queryAll(ctx, db.sql, summaryQuery, summaryArgs(now), func(row scanner) (summaryRow, error) {
 		var r summaryRow
 		err := row.Scan(&r.what, &r.typ, &r.state, &r.n, &r.m, &r.k)
 		return r, err
@@ -91,10 +117,12 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 			stored[r.state] += r.n
 		case "passed":
 			passed, passedRecent = r.n, r.m
-		case "soon":
-			soon, soonRecent = r.n, r.m
-		case "recent":
-			recent = r.n
+		case "hsoon", "soonlo", "soonhi":
+			soon, soonRecent = soon+r.n, soonRecent+r.m
+		case "hrecent":
+			recent += r.n
+		case "recentlo":
+			recent, soonRecent = recent+r.n, soonRecent+r.m
 		case "disabled":
 			passedDisabled = r.n
 		case "agents":
@@ -176,33 +204,46 @@ func (db *DB) summarizeOwnerTokens(ctx context.Context, ownerID string, now time
 	return s, nil
 }
 
-// FoldTokenCounts folds the rows the triggers added to token_counts into
-// one row per type and state, so that the summary sums a few rows. It is
-// short and takes no lock a writer waits for: the rows it deletes are
-// committed ones no writer touches again (writers only insert), and a row
-// added meanwhile is left for the next fold. Folds on several replicas at
-// once each fold the rows they deleted, so nothing is counted twice.
+// FoldTokenCounts folds the rows the triggers added to token_counts and
+// token_hours into one row per type and state and per pair of hours (a pair
+// that sums to nothing, such as the hours of a token since expired, goes),
+// so that the summary sums a few rows. It is short and takes no lock a
+// writer waits for: the rows it deletes are committed ones no writer
+// touches again (writers only insert), and a row added meanwhile is left
+// for the next fold. Folds on several replicas at once each fold the rows
+// they deleted, so nothing is counted twice.
 func (db *DB) FoldTokenCounts(ctx context.Context) error {
 	return db.write(ctx, func(tx *txn) error {
-		if db.dialect.name() == "postgres" {
-			// One statement: the insert does not see the rows it adds, and
-			// a row another fold deleted first is skipped, not summed.
-			_, err := tx.ExecContext(ctx, `WITH d AS (DELETE FROM token_counts RETURNING type, state, n)
-				INSERT INTO token_counts (type, state, n) SELECT type, state, SUM(n) FROM d
-				GROUP BY type, state HAVING SUM(n) <> 0`)
-			return err
+		for _, t := range []struct{ table, key string }{{"token_counts", "type, state"}, {"token_hours", "e, u"}} {
+			if err := db.fold(ctx, tx, t.table, t.key); err != nil {
+				return err
+			}
 		}
-		// SQLite: one writer, so the rows up to the largest rowid are all
-		// there are; the sums get larger rowids and stay.
-		var last sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(rowid) FROM token_counts`).Scan(&last); err != nil || !last.Valid {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO token_counts (type, state, n) SELECT type, state, SUM(n)
-			FROM token_counts WHERE rowid <= $1 GROUP BY type, state HAVING SUM(n) <> 0`, last.Int64); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM token_counts WHERE rowid <= $1`, last.Int64)
-		return err
+		return nil
 	})
+}
+
+// fold folds table's rows into one per key (its columns), as
+// FoldTokenCounts tells.
+func (db *DB) fold(ctx context.Context, tx *txn, table, key string) error {
+	if db.dialect.name() == "postgres" {
+		// One statement: the insert does not see the rows it adds, and
+		// a row another fold deleted first is skipped, not summed.
+		_, err := tx.ExecContext(ctx, `WITH d AS (DELETE FROM `+table+` RETURNING `+key+`, n)
+			INSERT INTO `+table+` (`+key+`, n) SELECT `+key+`, SUM(n) FROM d
+			GROUP BY `+key+` HAVING SUM(n) <> 0`)
+		return err
+	}
+	// SQLite: one writer, so the rows up to the largest rowid are all
+	// there are; the sums get larger rowids and stay.
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(rowid) FROM `+table).Scan(&last); err != nil || !last.Valid {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+key+`, n) SELECT `+key+`, SUM(n)
+		FROM `+table+` WHERE rowid <= $1 GROUP BY `+key+` HAVING SUM(n) <> 0`, last.Int64); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE rowid <= $1`, last.Int64)
+	return err
 }

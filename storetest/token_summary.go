@@ -88,6 +88,15 @@ func testTokenSummary(t *testing.T, fx *fixture) {
 		if rows != keys {
 			t.Errorf("token_counts after a fold holds %d rows for %d types and states; want one each", rows, keys)
 		}
+		var zero int
+		if err := fx.db.SQL().QueryRowContext(fx.ctx, `SELECT COUNT(*), COUNT(DISTINCT e * 10000000 + u),
+			COALESCE(SUM(CASE WHEN n = 0 THEN 1 ELSE 0 END), 0) FROM token_hours`).Scan(&rows, &keys, &zero); err != nil {
+			t.Fatal(err)
+		}
+		if rows != keys || zero != 0 {
+			t.Errorf("token_hours after a fold holds %d rows for %d pairs of hours, %d of them 0; want one each, none 0",
+				rows, keys, zero)
+		}
 		fx.wantSummaries(owners, start)
 		fx.createToken(owners[0]) // the triggers add to folded counts
 		fx.wantSummaries(owners, start)
@@ -173,6 +182,22 @@ func (fx *fixture) summaryEdgeWorld(owner *keysmith.User) summaryTokens {
 	service.Type, service.ExpiresAt = keysmith.TokenService, ptr(now.Add(5*24*time.Hour))
 	fx.mustCreate(fx.ctx, service, h)
 
+	// Tokens used now whose deadlines fall in the part-hours at the ends of
+	// the windows the summary counts by whole hours (summaryTimes checks at
+	// now+3d-30m and now+3d-2m): expiring in the part-hour after a check
+	// and in the one ending a week after it, and expiring within the week
+	// while their use is in the part-hour at the start of the recent window.
+	for _, d := range []time.Duration{3*24*time.Hour - 10*time.Minute, 10*24*time.Hour - 45*time.Minute} {
+		edge, _, h := fx.newToken(owner)
+		edge.ExpiresAt = ptr(now.Add(d))
+		fx.mustCreate(fx.ctx, edge, h)
+		fx.recordUse(edge.ID, now)
+	}
+	idleEdge, _, h := fx.newToken(owner)
+	idleEdge.IdleTTL = 5 * 24 * time.Hour
+	fx.mustCreate(fx.ctx, idleEdge, h)
+	fx.recordUse(idleEdge.ID, now)
+
 	// Suspicious tokens: one expiring soon (its agent deactivated), one used
 	// lately (its agent deleted); and agents whose tokens change later.
 	soonAgent := fx.createAgent(owner, keysmith.AgentDaemon)
@@ -206,7 +231,7 @@ func (fx *fixture) summaryEdgeWorld(owner *keysmith.User) summaryTokens {
 func summaryTimes(start time.Time, now time.Time) []time.Time {
 	out := []time.Time{now}
 	for _, d := range []time.Duration{0, 20 * time.Minute, 45 * time.Minute, 2 * time.Hour, 36 * time.Hour,
-		4 * 24 * time.Hour, 6 * 24 * time.Hour, 8 * 24 * time.Hour, 12 * 24 * time.Hour, 29 * 24 * time.Hour,
+		3*24*time.Hour - 30*time.Minute, 3*24*time.Hour - 2*time.Minute, 4 * 24 * time.Hour, 6 * 24 * time.Hour, 8 * 24 * time.Hour, 12 * 24 * time.Hour, 29 * 24 * time.Hour,
 		31 * 24 * time.Hour, 100 * 24 * time.Hour} {
 		out = append(out, start.Add(d))
 	}
