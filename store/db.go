@@ -6,6 +6,7 @@
 package store
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"database/sql"
@@ -39,6 +40,8 @@ type DB struct {
 
 	// batchSize is Options.BatchSize.
 	batchSize int
+	// searchNarrowMax is Options.SearchNarrowMax, or its default.
+	searchNarrowMax int
 
 	stopListen context.CancelFunc
 	listenDone chan struct{}
@@ -78,6 +81,11 @@ type Options struct {
 	// transaction, so that no write waits long behind one. Tests set it
 	// small to cross batch boundaries with few rows.
 	BatchSize int
+	// SearchNarrowMax, when positive, is the most tokens a name search
+	// finds through the text index and sorts (default 1000); a search
+	// matching more walks the list's sort index. Tests set it small to
+	// cross it with few tokens.
+	SearchNarrowMax int
 }
 
 // batch is the batch size of a background job whose default is def.
@@ -117,7 +125,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
 	}
-	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger, batchSize: opt.BatchSize}
+	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger, batchSize: opt.BatchSize,
+		searchNarrowMax: cmp.Or(max(opt.SearchNarrowMax, 0), defaultSearchNarrowMax)}
 	if d.groupsWrites() {
 		db.group = newWriteGroup(db)
 	}

@@ -109,7 +109,7 @@ func decodeTokenCursor(s string, f keysmith.TokenFilter) (tokenCursor, error) {
 // Every page is read in the order asked from an index, from its cursor on
 // (see migration 017), except where few tokens can match: one owner's or
 // one application's, or a name searched through the text index that
-// matches at most searchNarrowMax tokens. Those are found first and sorted.
+// matches at most Options.SearchNarrowMax tokens. Those are found first and sorted.
 func (db *DB) FindTokens(ctx context.Context, f keysmith.TokenFilter) ([]*keysmith.Token, string, error) {
 	if f.Sort == "" {
 		f.Sort = keysmith.SortCreatedAt
@@ -298,13 +298,14 @@ func onceArg(c *conditions, v any) func() string {
 // shorter one matches the names that begin with it.
 const minSearchLen = 3
 
-// searchNarrowMax is the most tokens a name search finds through the index
-// and sorts. A query matching more walks the sort index instead, checking
-// names: matches are then common enough to fill a page soon.
-const searchNarrowMax = 1000
+// defaultSearchNarrowMax is the most tokens a name search finds through the
+// index and sorts (Options.SearchNarrowMax). A query matching more walks the
+// sort index instead, checking names: matches are then common enough to
+// fill a page soon.
+const defaultSearchNarrowMax = 1000
 
 // nameCond adds to c the condition of the name query q (lower case). With
-// count, it reports whether few tokens (searchNarrowMax at most) may match,
+// count, it reports whether few tokens (Options.SearchNarrowMax at most) may match,
 // and then adds the condition that finds them through an index.
 func (db *DB) nameCond(ctx context.Context, c *conditions, q string, count bool) (few bool, err error) {
 	var m conditions
@@ -334,13 +335,13 @@ func (db *DB) nameCond(ctx context.Context, c *conditions, q string, count bool)
 	return few, err
 }
 
-// fewMatches reports whether the query ids returns searchNarrowMax rows at
-// most.
+// fewMatches reports whether the query ids returns Options.SearchNarrowMax
+// rows at most.
 func (db *DB) fewMatches(ctx context.Context, ids string, args []any) (bool, error) {
 	var n int
-	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+ids+` LIMIT `+strconv.Itoa(searchNarrowMax+1)+`) AS m`,
+	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+ids+` LIMIT `+strconv.Itoa(db.searchNarrowMax+1)+`) AS m`,
 		args...).Scan(&n)
-	return n <= searchNarrowMax, err
+	return n <= db.searchNarrowMax, err
 }
 
 // prefixEnd is the least string above every string that begins with p, in

@@ -245,15 +245,25 @@ func testFindTokensSearchFollowsRenames(t *testing.T, fx *fixture) {
 }
 
 // testFindTokensCommonSearchPagesToTheEnd searches a name more tokens hold
-// than a search reads through the text index: the list then walks its sort
+// than a search reads through the text index (a store that reads 100 at
+// most, so that the case needs few tokens): the list then walks its sort
 // index, checking names.
 func testFindTokensCommonSearchPagesToTheEnd(t *testing.T, fx *fixture) {
+	opt := storeOptions(fx.root, fx.clock)
+	opt.SearchNarrowMax = 100
+	db, err := store.Open(fx.ctx, fx.dsn, opt)
+	if err != nil {
+		t.Fatalf("open a store that reads 100 tokens through the text index: %v", err)
+	}
+	fx.db = db
+	fx.closeDB()
+	closeAtEnd(t, db)
 	owner := fx.addUser("owner@example.com")
 	var all []*keysmith.Token
-	err := fx.db.Batch(fx.ctx, func(b *store.Batch) error {
-		for i := range 1100 {
+	err = fx.db.Batch(fx.ctx, func(b *store.Batch) error {
+		for i := range 220 {
 			tok, _, h := fx.newToken(owner)
-			tok.Name = fmt.Sprintf("svc-common-%d", i%700)
+			tok.Name = fmt.Sprintf("svc-common-%d", i%140)
 			if i%10 == 0 {
 				tok.Name = fmt.Sprintf("other-%d", i)
 			}
