@@ -497,6 +497,22 @@ type TokenSummary struct {
 	ByColor  map[TokenColor]int
 }
 
+// NewTokenSummary is a summary with every API token type, status and colour
+// at 0, so that a summary names each even when no token has it.
+func NewTokenSummary() *TokenSummary {
+	s := &TokenSummary{ByType: map[TokenType]int{}, ByStatus: map[TokenStatus]int{}, ByColor: map[TokenColor]int{}}
+	for _, t := range []TokenType{TokenUser, TokenService, TokenAgent} {
+		s.ByType[t] = 0
+	}
+	for _, st := range []TokenStatus{TokenActive, TokenDisabled, TokenSuspicious, TokenExpired, TokenRevoked} {
+		s.ByStatus[st] = 0
+	}
+	for _, c := range []TokenColor{ColorGreen, ColorGray, ColorRed, ColorYellow, ColorBlue} {
+		s.ByColor[c] = 0
+	}
+	return s
+}
+
 // CreatedEvent is the event a new token's creation records; owner is the
 // ref of the token's owner.
 func (t *Token) CreatedEvent(owner Ref) EventDraft {

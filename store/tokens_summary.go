@@ -103,7 +103,7 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 	if err != nil {
 		return nil, db.mapError(err)
 	}
-	s := newTokenSummary()
+	s := keysmith.NewTokenSummary()
 	stored := map[string]int{}
 	var passed, passedRecent, soon, soonRecent, recent, passedDisabled, suspicious, suspiciousSoon, suspiciousRecent int
 	for _, r := range rows {
@@ -143,23 +143,6 @@ func (db *DB) SummarizeTokens(ctx context.Context, ownerID string, now time.Time
 	return s, nil
 }
 
-// newTokenSummary is a summary with every type, status and colour at 0.
-func newTokenSummary() *keysmith.TokenSummary {
-	s := &keysmith.TokenSummary{ByType: map[keysmith.TokenType]int{}, ByStatus: map[keysmith.TokenStatus]int{},
-		ByColor: map[keysmith.TokenColor]int{}}
-	for _, t := range []keysmith.TokenType{keysmith.TokenUser, keysmith.TokenService, keysmith.TokenAgent} {
-		s.ByType[t] = 0
-	}
-	for _, st := range []keysmith.TokenStatus{keysmith.TokenActive, keysmith.TokenDisabled, keysmith.TokenSuspicious,
-		keysmith.TokenExpired, keysmith.TokenRevoked} {
-		s.ByStatus[st] = 0
-	}
-	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow, keysmith.ColorBlue} {
-		s.ByColor[c] = 0
-	}
-	return s
-}
-
 // summarizeOwnerTokens counts one owner's tokens, one by one in one query
 // with the same expressions the status filter uses, over the owner index.
 func (db *DB) summarizeOwnerTokens(ctx context.Context, ownerID string, now time.Time) (*keysmith.TokenSummary, error) {
@@ -192,7 +175,7 @@ func (db *DB) summarizeOwnerTokens(ctx context.Context, ownerID string, now time
 	if err != nil {
 		return nil, db.mapError(err)
 	}
-	s := newTokenSummary()
+	s := keysmith.NewTokenSummary()
 	for _, g := range groups {
 		s.Total += g.count
 		s.ByType[keysmith.TokenType(g.typ)] += g.count

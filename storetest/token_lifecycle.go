@@ -190,18 +190,7 @@ func (fx *fixture) summaryWorld(owner *keysmith.User) {
 // Status and Color at now.
 func (fx *fixture) summaryOf(ownerID string, now time.Time) *keysmith.TokenSummary {
 	fx.t.Helper()
-	s := &keysmith.TokenSummary{ByType: map[keysmith.TokenType]int{}, ByStatus: map[keysmith.TokenStatus]int{},
-		ByColor: map[keysmith.TokenColor]int{}}
-	for _, typ := range []keysmith.TokenType{keysmith.TokenUser, keysmith.TokenService, keysmith.TokenAgent} {
-		s.ByType[typ] = 0
-	}
-	for _, st := range []keysmith.TokenStatus{keysmith.TokenActive, keysmith.TokenDisabled, keysmith.TokenSuspicious,
-		keysmith.TokenExpired, keysmith.TokenRevoked} {
-		s.ByStatus[st] = 0
-	}
-	for _, c := range []keysmith.TokenColor{keysmith.ColorGreen, keysmith.ColorGray, keysmith.ColorRed, keysmith.ColorYellow, keysmith.ColorBlue} {
-		s.ByColor[c] = 0
-	}
+	s := keysmith.NewTokenSummary()
 	toks, _, err := fx.db.FindTokens(fx.ctx, keysmith.TokenFilter{OwnerID: ownerID, Page: keysmith.Page{Limit: keysmith.MaxPageSize}})
 	if err != nil {
 		fx.t.Fatalf("FindTokens: %v", err)

@@ -252,8 +252,7 @@ func (fx *fixture) wantSummaries(owners []*keysmith.User, start time.Time) {
 		if diff := cmp.Diff(fx.summaryOf("", at), got); diff != "" {
 			fx.t.Errorf("SummarizeTokens at start+%v (-from each token +summary):\n%s", at.Sub(start), diff)
 		}
-		sum := &keysmith.TokenSummary{ByType: map[keysmith.TokenType]int{}, ByStatus: map[keysmith.TokenStatus]int{},
-			ByColor: map[keysmith.TokenColor]int{}}
+		sum := keysmith.NewTokenSummary()
 		for _, o := range owners {
 			one, err := fx.db.SummarizeTokens(fx.ctx, o.ID, at)
 			if err != nil {
