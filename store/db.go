@@ -45,10 +45,16 @@ type DB struct {
 
 	stopListen context.CancelFunc
 	listenDone chan struct{}
-	// stopFill stops the indexing of older events' text, and fillDone is
-	// closed when it has stopped (see fillEventSearch).
-	stopFill         context.CancelFunc
-	fillDone         chan struct{}
+	// stopIndexing stops the indexing of events' text in the background
+	// (fillEventSearch, runIndexer), and indexing is done once they have
+	// stopped; fillDone is closed once the fill has.
+	stopIndexing context.CancelFunc
+	indexing     sync.WaitGroup
+	fillDone     chan struct{}
+	// indexKick asks runIndexer for a run (see kickIndexer); indexEvery is
+	// Options.IndexEvery, or its default.
+	indexKick        chan struct{}
+	indexEvery       time.Duration
 	listenerFailures atomic.Uint64
 	feedUp           atomic.Bool // see ChangeFeedHealthy
 
@@ -86,6 +92,12 @@ type Options struct {
 	// matching more walks the list's sort index. Tests set it small to
 	// cross it with few tokens.
 	SearchNarrowMax int
+	// IndexEvery is how often, at most, the text of new events is
+	// indexed for search, in the background, after their commit (default
+	// 500ms; searches read the events not yet indexed themselves). When
+	// negative, only IndexNewEvents indexes them: tests set it so, to
+	// choose which events are indexed.
+	IndexEvery time.Duration
 }
 
 // batch is the batch size of a background job whose default is def.
@@ -126,7 +138,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s database: %w", d.name(), err)
 	}
 	db := &DB{sql: sdb, dialect: d, now: opt.Now, log: opt.Logger, batchSize: opt.BatchSize,
-		searchNarrowMax: cmp.Or(max(opt.SearchNarrowMax, 0), defaultSearchNarrowMax)}
+		searchNarrowMax: cmp.Or(max(opt.SearchNarrowMax, 0), defaultSearchNarrowMax),
+		indexKick:       make(chan struct{}, 1), indexEvery: cmp.Or(opt.IndexEvery, defaultIndexEvery)}
 	if d.groupsWrites() {
 		db.group = newWriteGroup(db)
 	}
@@ -142,16 +155,20 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		db.closePool()
 		return nil, err
 	}
-	// The text of older events is indexed meanwhile: searches read the
-	// events not yet indexed themselves (see eventsearch.go).
-	fctx, stopFill := context.WithCancel(context.Background())
-	db.stopFill, db.fillDone = stopFill, make(chan struct{})
-	go func() {
+	// The text of older events is indexed meanwhile, and that of new ones
+	// after their commit: searches read the events not yet indexed
+	// themselves (see eventsearch.go).
+	ictx, stopIndexing := context.WithCancel(context.Background())
+	db.stopIndexing, db.fillDone = stopIndexing, make(chan struct{})
+	db.indexing.Go(func() {
 		defer close(db.fillDone)
-		if err := db.fillEventSearch(fctx); err != nil && fctx.Err() == nil {
+		if err := db.fillEventSearch(ictx); err != nil && ictx.Err() == nil {
 			db.log.Error("index the system log for search; the next start goes on", "err", err)
 		}
-	}()
+	})
+	if db.indexEvery > 0 {
+		db.indexing.Go(func() { db.runIndexer(ictx) })
+	}
 	// Return only once the listener is in place: a change another replica
 	// commits after Open returns must reach this store's subscribers.
 	lctx, cancel := context.WithCancel(context.Background())
@@ -202,8 +219,8 @@ func (db *DB) SQL() *sql.DB { return db.sql }
 
 // Close stops listening for changes and closes the connection pool.
 func (db *DB) Close() error {
-	db.stopFill()
-	<-db.fillDone
+	db.stopIndexing()
+	db.indexing.Wait()
 	db.stopListen()
 	<-db.listenDone
 	return db.closePool()
@@ -487,9 +504,6 @@ type txn struct {
 	// statements run through DB.stmts (see txn.stmt) and without the
 	// caller's cancellation (see txn.uncancelled).
 	grouped bool
-	// searchRows are the event_search rows of a grouped member's events,
-	// written once for the whole group (see writeGroup.runGroup).
-	searchRows []searchRow
 }
 
 // write runs f in a transaction; with a ctx from joining, in the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,37 +56,41 @@ func (db *DB) FindEvents(ctx context.Context, f keysmith.EventFilter) ([]*keysmi
 		}
 		before = seq
 	}
-	through, err := db.unindexedThrough(ctx, f)
+	segs, err := db.searchSegments(ctx, f)
 	if err != nil {
 		return nil, "", db.mapError(err)
 	}
 	// A text search reads candidates until the page is full: the index
-	// may offer events that do not hold the text. Events not indexed yet
-	// are older than those that are: they are read after them.
-	scan := through > 0 && before > 0 && before <= through+1
+	// may offer events that do not hold the text. It reads the segments
+	// newest first.
 	var out []*keysmith.Event
-	for len(out) <= limit {
-		s := db.selectEvents(f, through, scan)
-		if before > 0 {
-			s.c.and(s.key + " < " + s.c.arg(before))
+	for _, seg := range segs {
+		if before > 0 && before <= seg.lo+1 {
+			continue // every event of seg is at or after the cursor
 		}
-		batch, err := queryAll(ctx, db.sql, s.sql("DESC", limit+1), s.c.args, scanEvent)
-		if err != nil {
-			return nil, "", db.mapError(err)
-		}
-		for _, ev := range batch {
-			before = ev.Seq
-			if f.Query == "" || keysmith.EventMatches(ev, f.Query) {
-				if out = append(out, ev); len(out) > limit {
-					break
+		for {
+			s := db.selectEvents(f, seg)
+			if before > 0 {
+				s.c.and(s.key + " < " + s.c.arg(before))
+			}
+			batch, err := queryAll(ctx, db.sql, s.sql("DESC", limit+1), s.c.args, scanEvent)
+			if err != nil {
+				return nil, "", db.mapError(err)
+			}
+			for _, ev := range batch {
+				before = ev.Seq
+				if f.Query == "" || keysmith.EventMatches(ev, f.Query) {
+					if out = append(out, ev); len(out) > limit {
+						break
+					}
 				}
 			}
-		}
-		if len(batch) <= limit {
-			if through == 0 || scan {
+			if len(out) > limit || len(batch) <= limit {
 				break
 			}
-			scan, before = true, through+1
+		}
+		if len(out) > limit {
+			break
 		}
 	}
 	next := ""
@@ -116,37 +121,34 @@ func (db *DB) ExportEvents(ctx context.Context, f keysmith.EventFilter, fn func(
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	through, err := db.unindexedThrough(ctx, f)
+	segs, err := db.searchSegments(ctx, f)
 	if err != nil {
 		return db.mapError(err)
 	}
-	// Events whose text is not indexed yet are the oldest: read first.
-	scan := through > 0
 	var after int64
-	for {
-		s := db.selectEvents(f, through, scan)
-		s.c.and(s.key + " > " + s.c.arg(after))
-		batch, err := queryAll(ctx, db.sql, s.sql("", exportBatch), s.c.args, scanEvent)
-		if err != nil {
-			return db.mapError(err)
-		}
-		for _, ev := range batch {
-			if f.Query != "" && !keysmith.EventMatches(ev, f.Query) {
-				continue
+	for _, seg := range slices.Backward(segs) { // oldest first
+		for {
+			s := db.selectEvents(f, seg)
+			s.c.and(s.key + " > " + s.c.arg(after))
+			batch, err := queryAll(ctx, db.sql, s.sql("", exportBatch), s.c.args, scanEvent)
+			if err != nil {
+				return db.mapError(err)
 			}
-			if err := fn(ev); err != nil {
-				return err
+			for _, ev := range batch {
+				if f.Query != "" && !keysmith.EventMatches(ev, f.Query) {
+					continue
+				}
+				if err := fn(ev); err != nil {
+					return err
+				}
 			}
-		}
-		switch {
-		case len(batch) == exportBatch:
+			if len(batch) < exportBatch {
+				break
+			}
 			after = batch[len(batch)-1].Seq
-		case scan:
-			scan, after = false, through
-		default:
-			return nil
 		}
 	}
+	return nil
 }
 
 // defaultEventPruneBatch bounds the events one transaction of PruneEvents

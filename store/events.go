@@ -73,7 +73,7 @@ func (tx *txn) recordOutcome(typ keysmith.EventType, outcome string, details map
 	if err != nil {
 		return fmt.Errorf("append to system log: %w", err)
 	}
-	if err := tx.indexEvent(ev.Seq, data, ev.Targets); err != nil {
+	if err := tx.indexEvent(ev.Seq, ev.Targets); err != nil {
 		return err
 	}
 	tx.head = logHead{seq: ev.Seq, hash: ev.Hash, known: true}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 // history is a range of its key; and event_search, each event's
 // keysmith.EventSearchText in the engine's trigram index (SQLite FTS5,
 // PostgreSQL pg_trgm), so that a text search reads the index instead of
-// every event. Both are written in the transaction that appends the event
-// and deleted in the one that deletes it. Readers join events through
+// every event. event_targets is written in the transaction that appends
+// the event, event_search soon after its commit (IndexNewEvents); both are
+// deleted in the transaction that deletes it. Readers join events through
 // them, newest first by seq, and check the text themselves
 // (keysmith.EventMatches): SQLite's index only narrows the search to the
 // events holding every piece of the query.
@@ -27,8 +29,12 @@ import (
 type eventSearchSQL struct {
 	from   string // the table, as a search's FROM names it
 	key    string // its seq column
-	insert string // INSERT … VALUES, followed by ($seq, $text) rows
-	remove string // deletes the rows of seq $1 to $2
+	insert string // INSERT … VALUES, followed by ($seq, $text) rows, then by onConflict
+	// onConflict ends insert where a row can be there already: during an
+	// upgrade, replicas of the version before index their events as they
+	// append them.
+	onConflict string
+	remove     string // deletes the rows of seq $1 to $2
 	// finish is what the fill runs, in the transaction that ends it: on
 	// PostgreSQL, gather the planner's statistics, by which it tells a
 	// rare q (read the index) from a common one (walk the newest events).
@@ -53,39 +59,36 @@ type eventSelect struct {
 	c         *conditions
 }
 
-// selectEvents is the query of f: through event_targets for a target,
-// through event_search for a text, the other filters on the events. It
-// selects no pruned event. The text is only narrowed down: keep the
-// events that keysmith.EventMatches.
-//
-// Until the text of older events is indexed (fillEventSearch), those at or
-// below seq through are not in event_search: with scan, the query selects
-// them instead, without the index (see textScanned).
-func (db *DB) selectEvents(f keysmith.EventFilter, through int64, scan bool) eventSelect {
+// selectEvents is the query of f over the events of seg: through
+// event_targets for a target, through event_search for a text, the other
+// filters on the events. It selects no pruned event. The text is only
+// narrowed down: keep the events that keysmith.EventMatches. In a segment
+// whose text is not indexed (seg.scan), the query reads the events
+// themselves, narrowed by LIKE where it can (see likeFinds).
+func (db *DB) selectEvents(f keysmith.EventFilter, seg searchSegment) eventSelect {
 	s := eventSelect{from: "events", key: "events.seq", c: &conditions{}}
 	search := db.dialect.eventSearch()
+	if f.TargetID != "" {
+		s.from, s.key = "event_targets JOIN events ON events.seq = event_targets.seq", "event_targets.seq"
+		s.c.equal("event_targets.target_id", f.TargetID)
+	}
 	switch {
-	case f.Query != "" && scan:
-		if f.TargetID != "" {
-			s.from, s.key = "event_targets JOIN events ON events.seq = event_targets.seq", "event_targets.seq"
-			s.c.equal("event_targets.target_id", f.TargetID)
-		}
-		s.c.and(s.key + " <= " + s.c.arg(through))
+	case f.Query == "":
+	case seg.scan:
 		if likeFinds(f.Query) {
 			s.c.and(`LOWER(events.data) LIKE ` + s.c.arg(likePattern(f.Query)) + ` ESCAPE '\'`)
 		}
 	case f.TargetID != "":
-		s.from, s.key = "event_targets JOIN events ON events.seq = event_targets.seq", "event_targets.seq"
-		s.c.equal("event_targets.target_id", f.TargetID)
-		if f.Query != "" {
-			s.c.and(search.holds(s.c, f.Query, "events.seq"))
-		}
-	case f.Query != "":
+		s.c.and(search.holds(s.c, f.Query, "events.seq"))
+	default:
 		s.from, s.key = search.from+" JOIN events ON events.seq = "+search.key, search.key
 		s.c.and(search.match(s.c, f.Query))
 	}
-	if f.Query != "" && !scan && through > 0 {
-		s.c.and(s.key + " > " + s.c.arg(through))
+	if seg.lo > 0 {
+		s.c.and(s.key + " > " + s.c.arg(seg.lo))
+	}
+	if seg.hi < noEnd {
+		s.c.and(s.key + " <= " + s.c.arg(seg.hi))
 	}
 	s.c.and(s.key + " > " + anchorSeqExpr) // pruned events may not be deleted yet
 	s.c.equal("events.type", string(f.Type))
@@ -100,6 +103,40 @@ func (db *DB) selectEvents(f keysmith.EventFilter, through int64, scan bool) eve
 	return s
 }
 
+// searchSegment is the events of seq lo (exclusive) to hi, read one way:
+// through the text index, or, where their text is not indexed (scan), each
+// read. noEnd is a hi without an end.
+type searchSegment struct {
+	lo, hi int64
+	scan   bool
+}
+
+const noEnd = math.MaxInt64
+
+// searchSegments are the segments f reads, newest first: without a text,
+// the whole log; with one, the events newer than event_search_head's seq
+// (IndexNewEvents indexes them soon), those indexed, and while the fill
+// runs those at or below its seq. Empty segments are left out.
+func (db *DB) searchSegments(ctx context.Context, f keysmith.EventFilter) ([]searchSegment, error) {
+	if f.Query == "" {
+		return []searchSegment{{lo: 0, hi: noEnd}}, nil
+	}
+	var fill sql.NullInt64
+	var head int64
+	if err := db.sql.QueryRowContext(ctx, `SELECT (SELECT through FROM event_search_fill WHERE id = 1),
+		(SELECT through FROM event_search_head WHERE id = 1)`).Scan(&fill, &head); err != nil {
+		return nil, err
+	}
+	head = max(head, fill.Int64) // (the fill's events were there before the head)
+	var segs []searchSegment
+	for _, seg := range []searchSegment{{lo: head, hi: noEnd, scan: true}, {lo: fill.Int64, hi: head}, {lo: 0, hi: fill.Int64, scan: true}} {
+		if seg.lo < seg.hi {
+			segs = append(segs, seg)
+		}
+	}
+	return segs, nil
+}
+
 // likeFinds reports whether LOWER(data) LIKE '%q%' selects every event
 // whose search text holds q, so that it may narrow the reading of events
 // not yet indexed: q is ASCII without the characters JSON escapes (the
@@ -112,20 +149,6 @@ func likeFinds(q string) bool {
 		}
 	}
 	return true
-}
-
-// unindexedThrough is the highest seq whose text may not be indexed yet,
-// 0 once every event's is.
-func (db *DB) unindexedThrough(ctx context.Context, f keysmith.EventFilter) (int64, error) {
-	if f.Query == "" {
-		return 0, nil
-	}
-	var through int64
-	err := db.sql.QueryRowContext(ctx, `SELECT through FROM event_search_fill WHERE id = 1`).Scan(&through)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return through, err
 }
 
 // sql is the statement reading at most limit events, by seq in order
@@ -151,28 +174,14 @@ func (tx *txn) insertTargets(seq int64, targets []keysmith.Ref) error {
 	return nil
 }
 
-// indexEvent writes the rows that find the event seq, whose canonical JSON
-// is data, by its targets and by its text. The text is taken from data, as
-// a reader checking it would take it.
-func (tx *txn) indexEvent(seq int64, data string, targets []keysmith.Ref) error {
+// indexEvent writes the rows that find the event seq by its targets, in
+// the transaction that appends it. Its text is indexed after the commit,
+// by indexNewEvents: kick asks for it.
+func (tx *txn) indexEvent(seq int64, targets []keysmith.Ref) error {
 	if err := tx.insertTargets(seq, targets); err != nil {
 		return err
 	}
-	var rec keysmith.Event
-	if err := json.Unmarshal([]byte(data), &rec); err != nil {
-		return fmt.Errorf("read the event back: %w", err)
-	}
-	text := keysmith.EventSearchText(&rec)
-	if tx.grouped {
-		// SQLite's FTS5 writes out what it holds at every savepoint, and
-		// each member of a group runs in one: the group writes its
-		// members' rows together, in one piece of the index.
-		tx.searchRows = append(tx.searchRows, searchRow{seq, text})
-		return nil
-	}
-	if _, err := tx.ExecContext(tx.ctx, tx.db.dialect.eventSearch().insert+`($1, $2)`, seq, text); err != nil {
-		return fmt.Errorf("index the event's text: %w", err)
-	}
+	tx.db.kickIndexer()
 	return nil
 }
 
@@ -195,7 +204,8 @@ func (db *DB) insertSearchRows(ctx context.Context, tx *sql.Tx, rows []searchRow
 		for i, r := range rows[:n] {
 			vals[i] = "(" + c.arg(r.seq) + ", " + c.arg(r.text) + ")"
 		}
-		if _, err := tx.ExecContext(ctx, db.dialect.eventSearch().insert+strings.Join(vals, ", "), c.args...); err != nil {
+		search := db.dialect.eventSearch()
+		if _, err := tx.ExecContext(ctx, search.insert+strings.Join(vals, ", ")+search.onConflict, c.args...); err != nil {
 			return fmt.Errorf("index the events' text: %w", err)
 		}
 		rows = rows[n:]
@@ -306,32 +316,149 @@ func (db *DB) fillEventSearch(ctx context.Context) error {
 // searchFillBatch events at or below seq through, in one statement, and
 // returns how many events it read and the lowest seq.
 func (tx *txn) indexEventTexts(through int64) (int, int64, error) {
-	type stored struct {
-		seq  int64
-		data string
-	}
 	evs, err := queryAll(tx.ctx, tx, `SELECT seq, data FROM events WHERE seq <= $1 ORDER BY seq DESC LIMIT $2`,
-		[]any{through, searchFillBatch}, func(row scanner) (stored, error) {
-			var s stored
-			err := row.Scan(&s.seq, &s.data)
-			return s, err
-		})
+		[]any{through, searchFillBatch}, scanStoredEvent)
 	if err != nil || len(evs) == 0 {
 		return 0, 0, err
 	}
-	c := &conditions{}
-	var rows []string
-	for _, s := range evs {
-		var ev keysmith.Event
-		if json.Unmarshal([]byte(s.data), &ev) != nil {
-			continue
-		}
-		rows = append(rows, "("+c.arg(s.seq)+", "+c.arg(keysmith.EventSearchText(&ev))+")")
-	}
-	if len(rows) > 0 {
-		if _, err := tx.Tx.ExecContext(tx.ctx, tx.db.dialect.eventSearch().insert+strings.Join(rows, ", "), c.args...); err != nil {
-			return 0, 0, err
-		}
+	if err := tx.db.insertSearchRows(tx.ctx, tx.Tx, searchRowsOf(evs)); err != nil {
+		return 0, 0, err
 	}
 	return len(evs), evs[len(evs)-1].seq, nil
+}
+
+// The text of new events is indexed after their commit, in the
+// background, not in the transaction that appends them: on PostgreSQL that
+// transaction holds the system log's lock, which every writer waits for,
+// and a GIN insert now and then empties the index's pending list; on
+// SQLite, FTS5 writes out a piece of its index at every savepoint. One run
+// every IndexEvery indexes every event appended meanwhile, in one piece.
+// event_search_head (migration 022) holds the highest seq indexed so far;
+// searches read the events above it themselves, which are the few appended
+// since the last run.
+
+// defaultIndexEvery is Options.IndexEvery's default.
+const defaultIndexEvery = 500 * time.Millisecond
+
+// indexCheck is how often runIndexer looks for new events without being
+// asked: those of other replicas that stopped, or of a process that did.
+const indexCheck = 2 * time.Second
+
+// indexBatch is how many events one transaction of IndexNewEvents indexes.
+const indexBatch = 500
+
+// kickIndexer asks runIndexer for a run: an event was appended.
+func (db *DB) kickIndexer() {
+	select {
+	case db.indexKick <- struct{}{}:
+	default:
+	}
+}
+
+// runIndexer indexes the text of new events until ctx ends, once per kick
+// or indexCheck, each run IndexEvery after the last began at the soonest.
+func (db *DB) runIndexer(ctx context.Context) {
+	check := time.NewTicker(indexCheck)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.indexKick:
+		case <-check.C:
+		}
+		// The wait gathers the events of a moment into one run, and lets
+		// the transaction that kicked commit.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(db.indexEvery):
+		}
+		if err := db.IndexNewEvents(ctx); err != nil && ctx.Err() == nil {
+			db.log.Error("index new events for search; searches read them meanwhile", "err", err)
+		}
+	}
+}
+
+// IndexNewEvents indexes the text of the events appended since it last
+// ran, in transactions of at most indexBatch events. The store runs it in
+// the background (Options.IndexEvery); replicas running it at once take
+// turns on event_search_head's row.
+func (db *DB) IndexNewEvents(ctx context.Context) error {
+	for {
+		// Mostly there is nothing new: say so without a write.
+		var head, last int64
+		if err := db.sql.QueryRowContext(ctx, `SELECT (SELECT through FROM event_search_head WHERE id = 1),
+			COALESCE((SELECT MAX(seq) FROM events), 0)`).Scan(&head, &last); err != nil {
+			return fmt.Errorf("index new events for search: %w", err)
+		}
+		if last <= head {
+			return nil
+		}
+		more := false
+		err := db.write(ctx, func(tx *txn) error {
+			// Its statements take tx.ctx: on SQLite, cancelling one would
+			// roll back the writes grouped with it.
+			var through, anchor int64
+			if err := tx.QueryRowContext(tx.ctx, `UPDATE event_search_head SET through = through WHERE id = 1
+				RETURNING through`).Scan(&through); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(tx.ctx, `SELECT `+anchorSeqExpr).Scan(&anchor); err != nil {
+				return err
+			}
+			// Events at or below the anchor are pruned: not indexed. (An
+			// event pruned on another replica between this read and the
+			// commit would leave its row behind, unread: searches join
+			// the events. Pruned events are days older than new ones.)
+			evs, err := queryAll(tx.ctx, tx, `SELECT seq, data FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+				[]any{max(through, anchor), indexBatch}, scanStoredEvent)
+			if err != nil {
+				return err
+			}
+			if len(evs) == 0 {
+				if anchor > through { // the events above through were pruned
+					_, err = tx.ExecContext(tx.ctx, `UPDATE event_search_head SET through = $1 WHERE id = 1`, anchor)
+				}
+				return err
+			}
+			if err := db.insertSearchRows(tx.ctx, tx.Tx, searchRowsOf(evs)); err != nil {
+				return err
+			}
+			more = len(evs) == indexBatch
+			_, err = tx.ExecContext(tx.ctx, `UPDATE event_search_head SET through = $1 WHERE id = 1`, evs[len(evs)-1].seq)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("index new events for search: %w", err)
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// storedEvent is an event's seq and JSON as stored.
+type storedEvent struct {
+	seq  int64
+	data string
+}
+
+// searchRowsOf is the event_search rows of evs. An event whose JSON does
+// not decode is left out, for VerifyEvents to report.
+func searchRowsOf(evs []storedEvent) []searchRow {
+	rows := make([]searchRow, 0, len(evs))
+	for _, s := range evs {
+		var ev keysmith.Event
+		if json.Unmarshal([]byte(s.data), &ev) == nil {
+			rows = append(rows, searchRow{s.seq, keysmith.EventSearchText(&ev)})
+		}
+	}
+	return rows
+}
+
+func scanStoredEvent(row scanner) (storedEvent, error) {
+	var s storedEvent
+	err := row.Scan(&s.seq, &s.data)
+	return s, err
 }

@@ -68,7 +68,6 @@ type groupMember struct {
 	number  uint64            // the transaction's number (see DB.write)
 	err     error             // the member's error, or the group's
 	changes []keysmith.Change // to publish; set once f succeeded
-	search  []searchRow       // its events' text rows; set once f succeeded
 	// broken is set when the member's savepoint could not be rolled back:
 	// the whole group's transaction is gone.
 	broken error
@@ -164,7 +163,7 @@ func (g *writeGroup) run(m *groupMember, stx *sql.Tx, f func(tx *txn) error) {
 		m.err = g.db.mapError(err)
 		return
 	}
-	m.err, m.changes, m.search = nil, tx.changes, tx.searchRows
+	m.err, m.changes = nil, tx.changes
 }
 
 // loop takes queued writes and runs them in groups until close.
@@ -254,20 +253,7 @@ func (g *writeGroup) runGroup(members []*groupMember) (again []*groupMember) {
 			return members[i+1:]
 		}
 	}
-	var rows []searchRow
-	for _, m := range members {
-		if m.err == nil {
-			rows = append(rows, m.search...)
-		}
-	}
-	if err = db.insertSearchRows(context.Background(), stx, rows); err == nil {
-		err = stx.Commit()
-	} else {
-		stx.Rollback()
-		for _, m := range members {
-			m.changes = nil // rolled back
-		}
-	}
+	err = stx.Commit()
 	done()
 	if err == nil {
 		g.groups.Add(1)

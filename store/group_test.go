@@ -215,7 +215,7 @@ func TestWriteGroup(t *testing.T) {
 // openGroupStore opens a fresh SQLite store with one user.
 func openGroupStore(t *testing.T) (*store.DB, *keysmith.User) {
 	t.Helper()
-	db, err := store.Open(t.Context(), storetest.DSN(t, "sqlite"), store.Options{})
+	db, err := store.Open(t.Context(), storetest.DSN(t, "sqlite"), store.Options{IndexEvery: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,8 +285,11 @@ func wantChain(t *testing.T, db *store.DB, n int) {
 	if got != n {
 		t.Errorf("%d events, want %d", got, n)
 	}
-	// The group writes its committed members' text rows at its end: one
-	// for each event, none for a member rolled back.
+	// Once indexed, the text of each event is in event_search once, and
+	// none of a member rolled back.
+	if err := db.IndexNewEvents(context.Background()); err != nil {
+		t.Fatalf("IndexNewEvents: %v", err)
+	}
 	var rows, indexed int
 	if err := db.SQL().QueryRow(`SELECT (SELECT COUNT(*) FROM event_search),
 		(SELECT COUNT(*) FROM events WHERE EXISTS (SELECT 1 FROM event_search s WHERE s.rowid = events.seq))`).Scan(&rows, &indexed); err != nil {

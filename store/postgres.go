@@ -285,11 +285,12 @@ func (d *postgresDialect) deliver(payload string, h listenHooks, echoing *uint64
 // LIKE checks the substring itself.
 func (d *postgresDialect) eventSearch() eventSearchSQL {
 	return eventSearchSQL{
-		from:   `event_search`,
-		key:    `event_search.seq`,
-		insert: `INSERT INTO event_search (seq, doc) VALUES `,
-		remove: `DELETE FROM event_search WHERE seq >= $1 AND seq <= $2`,
-		finish: []string{`ANALYZE event_search, event_targets`},
+		from:       `event_search`,
+		key:        `event_search.seq`,
+		insert:     `INSERT INTO event_search (seq, doc) VALUES `,
+		onConflict: ` ON CONFLICT (seq) DO NOTHING`,
+		remove:     `DELETE FROM event_search WHERE seq >= $1 AND seq <= $2`,
+		finish:     []string{`ANALYZE event_search, event_targets`},
 		match: func(c *conditions, q string) string {
 			return `event_search.doc LIKE ` + c.arg(likePattern(q)) + ` ESCAPE '\'`
 		},

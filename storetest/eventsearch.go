@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keysmith/keysmith"
+	"github.com/keysmith/keysmith/store"
 )
 
 // testEventSearch: the system log read by target and by text through their
@@ -110,6 +111,52 @@ func testEventSearch(t *testing.T, fx *fixture) {
 		}
 	}
 
+	// texts are searches and how many events each finds.
+	texts := []struct {
+		q    string
+		want int
+	}{
+		{"number 17", 1},                 // a detail, any case
+		{"DEPLOY KEY 05", 6},             // a target's name
+		{"tok_target05", 6},              // a target's id
+		{"owner@exa", 33},                // the actor's e-mail
+		{"51.100.7", 33},                 // the client IP
+		{"terraform", 33},                // the user agent
+		{"req-abc", 33},                  // the request id
+		{"denied", 33},                   // the outcome
+		{"access denied", 15 + 3},        // the message
+		{"api_token.updated", 15},        // the type
+		{"ber", 31},                      // common: 30 numbers and Über
+		{"überprüfung", 1},               // Unicode, lower case
+		{"ÜBERPRÜF", 1},                  // Unicode, upper case
+		{"uberpruf", 0},                  // no folding of accents
+		{`"hi" *`, 1},                    // FTS syntax is text
+		{`NEAR(a b) AND OR (x)`, 1},      // so are its operators
+		{`100%`, 1},                      // LIKE's wildcards too
+		{`100 `, 1},                      // (not "100%")
+		{`a_b`, 1},                       // _ is a character
+		{`c\d`, 1},                       // so is \
+		{`-e ^f`, 1},                     //
+		{"display_name", 0},              // field names are not searched
+		{"9f86d081884c7d659a2f", 0},      // nor hashes
+		{"name", 30},                     // but a detail's value is
+		{"no such text anywhere", 0},     //
+		{"event number 0", 10},           // several pieces, one apart
+		{"aaaaaaaaaaaaaaaaaaaaaaaaa", 0}, // more pieces than are looked up
+	}
+	// New events are indexed after their commit (IndexNewEvents; the
+	// fixture's store never does it in the background): until then a
+	// search reads them itself.
+	t.Run("TextSearchFindsEventsNotIndexedYet", func(t *testing.T) {
+		for _, c := range texts {
+			check(t, keysmith.EventFilter{Query: c.q}, c.want)
+		}
+		check(t, keysmith.EventFilter{TargetID: ref(3).ID, Query: "NUMBER 2"}, -1)
+	})
+	if err := fx.db.IndexNewEvents(fx.ctx); err != nil {
+		t.Fatalf("IndexNewEvents: %v", err)
+	}
+	fx.wantIndexed(t)
 	t.Run("TargetFilterFindsEveryEventOfEachOfManyTargets", func(t *testing.T) {
 		for i := range 40 {
 			check(t, keysmith.EventFilter{TargetID: ref(i).ID}, -1)
@@ -124,38 +171,7 @@ func testEventSearch(t *testing.T, fx *fixture) {
 		check(t, keysmith.EventFilter{TargetID: ref(3).ID, Query: "no such text"}, 0)
 	})
 	t.Run("TextSearchFindsSubstringsOfWhatPeopleRead", func(t *testing.T) {
-		for _, c := range []struct {
-			q    string
-			want int
-		}{
-			{"number 17", 1},                 // a detail, any case
-			{"DEPLOY KEY 05", 6},             // a target's name
-			{"tok_target05", 6},              // a target's id
-			{"owner@exa", 33},                // the actor's e-mail
-			{"51.100.7", 33},                 // the client IP
-			{"terraform", 33},                // the user agent
-			{"req-abc", 33},                  // the request id
-			{"denied", 33},                   // the outcome
-			{"access denied", 15 + 3},        // the message
-			{"api_token.updated", 15},        // the type
-			{"ber", 31},                      // common: 30 numbers and Über
-			{"überprüfung", 1},               // Unicode, lower case
-			{"ÜBERPRÜF", 1},                  // Unicode, upper case
-			{"uberpruf", 0},                  // no folding of accents
-			{`"hi" *`, 1},                    // FTS syntax is text
-			{`NEAR(a b) AND OR (x)`, 1},      // so are its operators
-			{`100%`, 1},                      // LIKE's wildcards too
-			{`100 `, 1},                      // (not "100%")
-			{`a_b`, 1},                       // _ is a character
-			{`c\d`, 1},                       // so is \
-			{`-e ^f`, 1},                     //
-			{"display_name", 0},              // field names are not searched
-			{"9f86d081884c7d659a2f", 0},      // nor hashes
-			{"name", 30},                     // but a detail's value is
-			{"no such text anywhere", 0},     //
-			{"event number 0", 10},           // several pieces, one apart
-			{"aaaaaaaaaaaaaaaaaaaaaaaaa", 0}, // more pieces than are looked up
-		} {
+		for _, c := range texts {
 			check(t, keysmith.EventFilter{Query: c.q}, c.want)
 		}
 	})
@@ -218,4 +234,117 @@ func testEventSearch(t *testing.T, fx *fixture) {
 		check(t, keysmith.EventFilter{Query: "number", TargetID: ref(3).ID}, -1)
 		check(t, keysmith.EventFilter{Query: "number", Type: keysmith.EventAPITokenUpdated}, 10)
 	})
+	t.Run("EventsOfTheFillTheIndexAndNotYetIndexedAreOneLog", func(t *testing.T) {
+		// The fill's events (at or below the 20th), indexed ones, and new
+		// ones not indexed yet: pages cross from one to the next.
+		for i := range 4 {
+			record(keysmith.EventAccessDenied, map[string]any{"reason": fmt.Sprintf("event number 9%d", i)}, ref(3))
+		}
+		check(t, keysmith.EventFilter{Query: "number"}, 24)
+		check(t, keysmith.EventFilter{Query: "number", TargetID: ref(3).ID}, -1)
+		check(t, keysmith.EventFilter{Query: "event number 9"}, 4)
+		// The new ones are indexed while a search pages through them.
+		f := keysmith.EventFilter{Query: "number", Page: keysmith.Page{Limit: 3}}
+		var paged []int64
+		for page := 0; ; page++ {
+			evs, next, err := fx.db.FindEvents(fx.ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				paged = append(paged, ev.Seq)
+			}
+			if page == 0 {
+				if err := fx.db.IndexNewEvents(fx.ctx); err != nil {
+					t.Fatalf("IndexNewEvents: %v", err)
+				}
+			}
+			if next == "" {
+				break
+			}
+			f.Cursor = next
+		}
+		if w := want(keysmith.EventFilter{Query: "number"}); !slices.Equal(paged, w) {
+			t.Errorf("paged while indexed = %v; want %v", paged, w)
+		}
+		check(t, keysmith.EventFilter{Query: "number"}, 24)
+		check(t, keysmith.EventFilter{Query: "event number 9"}, 4)
+	})
+	t.Run("NewEventsAreIndexedInTheBackground", func(t *testing.T) {
+		opt := storeOptions(fx.root, fx.clock)
+		opt.IndexEvery = 10 * time.Millisecond
+		db, err := store.Open(fx.ctx, fx.dsn, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeAtEnd(t, db)
+		if err := db.RecordEvent(ctx, keysmith.EventAccessDenied, keysmith.OutcomeDenied,
+			map[string]any{"reason": "indexed by itself"}); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var head, last int64
+			if err := db.SQL().QueryRowContext(fx.ctx, `SELECT (SELECT through FROM event_search_head),
+				(SELECT MAX(seq) FROM events)`).Scan(&head, &last); err != nil {
+				t.Fatal(err)
+			}
+			if head == last {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("event_search_head at seq %d, the newest event %d: not indexed after 10 s", head, last)
+			}
+		}
+		fx.wantIndexed(t)
+	})
+	t.Run("TwoIndexersAndAPruningPastTheHeadIndexEachEventOnce", func(t *testing.T) {
+		other := openStore(t, fx.dsn, fx.clock) // another process's store on the same database
+		for i := range 5 {
+			record(keysmith.EventAccessDenied, map[string]any{"reason": fmt.Sprintf("second indexer %d", i)})
+			indexer := fx.db
+			if i%2 == 1 {
+				indexer = other
+			}
+			if err := indexer.IndexNewEvents(fx.ctx); err != nil {
+				t.Fatalf("IndexNewEvents: %v", err)
+			}
+		}
+		fx.wantIndexed(t)
+		check(t, keysmith.EventFilter{Query: "second indexer"}, 5)
+		// Events pruned before their text is indexed: the head moves to
+		// the anchor.
+		record(keysmith.EventAccessDenied, map[string]any{"reason": "pruned unindexed"})
+		fx.clock.Advance(time.Hour)
+		if _, err := fx.db.PruneEvents(fx.ctx, fx.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		record(keysmith.EventAccessDenied, map[string]any{"reason": "after the last pruning"})
+		if err := other.IndexNewEvents(fx.ctx); err != nil {
+			t.Fatalf("IndexNewEvents: %v", err)
+		}
+		fx.wantIndexed(t)
+		check(t, keysmith.EventFilter{Query: "pruned unindexed"}, 0)
+		check(t, keysmith.EventFilter{Query: "the last pruning"}, 1)
+	})
+}
+
+// wantIndexed checks that every event above the fill's seq (and the
+// pruning's anchor) has its text in event_search, once.
+func (fx *fixture) wantIndexed(t *testing.T) {
+	t.Helper()
+	key := "seq"
+	if fx.db.Engine() == "sqlite" {
+		key = "rowid"
+	}
+	var events, rows int
+	if err := fx.db.SQL().QueryRowContext(fx.ctx, `SELECT
+		(SELECT COUNT(*) FROM events WHERE seq > COALESCE((SELECT through FROM event_search_fill), 0)
+			AND seq > COALESCE((SELECT seq FROM event_anchor), 0)),
+		(SELECT COUNT(*) FROM event_search WHERE `+key+` > COALESCE((SELECT through FROM event_search_fill), 0)
+			AND `+key+` > COALESCE((SELECT seq FROM event_anchor), 0))`).Scan(&events, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != events {
+		t.Errorf("event_search holds %d rows for %d events; want one each", rows, events)
+	}
 }

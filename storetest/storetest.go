@@ -264,10 +264,11 @@ func openStore(t *testing.T, dsn string, clock *testclock.Clock) *store.DB {
 }
 
 // storeOptions gives the store the test's clock and logs warnings to the
-// test; background jobs work in batches of testBatch rows.
+// test; background jobs work in batches of testBatch rows, and the text of
+// new events is indexed only when a case calls IndexNewEvents.
 func storeOptions(t *testing.T, clock *testclock.Clock) store.Options {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return store.Options{Now: clock.Now, Logger: log, BatchSize: testBatch}
+	return store.Options{Now: clock.Now, Logger: log, BatchSize: testBatch, IndexEvery: -1}
 }
 
 // closeAtEnd closes db when the test ends, and returns a func that closes it

@@ -40,7 +40,9 @@ func adminCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // returned context records the command as the actor of its events.
 func openAdmin(ctx context.Context, dsn, command string, stderr io.Writer) (context.Context, *store.DB, error) {
 	log, _ := newLogger(stderr, "text", "warn")
-	db, err := store.Open(ctx, dsn, store.Options{Logger: log})
+	// The server indexes the text of the command's events (within
+	// seconds; IndexEvery), not the command, which exits at once.
+	db, err := store.Open(ctx, dsn, store.Options{Logger: log, IndexEvery: -1})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -107,10 +107,11 @@ func logsVerify(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// openQuiet opens the store with a logger that only reports problems.
+// openQuiet opens the store with a logger that only reports problems, to
+// read it: it indexes no events' text (the server does).
 func openQuiet(ctx context.Context, dsn string, stderr io.Writer) (*store.DB, error) {
 	log, _ := newLogger(stderr, "text", "warn")
-	return store.Open(ctx, dsn, store.Options{Logger: log})
+	return store.Open(ctx, dsn, store.Options{Logger: log, IndexEvery: -1})
 }
 
 // parseWhen reads a time given as RFC 3339, a date, or a duration before now.
