@@ -90,7 +90,12 @@ func (db *DB) selectEvents(f keysmith.EventFilter, seg searchSegment) eventSelec
 	if seg.hi < noEnd {
 		s.c.and(s.key + " <= " + s.c.arg(seg.hi))
 	}
-	s.c.and(s.key + " > " + anchorSeqExpr) // pruned events may not be deleted yet
+	// Pruned events may not be deleted yet. The anchor is a value, not a
+	// subquery: with both ends of the range known, PostgreSQL's planner
+	// tells a rare text (read the index) from a common one (walk the
+	// newest events); with an unknown end it took the range for a narrow
+	// one and walked every event to find a rare text (1 s at a million).
+	s.c.and(s.key + " > " + s.c.arg(seg.anchor))
 	s.c.equal("events.type", string(f.Type))
 	s.c.equal("events.actor_id", f.ActorID)
 	s.c.equal("events.outcome", f.Outcome)
@@ -105,10 +110,12 @@ func (db *DB) selectEvents(f keysmith.EventFilter, seg searchSegment) eventSelec
 
 // searchSegment is the events of seq lo (exclusive) to hi, read one way:
 // through the text index, or, where their text is not indexed (scan), each
-// read. noEnd is a hi without an end.
+// read; anchor is the pruning's anchor, at or below which none is read.
+// noEnd is a hi without an end.
 type searchSegment struct {
 	lo, hi int64
 	scan   bool
+	anchor int64
 }
 
 const noEnd = math.MaxInt64
@@ -116,21 +123,23 @@ const noEnd = math.MaxInt64
 // searchSegments are the segments f reads, newest first: without a text,
 // the whole log; with one, the events newer than event_search_head's seq
 // (IndexNewEvents indexes them soon), those indexed, and while the fill
-// runs those at or below its seq. Empty segments are left out.
+// runs those at or below its seq. Empty segments are left out. Each
+// carries the pruning's anchor as it was read.
 func (db *DB) searchSegments(ctx context.Context, f keysmith.EventFilter) ([]searchSegment, error) {
-	if f.Query == "" {
-		return []searchSegment{{lo: 0, hi: noEnd}}, nil
-	}
 	var fill sql.NullInt64
-	var head int64
+	var head, anchor int64
 	if err := db.sql.QueryRowContext(ctx, `SELECT (SELECT through FROM event_search_fill WHERE id = 1),
-		(SELECT through FROM event_search_head WHERE id = 1)`).Scan(&fill, &head); err != nil {
+		(SELECT through FROM event_search_head WHERE id = 1), `+anchorSeqExpr).Scan(&fill, &head, &anchor); err != nil {
 		return nil, err
+	}
+	if f.Query == "" {
+		return []searchSegment{{lo: 0, hi: noEnd, anchor: anchor}}, nil
 	}
 	head = max(head, fill.Int64) // (the fill's events were there before the head)
 	var segs []searchSegment
 	for _, seg := range []searchSegment{{lo: head, hi: noEnd, scan: true}, {lo: fill.Int64, hi: head}, {lo: 0, hi: fill.Int64, scan: true}} {
 		if seg.lo < seg.hi {
+			seg.anchor = anchor
 			segs = append(segs, seg)
 		}
 	}
