@@ -184,8 +184,8 @@ func (tx *txn) insertTargets(seq int64, targets []keysmith.Ref) error {
 }
 
 // indexEvent writes the rows that find the event seq by its targets, in
-// the transaction that appends it. Its text is indexed after the commit,
-// by indexNewEvents: kick asks for it.
+// the transaction that appends it, and asks runIndexer to index its text
+// after the commit (IndexNewEvents).
 func (tx *txn) indexEvent(seq int64, targets []keysmith.Ref) error {
 	if err := tx.insertTargets(seq, targets); err != nil {
 		return err
